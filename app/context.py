@@ -1,0 +1,103 @@
+"""The composition root: builds the object graph (settings, clock, database, repositories)
+for jobs, the web app and the CLI, choosing real or fake adapters in one place.
+
+Database choice follows settings: DATABASE_URL → PostgresTransport; else SUPABASE_URL +
+SUPABASE_SERVICE_ROLE_KEY → SupabaseTransport; else the embedded Postgres (pgserver),
+started, migrated, and stopped when the context closes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+
+from app.clock import Clock, SystemClock
+from app.db.embedded import start_embedded
+from app.db.migrate import migrate
+from app.db.repositories import Repositories
+from app.db.supabase import SupabaseTransport
+from app.db.transport import PostgresTransport, Transport
+from app.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+_warned: set[str] = set()
+
+
+@dataclass
+class Context:
+    settings: Settings
+    clock: Clock
+    transport: Transport
+    repos: Repositories
+    holder: str
+    database_mode: str
+
+
+def warn_dry_run(settings: Settings) -> list[str]:
+    """One loud warning per provider (per process) that runs as its dry-run twin."""
+    providers = settings.dry_run_providers()
+    for provider in providers:
+        if provider not in _warned:
+            _warned.add(provider)
+            log.warning(
+                "DRY RUN: provider credentials missing, nothing will really be sent",
+                provider=provider,
+                needs=settings.provider_requirements()[provider],
+            )
+    return providers
+
+
+async def _open_transport(
+    settings: Settings, stack: AsyncExitStack, *, run_migrations: bool
+) -> Transport:
+    mode = settings.database_mode()
+    if mode == "supabase":
+        assert settings.supabase_url and settings.supabase_service_role_key
+        key = settings.supabase_service_role_key.get_secret_value()
+        supabase = await SupabaseTransport(settings.supabase_url, key).open()
+        stack.push_async_callback(supabase.close)
+        return supabase
+    if mode == "postgres":
+        assert settings.database_url is not None
+        dsn = settings.database_url.get_secret_value()
+    else:
+        server = start_embedded(settings.embedded_pg_dir)
+        stack.callback(server.cleanup)
+        dsn = server.get_uri()
+        run_migrations = True  # the embedded database is always brought up to date
+    if run_migrations:
+        applied = migrate(dsn)
+        if applied:
+            log.info("migrations applied", versions=applied)
+    postgres = await PostgresTransport(dsn, max_size=settings.db_pool_max_size).open()
+    stack.push_async_callback(postgres.close)
+    return postgres
+
+
+@asynccontextmanager
+async def open_context(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    transport: Transport | None = None,
+    run_migrations: bool = False,
+) -> AsyncIterator[Context]:
+    """Build the context; everything it opened is closed on exit (embedded server included)."""
+    settings = settings or get_settings()
+    warn_dry_run(settings)
+    async with AsyncExitStack() as stack:
+        if transport is None:
+            transport = await _open_transport(settings, stack, run_migrations=run_migrations)
+        yield Context(
+            settings=settings,
+            clock=clock or SystemClock(),
+            transport=transport,
+            repos=Repositories(transport),
+            holder=f"{socket.gethostname()}:{os.getpid()}",
+            database_mode=settings.database_mode(),
+        )

@@ -1,0 +1,138 @@
+"""Typed repositories over the Transport port: pydantic models in, pydantic models out.
+
+They do not know which transport is underneath; each method is one function call, one
+round trip, and batches go in as jsonb arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from app.db.models import (
+    DbPing,
+    JobRun,
+    JobState,
+    LeadCounts,
+    LeadIn,
+    LogLevel,
+    RunStart,
+    SystemLog,
+    UpsertCounts,
+)
+from app.db.transport import Transport
+
+
+class _Repository:
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+
+class HealthRepository(_Repository):
+    async def ping(self) -> DbPing:
+        rows = await self.transport.call("db_ping")
+        return DbPing.model_validate(rows[0])
+
+
+class JobRunRepository(_Repository):
+    async def start(
+        self,
+        job: str,
+        run_id: UUID,
+        holder: str,
+        lease_seconds: int,
+        now: datetime,
+        modal_call_id: str | None = None,
+    ) -> RunStart:
+        """Take the job's lease and record the run, or record it as skipped (atomic)."""
+        rows = await self.transport.call(
+            "start_job_run",
+            {
+                "p_job": job,
+                "p_run_id": run_id,
+                "p_holder": holder,
+                "p_lease_seconds": lease_seconds,
+                "p_modal_call_id": modal_call_id,
+                "p_now": now,
+            },
+        )
+        return RunStart.model_validate(rows[0])
+
+    async def finish(
+        self,
+        run_id: UUID,
+        status: str,
+        now: datetime,
+        counts: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> JobRun:
+        rows = await self.transport.call(
+            "finish_job_run",
+            {
+                "p_run_id": run_id,
+                "p_status": status,
+                "p_counts": counts or {},
+                "p_error": error,
+                "p_now": now,
+            },
+        )
+        return JobRun.model_validate(rows[0])
+
+    async def status(self, now: datetime) -> list[JobState]:
+        rows = await self.transport.call("job_status", {"p_now": now})
+        return [JobState.model_validate(row) for row in rows]
+
+
+class LogRepository(_Repository):
+    async def write(
+        self,
+        level: LogLevel,
+        source: str,
+        message: str,
+        now: datetime,
+        context: dict[str, Any] | None = None,
+        run_id: UUID | None = None,
+    ) -> int:
+        rows = await self.transport.call(
+            "write_system_log",
+            {
+                "p_level": level,
+                "p_source": source,
+                "p_message": message,
+                "p_context": context or {},
+                "p_run_id": run_id,
+                "p_now": now,
+            },
+        )
+        return int(rows[0]["write_system_log"])
+
+    async def recent(self, limit: int = 50, min_level: LogLevel = "info") -> list[SystemLog]:
+        rows = await self.transport.call(
+            "recent_system_logs", {"p_limit": limit, "p_min_level": min_level}
+        )
+        return [SystemLog.model_validate(row) for row in rows]
+
+
+class LeadRepository(_Repository):
+    async def upsert(self, leads: Sequence[LeadIn], now: datetime) -> UpsertCounts:
+        """Insert or merge (on phone, else email) a batch of leads in one round trip."""
+        payload = [lead.model_dump(exclude_none=True) for lead in leads]
+        rows = await self.transport.call("upsert_leads", {"p_leads": payload, "p_now": now})
+        return UpsertCounts.model_validate(rows[0])
+
+    async def counts(self) -> LeadCounts:
+        rows = await self.transport.call("count_leads")
+        return LeadCounts.model_validate(rows[0])
+
+
+class Repositories:
+    """Every repository, over one transport."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.health = HealthRepository(transport)
+        self.job_runs = JobRunRepository(transport)
+        self.logs = LogRepository(transport)
+        self.leads = LeadRepository(transport)

@@ -1,0 +1,107 @@
+"""The Transport port and its Postgres adapter.
+
+A transport calls one Postgres function by name with named arguments and returns its rows
+as dicts. A function returning a scalar comes back as one row `{function_name: value}`;
+`setof`/`table` functions as one dict per row; `void` as `[{fn: None}]` or `[]`.
+Arguments that are dicts or lists of dicts are sent as jsonb.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from app.db.errors import DatabaseUnavailable, translate
+
+Row = dict[str, Any]
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class Transport(Protocol):
+    """Calls a Postgres function by name. Implementations raise only app.db.errors types."""
+
+    name: str
+
+    async def call(self, function: str, args: Mapping[str, Any] | None = None) -> list[Row]: ...
+
+    async def close(self) -> None: ...
+
+
+def check_identifier(name: str) -> str:
+    """Refuse anything that is not a plain lower-case identifier (function or argument)."""
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a valid function or argument name: {name!r}")
+    return name
+
+
+def _adapt(value: Any) -> Any:
+    if isinstance(value, dict) or (
+        isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
+    ):
+        return Jsonb(value)
+    return value
+
+
+def build_call(function: str, args: Mapping[str, Any]) -> sql.Composed:
+    """`select * from fn(p_a => %(p_a)s, ...)` with every name checked and quoted."""
+    named = sql.SQL(", ").join(
+        sql.SQL("{} => {}").format(sql.Identifier(check_identifier(k)), sql.Placeholder(k))
+        for k in args
+    )
+    return sql.SQL("select * from {}({})").format(
+        sql.Identifier(check_identifier(function)), named
+    )
+
+
+class PostgresTransport:
+    """psycopg 3 async pool. `prepare_threshold=None`: Supabase's transaction pooler
+    (Supavisor, port 6543) does not support prepared statements."""
+
+    name = "postgres"
+
+    def __init__(self, dsn: str, *, max_size: int = 10, min_size: int = 1) -> None:
+        self._pool = AsyncConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
+        )
+
+    async def open(self) -> PostgresTransport:
+        try:
+            await self._pool.open(wait=True, timeout=15)
+        except Exception as exc:  # psycopg_pool.PoolTimeout, OperationalError
+            raise DatabaseUnavailable(f"cannot connect to Postgres: {exc}") from exc
+        return self
+
+    async def call(self, function: str, args: Mapping[str, Any] | None = None) -> list[Row]:
+        args = dict(args or {})
+        query = build_call(function, args)
+        params = {k: _adapt(v) for k, v in args.items()}
+        try:
+            async with self._pool.connection() as conn, conn.cursor() as cur:
+                await cur.execute(query, params)
+                return list(await cur.fetchall()) if cur.description else []
+        except psycopg.Error as exc:
+            raise translate(exc.sqlstate, _message(exc), function) from exc
+        except Exception as exc:  # pool timeout or closed pool
+            if exc.__class__.__module__.startswith("psycopg_pool"):
+                raise DatabaseUnavailable(str(exc), function=function) from exc
+            raise
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+def _message(exc: psycopg.Error) -> str:
+    diag = exc.diag
+    primary = diag.message_primary or str(exc).strip()
+    return f"{primary} ({diag.message_detail})" if diag.message_detail else primary

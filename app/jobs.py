@@ -1,0 +1,109 @@
+"""The job registry: the single list of scheduled loops.
+
+`modal_deploy.py` turns each entry into a Modal cron function and `nightshift dev` schedules
+the same list in-process. Five crons: the Modal Starter plan's limit (the daily digest runs
+inside `growth`). `period` is how often a healthy job finishes; the guardian calls a job late
+after `period + grace` without a successful run (healthchecks.io's model).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.context import Context
+
+JobBody = Callable[["Context"], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    cron: str  # UTC, five fields
+    entry: str  # "module:function", resolved lazily so importing the registry stays cheap
+    timeout_seconds: int
+    period: timedelta
+    grace: timedelta
+    description: str
+
+    def body(self) -> JobBody:
+        module, _, attr = self.entry.partition(":")
+        body: JobBody = getattr(importlib.import_module(module), attr)
+        return body
+
+
+JOBS: tuple[Job, ...] = (
+    Job(
+        name="drip",
+        cron="*/5 * * * *",
+        entry="app.campaigns.drip:run",
+        timeout_seconds=280,
+        period=timedelta(minutes=5),
+        grace=timedelta(minutes=5),
+        description="send due email/SMS sequence steps inside permitted hours",
+    ),
+    Job(
+        name="campaign_manager",
+        cron="*/15 * * * *",
+        entry="app.campaigns.manager:run",
+        timeout_seconds=600,
+        period=timedelta(minutes=15),
+        grace=timedelta(minutes=10),
+        description="enroll leads, pace volume, guard deliverability, queue AI calls",
+    ),
+    Job(
+        name="growth",
+        cron="7 * * * *",
+        entry="app.campaigns.growth:run",
+        timeout_seconds=1800,
+        period=timedelta(hours=1),
+        grace=timedelta(minutes=30),
+        description="score leads, learn best call times and A/B winners, daily digest",
+    ),
+    Job(
+        name="guardian",
+        cron="*/5 * * * *",
+        entry="app.guardian.loop:run",
+        timeout_seconds=240,
+        period=timedelta(minutes=5),
+        grace=timedelta(minutes=5),
+        description="watch heartbeats and provider health, restart stalled jobs, page on-call",
+    ),
+    Job(
+        name="appointments",
+        cron="*/5 * * * *",
+        entry="app.appointments.loop:run",
+        timeout_seconds=240,
+        period=timedelta(minutes=5),
+        grace=timedelta(minutes=5),
+        description="booking confirmations, reminders and no-show follow-ups",
+    ),
+)
+
+JOBS_BY_NAME: dict[str, Job] = {job.name: job for job in JOBS}
+
+
+def get_job(name: str) -> Job:
+    """The registry entry for `name`; KeyError names the known jobs."""
+    try:
+        return JOBS_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown job {name!r}; known: {', '.join(JOBS_BY_NAME)}") from None
+
+
+def pending_body(job: str, *, issue: int) -> JobBody:
+    """A loop body whose real work is not built yet: it says so in the log and its counts."""
+
+    async def body(ctx: Context) -> dict[str, Any]:
+        import structlog
+
+        structlog.get_logger(__name__).info(
+            "loop body not built yet", job=job, delivered_by=f"issue #{issue}"
+        )
+        return {"work_items": 0, "pending_issue": issue}
+
+    return body

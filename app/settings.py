@@ -1,0 +1,206 @@
+"""Every setting nightshift reads, validated once (pydantic-settings).
+
+Contract:
+- values come from the environment, then an optional `.env` file in the working directory;
+- secrets are `SecretStr`, so they never show in a repr, a log line or an error;
+- `NIGHTSHIFT_ENV=production` refuses to start when a credential that an enabled feature
+  needs is missing or still a placeholder, and the error names every such variable;
+- in development a provider without credentials runs as its dry-run ("outbox") twin;
+  `dry_run_providers()` says which, and the composition root warns once per provider.
+
+`.env.example` documents every field; `tests/test_settings.py` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A value that was obviously copied from an example and never filled in.
+_PLACEHOLDER = re.compile(
+    r"^(|x+|changeme|change[-_]me|replace[-_]?me|todo|tbd|placeholder|dummy|example|secret"
+    r"|your[-_ ].*|<.*>|\.\.\.|(re|sk|pk|ac|key)_?x+)$",
+    re.IGNORECASE,
+)
+
+# Demo values that make `make dev` readable; production must replace every one of them.
+_DEMO_DEFAULTS = {
+    "BUSINESS_NAME": "Demo Heating & Air",
+    "BUSINESS_POSTAL_ADDRESS": "100 Main St, Springfield, IL 62701",
+    "BOOKING_URL": "https://example.com/book",
+}
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Env(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class SettingsError(ValueError):
+    """Raised at startup when the configuration cannot work; the message names the variables."""
+
+
+def is_placeholder(value: str | SecretStr | None) -> bool:
+    """True when a value is missing, blank or an obvious copy-paste placeholder."""
+    if value is None:
+        return True
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return bool(_PLACEHOLDER.match(raw.strip()))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    nightshift_env: Env = Env.development
+    log_level: str = "INFO"
+
+    # --- database ---------------------------------------------------------------------------
+    database_url: SecretStr | None = None
+    supabase_url: str | None = None
+    supabase_service_role_key: SecretStr | None = None
+    embedded_pg_dir: str = ".nightshift/pg"
+    db_pool_max_size: int = Field(default=10, ge=1, le=100)
+
+    # --- public face ------------------------------------------------------------------------
+    public_base_url: str = "http://127.0.0.1:8000"
+    business_name: str = _DEMO_DEFAULTS["BUSINESS_NAME"]
+    business_postal_address: str = _DEMO_DEFAULTS["BUSINESS_POSTAL_ADDRESS"]
+    booking_url: str = _DEMO_DEFAULTS["BOOKING_URL"]
+
+    # --- features (a disabled feature needs no credentials) ---------------------------------
+    email_enabled: bool = True
+    sms_enabled: bool = True
+    calls_enabled: bool = True
+
+    # --- Resend (email) ---------------------------------------------------------------------
+    resend_api_key: SecretStr | None = None
+    email_from: str | None = None
+    resend_webhook_secret: SecretStr | None = None
+
+    # --- Twilio (SMS) -----------------------------------------------------------------------
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+
+    # --- Vapi (calls) -----------------------------------------------------------------------
+    vapi_api_key: SecretStr | None = None
+    vapi_phone_number_id: str | None = None
+    vapi_assistant_id: str | None = None
+    vapi_webhook_secret: SecretStr | None = None
+    vapi_webhook_hmac_secret: SecretStr | None = None
+
+    # --- on-call and watchdog ---------------------------------------------------------------
+    oncall_phones: CsvList = Field(default_factory=list)
+    oncall_emails: CsvList = Field(default_factory=list)
+    heartbeat_url: str | None = None
+
+    # --- jobs -------------------------------------------------------------------------------
+    job_lease_margin_seconds: int = Field(default=60, ge=0)
+
+    @field_validator("oncall_phones", "oncall_emails", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _production_needs_credentials(self) -> Settings:
+        if self.nightshift_env is Env.production:
+            missing = self.missing_for_production()
+            if missing:
+                raise SettingsError(
+                    "NIGHTSHIFT_ENV=production but these settings are missing or placeholders: "
+                    + ", ".join(missing)
+                )
+        return self
+
+    # --- derived ----------------------------------------------------------------------------
+    @property
+    def is_production(self) -> bool:
+        return self.nightshift_env is Env.production
+
+    def database_mode(self) -> str:
+        """`postgres` (DATABASE_URL), `supabase` (URL + service key) or `embedded`."""
+        if not is_placeholder(self.database_url):
+            return "postgres"
+        if not is_placeholder(self.supabase_url) and not is_placeholder(
+            self.supabase_service_role_key
+        ):
+            return "supabase"
+        return "embedded"
+
+    def provider_requirements(self) -> dict[str, list[str]]:
+        """Variables each enabled provider needs, by provider name."""
+        needs: dict[str, list[str]] = {}
+        if self.email_enabled:
+            needs["resend"] = ["RESEND_API_KEY", "EMAIL_FROM", "RESEND_WEBHOOK_SECRET"]
+        if self.sms_enabled:
+            sender = (
+                "TWILIO_MESSAGING_SERVICE_SID"
+                if self.twilio_messaging_service_sid
+                else "TWILIO_FROM_NUMBER"
+            )
+            needs["twilio"] = ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", sender]
+        if self.calls_enabled:
+            needs["vapi"] = [
+                "VAPI_API_KEY",
+                "VAPI_PHONE_NUMBER_ID",
+                "VAPI_ASSISTANT_ID",
+                "VAPI_WEBHOOK_HMAC_SECRET"
+                if self.vapi_webhook_hmac_secret
+                else "VAPI_WEBHOOK_SECRET",
+            ]
+        return needs
+
+    def _unset(self, names: list[str]) -> list[str]:
+        """Names whose value is missing, a placeholder, or still the shipped demo default."""
+        return [
+            name
+            for name in names
+            if is_placeholder(value := getattr(self, name.lower()))
+            or _DEMO_DEFAULTS.get(name) == value
+        ]
+
+    def missing_for_production(self) -> list[str]:
+        """Every variable production needs that is missing or a placeholder, in a stable order."""
+        missing: list[str] = []
+        if self.database_mode() == "embedded":
+            missing.append("DATABASE_URL (or SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY)")
+        if self.public_base_url.startswith("http://127.0.0.1"):
+            missing.append("PUBLIC_BASE_URL")
+        missing += self._unset(list(_DEMO_DEFAULTS))
+        for names in self.provider_requirements().values():
+            missing += self._unset(names)
+        if not self.oncall_phones and not self.oncall_emails:
+            missing.append("ONCALL_PHONES or ONCALL_EMAILS")
+        return missing
+
+    def dry_run_providers(self) -> list[str]:
+        """Providers that will run as their dry-run twin (never in production)."""
+        return [
+            provider
+            for provider, names in self.provider_requirements().items()
+            if self._unset(names)
+        ]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,113 @@
+"""Test fixtures: a real Postgres, migrated once into a template, one fresh copy per test.
+
+Postgres is TEST_DATABASE_URL when set, else an embedded server (pgserver) started once per
+session in a temporary directory. `CREATE DATABASE ... TEMPLATE` copies the migrated schema
+in milliseconds, so every test gets its own clean database (procrastinate's approach).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import conninfo, sql
+
+from app.clock import ManualClock
+from app.context import Context, open_context
+from app.db.migrate import migrate
+from app.db.transport import PostgresTransport
+from app.settings import Settings
+
+TEMPLATE = "nightshift_test_template"
+START = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """DSN of a database on the server we may create databases on."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    from app.db.embedded import start_embedded
+
+    server = start_embedded(tmp_path_factory.mktemp("pg"))
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+def _admin(dsn: str, statement: sql.Composable) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def dsn_for(base: str, dbname: str) -> str:
+    return conninfo.make_conninfo(base, dbname=dbname)
+
+
+@pytest.fixture(scope="session")
+def template_dsn(pg_admin_dsn: str) -> str:
+    """A template database with every migration applied, built once per session."""
+    _admin(pg_admin_dsn, sql.SQL("drop database if exists {}").format(sql.Identifier(TEMPLATE)))
+    _admin(pg_admin_dsn, sql.SQL("create database {}").format(sql.Identifier(TEMPLATE)))
+    dsn = dsn_for(pg_admin_dsn, TEMPLATE)
+    migrate(dsn)
+    return dsn
+
+
+@pytest.fixture
+def fresh_dsn(pg_admin_dsn: str) -> Iterator[str]:
+    """An empty database (no migrations) for migration tests."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    _admin(pg_admin_dsn, sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield dsn_for(pg_admin_dsn, name)
+    _admin(pg_admin_dsn, sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def database_dsn(pg_admin_dsn: str, template_dsn: str) -> Iterator[str]:
+    """A fresh, fully migrated database for one test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    _admin(
+        pg_admin_dsn,
+        sql.SQL("create database {} template {}").format(
+            sql.Identifier(name), sql.Identifier(TEMPLATE)
+        ),
+    )
+    yield dsn_for(pg_admin_dsn, name)
+    _admin(pg_admin_dsn, sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+async def transport(database_dsn: str) -> AsyncIterator[PostgresTransport]:
+    pg = await PostgresTransport(database_dsn, max_size=4).open()
+    yield pg
+    await pg.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+def make_settings(**values: Any) -> Settings:
+    """Settings from the given values only: no .env file, no developer environment leaks."""
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings(nightshift_env="development")
+
+
+@pytest.fixture
+async def ctx(settings: Settings, clock: ManualClock, transport: PostgresTransport) -> AsyncIterator[Context]:
+    async with open_context(settings, clock=clock, transport=transport) as context:
+        yield context
