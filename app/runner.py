@@ -69,7 +69,9 @@ async def run_job(
             await ctx.repos.job_runs.finish(run_id, "failed", ctx.clock.now(), error=error)
             if reraise:
                 raise
-            return RunOutcome(name, run_id, "failed", error=error, seconds=time.perf_counter() - started)
+            return RunOutcome(
+                name, run_id, "failed", error=error, seconds=time.perf_counter() - started
+            )
         await ctx.repos.job_runs.finish(run_id, "succeeded", ctx.clock.now(), counts=counts)
         log.info("run succeeded", **counts)
         return RunOutcome(name, run_id, "succeeded", counts, seconds=time.perf_counter() - started)

@@ -108,6 +108,8 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def ctx(settings: Settings, clock: ManualClock, transport: PostgresTransport) -> AsyncIterator[Context]:
+async def ctx(
+    settings: Settings, clock: ManualClock, transport: PostgresTransport
+) -> AsyncIterator[Context]:
     async with open_context(settings, clock=clock, transport=transport) as context:
         yield context

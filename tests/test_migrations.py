@@ -9,21 +9,35 @@ import pytest
 from app.db.migrate import discover, migrate
 
 TABLES = {
-    "leads", "campaigns", "campaign_steps", "enrollments", "messages", "calls", "appointments",
-    "click_events", "system_logs", "job_runs", "alerts", "health_checks", "webhook_events",
+    "leads",
+    "campaigns",
+    "campaign_steps",
+    "enrollments",
+    "messages",
+    "calls",
+    "appointments",
+    "click_events",
+    "system_logs",
+    "job_runs",
+    "alerts",
+    "health_checks",
+    "webhook_events",
     "suppressions",
 }
 
 
 def _schema_snapshot(dsn: str) -> list[tuple[object, ...]]:
     with psycopg.connect(dsn) as conn:
-        return conn.execute(
-            """select table_name, column_name, data_type from information_schema.columns
+        return (
+            conn.execute(
+                """select table_name, column_name, data_type from information_schema.columns
                where table_schema = 'public' order by 1, 2"""
-        ).fetchall() + conn.execute(
-            "select proname, md5(prosrc) from pg_proc p join pg_namespace n"
-            " on n.oid = p.pronamespace where nspname = 'public' order by 1, 2"
-        ).fetchall()
+            ).fetchall()
+            + conn.execute(
+                "select proname, md5(prosrc) from pg_proc p join pg_namespace n"
+                " on n.oid = p.pronamespace where nspname = 'public' order by 1, 2"
+            ).fetchall()
+        )
 
 
 def test_migrate_fresh_then_again_is_a_no_op(fresh_dsn: str) -> None:
@@ -46,7 +60,7 @@ def test_every_required_table_exists_with_rls(database_dsn: str) -> None:
             " on n.oid = c.relnamespace where nspname = 'public' and relkind = 'r'"
         ).fetchall()
     tables = dict(rows)
-    assert TABLES <= set(tables)
+    assert set(tables) >= TABLES
     assert [t for t, rls in tables.items() if not rls] == []
 
 

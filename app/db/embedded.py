@@ -7,6 +7,7 @@ directory, reachable over a Unix socket. It is a development convenience, never 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ def start_embedded(data_dir: str | os.PathLike[str]) -> Any:
     process started it. pgserver refuses to run Postgres as root itself, so it manages that.
     """
     try:
-        import pgserver
+        import pgserver  # type: ignore[import-untyped,unused-ignore]
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise EmbeddedUnavailable(
             "no database configured and pgserver is not installed: "
@@ -34,6 +35,8 @@ def start_embedded(data_dir: str | os.PathLike[str]) -> Any:
         ) from exc
     path = Path(data_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(path, cleanup_mode="stop")
+    with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" (harmless)
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(path, cleanup_mode="stop")  # type: ignore[attr-defined]
     log.info("embedded postgres started", data_dir=str(path))
     return server

@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 from postgrest.exceptions import APIError
-from supabase import AsyncClient, acreate_client
 
 from app.db.errors import DatabaseUnavailable, translate
 from app.db.transport import Row, check_identifier
+from supabase import AsyncClient, acreate_client
 
 
 def _jsonable(args: Mapping[str, Any]) -> dict[str, Any]:

@@ -55,9 +55,7 @@ def build_call(function: str, args: Mapping[str, Any]) -> sql.Composed:
         sql.SQL("{} => {}").format(sql.Identifier(check_identifier(k)), sql.Placeholder(k))
         for k in args
     )
-    return sql.SQL("select * from {}({})").format(
-        sql.Identifier(check_identifier(function)), named
-    )
+    return sql.SQL("select * from {}({})").format(sql.Identifier(check_identifier(function)), named)
 
 
 class PostgresTransport:
@@ -66,18 +64,28 @@ class PostgresTransport:
 
     name = "postgres"
 
-    def __init__(self, dsn: str, *, max_size: int = 10, min_size: int = 1) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        max_size: int = 10,
+        min_size: int = 1,
+        open_timeout: float = 15.0,
+        acquire_timeout: float = 30.0,
+    ) -> None:
+        self._open_timeout = open_timeout
         self._pool = AsyncConnectionPool(
             dsn,
             min_size=min_size,
             max_size=max_size,
             open=False,
-            kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
+            timeout=acquire_timeout,
+            kwargs={"autocommit": True, "prepare_threshold": None},
         )
 
     async def open(self) -> PostgresTransport:
         try:
-            await self._pool.open(wait=True, timeout=15)
+            await self._pool.open(wait=True, timeout=self._open_timeout)
         except Exception as exc:  # psycopg_pool.PoolTimeout, OperationalError
             raise DatabaseUnavailable(f"cannot connect to Postgres: {exc}") from exc
         return self
@@ -87,7 +95,7 @@ class PostgresTransport:
         query = build_call(function, args)
         params = {k: _adapt(v) for k, v in args.items()}
         try:
-            async with self._pool.connection() as conn, conn.cursor() as cur:
+            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(query, params)
                 return list(await cur.fetchall()) if cur.description else []
         except psycopg.Error as exc:

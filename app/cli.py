@@ -1,0 +1,151 @@
+"""`nightshift`: the command line (typer). Every command has --help."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import typer
+
+from app import logs
+from app.context import Context, open_context
+from app.settings import SettingsError, get_settings
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    help="nightshift: the always-on back office of outbound sales (drip, calls, guardian).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _with_context(work: Callable[[Context], Awaitable[T]], *, migrate: bool = False) -> T:
+    """Configure logging, open the context (starting the embedded Postgres if needed),
+    run `work`, close everything."""
+    try:
+        settings = get_settings()
+    except SettingsError as exc:  # pragma: no cover - exercised through pydantic's wrapper
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    logs.configure(settings.log_level)
+
+    async def main() -> T:
+        async with open_context(settings, run_migrations=migrate) as ctx:
+            return await work(ctx)
+
+    return asyncio.run(main())
+
+
+@cli.command()
+def dev(
+    once: bool = typer.Option(False, "--once", help="Run every job once, print a line each, exit."),
+    demo: bool = typer.Option(True, "--demo/--no-demo", help="Load the demo leads first."),
+    port: int = typer.Option(8000, help="Port of the local web app."),
+    host: str = typer.Option("127.0.0.1", help="Interface of the local web app."),
+) -> None:
+    """Run the whole suite locally: database (embedded unless configured), migrations,
+    demo data, every job on its schedule and the web app."""
+    from app import demo as demo_data
+    from app import devserver
+
+    async def work(ctx: Context) -> bool:
+        if demo:
+            counts = await demo_data.seed_demo(ctx)
+            typer.echo(f"demo leads: {counts.inserted} inserted, {counts.updated} updated")
+        if once:
+            outcomes = await devserver.run_all_once(ctx)
+            for outcome in outcomes:
+                typer.echo(outcome.summary())
+            return all(o.status == "succeeded" for o in outcomes)
+        await devserver.serve(ctx, host, port)
+        return True
+
+    if not _with_context(work, migrate=True):
+        raise typer.Exit(1)
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply pending migrations (supabase/migrations) in order; a no-op when up to date."""
+    from app.db.embedded import start_embedded
+    from app.db.migrate import migrate as apply
+
+    settings = get_settings()
+    mode = settings.database_mode()
+    if mode == "supabase":
+        typer.echo(
+            "migrate needs a direct Postgres connection: set DATABASE_URL (Supabase: the "
+            "project's connection string) or run `supabase db push`.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    server = None
+    if mode == "embedded":
+        server = start_embedded(settings.embedded_pg_dir)
+        dsn = server.get_uri()
+    else:
+        assert settings.database_url is not None
+        dsn = settings.database_url.get_secret_value()
+    try:
+        applied = apply(dsn)
+    finally:
+        if server is not None:
+            server.cleanup()
+    typer.echo(f"applied: {', '.join(applied)}" if applied else "up to date: nothing to apply")
+
+
+@cli.command()
+def run(job: str = typer.Argument(..., help="Job name from the registry, e.g. drip.")) -> None:
+    """Run one job once now, under its lease, and print its summary line."""
+    from app.jobs import JOBS_BY_NAME
+    from app.runner import run_job
+
+    if job not in JOBS_BY_NAME:
+        typer.echo(f"unknown job {job!r}; known: {', '.join(JOBS_BY_NAME)}", err=True)
+        raise typer.Exit(2)
+    outcome = _with_context(lambda ctx: run_job(ctx, job, reraise=False))
+    typer.echo(outcome.summary())
+    if outcome.status == "failed":
+        raise typer.Exit(1)
+
+
+@cli.command()
+def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """The last run and state of each job."""
+    from app.jobs import JOBS
+    from app.webhooks.api import job_health
+
+    async def work(ctx: Context) -> list[dict[str, Any]]:
+        now = ctx.clock.now()
+        states = {s.job: s for s in await ctx.repos.job_runs.status(now)}
+        return [
+            {"job": j.name, "cron": j.cron, **job_health(states.get(j.name), j.name, now)}
+            for j in JOBS
+        ]
+
+    rows = _with_context(work)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        late = "  LATE" if row["late"] else ""
+        typer.echo(
+            f"{row['job']:<17} {row['cron']:<13} {row['status']:<10} "
+            f"last success: {row.get('last_success_at') or '-'}{late}"
+        )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli()
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

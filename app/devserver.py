@@ -1,0 +1,65 @@
+"""The local runner behind `nightshift dev`: every registry job on its cron schedule,
+in-process, beside the web app on 127.0.0.1 — the same jobs and app Modal runs."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import datetime
+
+import structlog
+import uvicorn
+from croniter import croniter
+
+from app.context import Context
+from app.jobs import JOBS, Job
+from app.runner import RunOutcome, run_job
+from app.webhooks import create_app
+
+log = structlog.get_logger(__name__)
+
+
+def next_fire(job: Job, after: datetime) -> datetime:
+    """The next instant `job`'s cron fires strictly after `after` (UTC)."""
+    fire: datetime = croniter(job.cron, after).get_next(datetime)
+    return fire
+
+
+async def run_all_once(ctx: Context) -> list[RunOutcome]:
+    """Run every registry job once, in registry order; failures are recorded, not raised."""
+    return [await run_job(ctx, job.name, reraise=False) for job in JOBS]
+
+
+async def schedule_forever(ctx: Context) -> None:
+    """Fire each job at its cron times; a slow job never delays the others."""
+    pending: set[asyncio.Task[RunOutcome]] = set()
+    due = {job.name: next_fire(job, ctx.clock.now()) for job in JOBS}
+    while True:
+        name = min(due, key=lambda n: due[n])
+        delay = (due[name] - ctx.clock.now()).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(run_job(ctx, name, reraise=False))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        due[name] = next_fire(next(j for j in JOBS if j.name == name), due[name])
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # uvicorn re-raises the signal it caught once it has shut down; raising SystemExit here
+    # (instead of dying) lets the context close, so the embedded Postgres is stopped too.
+    raise SystemExit(0)
+
+
+async def serve(ctx: Context, host: str, port: int) -> None:
+    """The web app and the scheduler until Ctrl-C or SIGTERM; then everything is closed."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(ctx), host=host, port=port, log_level="warning")
+    )
+    scheduler = asyncio.create_task(schedule_forever(ctx))
+    log.info("nightshift dev is up", url=f"http://{host}:{port}/healthz")
+    try:
+        await server.serve()
+    finally:
+        scheduler.cancel()

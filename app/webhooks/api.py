@@ -1,0 +1,75 @@
+"""`create_app(context)`: the FastAPI factory.
+
+Given a Context (tests, `nightshift dev`) the app uses it as is; given none (Modal), the
+app's lifespan opens one from settings at startup and closes it at shutdown, inside the
+server's event loop where the database pool must live.
+
+Routes so far: `GET /healthz`. The webhook, tracking and status routes arrive with their
+issues (webhooks #5, status page #8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.context import Context, open_context
+from app.db.errors import DatabaseError
+from app.db.models import JobState
+from app.jobs import JOBS
+
+
+def create_app(context: Context | None = None) -> FastAPI:
+    """Build the web app around `context`, or around one opened at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            app.state.context = context or await stack.enter_async_context(open_context())
+            yield
+
+    app = FastAPI(title="nightshift", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+    return app
+
+
+def job_health(state: JobState | None, name: str, now: datetime) -> dict[str, Any]:
+    """A job's last run and whether it is late (no success within period + grace)."""
+    job = next(j for j in JOBS if j.name == name)
+    if state is None:
+        return {"status": "never_run", "late": False}
+    last_ok = state.last_success_at
+    late = last_ok is None or now - last_ok > job.period + job.grace
+    return {
+        "status": state.status,
+        "started_at": state.started_at.isoformat(),
+        "finished_at": state.finished_at.isoformat() if state.finished_at else None,
+        "last_success_at": last_ok.isoformat() if last_ok else None,
+        "late": late,
+    }
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """200 when the database answers (with each job's last run), 503 when it does not."""
+    ctx: Context = request.app.state.context
+    now = ctx.clock.now()
+    try:
+        await ctx.repos.health.ping()
+        states = {s.job: s for s in await ctx.repos.job_runs.status(now)}
+    except DatabaseError as exc:
+        body = {"status": "down", "database": {"ok": False, "error": type(exc).__name__}}
+        return JSONResponse(body, status_code=503)
+    jobs = {job.name: job_health(states.get(job.name), job.name, now) for job in JOBS}
+    return JSONResponse(
+        {
+            "status": "ok",
+            "time": now.isoformat(),
+            "database": {"ok": True, "mode": ctx.database_mode},
+            "jobs": jobs,
+        }
+    )

@@ -1,0 +1,90 @@
+"""The Modal app: one cron function per registry job and one ASGI web endpoint.
+
+A thin shell (modal-examples style): each function is a one-line call into app/.
+Deploy: `modal deploy modal_deploy.py` (CI's deploy.yml does it after `nightshift migrate`).
+Secrets come from the Modal secret `nightshift-secrets` as environment variables.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import modal
+
+from app import jobs as registry
+
+ROOT = Path(__file__).resolve().parent
+PYTHON_VERSION = "3.11"
+SECRET_NAME = "nightshift-secrets"
+
+
+def runtime_dependencies() -> list[str]:
+    """The project's runtime dependencies, read from pyproject.toml (no dev, no pgserver)."""
+    pyproject = ROOT / "pyproject.toml"
+    if not pyproject.exists():  # inside the container the image is already built
+        return []
+    deps: list[str] = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    return deps
+
+
+image = (
+    modal.Image.debian_slim(python_version=PYTHON_VERSION)
+    .pip_install(*runtime_dependencies())
+    .add_local_python_source("app")
+)
+secrets = [modal.Secret.from_name(SECRET_NAME)]
+app = modal.App("nightshift", image=image, secrets=secrets)
+
+
+def _cron(name: str) -> dict[str, object]:
+    job = registry.get_job(name)
+    return {"schedule": modal.Cron(job.cron, timezone="UTC"), "timeout": job.timeout_seconds}
+
+
+# No Modal retries on the crons: the next tick is the retry, and provider calls already
+# retry inside one tenacity policy (retrying here too would double it).
+
+
+@app.function(**_cron("drip"))  # type: ignore[arg-type]
+def drip() -> None:
+    from app.modal_entry import run_scheduled
+
+    run_scheduled("drip", modal.current_function_call_id())
+
+
+@app.function(**_cron("campaign_manager"))  # type: ignore[arg-type]
+def campaign_manager() -> None:
+    from app.modal_entry import run_scheduled
+
+    run_scheduled("campaign_manager", modal.current_function_call_id())
+
+
+@app.function(**_cron("growth"))  # type: ignore[arg-type]
+def growth() -> None:
+    from app.modal_entry import run_scheduled
+
+    run_scheduled("growth", modal.current_function_call_id())
+
+
+@app.function(**_cron("guardian"))  # type: ignore[arg-type]
+def guardian() -> None:
+    from app.modal_entry import run_scheduled
+
+    run_scheduled("guardian", modal.current_function_call_id())
+
+
+@app.function(**_cron("appointments"))  # type: ignore[arg-type]
+def appointments() -> None:
+    from app.modal_entry import run_scheduled
+
+    run_scheduled("appointments", modal.current_function_call_id())
+
+
+@app.function(timeout=150, scaledown_window=300)
+@modal.concurrent(max_inputs=50)
+@modal.asgi_app(label="nightshift-web")
+def web():  # type: ignore[no-untyped-def]  # Modal requires a sync, nullary factory
+    from app.modal_entry import web_app
+
+    return web_app()

@@ -1,0 +1,126 @@
+"""The run wrapper: single flight per job, job_runs heartbeat, failures recorded and re-raised,
+and a crashed run's lease expiring so the next run proceeds."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from app.clock import ManualClock
+from app.context import Context, open_context
+from app.db.transport import PostgresTransport
+from app.jobs import JOBS, get_job
+from app.runner import lease_seconds, run_job
+from app.settings import Settings
+
+
+@pytest.fixture
+async def second_ctx(settings: Settings, clock: ManualClock, database_dsn: str) -> Any:
+    """Another process's view of the same database (its own pool, its own holder)."""
+    pg = await PostgresTransport(database_dsn, max_size=2).open()
+    async with open_context(settings, clock=clock, transport=pg) as context:
+        context.holder = "other-container:1"
+        yield context
+    await pg.close()
+
+
+async def test_two_overlapping_runs_exactly_one_does_the_work(
+    ctx: Context, second_ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered = asyncio.Event()
+    release = asyncio.Event()
+    calls: list[str] = []
+
+    async def slow_body(context: Context) -> dict[str, Any]:
+        calls.append(context.holder)
+        entered.set()
+        await release.wait()
+        return {"sent": 3}
+
+    monkeypatch.setattr("app.campaigns.drip.run", slow_body)
+    first = asyncio.create_task(run_job(ctx, "drip"))
+    await entered.wait()
+    second = await run_job(second_ctx, "drip")  # overlaps: the first still holds the lease
+    release.set()
+    done = await first
+
+    assert calls == [ctx.holder]
+    assert (done.status, done.counts) == ("succeeded", {"sent": 3})
+    assert second.status == "skipped"
+    runs = await _runs(ctx)
+    assert sorted(r["status"] for r in runs) == ["skipped", "succeeded"]
+    skipped = next(r for r in runs if r["status"] == "skipped")
+    assert str(done.run_id) in skipped["error"]
+
+
+async def test_concurrent_starts_never_both_run(ctx: Context, second_ctx: Context) -> None:
+    starts = await asyncio.gather(
+        *[
+            c.repos.job_runs.start("guardian", uuid.uuid4(), c.holder, 60, c.clock.now())
+            for c in (ctx, second_ctx) * 5
+        ]
+    )
+    assert [s.status for s in starts].count("running") == 1
+
+
+async def test_a_crashed_runs_lease_expires_and_the_next_run_proceeds(
+    ctx: Context, clock: ManualClock
+) -> None:
+    job = get_job("appointments")
+    crashed = uuid.uuid4()  # started, then the container died: finish never called
+    await ctx.repos.job_runs.start(
+        job.name, crashed, "dead:1", lease_seconds(ctx, job), clock.now()
+    )
+
+    clock.advance(timedelta(seconds=lease_seconds(ctx, job) - 1))
+    assert (await run_job(ctx, job.name)).status == "skipped"
+
+    clock.advance(timedelta(seconds=1))
+    outcome = await run_job(ctx, job.name)
+    assert outcome.status == "succeeded"
+    statuses = {r["id"]: r["status"] for r in await _runs(ctx)}
+    assert statuses[crashed] == "abandoned"
+    assert statuses[outcome.run_id] == "succeeded"
+    # the lease was released: an immediate next run proceeds too
+    assert (await run_job(ctx, job.name)).status == "succeeded"
+
+
+async def test_a_failing_body_is_recorded_and_reraised(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(context: Context) -> dict[str, Any]:
+        raise RuntimeError("provider exploded")
+
+    monkeypatch.setattr("app.campaigns.growth.run", broken)
+    with pytest.raises(RuntimeError, match="provider exploded"):
+        await run_job(ctx, "growth", modal_call_id="fc-01TEST")
+    [run] = await _runs(ctx)
+    assert run["status"] == "failed"
+    assert run["error"] == "RuntimeError: provider exploded"
+    assert run["modal_call_id"] == "fc-01TEST"
+    logs = await ctx.repos.logs.recent(5, min_level="error")
+    assert logs[0].source == "job:growth" and logs[0].run_id == run["id"]
+    # the lease is released, so the next tick is not blocked by the failure
+    monkeypatch.undo()
+    assert (await run_job(ctx, "growth")).status == "succeeded"
+
+
+async def test_every_registry_job_runs_through_the_wrapper(ctx: Context) -> None:
+    outcomes = [await run_job(ctx, job.name) for job in JOBS]
+    assert [o.status for o in outcomes] == ["succeeded"] * len(JOBS)
+    states = {s.job: s for s in await ctx.repos.job_runs.status(ctx.clock.now())}
+    assert set(states) == {job.name for job in JOBS}
+    assert all(s.last_success_at == ctx.clock.now() for s in states.values())
+
+
+async def _runs(ctx: Context) -> list[dict[str, Any]]:
+    """Read job_runs directly (test-only SQL: the app reads through job_status)."""
+    pg = ctx.transport
+    assert isinstance(pg, PostgresTransport)
+    async with pg._pool.connection() as conn, conn.cursor() as cur:
+        await cur.execute("select * from job_runs order by started_at, status")
+        return list(await cur.fetchall())
