@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from psycopg.rows import dict_row
 
 from app.clock import ManualClock
 from app.context import Context, open_context
@@ -121,6 +122,6 @@ async def _runs(ctx: Context) -> list[dict[str, Any]]:
     """Read job_runs directly (test-only SQL: the app reads through job_status)."""
     pg = ctx.transport
     assert isinstance(pg, PostgresTransport)
-    async with pg._pool.connection() as conn, conn.cursor() as cur:
+    async with pg._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute("select * from job_runs order by started_at, status")
         return list(await cur.fetchall())
