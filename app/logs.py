@@ -15,6 +15,20 @@ import structlog
 _configured = False
 
 
+class _StderrLogger:
+    """Writes each rendered line to whatever sys.stderr is *now* (not the stream that was
+    current at configuration time, which a test runner or CLI harness may have closed)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+def _stderr_logger(*args: object) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure(level: str = "INFO", *, json: bool | None = None) -> None:
     """Configure structlog once per process; `json` defaults to True inside Modal."""
     global _configured
@@ -35,7 +49,7 @@ def configure(level: str = "INFO", *, json: bool | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=True,
     )
     _configured = True

@@ -44,7 +44,7 @@ async def test_two_overlapping_runs_exactly_one_does_the_work(
 
     monkeypatch.setattr("app.campaigns.drip.run", slow_body)
     first = asyncio.create_task(run_job(ctx, "drip"))
-    await entered.wait()
+    await asyncio.wait_for(entered.wait(), timeout=30)  # bounded: a failed start can't hang
     second = await run_job(second_ctx, "drip")  # overlaps: the first still holds the lease
     release.set()
     done = await first
