@@ -82,7 +82,10 @@ def test_secrets_never_show_in_repr() -> None:
     assert "re_4f8Qa9_live" not in text
 
 
-def test_development_falls_back_to_dry_run_with_one_warning() -> None:
+def test_development_falls_back_to_dry_run_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("app.context._warned", set())  # "once" is per process
     settings = make_settings(nightshift_env="development", resend_api_key="re_live_abc")
     assert settings.dry_run_providers() == ["resend", "twilio", "vapi"]  # EMAIL_FROM missing too
     with structlog.testing.capture_logs() as logs:
