@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import typer
 
 from app import logs
+from app.alerts.cli import alerts_cli
+from app.campaigns.cli import campaigns_cli, leads_cli
 from app.context import Context, open_context
 from app.settings import SettingsError, get_settings
 
@@ -21,9 +23,12 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+cli.add_typer(leads_cli, name="leads")
+cli.add_typer(campaigns_cli, name="campaigns")
+cli.add_typer(alerts_cli, name="alerts")
 
 
-def _with_context(work: Callable[[Context], Awaitable[T]], *, migrate: bool = False) -> T:
+def with_context(work: Callable[[Context], Awaitable[T]], *, migrate: bool = False) -> T:
     """Configure logging, open the context (starting the embedded Postgres if needed),
     run `work`, close everything."""
     try:
@@ -54,8 +59,8 @@ def dev(
 
     async def work(ctx: Context) -> bool:
         if demo:
-            counts = await demo_data.seed_demo(ctx)
-            typer.echo(f"demo leads: {counts.inserted} inserted, {counts.updated} updated")
+            for line in await demo_data.seed_demo(ctx):
+                typer.echo(line)
         if once:
             outcomes = await devserver.run_all_once(ctx)
             for outcome in outcomes:
@@ -64,7 +69,7 @@ def dev(
         await devserver.serve(ctx, host, port)
         return True
 
-    if not _with_context(work, migrate=True):
+    if not with_context(work, migrate=True):
         raise typer.Exit(1)
 
 
@@ -107,7 +112,7 @@ def run(job: str = typer.Argument(..., help="Job name from the registry, e.g. dr
     if job not in JOBS_BY_NAME:
         typer.echo(f"unknown job {job!r}; known: {', '.join(JOBS_BY_NAME)}", err=True)
         raise typer.Exit(2)
-    outcome = _with_context(lambda ctx: run_job(ctx, job, reraise=False))
+    outcome = with_context(lambda ctx: run_job(ctx, job, reraise=False))
     typer.echo(outcome.summary())
     if outcome.status == "failed":
         raise typer.Exit(1)
@@ -127,7 +132,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
             for j in JOBS
         ]
 
-    rows = _with_context(work)
+    rows = with_context(work)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

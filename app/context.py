@@ -22,6 +22,7 @@ from app.db.migrate import migrate
 from app.db.repositories import Repositories
 from app.db.supabase import SupabaseTransport
 from app.db.transport import PostgresTransport, Transport
+from app.providers import Providers, build_providers
 from app.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -36,6 +37,7 @@ class Context:
     repos: Repositories
     holder: str
     database_mode: str
+    providers: Providers
 
 
 def warn_dry_run(settings: Settings) -> list[str]:
@@ -93,11 +95,16 @@ async def open_context(
     async with AsyncExitStack() as stack:
         if transport is None:
             transport = await _open_transport(settings, stack, run_migrations=run_migrations)
+        clock = clock or SystemClock()
+        repos = Repositories(transport)
+        providers = build_providers(settings, repos, clock)
+        stack.push_async_callback(providers.aclose)
         yield Context(
             settings=settings,
-            clock=clock or SystemClock(),
+            clock=clock,
             transport=transport,
-            repos=Repositories(transport),
+            repos=repos,
             holder=f"{socket.gethostname()}:{os.getpid()}",
             database_mode=settings.database_mode(),
+            providers=providers,
         )

@@ -1,61 +1,42 @@
-"""Demo data for `nightshift dev --demo`: a handful of realistic leads, loaded idempotently
-(re-running merges on phone/email). Campaigns arrive with the campaigns issue (#4)."""
+"""Demo data for `nightshift dev --demo`: realistic leads and the example campaigns
+(examples/*.yaml), loaded idempotently, with the leads enrolled so the first drip tick sends."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from app.campaigns.definition import load_campaign_yaml
 from app.context import Context
-from app.db.models import LeadIn, UpsertCounts
+from app.db.models import LeadIn
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 DEMO_LEADS: tuple[LeadIn, ...] = (
-    LeadIn(
-        name="Maria Lopez",
-        phone="+15125550101",
-        email="maria.lopez@example.com",
-        industry="hvac",
-        state="TX",
-        timezone="America/Chicago",
-        source="web_form",
-    ),
-    LeadIn(
-        name="James Carter",
-        phone="+13055550102",
-        industry="hvac",
-        state="FL",
-        timezone="America/New_York",
-        source="facebook_ads",
-    ),
-    LeadIn(
-        name="Priya Shah",
-        email="priya.shah@example.com",
-        industry="dental",
-        state="CA",
-        timezone="America/Los_Angeles",
-        source="referral",
-    ),
-    LeadIn(
-        name="Tom Becker",
-        phone="+12065550104",
-        email="tom.becker@example.com",
-        industry="home_services",
-        state="WA",
-        timezone="America/Los_Angeles",
-        source="google_lsa",
-    ),
-    LeadIn(
-        name="Linda Nguyen", phone="+18505550105", industry="hvac", state="FL", source="missed_call"
-    ),
-    LeadIn(
-        name="Robert King",
-        phone="+12035550106",
-        email="rking@example.com",
-        industry="dental",
-        state="CT",
-        timezone="America/New_York",
-        source="web_form",
-    ),
-)
+    LeadIn(name="Maria Lopez", phone="+15125550101", email="maria.lopez@example.com",
+           industry="hvac", state="TX", timezone="America/Chicago", source="web_form"),
+    LeadIn(name="James Carter", phone="+13055550102", industry="hvac", state="FL",
+           timezone="America/New_York", source="facebook_ads"),
+    LeadIn(name="Priya Shah", email="priya.shah@example.com", industry="dental", state="CA",
+           timezone="America/Los_Angeles", source="referral"),
+    LeadIn(name="Tom Becker", phone="+12065550104", email="tom.becker@example.com",
+           industry="home_services", state="WA", timezone="America/Los_Angeles",
+           source="google_lsa"),
+    LeadIn(name="Linda Nguyen", phone="+18505550105", industry="hvac", state="FL",
+           source="missed_call"),
+    LeadIn(name="Robert King", phone="+12035550106", email="rking@example.com",
+           industry="dental", state="CT", timezone="America/New_York", source="web_form"),
+)  # fmt: skip
 
 
-async def seed_demo(ctx: Context) -> UpsertCounts:
-    """Insert or refresh the demo leads."""
-    return await ctx.repos.leads.upsert(DEMO_LEADS, ctx.clock.now())
+async def seed_demo(ctx: Context) -> list[str]:
+    """Insert or refresh the demo leads and campaigns, enroll; one summary line each."""
+    now = ctx.clock.now()
+    counts = await ctx.repos.leads.upsert(DEMO_LEADS, now)
+    lines = [f"demo leads: {counts.inserted} inserted, {counts.updated} updated"]
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        campaign = load_campaign_yaml(path.read_text(encoding="utf-8"))
+        saved = await ctx.repos.campaigns.upsert(campaign.to_row(), now)
+        lines.append(f"demo campaign: {saved.slug} ({saved.steps} steps)")
+    enrolled = await ctx.repos.campaigns.enroll(now)
+    lines.append(f"demo enrollments: {sum(e.enrolled for e in enrolled)} new")
+    return lines

@@ -81,16 +81,23 @@ class Settings(BaseSettings):
     sms_enabled: bool = True
     calls_enabled: bool = True
 
+    # --- provider calls: one retry policy and timeout for Resend, Twilio and Vapi ---------
+    provider_retry_max_attempts: int = Field(default=4, ge=1, le=10)
+    provider_retry_max_seconds: float = Field(default=120.0, gt=0)
+    provider_timeout_seconds: float = Field(default=15.0, gt=0)
+
     # --- Resend (email) ---------------------------------------------------------------------
     resend_api_key: SecretStr | None = None
     email_from: str | None = None
     resend_webhook_secret: SecretStr | None = None
+    resend_rate_per_second: float = Field(default=10.0, gt=0)
 
     # --- Twilio (SMS) -----------------------------------------------------------------------
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
+    twilio_rate_per_second_per_sender: float = Field(default=1.0, gt=0)
 
     # --- Vapi (calls) -----------------------------------------------------------------------
     vapi_api_key: SecretStr | None = None
@@ -98,16 +105,66 @@ class Settings(BaseSettings):
     vapi_assistant_id: str | None = None
     vapi_webhook_secret: SecretStr | None = None
     vapi_webhook_hmac_secret: SecretStr | None = None
+    vapi_max_concurrent_calls: int = Field(default=10, ge=1)
 
     # --- on-call and watchdog ---------------------------------------------------------------
     oncall_phones: CsvList = Field(default_factory=list)
     oncall_emails: CsvList = Field(default_factory=list)
     heartbeat_url: str | None = None
 
+    # --- alerts and guardian (docs/oncall.md) -----------------------------------------------
+    oncall_escalation_phones: CsvList = Field(default_factory=list)
+    alert_routes_warning: CsvList = Field(default_factory=lambda: ["email"])
+    alert_routes_critical: CsvList = Field(default_factory=lambda: ["sms", "email"])
+    alert_group_window_seconds: int = Field(default=30, ge=0)
+    alert_repeat_warning_minutes: int = Field(default=240, ge=1)
+    alert_repeat_critical_minutes: int = Field(default=30, ge=1)
+    alert_escalate_after_minutes: int = Field(default=15, ge=0)
+    alert_sms_per_hour: int = Field(default=10, ge=1)
+    guardian_probe_failures: int = Field(default=2, ge=1)
+    guardian_probe_timeout_seconds: float = Field(default=10.0, gt=0)
+    guardian_max_restarts_per_hour: int = Field(default=3, ge=0)
+    guardian_error_fingerprint_threshold: int = Field(default=20, ge=1)
+
+    @field_validator(
+        "oncall_escalation_phones", "alert_routes_warning", "alert_routes_critical", mode="before"
+    )
+    @classmethod
+    def _split_alert_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("alert_routes_warning", "alert_routes_critical")
+    @classmethod
+    def _known_channels(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"sms", "email"})
+        if unknown:
+            raise ValueError(f"unknown alert channel(s) {unknown}; use sms and/or email")
+        return value
+
+    # --- webhooks, tracked links, the Vapi assistant and booking tools (docs/webhooks.md) ---
+    webhook_max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    link_signing_secret: SecretStr | None = None
+    operator_emails: CsvList = Field(default_factory=list)
+    vapi_assistant_rules: dict[str, str] = Field(default_factory=dict)
+    vapi_assistant_request_timeout_seconds: float = Field(default=3.0, gt=0, le=7)
+    business_timezone: str = "America/New_York"
+    booking_hours: str = Field(default="09:00-17:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    appointment_minutes: int = Field(default=60, ge=5, le=480)
+
     # --- jobs -------------------------------------------------------------------------------
     job_lease_margin_seconds: int = Field(default=60, ge=0)
 
-    @field_validator("oncall_phones", "oncall_emails", mode="before")
+    # --- campaigns: drip and campaign_manager (docs/campaigns.md) ----------------------------
+    drip_batch_size: int = Field(default=500, ge=1, le=5000)
+    drip_max_batches: int = Field(default=20, ge=1)
+    drip_lease_seconds: int = Field(default=600, ge=30)
+    drip_concurrency: int = Field(default=20, ge=1, le=500)
+    call_max_attempts: int = Field(default=3, ge=1, le=10)
+    call_retry_spacing_hours: float = Field(default=4.0, ge=4.0)
+
+    @field_validator("oncall_phones", "oncall_emails", "operator_emails", mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -8,6 +8,8 @@ in milliseconds, so every test gets its own clean database (procrastinate's appr
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -28,7 +30,7 @@ START = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
-def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_dsn() -> Iterator[str]:
     """DSN of a database on the server we may create databases on."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
@@ -36,11 +38,15 @@ def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from app.db.embedded import start_embedded
 
-    server = start_embedded(tmp_path_factory.mktemp("pg"))
+    # Not under pytest's basetemp: pytest prunes old basetemp folders, which would pull the
+    # data directory from under a server another (concurrent) test run still uses.
+    data_dir = tempfile.mkdtemp(prefix="nightshift-test-pg-")
+    server = start_embedded(data_dir)
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _admin(dsn: str, statement: sql.Composable) -> None:

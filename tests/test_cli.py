@@ -39,7 +39,8 @@ def test_dev_once_on_a_fresh_checkout_with_nothing_configured(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
     assert lines[0] == "demo leads: 6 inserted, 0 updated"
-    summaries = lines[1:]
+    assert "demo campaign: speed-to-lead (4 steps)" in lines
+    summaries = [line for line in lines if not line.startswith("demo ")]
     assert [line.split()[0] for line in summaries] == [job.name for job in JOBS]
     assert all(line.split()[1] == "succeeded" for line in summaries)
     assert "DRY RUN" in result.stderr  # the loud warning, once per provider

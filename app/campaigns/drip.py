@@ -1,11 +1,107 @@
-"""The `drip` loop body.
+"""The `drip` loop: send due sequence steps, inside permitted hours, never twice.
 
-NOT BUILT YET: issue #4 delivers the real work: claims due enrollment steps, gates, renders,
-writes the outbox row and sends.
-Until then the body is the registry's pending placeholder, so the schedule, the single-flight
-lease, the job_runs heartbeat and the failure path are exercised end to end.
+One tick: claim a batch of due steps (one call: FOR UPDATE SKIP LOCKED + lease) → plan each
+(gate, caps, render; pure) → write every outbox row of the batch (one call) → deliver each
+through the provider layer (which claims the row before calling the provider) → settle every
+enrollment of the batch (one call). Repeats while batches come back full, up to a bound.
+A step outside the permitted window is rescheduled to the next permitted instant; one lead's
+failure is logged and rescheduled, never the end of the run.
 """
 
-from app.jobs import pending_body
+from __future__ import annotations
 
-run = pending_body("drip", issue=4)
+import asyncio
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from app.campaigns.steps import Plan, plan_step, settle, step_result
+from app.db.campaigns import ClaimedStep, StepResult
+
+if TYPE_CHECKING:
+    from app.context import Context
+
+log = structlog.get_logger(__name__)
+RETRY_LATER = timedelta(minutes=15)  # a retryable provider failure: try the step again then
+BUSY_LATER = timedelta(minutes=5)  # another worker holds the outbox row
+
+
+async def run(ctx: Context) -> dict[str, Any]:
+    """One tick of `drip`; returns counts by outcome."""
+    worker = f"{ctx.holder}:{uuid.uuid4().hex[:8]}"
+    settings = ctx.settings
+    totals: Counter[str] = Counter()
+    for _ in range(settings.drip_max_batches):
+        steps = await ctx.repos.campaigns.claim_due(
+            worker, settings.drip_batch_size, settings.drip_lease_seconds, ctx.clock.now()
+        )
+        if not steps:
+            break
+        totals.update(await process_batch(ctx, worker, steps))
+        if len(steps) < settings.drip_batch_size:
+            break
+    return dict(totals)
+
+
+async def process_batch(ctx: Context, worker: str, steps: list[ClaimedStep]) -> Counter[str]:
+    """Plan, write the outbox rows, deliver, settle: three database calls plus the sends."""
+    now = ctx.clock.now()
+    providers = {
+        "email": ctx.providers.email.name,
+        "sms": ctx.providers.sms.name,
+        "call": ctx.providers.calls.name,
+    }
+    used: dict[tuple[int, str], int] = {}
+    plans = [_safe_plan(s, now, ctx, used, providers) for s in steps]
+    enqueued = await ctx.repos.campaigns.enqueue([p.item for p in plans if p.item], now)
+    semaphore = asyncio.Semaphore(ctx.settings.drip_concurrency)
+
+    async def finish(plan: Plan) -> StepResult:
+        if plan.result is not None:
+            return plan.result
+        async with semaphore:
+            return await _deliver(ctx, plan, enqueued[plan.item["idempotency_key"]].id)  # type: ignore[index]
+
+    results = await asyncio.gather(*(finish(p) for p in plans))
+    await ctx.repos.campaigns.complete(worker, list(results), ctx.clock.now())
+    return Counter(f"{r.action}:{r.reason}" if r.reason else r.action for r in results)
+
+
+def _safe_plan(
+    step: ClaimedStep,
+    now: datetime,
+    ctx: Context,
+    used: dict[tuple[int, str], int],
+    providers: dict[str, str],
+) -> Plan:
+    try:
+        return plan_step(step, now, ctx.settings, used, providers)
+    except Exception as exc:  # a bad template or row must not stop the batch
+        log.exception("step planning failed", enrollment_id=step.enrollment_id)
+        return settle(step, "reschedule", f"error:{type(exc).__name__}", now + RETRY_LATER)
+
+
+async def _deliver(ctx: Context, plan: Plan, row_id: int) -> StepResult:
+    step, now = plan.step, ctx.clock.now()
+    if step.step["channel"] == "call":  # queued: campaign_manager places calls hottest-first
+        return step_result(step, "advance", "call_queued")
+    try:
+        delivery = await ctx.providers.delivery.deliver_message(row_id)
+    except Exception as exc:  # one lead's failure never stops the run
+        log.exception("delivery crashed", enrollment_id=step.enrollment_id, message_id=row_id)
+        return step_result(step, "reschedule", f"error:{type(exc).__name__}", now + RETRY_LATER)
+    outcome = delivery.outcome
+    if outcome in ("sent", "done"):
+        return step_result(step, "advance", None)
+    if outcome == "failed":  # permanent: this step is over for this lead, reason on the row
+        return step_result(step, "advance", f"failed:{delivery.error_code}")
+    if outcome == "suppressed":
+        stops = step.campaign["definition"].get("stop", {}).get("on_opt_out", True)
+        return step_result(
+            step, "stop" if stops else "advance", f"opted_out:{step.step['channel']}"
+        )
+    later = BUSY_LATER if outcome == "busy" else RETRY_LATER
+    return step_result(step, "reschedule", outcome, now + later)

@@ -1,11 +1,91 @@
-"""The `campaign_manager` loop body.
+"""The `campaign_manager` loop: enroll, guard deliverability, place calls hottest-first.
 
-NOT BUILT YET: issue #4 delivers the real work: enrolls leads, paces and caps volume, guards
-deliverability, queues calls.
-Until then the body is the registry's pending placeholder, so the schedule, the single-flight
-lease, the job_runs heartbeat and the failure path are exercised end to end.
+One tick:
+1. enroll matching leads into every active campaign up to today's (ramped) cap;
+2. pause a campaign whose bounce, complaint or carrier-filter rate spikes, with a warning alert
+   (`nightshift campaigns resume SLUG` lifts it; a 7-day cool-off doubles the threshold);
+3. queue the next attempt of unanswered calls (no answer, busy, voicemail) at least
+   CALL_RETRY_SPACING_HOURS later, up to CALL_MAX_ATTEMPTS;
+4. place waiting calls, hottest lead first, within Vapi's concurrency limit and through the
+   compliance gate (a call not permitted now stays queued for a later tick).
 """
 
-from app.jobs import pending_body
+from __future__ import annotations
 
-run = pending_body("campaign_manager", issue=4)
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from app.alerts import raise_alert
+from app.campaigns.compliance import evaluate
+from app.campaigns.definition import Window
+from app.campaigns.steps import lead_facts
+from app.db.campaigns import QueuedCall
+
+if TYPE_CHECKING:
+    from app.context import Context
+
+log = structlog.get_logger(__name__)
+CANDIDATES_PER_SLOT = 5  # look past leads that are outside their hours right now
+
+
+async def run(ctx: Context) -> dict[str, Any]:
+    """One tick of `campaign_manager`; returns its counts."""
+    now = ctx.clock.now()
+    enrolled = await ctx.repos.campaigns.enroll(now)
+    paused = await guard_deliverability(ctx)
+    requeued = await ctx.repos.manager.requeue_unanswered(
+        ctx.settings.call_max_attempts, int(ctx.settings.call_retry_spacing_hours * 3600), now
+    )
+    placed = await place_calls(ctx)
+    return {
+        "enrolled": sum(e.enrolled for e in enrolled),
+        "paused": paused,
+        "calls_requeued": requeued,
+        **placed,
+    }
+
+
+async def guard_deliverability(ctx: Context) -> int:
+    """Pause spiking campaigns (one SQL call) and raise a warning alert for each."""
+    paused = await ctx.repos.manager.deliverability_check(ctx.clock.now())
+    for p in paused:
+        await raise_alert(
+            ctx, f"campaign_paused:{p.slug}", "warning",
+            f"Campaign {p.slug} paused: {p.metric} {p.rate:.2%} over {p.sample} sends",
+            {"metric": p.metric, "rate": p.rate, "threshold": p.threshold,
+             "resume": f"nightshift campaigns resume {p.slug}"},
+        )  # fmt: skip
+    return len(paused)
+
+
+def call_permitted(call: QueuedCall, now: Any) -> bool:
+    definition = (call.campaign or {}).get("definition", {})
+    window = Window.model_validate(definition.get("window") or {}).rule() if definition else None
+    decision = evaluate(
+        "call", lead_facts(call.lead), now, window=window, recent_attempts=call.recent_attempts,
+        default_tz=definition.get("timezone", "America/New_York"),
+    )  # fmt: skip
+    return decision.allowed
+
+
+async def place_calls(ctx: Context) -> dict[str, int]:
+    """Place waiting calls hottest-first while Vapi has free concurrency."""
+    limit = ctx.settings.vapi_max_concurrent_calls
+    now = ctx.clock.now()
+    queue, in_flight = await ctx.repos.manager.call_queue(limit * CANDIDATES_PER_SLOT, now)
+    slots = max(0, limit - in_flight)
+    counts = {"calls_placed": 0, "calls_waiting": 0, "calls_failed": 0}
+    for call in queue:
+        if slots == 0:
+            break
+        if not call_permitted(call, now):
+            counts["calls_waiting"] += 1
+            continue
+        delivery = await ctx.providers.delivery.place_call(call.id)
+        if delivery.outcome == "concurrency":
+            break
+        placed = delivery.outcome in ("sent", "done")
+        counts["calls_placed" if placed else "calls_failed"] += 1
+        slots -= placed
+    return counts

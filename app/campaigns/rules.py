@@ -144,7 +144,7 @@ def number_facts(e164: str) -> NumberFacts:
     except phonenumbers.NumberParseException:
         return NumberFacts((), None)
     geographic = phonenumbers.is_number_type_geographical(
-        phonenumbers.number_type(number), number.country_code
+        phonenumbers.number_type(number), number.country_code or 1
     )
     if not phonenumbers.is_valid_number(number) or not geographic:
         return NumberFacts((), None)

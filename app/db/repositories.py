@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from app.db.alerts import AlertRepository
+from app.db.campaigns import CampaignRepository, ManagerRepository
 from app.db.models import (
     DbPing,
     JobRun,
@@ -22,7 +24,9 @@ from app.db.models import (
     SystemLog,
     UpsertCounts,
 )
+from app.db.outbox import OutboxRepository
 from app.db.transport import Transport
+from app.db.webhooks import WebhookRepository
 
 
 class _Repository:
@@ -136,3 +140,8 @@ class Repositories:
         self.job_runs = JobRunRepository(transport)
         self.logs = LogRepository(transport)
         self.leads = LeadRepository(transport)
+        self.outbox = OutboxRepository(transport)
+        self.webhooks = WebhookRepository(transport)
+        self.campaigns = CampaignRepository(transport)
+        self.manager = ManagerRepository(transport)
+        self.alerts = AlertRepository(transport)

@@ -22,6 +22,7 @@ from app.context import Context, open_context
 from app.db.errors import DatabaseError
 from app.db.models import JobState
 from app.jobs import JOBS
+from app.webhooks.routes import webhook_routers
 
 
 def create_app(context: Context | None = None) -> FastAPI:
@@ -35,6 +36,8 @@ def create_app(context: Context | None = None) -> FastAPI:
 
     app = FastAPI(title="nightshift", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_api_route("/healthz", healthz, methods=["GET"])
+    for router in webhook_routers():  # webhooks, /r/ and /u/ (docs/webhooks.md)
+        app.include_router(router)
     return app
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the case table reads best one case per line)
 """The compliance gate, table-driven: timezones, states, DST days, split and multi-zone
 area codes, unknown timezones, the FL 3-per-24h cap, opt-outs and campaign windows."""
 

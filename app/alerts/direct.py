@@ -1,0 +1,138 @@
+"""Paging when the database itself is down: straight through the provider ports.
+
+Contract:
+- `page_directly` sends a critical alert by SMS to ONCALL_PHONES and by email to
+  ONCALL_EMAILS without touching the database (no outbox row: it cannot be written), at most
+  once per critical repeat interval per key in this process (`DirectPager` memory);
+- the page is kept in `DirectPager.unrecorded` and `record_direct_pages(ctx)` writes it into
+  `alerts` once the database answers again (the guardian does this first thing each run);
+- one failed channel never stops the other (Twilio down → the email still goes).
+Limitation: the memory is per process; a new container forgets earlier direct pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from app.alerts.policy import EMAIL, SMS, AlertPolicy
+from app.clock import Clock
+from app.context import Context
+from app.providers import Providers
+from app.providers.errors import ProviderError
+from app.providers.ports import EmailMessage, SmsMessage
+from app.settings import Settings
+
+log = structlog.get_logger(__name__)
+DB_DOWN_KEY = "database.unreachable"
+
+
+@dataclass(frozen=True)
+class DirectPage:
+    key: str
+    title: str
+    details: dict[str, Any]
+    channels: list[str]
+    sent_at: datetime
+
+
+@dataclass
+class DirectPager:
+    last_sent: dict[str, datetime] = field(default_factory=dict)
+    unrecorded: list[DirectPage] = field(default_factory=list)
+
+
+PAGER = DirectPager()
+
+
+async def page_directly(
+    settings: Settings,
+    providers: Providers,
+    clock: Clock,
+    key: str,
+    title: str,
+    details: dict[str, Any],
+    *,
+    pager: DirectPager = PAGER,
+) -> DirectPage | None:
+    """Send the critical alert `key` now, bypassing the database; None when it was already
+    sent within the critical repeat interval."""
+    policy = AlertPolicy.from_settings(settings)
+    now = clock.now()
+    last = pager.last_sent.get(key)
+    if last is not None and now - last < timedelta(seconds=policy.repeat_critical_seconds):
+        return None
+    body = f"[CRIT] {key}: {title} — paged directly (database down: ACK unavailable)"
+    tag = f"direct-{key}-{now:%Y%m%dT%H%M}"
+    channels = []
+    if await _sms_all(providers, policy, tag, body, now):
+        channels.append(SMS)
+    if await _email_all(providers, policy, tag, body, details):
+        channels.append(EMAIL)
+    page = DirectPage(key, title, details, channels, now)
+    pager.last_sent[key] = now
+    pager.unrecorded.append(page)
+    log.critical("alert paged directly, database unavailable", key=key, channels=channels)
+    return page
+
+
+async def _sms_all(
+    providers: Providers, policy: AlertPolicy, tag: str, body: str, now: datetime
+) -> bool:
+    sent = False
+    for phone in policy.phones:
+        message = SmsMessage(
+            outbox_id=0, idempotency_key=f"{tag}-{phone}", to=phone, body=body, claimed_at=now
+        )
+        try:
+            await providers.sms.send(message)
+            sent = True
+        except (ProviderError, ValidationError) as exc:
+            log.error("direct alert SMS failed", error=type(exc).__name__)
+    return sent
+
+
+async def _email_all(
+    providers: Providers, policy: AlertPolicy, tag: str, body: str, details: dict[str, Any]
+) -> bool:
+    sent = False
+    text = body + "\n\n" + "\n".join(f"{k}: {v}" for k, v in sorted(details.items()))
+    for address in policy.emails:
+        message = EmailMessage(
+            outbox_id=0,
+            idempotency_key=tag,
+            to=address,
+            subject=body,
+            html=f"<pre>{text}</pre>",
+            text=text,
+            kind="alert",
+        )
+        try:
+            await providers.email.send(message)
+            sent = True
+        except (ProviderError, ValidationError) as exc:
+            log.error("direct alert email failed", error=type(exc).__name__)
+    return sent
+
+
+async def record_direct_pages(ctx: Context, *, pager: DirectPager = PAGER) -> int:
+    """Write the pages sent while the database was down into `alerts`; how many."""
+    recorded = 0
+    while pager.unrecorded:
+        page = pager.unrecorded[0]
+        await ctx.repos.alerts.record_direct(
+            page.key,
+            "critical",
+            page.title,
+            page.details,
+            page.channels,
+            page.sent_at,
+            ctx.clock.now(),
+        )
+        pager.unrecorded.pop(0)
+        recorded += 1
+    return recorded

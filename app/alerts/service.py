@@ -1,0 +1,96 @@
+"""The alert entry points for the whole codebase.
+
+Contract:
+- `raise_alert(ctx, key, severity, title, details)`: records the alert, or, when one with the
+  key is firing, counts it (dedupe: nothing new is sent). It does not send: notifications go
+  out from `flush_alerts` (the guardian flushes every run), so alerts raised close together
+  are grouped and one that resolves first sends nothing. `escalate_now` pages the escalation
+  phones with the first notification (used when auto-restart gave up).
+- `resolve_alert(ctx, key)`: resolves the firing alert; the channels that were notified get
+  a RESOLVED notification at the next flush.
+- `acknowledge(ctx, code, by)`: stops repeats and escalation of the firing alert with the code.
+- `handle_sms_reply(ctx, from_number, body)`: `ACK <code>` from an on-call number (the Twilio
+  inbound webhook calls this); returns the reply text, or None when the body is no ACK.
+- `silence(ctx, key, duration)`: a silenced key (or `prefix*`) is recorded but never sent.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from app.alerts.policy import AlertPolicy
+from app.context import Context
+from app.db.alerts import Alert, Severity, Silence
+
+log = structlog.get_logger(__name__)
+_ACK = re.compile(r"^\s*ACK\s+([A-Za-z0-9]{3,10})\s*[.!]?\s*$", re.IGNORECASE)
+
+
+async def raise_alert(
+    ctx: Context,
+    key: str,
+    severity: Severity,
+    title: str,
+    details: dict[str, Any] | None = None,
+    *,
+    escalate_now: bool = False,
+) -> Alert:
+    """Record (or dedupe) the alert `key`; see the module docstring."""
+    policy = AlertPolicy.from_settings(ctx.settings)
+    raised = await ctx.repos.alerts.raise_(
+        key,
+        severity,
+        title,
+        details or {},
+        ctx.clock.now(),
+        escalate_after_seconds=policy.escalate_after_seconds,
+        escalate_now=escalate_now,
+    )
+    if raised.created:
+        log.warning("alert raised", key=key, severity=severity, code=raised.alert.code)
+    return raised.alert
+
+
+async def resolve_alert(ctx: Context, key: str) -> Alert | None:
+    """Resolve the firing alert `key`; None when none was firing."""
+    alert = await ctx.repos.alerts.resolve(key, ctx.clock.now())
+    if alert is not None:
+        log.info("alert resolved", key=key, code=alert.code)
+    return alert
+
+
+async def acknowledge(ctx: Context, code: str, by: str) -> Alert | None:
+    """Acknowledge the firing alert with `code`; None when no firing alert has it."""
+    alert = await ctx.repos.alerts.acknowledge(code, by, ctx.clock.now())
+    if alert is not None:
+        log.info("alert acknowledged", key=alert.key, code=alert.code)
+    return alert
+
+
+async def handle_sms_reply(ctx: Context, from_number: str, body: str) -> str | None:
+    """`ACK <code>` from an on-call phone: acknowledge and return the reply text.
+    None when the body is not an ACK (the caller handles it as an ordinary inbound SMS)."""
+    match = _ACK.match(body)
+    if match is None:
+        return None
+    policy = AlertPolicy.from_settings(ctx.settings)
+    if not policy.is_oncall_number(from_number):
+        log.warning("ACK from a number that is not on call: ignored")
+        return None
+    code = match.group(1).upper()
+    alert = await acknowledge(ctx, code, from_number)
+    if alert is None:
+        return f"nightshift: no firing alert with code {code}."
+    return f"nightshift: {alert.key} acknowledged ({code}); repeats stopped."
+
+
+async def silence(
+    ctx: Context, key: str, duration: timedelta, reason: str | None = None
+) -> Silence:
+    """Silence `key` (or every key starting with `prefix` for `prefix*`) for `duration`."""
+    now = ctx.clock.now()
+    return await ctx.repos.alerts.silence(key, now + duration, now, reason)

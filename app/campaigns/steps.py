@@ -1,0 +1,168 @@
+"""Planning one claimed drip step: the compliance gate, caps, rendering → an outbox item or a
+settled result. Pure (no I/O), so the drip loop can plan a whole batch before one write."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.campaigns.compliance import Channel, Decision, LeadFacts, evaluate
+from app.campaigns.definition import Window
+from app.campaigns.templates import render, rewrite_links, variables
+from app.db.campaigns import Action, ClaimedStep, StepResult
+from app.providers.content import Business
+from app.settings import Settings
+from app.webhooks.tokens import ClickToken, UnsubscribeToken, click_url, unsubscribe_url
+
+OPT_OUT_COLUMNS = {
+    "email": "email_opted_out_at",
+    "sms": "sms_opted_out_at",
+    "call": "calls_opted_out_at",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Either an outbox `item` to write and send, or a `result` settling the step now."""
+
+    step: ClaimedStep
+    item: dict[str, Any] | None = None
+    result: StepResult | None = None
+
+
+def lead_facts(lead: dict[str, Any]) -> LeadFacts:
+    opted = frozenset(ch for ch, column in OPT_OUT_COLUMNS.items() if lead.get(column))
+    return LeadFacts(
+        lead.get("phone"), lead.get("email"), lead.get("state"), lead.get("timezone"), opted
+    )
+
+
+def outbox_key(step: ClaimedStep) -> str:
+    """One outbox row per enrollment and step: a re-run finds it instead of sending again."""
+    return f"drip:{step.enrollment_id}:{step.position}"
+
+
+def choose_variant(step: ClaimedStep) -> dict[str, Any]:
+    """A/B: a stable split by lead and step (the same lead always gets the same variant)."""
+    template = step.step["template"]
+    variants = template.get("variants") or [
+        {"name": "a", **{k: template.get(k) for k in ("subject", "html", "body")}}
+    ]
+    digest = hashlib.sha256(f"{step.lead['id']}:{step.step['id']}".encode()).digest()
+    chosen: dict[str, Any] = variants[digest[0] % len(variants)]
+    return chosen
+
+
+def _window(step: ClaimedStep) -> Window:
+    raw = step.step.get("window") or step.campaign["definition"].get("window") or {}
+    return Window.model_validate(raw)
+
+
+def _next_day(now: datetime, tz: str) -> datetime:
+    local = now.astimezone(ZoneInfo(tz))
+    return datetime.combine(
+        local.date() + timedelta(days=1), datetime.min.time(), tzinfo=local.tzinfo
+    )
+
+
+def gate(step: ClaimedStep, now: datetime) -> Decision:
+    channel: Channel = step.step["channel"]
+    definition = step.campaign["definition"]
+    return evaluate(
+        channel, lead_facts(step.lead), now, window=_window(step).rule(),
+        recent_attempts=step.recent_attempts,
+        default_tz=definition.get("timezone", "America/New_York"),
+    )  # fmt: skip
+
+
+def step_result(
+    step: ClaimedStep, action: Action, reason: str | None, at: datetime | None = None
+) -> StepResult:
+    return StepResult(enrollment_id=step.enrollment_id, action=action, reason=reason, at=at)
+
+
+def settle(step: ClaimedStep, action: Action, reason: str, at: datetime | None = None) -> Plan:
+    """A plan that settles the step without sending."""
+    return Plan(step, result=step_result(step, action, reason, at))
+
+
+def plan_step(
+    step: ClaimedStep,
+    now: datetime,
+    settings: Settings,
+    used: dict[tuple[int, str], int],
+    providers: dict[str, str],
+) -> Plan:
+    """Gate, caps and rendering for one step (see Plan). `used` counts this batch's sends."""
+    channel = step.step["channel"]
+    address = step.lead.get("email") if channel == "email" else step.lead.get("phone")
+    if not address:
+        return settle(step, "advance", f"no_{'email' if channel == 'email' else 'phone'}")
+    decision = gate(step, now)
+    if not decision.allowed:
+        if decision.needs_review:
+            return settle(step, "review", decision.reason)
+        if decision.next_at is None:
+            return settle(step, "advance", decision.reason)
+        return settle(step, "reschedule", decision.reason, decision.next_at)
+    cap = step.campaign["definition"].get("caps", {}).get("per_day", {}).get(channel)
+    key = (step.campaign["id"], channel)
+    if cap is not None and step.sent_today + used.get(key, 0) >= cap:
+        tz = step.campaign["definition"].get("timezone", "America/New_York")
+        return settle(step, "reschedule", "daily_cap", _next_day(now, tz))
+    used[key] = used.get(key, 0) + 1
+    return Plan(step, item=outbox_item(step, address, settings, providers[channel]))
+
+
+def outbox_item(
+    step: ClaimedStep, address: str, settings: Settings, provider: str
+) -> dict[str, Any]:
+    """The outbox row for an allowed step, content rendered."""
+    lead, campaign_id = step.lead, step.campaign["id"]
+    unsubscribe = ""
+    if lead.get("email"):
+        target = UnsubscribeToken(lead["email"], lead["id"], campaign_id)
+        unsubscribe = unsubscribe_url(settings, target)
+    values = variables(
+        lead,
+        Business(settings.business_name, settings.business_postal_address),
+        settings.booking_url,
+        unsubscribe,
+    )
+    item = {
+        "idempotency_key": outbox_key(step), "channel": step.step["channel"], "provider": provider,
+        "to_address": address, "lead_id": lead["id"], "enrollment_id": step.enrollment_id,
+        "campaign_id": campaign_id, "step_id": step.step["id"],
+    }  # fmt: skip
+    item["payload"] = _payload(step, values, settings, unsubscribe)
+    return item
+
+
+def _payload(
+    step: ClaimedStep, values: dict[str, Any], settings: Settings, unsubscribe: str
+) -> dict[str, Any]:
+    channel, lead = step.step["channel"], step.lead
+    if channel == "call":
+        metadata = {"lead_id": lead["id"], "enrollment_id": step.enrollment_id}
+        lead_values = {k: v for k, v in values["lead"].items() if isinstance(v, str) and v}
+        return {
+            "variable_values": {**lead_values, "business_name": settings.business_name},
+            "metadata": metadata,
+        }
+    variant = choose_variant(step)
+    if channel == "sms":
+        return {"body": render(variant["body"], values), "variant": variant["name"]}
+
+    def track(url: str) -> str:
+        if url == unsubscribe:  # the unsubscribe link is never wrapped in a tracked link
+            return url
+        return click_url(settings, ClickToken(url, lead["id"], None, step.campaign["id"]))
+
+    html = rewrite_links(render(variant["html"], values, html=True), track)
+    return {
+        "subject": render(variant["subject"], values), "html": html, "variant": variant["name"],
+        "unsubscribe_url": unsubscribe, "tags": {"campaign": step.campaign["slug"]},
+    }  # fmt: skip

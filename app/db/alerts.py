@@ -1,0 +1,284 @@
+"""The alerts and guardian repository (supabase/migrations/20261126000500_alerts_guardian.sql).
+
+Contract: one Postgres function per method, one round trip each, the caller's clock as `now`.
+- `raise_` is raise-or-dedupe in one statement: a firing alert with the key only counts;
+- `notifications_due` says what must be sent now (new, repeat, escalate, resolved);
+- `record_notifications` writes the outbox rows and the alerts' bookkeeping atomically;
+- `record_health_check` and `record_restart` decide (failures in a row, restart allowed) in SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from app.db.models import Model
+from app.db.outbox import MessageIn
+from app.db.transport import Transport
+
+Severity = Literal["info", "warning", "critical"]
+Reason = Literal["new", "repeat", "escalate", "resolved"]
+
+
+class Alert(Model):
+    id: int
+    key: str
+    severity: Severity
+    status: Literal["firing", "resolved"]
+    code: str
+    title: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    last_notified_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    escalated_at: datetime | None = None
+    escalate_due_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolve_notified_at: datetime | None = None
+    notified_channels: list[str] = Field(default_factory=list)
+    notifications: int = 0
+
+
+class Raised(Model):
+    created: bool
+    alert: Alert
+
+
+class DueNotification(Model):
+    reason: Reason
+    alert: Alert
+
+
+class ListedAlert(Model):
+    alert: Alert
+    silenced: bool
+
+
+class Silence(Model):
+    key: str
+    until: datetime
+    reason: str | None = None
+
+
+class SmsCount(Model):
+    phone: str
+    sent: int
+    summary_sent: bool
+
+
+class NotifiedAlert(Model):
+    """One alert's part in a notification batch."""
+
+    id: int
+    reason: Reason
+    channels: list[str]
+
+
+class ProbeRecord(Model):
+    id: int
+    consecutive_failures: int
+
+
+class RestartDecision(Model):
+    allowed: bool
+    restarts_last_hour: int
+
+
+class Fingerprint(Model):
+    fingerprint: str
+    occurrences: int
+    sample: str
+
+
+class AlertRepository:
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def _call(self, function: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+        return await self.transport.call(function, args)
+
+    # --- alerts ---------------------------------------------------------------------------
+    async def raise_(
+        self,
+        key: str,
+        severity: Severity,
+        title: str,
+        details: dict[str, Any],
+        now: datetime,
+        *,
+        escalate_after_seconds: int = 900,
+        escalate_now: bool = False,
+    ) -> Raised:
+        rows = await self._call(
+            "alert_raise",
+            {
+                "p_key": key,
+                "p_severity": severity,
+                "p_title": title,
+                "p_details": details,
+                "p_escalate_after_seconds": escalate_after_seconds,
+                "p_escalate_now": escalate_now,
+                "p_now": now,
+            },
+        )
+        return Raised.model_validate(rows[0])
+
+    async def resolve(self, key: str, now: datetime) -> Alert | None:
+        rows = await self._call("alert_resolve", {"p_key": key, "p_now": now})
+        return Alert.model_validate(rows[0]) if rows else None
+
+    async def acknowledge(self, code: str, by: str, now: datetime) -> Alert | None:
+        rows = await self._call("alert_acknowledge", {"p_code": code, "p_by": by, "p_now": now})
+        return Alert.model_validate(rows[0]) if rows else None
+
+    async def by_key(self, key: str) -> Alert | None:
+        """The latest alert (firing or resolved) with the key."""
+        rows = await self._call("alert_by_key", {"p_key": key})
+        return Alert.model_validate(rows[0]) if rows else None
+
+    async def list_alerts(
+        self, now: datetime, *, include_resolved: bool = False, limit: int = 50
+    ) -> list[ListedAlert]:
+        rows = await self._call(
+            "alerts_list",
+            {"p_include_resolved": include_resolved, "p_limit": limit, "p_now": now},
+        )
+        return [ListedAlert.model_validate(row) for row in rows]
+
+    async def silence(
+        self, key: str, until: datetime, now: datetime, reason: str | None = None
+    ) -> Silence:
+        rows = await self._call(
+            "alert_silence", {"p_key": key, "p_until": until, "p_reason": reason, "p_now": now}
+        )
+        return Silence.model_validate(rows[0])
+
+    async def active_silences(self, now: datetime) -> list[Silence]:
+        rows = await self._call("alert_silences_active", {"p_now": now})
+        return [Silence.model_validate(row) for row in rows]
+
+    # --- notifications --------------------------------------------------------------------
+    async def notifications_due(
+        self,
+        now: datetime,
+        *,
+        hold_seconds: int,
+        repeat_warning_seconds: int,
+        repeat_critical_seconds: int,
+        escalate: bool,
+    ) -> list[DueNotification]:
+        rows = await self._call(
+            "alert_notifications_due",
+            {
+                "p_hold_seconds": hold_seconds,
+                "p_repeat_warning_seconds": repeat_warning_seconds,
+                "p_repeat_critical_seconds": repeat_critical_seconds,
+                "p_escalate": escalate,
+                "p_now": now,
+            },
+        )
+        return [DueNotification.model_validate(row) for row in rows]
+
+    async def record_notifications(
+        self, messages: list[MessageIn], alerts: list[NotifiedAlert], now: datetime
+    ) -> list[int]:
+        """Enqueue the messages and mark the alerts notified, in one transaction."""
+        batch = {
+            "messages": [m.model_dump(mode="json") for m in messages],
+            "alerts": [a.model_dump(mode="json") for a in alerts],
+        }
+        rows = await self._call("alert_record_notifications", {"p_batch": batch, "p_now": now})
+        return [int(row["message_id"]) for row in rows]
+
+    async def pending_messages(self, now: datetime, reclaim_after_seconds: int = 600) -> list[int]:
+        rows = await self._call(
+            "alert_pending_messages",
+            {"p_reclaim_after_seconds": reclaim_after_seconds, "p_now": now},
+        )
+        return [int(row["message_id"]) for row in rows]
+
+    async def sms_counts(self, phones: list[str], since: datetime) -> dict[str, SmsCount]:
+        rows = await self._call("alert_sms_counts", {"p_phones": phones, "p_since": since})
+        counts = [SmsCount.model_validate(row) for row in rows]
+        return {c.phone: c for c in counts}
+
+    async def record_direct(
+        self,
+        key: str,
+        severity: Severity,
+        title: str,
+        details: dict[str, Any],
+        channels: list[str],
+        sent_at: datetime,
+        now: datetime,
+    ) -> Alert:
+        rows = await self._call(
+            "alert_record_direct",
+            {
+                "p_key": key,
+                "p_severity": severity,
+                "p_title": title,
+                "p_details": details,
+                "p_channels": channels,
+                "p_sent_at": sent_at,
+                "p_now": now,
+            },
+        )
+        return Alert.model_validate(rows[0])
+
+    # --- guardian -------------------------------------------------------------------------
+    async def record_health_check(
+        self,
+        target: str,
+        ok: bool,
+        now: datetime,
+        *,
+        latency_ms: int | None = None,
+        status_code: int | None = None,
+        error: str | None = None,
+    ) -> ProbeRecord:
+        rows = await self._call(
+            "record_health_check",
+            {
+                "p_target": target,
+                "p_ok": ok,
+                "p_latency_ms": latency_ms,
+                "p_status_code": status_code,
+                "p_error": error,
+                "p_now": now,
+            },
+        )
+        return ProbeRecord.model_validate(rows[0])
+
+    async def record_restart(
+        self, job: str, max_per_hour: int, reason: str, now: datetime
+    ) -> RestartDecision:
+        rows = await self._call(
+            "record_job_restart",
+            {"p_job": job, "p_max_per_hour": max_per_hour, "p_reason": reason, "p_now": now},
+        )
+        return RestartDecision.model_validate(rows[0])
+
+    async def new_error_fingerprints(
+        self,
+        now: datetime,
+        *,
+        min_count: int,
+        window_seconds: int = 3600,
+        lookback_seconds: int = 7 * 86400,
+    ) -> list[Fingerprint]:
+        rows = await self._call(
+            "new_error_fingerprints",
+            {
+                "p_window_seconds": window_seconds,
+                "p_min_count": min_count,
+                "p_lookback_seconds": lookback_seconds,
+                "p_now": now,
+            },
+        )
+        return [Fingerprint.model_validate(row) for row in rows]

@@ -1,0 +1,170 @@
+"""Repository for campaigns, enrollments and the drip claim (functions in
+supabase/migrations/20261126000300_campaigns.sql). One round trip per call, batches as jsonb."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.db.transport import Transport
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CampaignSaved(_Model):
+    campaign_id: int
+    slug: str
+    status: str
+    steps: int
+    created: bool
+
+
+class CampaignSummary(_Model):
+    id: int
+    slug: str
+    name: str
+    status: str
+    paused_reason: str | None = None
+    active_enrollments: int
+    steps: int
+
+
+class Enrolled(_Model):
+    campaign_id: int
+    slug: str
+    enrolled: int
+    cap: int
+
+
+class ClaimedStep(_Model):
+    """One due step, with everything the gate and the renderer need."""
+
+    enrollment_id: int
+    position: int
+    campaign: dict[str, Any]
+    step: dict[str, Any]
+    lead: dict[str, Any]
+    recent_attempts: list[datetime] = Field(default_factory=list)
+    sent_today: int = 0
+
+
+class Enqueued(_Model):
+    idempotency_key: str
+    kind: Literal["message", "call"]
+    id: int
+    status: str
+
+
+Action = Literal["advance", "reschedule", "stop", "review"]
+
+
+class StepResult(_Model):
+    enrollment_id: int
+    action: Action
+    at: datetime | None = None
+    reason: str | None = None
+
+
+class CampaignRepository:
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def upsert(self, campaign: dict[str, Any], now: datetime) -> CampaignSaved:
+        rows = await self.transport.call("upsert_campaign", {"p_campaign": campaign, "p_now": now})
+        return CampaignSaved.model_validate(rows[0])
+
+    async def all(self) -> list[CampaignSummary]:
+        return [
+            CampaignSummary.model_validate(r) for r in await self.transport.call("list_campaigns")
+        ]
+
+    async def enroll(self, now: datetime) -> list[Enrolled]:
+        rows = await self.transport.call("enroll_leads", {"p_now": now})
+        return [Enrolled.model_validate(r) for r in rows]
+
+    async def claim_due(
+        self, worker: str, limit: int, lease_seconds: int, now: datetime
+    ) -> list[ClaimedStep]:
+        rows = await self.transport.call(
+            "claim_due_steps",
+            {"p_worker": worker, "p_limit": limit, "p_lease_seconds": lease_seconds, "p_now": now},
+        )
+        return [ClaimedStep.model_validate(r["step"]) for r in rows]
+
+    async def enqueue(self, items: list[dict[str, Any]], now: datetime) -> dict[str, Enqueued]:
+        if not items:
+            return {}
+        rows = await self.transport.call("drip_enqueue", {"p_items": items, "p_now": now})
+        return {r["idempotency_key"]: Enqueued.model_validate(r) for r in rows}
+
+    async def complete(self, worker: str, results: list[StepResult], now: datetime) -> int:
+        if not results:
+            return 0
+        payload = [r.model_dump(mode="json") for r in results]
+        rows = await self.transport.call(
+            "complete_steps", {"p_worker": worker, "p_results": payload, "p_now": now}
+        )
+        return len(rows)
+
+    async def apply_stop_rules(self, lead_id: int, event: str, now: datetime) -> int:
+        rows = await self.transport.call(
+            "apply_stop_rules", {"p_lead_id": lead_id, "p_event": event, "p_now": now}
+        )
+        return int(rows[0]["apply_stop_rules"])
+
+
+class Paused(_Model):
+    campaign_id: int
+    slug: str
+    metric: str
+    rate: float
+    threshold: float
+    sample: int
+
+
+class Resumed(_Model):
+    campaign_id: int
+    slug: str
+    status: str
+    was: str
+
+
+class QueuedCall(_Model):
+    id: int
+    lead: dict[str, Any]
+    campaign: dict[str, Any] | None = None
+    recent_attempts: list[datetime] = Field(default_factory=list)
+
+
+class ManagerRepository:
+    """campaign_manager's functions: deliverability guard, resume, call queue, retries."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def deliverability_check(self, now: datetime) -> list[Paused]:
+        rows = await self.transport.call("deliverability_check", {"p_now": now})
+        return [Paused.model_validate(r) for r in rows]
+
+    async def resume(self, slug: str, now: datetime) -> Resumed:
+        rows = await self.transport.call("resume_campaign", {"p_slug": slug, "p_now": now})
+        return Resumed.model_validate(rows[0])
+
+    async def call_queue(self, limit: int, now: datetime) -> tuple[list[QueuedCall], int]:
+        """Waiting calls, hottest first, and how many calls are in flight at Vapi."""
+        rows = await self.transport.call("call_queue", {"p_limit": limit, "p_now": now})
+        calls = [QueuedCall.model_validate(r["call"]) for r in rows]
+        return calls, (rows[0]["in_flight"] if rows else 0)
+
+    async def requeue_unanswered(
+        self, max_attempts: int, spacing_seconds: int, now: datetime
+    ) -> int:
+        rows = await self.transport.call(
+            "requeue_unanswered_calls",
+            {"p_max_attempts": max_attempts, "p_spacing_seconds": spacing_seconds, "p_now": now},
+        )
+        return int(rows[0]["requeue_unanswered_calls"])

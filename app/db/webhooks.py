@@ -1,0 +1,206 @@
+"""The webhooks repository: store-and-apply functions for provider events, links, bookings.
+
+Contract (see supabase/migrations/20261126000400_webhooks.sql):
+- every `apply_*` stores the raw event under its dedupe key and applies it in ONE
+  transaction; `duplicate=True` means the key was taken before and nothing changed;
+- statuses only move forward (messages and calls), opt-outs apply everywhere they cover.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from app.db.models import Model
+from app.db.outbox import MessageIn, OutboxMessage
+from app.db.transport import Transport
+
+InboundKind = Literal["stop", "start", "help", "ack", "reply"]
+
+
+class InboundResult(Model):
+    duplicate: bool
+    event_id: int | None = None
+    lead_id: int | None = None
+    stopped: int = 0
+    message_ids: list[int] = Field(default_factory=list)
+
+
+class StatusResult(Model):
+    duplicate: bool
+    event_id: int | None = None
+    message_id: int | None = None
+    status: str | None = None
+
+
+class ResendResult(Model):
+    duplicate: bool
+    event_id: int | None = None
+    message_id: int | None = None
+    lead_id: int | None = None
+
+
+class CallStatusResult(Model):
+    duplicate: bool
+    event_id: int | None = None
+    call_id: int | None = None
+    status: str | None = None
+
+
+class ReportResult(Model):
+    duplicate: bool
+    event_id: int | None = None
+    call_id: int | None = None
+    lead_id: int | None = None
+    outcome: str | None = None
+    lead_phone: str | None = None
+    lead_timezone: str | None = None
+    lead_state: str | None = None
+
+
+class Caller(Model):
+    lead_id: int
+    name: str | None = None
+    status: str
+    company: str | None = None
+    campaign: str | None = None
+
+
+class Slot(Model):
+    starts_at: datetime
+    ends_at: datetime
+
+
+class BookingResult(Model):
+    outcome: Literal["booked", "existing", "taken", "no_lead"]
+    appointment_id: int | None = None
+    lead_id: int | None = None
+    starts_at: datetime | None = None
+
+
+class UnsubscribeResult(Model):
+    already: bool
+    lead_id: int | None = None
+
+
+class WebhookRepository:
+    """Typed calls to the webhook functions; one round trip each."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def _one(self, function: str, args: dict[str, Any]) -> dict[str, Any]:
+        return (await self.transport.call(function, args))[0]
+
+    async def apply_twilio_inbound(
+        self,
+        dedupe_key: str,
+        kind: InboundKind,
+        payload: dict[str, Any],
+        from_number: str,
+        notify: list[MessageIn],
+        now: datetime,
+    ) -> InboundResult:
+        row = await self._one(
+            "webhook_twilio_inbound",
+            {
+                "p_dedupe_key": dedupe_key, "p_kind": kind, "p_payload": payload,
+                "p_from": from_number,
+                "p_notify": [m.model_dump(mode="json") for m in notify] or None,
+                "p_now": now,
+            },
+        )  # fmt: skip
+        return InboundResult.model_validate({**row, "message_ids": row["message_ids"] or []})
+
+    async def apply_twilio_status(
+        self, dedupe_key: str, payload: dict[str, Any], update: dict[str, Any], now: datetime
+    ) -> StatusResult:
+        """`update`: outbox_id, message_sid, twilio_status, status, error_code, permanent,
+        opt_out (see webhook_twilio_status)."""
+        args = {f"p_{k}": v for k, v in update.items()}
+        row = await self._one(
+            "webhook_twilio_status",
+            {"p_dedupe_key": dedupe_key, "p_payload": payload, **args, "p_now": now},
+        )
+        return StatusResult.model_validate(row)
+
+    async def apply_resend_event(
+        self, dedupe_key: str, payload: dict[str, Any], event: dict[str, Any], now: datetime
+    ) -> ResendResult:
+        """`event`: event_type, email_id, outbox_id, address, status, suppress, click."""
+        args = {f"p_{k}": v for k, v in event.items()}
+        row = await self._one(
+            "webhook_resend_event",
+            {"p_dedupe_key": dedupe_key, "p_payload": payload, **args, "p_now": now},
+        )
+        return ResendResult.model_validate(row)
+
+    async def apply_vapi_status(
+        self, dedupe_key: str, payload: dict[str, Any], call: dict[str, Any], now: datetime
+    ) -> CallStatusResult:
+        row = await self._one(
+            "webhook_vapi_status",
+            {"p_dedupe_key": dedupe_key, "p_payload": payload, "p_call": call, "p_now": now},
+        )
+        return CallStatusResult.model_validate(row)
+
+    async def apply_vapi_report(
+        self, dedupe_key: str, payload: dict[str, Any], call: dict[str, Any], now: datetime
+    ) -> ReportResult:
+        row = await self._one(
+            "webhook_vapi_report",
+            {"p_dedupe_key": dedupe_key, "p_payload": payload, "p_call": call, "p_now": now},
+        )
+        return ReportResult.model_validate(row)
+
+    async def store_only(
+        self, provider: str, dedupe_key: str, event_type: str, payload: dict[str, Any],
+        now: datetime,
+    ) -> bool:  # fmt: skip
+        """Store an event that needs no processing; False when it was a duplicate."""
+        row = await self._one(
+            "webhook_store_only",
+            {"p_provider": provider, "p_dedupe_key": dedupe_key, "p_event_type": event_type,
+             "p_payload": payload, "p_now": now},
+        )  # fmt: skip
+        return bool(row["webhook_store_only"])
+
+    async def enqueue_rescue(
+        self, lead_id: int, message: dict[str, Any], now: datetime
+    ) -> OutboxMessage | None:
+        """The rescue text, unless one went to this lead in the last 24 h or SMS is opted out."""
+        rows = await self.transport.call(
+            "webhook_enqueue_rescue", {"p_lead_id": lead_id, "p_message": message, "p_now": now}
+        )
+        return OutboxMessage.model_validate(rows[0]) if rows else None
+
+    async def due_rescues(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        rows = await self.transport.call("webhook_due_rescues", {"p_now": now, "p_limit": limit})
+        return [OutboxMessage.model_validate(row) for row in rows]
+
+    async def caller(self, phone: str) -> Caller | None:
+        rows = await self.transport.call("webhook_vapi_caller", {"p_phone": phone})
+        return Caller.model_validate(rows[0]) if rows else None
+
+    async def booked_slots(self, start: datetime, end: datetime) -> list[Slot]:
+        rows = await self.transport.call("webhook_booked_slots", {"p_from": start, "p_to": end})
+        return [Slot.model_validate(row) for row in rows]
+
+    async def book_appointment(self, booking: dict[str, Any], now: datetime) -> BookingResult:
+        row = await self._one("webhook_book_appointment", {"p_booking": booking, "p_now": now})
+        return BookingResult.model_validate(row)
+
+    async def record_click(self, click: dict[str, Any], now: datetime) -> int:
+        row = await self._one("webhook_record_click", {"p_click": click, "p_now": now})
+        return int(row["webhook_record_click"])
+
+    async def unsubscribe(
+        self, email: str, lead_id: int | None, source: str, now: datetime
+    ) -> UnsubscribeResult:
+        row = await self._one(
+            "webhook_unsubscribe",
+            {"p_email": email, "p_lead_id": lead_id, "p_source": source, "p_now": now},
+        )
+        return UnsubscribeResult.model_validate(row)

@@ -1,0 +1,132 @@
+"""Job heartbeats (healthchecks.io's model) from `job_runs` and the registry.
+
+A job's reference time is its last success (else its latest start). With `p = period + grace`:
+age <= p → up; p < age <= 2p → late; beyond → down. A run still `running` past the job's
+timeout is `stalled`; one running within it is up (a long run is not a missing one). A job
+that never ran is `new` (no alert). Late → warning; down/stalled → critical + auto-restart
+(at most GUARDIAN_MAX_RESTARTS_PER_HOUR, then escalate); up → everything resolved. A latest
+run that failed raises its own warning.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Literal
+
+import structlog
+
+from app.alerts import raise_alert, resolve_alert
+from app.context import Context
+from app.db.models import JobState
+from app.guardian.launcher import JobLauncher
+from app.jobs import JOBS, Job
+
+log = structlog.get_logger(__name__)
+Health = Literal["new", "up", "late", "down", "stalled"]
+SELF = "guardian"  # it is running right now; it cannot restart itself
+
+
+def classify(job: Job, state: JobState | None, now: datetime) -> Health:
+    if state is None:
+        return "new"
+    if state.status == "running":
+        timed_out = now - state.started_at > timedelta(seconds=job.timeout_seconds)
+        return "stalled" if timed_out else "up"
+    allowed = job.period + job.grace
+    age = now - (state.last_success_at or state.started_at)
+    if age <= allowed:
+        return "up"
+    return "late" if age <= 2 * allowed else "down"
+
+
+def key(job: str, what: str) -> str:
+    return f"job.{job}.{what}"
+
+
+async def check_heartbeats(ctx: Context, launcher: JobLauncher) -> Counter[str]:
+    """Classify every registry job, raise/resolve its alerts, restart it when down."""
+    now = ctx.clock.now()
+    states = {s.job: s for s in await ctx.repos.job_runs.status(now)}
+    counts: Counter[str] = Counter()
+    for job in JOBS:
+        if job.name == SELF:
+            continue
+        state = states.get(job.name)
+        health = classify(job, state, now)
+        counts[health] += 1
+        await _apply(ctx, job, health, state)
+        await _failed_run(ctx, job, state)
+        if health in ("down", "stalled"):
+            counts["restarted" if await _restart(ctx, launcher, job, health) else "held"] += 1
+    return counts
+
+
+async def _apply(ctx: Context, job: Job, health: Health, state: JobState | None) -> None:
+    last = state.last_success_at.isoformat() if state and state.last_success_at else "never"
+    details = {"job": job.name, "last_success_at": last, "state": health}
+    if health in ("up", "new"):
+        for what in ("late", "down", "stalled", "restart_limit"):
+            await resolve_alert(ctx, key(job.name, what))
+        return
+    if health == "late":
+        await raise_alert(
+            ctx,
+            key(job.name, "late"),
+            "warning",
+            f"{job.name} is late: no successful run since {last}",
+            details,
+        )
+        return
+    await resolve_alert(ctx, key(job.name, "late"))
+    title = (
+        f"{job.name} is stalled: a run is past its {job.timeout_seconds}s timeout"
+        if health == "stalled"
+        else f"{job.name} is down: no successful run since {last}"
+    )
+    await raise_alert(ctx, key(job.name, health), "critical", title, details)
+
+
+async def _failed_run(ctx: Context, job: Job, state: JobState | None) -> None:
+    if state is not None and state.status in ("failed", "abandoned"):
+        error = (state.error or state.status)[:300]
+        await raise_alert(
+            ctx,
+            key(job.name, "failed"),
+            "warning",
+            f"{job.name}'s last run {state.status}: {error}",
+            {"job": job.name, "run_id": str(state.run_id)},
+        )
+    elif state is not None and state.status == "succeeded":
+        await resolve_alert(ctx, key(job.name, "failed"))
+
+
+async def _restart(ctx: Context, launcher: JobLauncher, job: Job, health: Health) -> bool:
+    limit = ctx.settings.guardian_max_restarts_per_hour
+    decision = await ctx.repos.alerts.record_restart(job.name, limit, health, ctx.clock.now())
+    if not decision.allowed:
+        await raise_alert(
+            ctx,
+            key(job.name, "restart_limit"),
+            "critical",
+            f"{job.name} still {health} after {limit} restarts in an hour: "
+            "auto-restart stopped, a human must look",
+            {"job": job.name, "restarts_last_hour": decision.restarts_last_hour},
+            escalate_now=True,
+        )
+        return False
+    try:
+        call_id = await launcher.launch(job.name)
+    except Exception as exc:  # any launcher failure must not stop the other checks
+        log.error("restart failed", job=job.name, error=type(exc).__name__)
+        await raise_alert(
+            ctx,
+            key(job.name, "restart_failed"),
+            "critical",
+            f"{job.name} could not be restarted: {type(exc).__name__}",
+            {"job": job.name},
+        )
+        return False
+    log.warning("job restarted", job=job.name, health=health, call_id=call_id)
+    await resolve_alert(ctx, key(job.name, "restart_failed"))
+    return True

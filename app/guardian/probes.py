@@ -1,0 +1,163 @@
+"""Health probes of the database and of each provider that runs for real.
+
+Each probe has a timeout (GUARDIAN_PROBE_TIMEOUT_SECONDS) and is recorded in `health_checks`
+with its latency. Credentials the provider rejects (401/403) → critical `probe.<target>.auth`
+at once (keys rotated or revoked); timeouts, transport errors and 5xx → `probe.<target>.down`
+after GUARDIAN_PROBE_FAILURES failures in a row (flap protection); a success resolves both.
+Probes: Resend `GET /domains` (a send-only key answers 401 `restricted_api_key`: valid key),
+Twilio `GET /Accounts/{sid}.json`, Vapi `GET /phone-number?limit=1`. Dry-run and disabled
+providers are not probed. The database probe lives in loop.py (its failure path differs).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from app.alerts import raise_alert, resolve_alert
+from app.context import Context
+from app.db.alerts import Severity
+from app.providers.resend import RESEND_API
+from app.providers.twilio import TWILIO_API
+from app.providers.vapi import VAPI_API
+from app.settings import Settings
+
+SEVERITY: dict[str, Severity] = {
+    "database": "critical",
+    "twilio": "critical",
+    "resend": "warning",
+    "vapi": "warning",
+}
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    target: str
+    ok: bool
+    latency_ms: int | None = None
+    status_code: int | None = None
+    error: str | None = None
+
+    @property
+    def auth_rejected(self) -> bool:
+        return self.status_code in (401, 403)
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    target: str
+    url: str
+    auth: httpx.Auth
+    ok_when: tuple[str, ...] = ()  # error names that still prove the key works
+
+
+def http_probes(settings: Settings) -> list[HttpProbe]:
+    """The probes of the providers that run for real (credentials present, enabled)."""
+    real = set(settings.provider_requirements()) - set(settings.dry_run_providers())
+    probes = []
+    if "resend" in real and settings.resend_api_key:
+        key = settings.resend_api_key.get_secret_value()
+        probes.append(
+            HttpProbe(
+                "resend", f"{RESEND_API}/domains", _Bearer(key), ok_when=("restricted_api_key",)
+            )
+        )
+    if "twilio" in real and settings.twilio_auth_token and settings.twilio_account_sid:
+        sid = settings.twilio_account_sid
+        auth = httpx.BasicAuth(sid, settings.twilio_auth_token.get_secret_value())
+        probes.append(HttpProbe("twilio", f"{TWILIO_API}/2010-04-01/Accounts/{sid}.json", auth))
+    if "vapi" in real and settings.vapi_api_key:
+        key = settings.vapi_api_key.get_secret_value()
+        probes.append(HttpProbe("vapi", f"{VAPI_API}/phone-number?limit=1", _Bearer(key)))
+    return probes
+
+
+class _Bearer(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
+async def run_http_probe(
+    client: httpx.AsyncClient, probe: HttpProbe, seconds: float
+) -> ProbeResult:
+    """One probe; never raises. The error text names the failure, never a credential."""
+    started = time.perf_counter()
+    try:
+        response = await client.get(probe.url, auth=probe.auth, timeout=seconds)
+    except httpx.HTTPError as exc:
+        return ProbeResult(probe.target, False, _ms(started), error=type(exc).__name__)
+    latency, status = _ms(started), response.status_code
+    if response.is_success or _error_name(response) in probe.ok_when:
+        return ProbeResult(probe.target, True, latency, status)
+    return ProbeResult(probe.target, False, latency, status, error=f"HTTP {status}")
+
+
+def _error_name(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return str(body.get("name")) if isinstance(body, dict) else None
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+async def record_probe(ctx: Context, result: ProbeResult) -> str:
+    """Record the result and raise/resolve its alerts; returns ok|failing|alerted."""
+    record = await ctx.repos.alerts.record_health_check(
+        result.target,
+        result.ok,
+        ctx.clock.now(),
+        latency_ms=result.latency_ms,
+        status_code=result.status_code,
+        error=result.error,
+    )
+    down, auth = f"probe.{result.target}.down", f"probe.{result.target}.auth"
+    details = {
+        "target": result.target,
+        "status_code": result.status_code,
+        "error": result.error,
+        "failures_in_a_row": record.consecutive_failures,
+    }
+    if result.ok:
+        await resolve_alert(ctx, down)
+        await resolve_alert(ctx, auth)
+        return "ok"
+    if result.auth_rejected:
+        await raise_alert(
+            ctx,
+            auth,
+            "critical",
+            f"{result.target} rejected our credentials (HTTP {result.status_code})",
+            details,
+        )
+        return "alerted"
+    if record.consecutive_failures >= ctx.settings.guardian_probe_failures:
+        await raise_alert(
+            ctx,
+            down,
+            SEVERITY[result.target],
+            f"{result.target} unhealthy: {result.error} "
+            f"({record.consecutive_failures} probes in a row)",
+            details,
+        )
+        return "alerted"
+    return "failing"
+
+
+async def probe_providers(ctx: Context) -> dict[str, str]:
+    """Probe every real provider; the outcome per target."""
+    timeout = ctx.settings.guardian_probe_timeout_seconds
+    outcomes = {}
+    for probe in http_probes(ctx.settings):
+        result = await run_http_probe(ctx.providers.client, probe, timeout)
+        outcomes[probe.target] = await record_probe(ctx, result)
+    return outcomes

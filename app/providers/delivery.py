@@ -1,0 +1,191 @@
+"""Delivery over the outbox: claim the row, call the port, record the answer.
+
+Contract for `deliver_message(id)` / `place_call(id)`:
+- the row is claimed (messages 'sending', calls 'placing') BEFORE the provider is called; the
+  claim re-checks opt-outs, so a suppressed row is cancelled and nothing is sent;
+- a row carrying `ambiguous_since` is handed to the adapter, which reconciles before sending;
+- success → `record_*_sent/placed` (a dry run also stores the would-be request);
+- permanent error → the row fails (Twilio 21610 also opts the lead out of SMS, atomically);
+- retryable error (after the policy gave up) → the row goes back to 'queued', stamped
+  ambiguous when the provider may have acted; a quota error raises a warning alert.
+This is the only way the rest of nightshift reaches a provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import structlog
+from pydantic import ValidationError
+
+from app.clock import Clock
+from app.db.outbox import OutboxCall, OutboxMessage, OutboxRepository
+from app.providers.errors import (
+    AmbiguousProviderError,
+    PermanentProviderError,
+    ProviderError,
+    QuotaExceededError,
+)
+from app.providers.ports import (
+    CallPlacer,
+    CallRequest,
+    EmailMessage,
+    EmailSender,
+    SmsMessage,
+    SmsSender,
+)
+
+log = structlog.get_logger(__name__)
+Outcome = Literal["sent", "failed", "requeued", "suppressed", "busy", "done", "concurrency"]
+AlertHook = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: Outcome
+    row_id: int
+    provider: str | None = None
+    provider_id: str | None = None
+    reconciled: bool = False
+    error_code: str | None = None
+
+
+async def _log_alert(severity: str, title: str, details: dict[str, Any]) -> None:
+    log.warning(title, severity=severity, **details)
+
+
+def email_from_row(row: OutboxMessage) -> EmailMessage:
+    p = row.payload
+    return EmailMessage(
+        outbox_id=row.id, idempotency_key=row.idempotency_key, to=row.to_address,
+        subject=p.get("subject", ""), html=p.get("html", ""), text=p.get("text"),
+        kind=row.kind if row.kind in ("marketing", "transactional", "alert") else "marketing",
+        unsubscribe_url=p.get("unsubscribe_url"), reply_to=p.get("reply_to"),
+        tags=p.get("tags") or {},
+    )  # fmt: skip
+
+
+def sms_from_row(row: OutboxMessage) -> SmsMessage:
+    assert row.claimed_at is not None
+    return SmsMessage(
+        outbox_id=row.id, idempotency_key=row.idempotency_key, to=row.to_address,
+        body=row.payload.get("body", ""), claimed_at=row.claimed_at,
+        ambiguous_since=row.ambiguous_since,
+    )  # fmt: skip
+
+
+def call_from_row(row: OutboxCall) -> CallRequest:
+    assert row.claimed_at is not None
+    p = row.payload
+    return CallRequest(
+        outbox_id=row.id, idempotency_key=row.idempotency_key, to=row.to_number,
+        claimed_at=row.claimed_at, customer_name=p.get("customer_name"),
+        variable_values=p.get("variable_values") or {}, metadata=p.get("metadata") or {},
+        ambiguous_since=row.ambiguous_since,
+    )  # fmt: skip
+
+
+class OutboxDelivery:
+    def __init__(
+        self,
+        outbox: OutboxRepository,
+        *,
+        email: EmailSender,
+        sms: SmsSender,
+        calls: CallPlacer,
+        clock: Clock,
+        max_calls_in_flight: int = 10,
+        reclaim_after_seconds: int = 600,
+        alert: AlertHook = _log_alert,
+    ) -> None:
+        self.outbox = outbox
+        self.email, self.sms, self.calls = email, sms, calls
+        self.clock = clock
+        self.max_calls_in_flight = max_calls_in_flight
+        self.reclaim_after_seconds = reclaim_after_seconds
+        self.alert = alert
+
+    async def deliver_message(self, message_id: int) -> Delivery:
+        """Send one outbox message (email or SMS) at most once."""
+        claim = await self.outbox.claim_message(
+            message_id, self.clock.now(), self.reclaim_after_seconds
+        )
+        if claim.outcome not in ("claimed", "reclaimed"):
+            return Delivery(claim.outcome, message_id)  # type: ignore[arg-type]
+        row = claim.message
+        try:
+            if row.channel == "email":
+                result = await self.email.send(email_from_row(row))
+            else:
+                result = await self.sms.send(sms_from_row(row))
+        except (ProviderError, ValidationError) as exc:
+            return await self._message_failed(row, exc)
+        request = result.request if result.provider == "dryrun" else None
+        await self.outbox.record_message_sent(
+            row.id, result.provider, result.provider_id, self.clock.now(), request
+        )
+        return Delivery("sent", row.id, result.provider, result.provider_id, result.reconciled)
+
+    async def place_call(self, call_id: int) -> Delivery:
+        """Place one outbox call at most once."""
+        claim = await self.outbox.claim_call(
+            call_id, self.clock.now(), self.max_calls_in_flight, self.reclaim_after_seconds
+        )
+        if claim.outcome not in ("claimed", "reclaimed"):
+            return Delivery(claim.outcome, call_id)  # type: ignore[arg-type]
+        row = claim.call
+        try:
+            result = await self.calls.place(call_from_row(row))
+        except (ProviderError, ValidationError) as exc:
+            return await self._call_failed(row, exc)
+        request = result.request if result.provider == "dryrun" else None
+        await self.outbox.record_call_placed(
+            row.id, result.provider, result.call_id, self.clock.now(), request
+        )
+        return Delivery("sent", row.id, result.provider, result.call_id, result.reconciled)
+
+    async def _message_failed(self, row: OutboxMessage, exc: Exception) -> Delivery:
+        now, code = self.clock.now(), _code(exc)
+        if isinstance(exc, PermanentProviderError | ValidationError):
+            opt_out = exc.opt_out if isinstance(exc, PermanentProviderError) else None
+            await self.outbox.record_message_failed(row.id, code, str(exc), now, opt_out=opt_out)
+            log.warning("send failed for good", outbox_id=row.id, code=code, opt_out=opt_out)
+            return Delivery("failed", row.id, error_code=code)
+        await self._maybe_alert(exc)
+        await self.outbox.record_message_failed(
+            row.id, code, str(exc), now, retry=True, ambiguous=_ambiguous(exc)
+        )
+        return Delivery("requeued", row.id, error_code=code)
+
+    async def _call_failed(self, row: OutboxCall, exc: Exception) -> Delivery:
+        now, code = self.clock.now(), _code(exc)
+        if isinstance(exc, PermanentProviderError | ValidationError):
+            await self.outbox.record_call_failed(row.id, code, str(exc), now)
+            log.warning("call failed for good", outbox_id=row.id, code=code)
+            return Delivery("failed", row.id, error_code=code)
+        await self._maybe_alert(exc)
+        await self.outbox.record_call_failed(
+            row.id, code, str(exc), now, retry=True, ambiguous=_ambiguous(exc)
+        )
+        return Delivery("requeued", row.id, error_code=code)
+
+    async def _maybe_alert(self, exc: Exception) -> None:
+        if isinstance(exc, QuotaExceededError):  # Resend daily/monthly quota: hours away
+            await self.alert(
+                exc.alert_severity,
+                f"{exc.provider} quota exhausted: sends paused until it resets",
+                {"code": exc.code, "retry_after_seconds": exc.retry_after},
+            )
+
+
+def _code(exc: Exception) -> str:
+    if isinstance(exc, ProviderError):
+        return exc.code or type(exc).__name__
+    return "invalid_payload"
+
+
+def _ambiguous(exc: Exception) -> bool:
+    # A plain ProviderError here is a 2xx we could not read: the provider may have acted.
+    return isinstance(exc, AmbiguousProviderError) or type(exc) is ProviderError

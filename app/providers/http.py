@@ -1,0 +1,58 @@
+"""One HTTP exchange with a provider: credentials added here, errors typed here.
+
+`call_provider` sends a `ProviderRequest` with the given auth, returns the decoded JSON of a
+2xx answer, and otherwise raises the provider's classified error. Transport failures become
+`RetryableProviderError` (nothing left) or `AmbiguousProviderError` (it may have arrived).
+Credentials never appear in the errors: only the provider's code and message do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from app.providers.errors import ProviderError, transport_error
+from app.providers.ports import ProviderRequest
+
+Classifier = Callable[[httpx.Response, datetime], ProviderError]
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+async def call_provider(
+    client: httpx.AsyncClient,
+    provider: str,
+    request: ProviderRequest,
+    *,
+    auth: httpx.Auth | None = None,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    classify: Classifier,
+    now: datetime,
+) -> Any:
+    """Send `request`; the JSON body of a 2xx answer, else the classified ProviderError."""
+    try:
+        response = await client.request(
+            request.method,
+            request.url,
+            headers={**request.headers, **(headers or {})},
+            json=request.json,
+            data=request.form,
+            params=params,
+            auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+    except httpx.TransportError as exc:
+        raise transport_error(provider, exc) from None
+    if not response.is_success:
+        raise classify(response, now)
+    try:
+        return response.json()
+    except json.JSONDecodeError:
+        raise ProviderError(provider, f"HTTP {response.status_code} with a non-JSON body") from None
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}

@@ -1,0 +1,147 @@
+"""Twilio (SMS) over httpx: `POST /2010-04-01/Accounts/{sid}/Messages.json` (form-encoded,
+HTTP Basic AccountSid:AuthToken).
+
+Never twice: Twilio has no idempotency key for message creation. The outbox row is claimed
+before the POST; after an ambiguous failure (read timeout, dropped connection, 5xx) the next
+attempt first lists the messages sent to the number (`GET Messages.json?To=&From=`) and
+treats one created since the claim with the same body as ours — only when none exists does
+it POST again. 429/20429 ("never processed") is retried directly. Errors: `classify_twilio`
+(21610 is permanent and opts the lead out of SMS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from app.clock import Clock
+from app.providers.errors import AmbiguousProviderError, classify_twilio
+from app.providers.http import call_provider
+from app.providers.ports import ProviderRequest, SendResult, SmsMessage
+from app.providers.ratelimit import KeyedRateLimiter
+from app.providers.retry import RetryPolicy
+
+TWILIO_API = "https://api.twilio.com"
+# Clock skew allowance between our claim time and Twilio's date_created.
+RECONCILE_SLACK = timedelta(seconds=120)
+
+
+@dataclass(frozen=True)
+class TwilioConfig:
+    account_sid: str
+    auth_token: SecretStr | None
+    from_number: str | None
+    messaging_service_sid: str | None
+    public_base_url: str
+    base_url: str = TWILIO_API
+
+    @property
+    def messages_url(self) -> str:
+        return f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+
+    @property
+    def sender(self) -> str:
+        """The rate-limit key: the Messaging Service when set (it wins), else the number."""
+        return self.messaging_service_sid or self.from_number or "default"
+
+
+def status_callback_url(config: TwilioConfig, outbox_id: int) -> str:
+    return f"{config.public_base_url}/webhooks/twilio/status?outbox={outbox_id}"
+
+
+def build_sms_request(message: SmsMessage, config: TwilioConfig) -> ProviderRequest:
+    """The exact request for one SMS, credentials excluded."""
+    form = {"To": message.to, "Body": message.body}
+    if config.messaging_service_sid:
+        form["MessagingServiceSid"] = config.messaging_service_sid
+    elif config.from_number:
+        form["From"] = config.from_number
+    form["StatusCallback"] = status_callback_url(config, message.outbox_id)
+    return ProviderRequest(method="POST", url=config.messages_url, form=form)
+
+
+def _created_at(item: dict[str, Any]) -> datetime | None:
+    try:
+        return parsedate_to_datetime(str(item.get("date_created")))  # RFC 2822
+    except (TypeError, ValueError):
+        return None
+
+
+def is_same_message(item: dict[str, Any], message: SmsMessage, since: datetime) -> bool:
+    """A listed Twilio message is ours: same recipient and body, created since the claim.
+    (Trial accounts prefix the body, hence endswith.)"""
+    created = _created_at(item)
+    return (
+        item.get("to") == message.to
+        and str(item.get("body") or "").endswith(message.body)
+        and created is not None
+        and created >= since - RECONCILE_SLACK
+    )
+
+
+class TwilioSmsSender:
+    """SmsSender for Twilio; rate-limited per sender, retried by the one policy."""
+
+    name = "twilio"
+
+    def __init__(
+        self,
+        config: TwilioConfig,
+        *,
+        client: httpx.AsyncClient,
+        retry: RetryPolicy,
+        limiter: KeyedRateLimiter,
+        clock: Clock,
+    ) -> None:
+        if config.auth_token is None:
+            raise ValueError("TwilioSmsSender needs an auth token (use the dry-run twin)")
+        self.config = config
+        self.client = client
+        self.retry = retry
+        self.limiter = limiter
+        self.clock = clock
+        self._auth = httpx.BasicAuth(config.account_sid, config.auth_token.get_secret_value())
+
+    async def send(self, message: SmsMessage) -> SendResult:
+        request = build_sms_request(message, self.config)
+        since = message.ambiguous_since
+
+        async def attempt() -> SendResult:
+            nonlocal since
+            if since is not None:
+                found = await self.find_sent(message, since)
+                if found is not None:
+                    return found
+            await self.limiter.acquire(self.config.sender)
+            try:
+                data = await self._call(request)
+            except AmbiguousProviderError:
+                since = since or message.claimed_at
+                raise
+            return SendResult("twilio", str(data["sid"]), str(data.get("status", "queued")))
+
+        return await self.retry.run(attempt, what=f"twilio sms outbox={message.outbox_id}")
+
+    async def find_sent(self, message: SmsMessage, since: datetime) -> SendResult | None:
+        """Reconcile: the message Twilio created for this row since `since`, if any."""
+        params = {"To": message.to, "PageSize": "50"}
+        if self.config.from_number and not self.config.messaging_service_sid:
+            params["From"] = self.config.from_number
+        lookup = ProviderRequest(method="GET", url=self.config.messages_url)
+        data = await self._call(lookup, params=params)
+        for item in data.get("messages") or []:
+            if is_same_message(item, message, since):
+                status = str(item.get("status", "queued"))
+                return SendResult("twilio", str(item["sid"]), status, reconciled=True)
+        return None
+
+    async def _call(self, request: ProviderRequest, params: dict[str, str] | None = None) -> Any:
+        return await call_provider(
+            self.client, "twilio", request, auth=self._auth, params=params,
+            classify=classify_twilio, now=self.clock.now(),
+        )  # fmt: skip

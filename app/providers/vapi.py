@@ -1,0 +1,135 @@
+"""Vapi (AI calls) over httpx: `POST https://api.vapi.ai/call`, `GET /call`.
+
+Body: `assistantId`, `phoneNumberId`, `customer.number`, `assistantOverrides.variableValues`
+and `assistantOverrides.metadata` — never a top-level `metadata` (Vapi answers 400 "property
+metadata should not exist"). The metadata carries the outbox id and key, so webhooks and
+reconciliation can tie a call back to its row.
+
+Never twice: no idempotency key exists. After an ambiguous failure (timeout, dropped
+connection, 5xx) the next attempt lists the calls of our phone number created since the claim
+(`GET /call?phoneNumberId=&createdAtGe=`) and only places the call when none is ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from app.clock import Clock
+from app.providers.errors import AmbiguousProviderError, classify_vapi
+from app.providers.http import bearer, call_provider
+from app.providers.ports import CallRequest, CallResult, ProviderRequest
+from app.providers.retry import RetryPolicy
+
+VAPI_API = "https://api.vapi.ai"
+RECONCILE_SLACK = timedelta(seconds=120)
+
+
+@dataclass(frozen=True)
+class VapiConfig:
+    api_key: SecretStr | None
+    phone_number_id: str
+    assistant_id: str
+    base_url: str = VAPI_API
+
+
+def build_call_request(request: CallRequest, config: VapiConfig) -> ProviderRequest:
+    """The exact `POST /call` for one outbound call, credentials excluded."""
+    customer: dict[str, Any] = {"number": request.to}
+    if request.customer_name:
+        customer["name"] = request.customer_name
+    metadata = {
+        **request.metadata,
+        "outbox_id": request.outbox_id,
+        "idempotency_key": request.idempotency_key,
+    }
+    body = {
+        "assistantId": config.assistant_id,
+        "phoneNumberId": config.phone_number_id,
+        "customer": customer,
+        "assistantOverrides": {"variableValues": request.variable_values, "metadata": metadata},
+    }
+    return ProviderRequest(method="POST", url=f"{config.base_url}/call", json=body)
+
+
+def is_our_call(item: dict[str, Any], request: CallRequest) -> bool:
+    """A listed call is ours: same customer number and, when metadata came back, our row."""
+    customer = item.get("customer") or {}
+    if customer.get("number") != request.to:
+        return False
+    overrides = item.get("assistantOverrides") or {}
+    metadata = overrides.get("metadata") or item.get("metadata") or {}
+    outbox_id = metadata.get("outbox_id")
+    return outbox_id is None or str(outbox_id) == str(request.outbox_id)
+
+
+class VapiCallPlacer:
+    """CallPlacer for Vapi; at most `max_concurrent` placements in flight per process
+    (the org-wide concurrent-call cap is enforced by `claim_call` over the calls table)."""
+
+    name = "vapi"
+
+    def __init__(
+        self,
+        config: VapiConfig,
+        *,
+        client: httpx.AsyncClient,
+        retry: RetryPolicy,
+        clock: Clock,
+        max_concurrent: int = 10,
+    ) -> None:
+        if config.api_key is None:
+            raise ValueError("VapiCallPlacer needs an API key (use the dry-run twin)")
+        self.config = config
+        self.client = client
+        self.retry = retry
+        self.clock = clock
+        self._auth = bearer(config.api_key.get_secret_value())
+        self._slots = asyncio.Semaphore(max_concurrent)
+
+    async def place(self, request: CallRequest) -> CallResult:
+        http_request = build_call_request(request, self.config)
+        since = request.ambiguous_since
+
+        async def attempt() -> CallResult:
+            nonlocal since
+            if since is not None:
+                found = await self.find_placed(request, since)
+                if found is not None:
+                    return found
+            try:
+                async with self._slots:
+                    data = await self._call(http_request)
+            except AmbiguousProviderError:
+                since = since or request.claimed_at
+                raise
+            return CallResult("vapi", str(data["id"]), str(data.get("status", "queued")))
+
+        return await self.retry.run(attempt, what=f"vapi call outbox={request.outbox_id}")
+
+    async def find_placed(self, request: CallRequest, since: datetime) -> CallResult | None:
+        """Reconcile: the call Vapi created for this row since `since`, if any."""
+        params = {
+            "phoneNumberId": self.config.phone_number_id,
+            "createdAtGe": (since - RECONCILE_SLACK).isoformat().replace("+00:00", "Z"),
+            "limit": "100",
+        }
+        lookup = ProviderRequest(method="GET", url=f"{self.config.base_url}/call")
+        data = await self._call(lookup, params=params)
+        items = data if isinstance(data, list) else (data.get("results") or [])
+        for item in items:
+            if is_our_call(item, request):
+                status = str(item.get("status", "queued"))
+                return CallResult("vapi", str(item["id"]), status, reconciled=True)
+        return None
+
+    async def _call(self, request: ProviderRequest, params: dict[str, str] | None = None) -> Any:
+        return await call_provider(
+            self.client, "vapi", request, headers=self._auth, params=params,
+            classify=classify_vapi, now=self.clock.now(),
+        )  # fmt: skip

@@ -1,0 +1,72 @@
+"""The rescue bridge (the seed's missed-call text-back): after a no-answer, busy or voicemail
+outcome, one SMS to the lead with the booking link.
+
+Contract:
+- through the campaigns' compliance gate (`app.campaigns.compliance.evaluate`): opted out
+  → nothing; outside the permitted hours → queued with `payload.not_before` = the next
+  permitted instant, sent by `deliver_due_rescues` once it has come; unknown timezone →
+  nothing (the gate flags the lead for a human);
+- at most one per lead per 24 h however many reports arrive (`webhook_enqueue_rescue`
+  checks and inserts under a per-lead lock);
+- sent only through the outbox and `OutboxDelivery`, never directly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+
+from app.campaigns.compliance import LeadFacts, evaluate
+from app.context import Context
+from app.db.outbox import OutboxMessage
+from app.db.webhooks import ReportResult
+from app.webhooks import hooks
+
+log = structlog.get_logger(__name__)
+RESCUE_OUTCOMES = frozenset({"no_answer", "busy", "voicemail"})
+
+
+def rescue_text(ctx: Context) -> str:
+    s = ctx.settings
+    return (f"Sorry we missed you! This is {s.business_name}. Book a time that suits you: "
+            f"{s.booking_url} Reply STOP to opt out.")  # fmt: skip
+
+
+def send_time(ctx: Context, report: ReportResult, now: datetime) -> datetime | None:
+    """When the text may go (now, or the next permitted instant); None: it may not."""
+    lead = LeadFacts(phone=report.lead_phone, state=report.lead_state,
+                     timezone=report.lead_timezone)  # fmt: skip
+    decision = evaluate("sms", lead, now, default_tz=ctx.settings.business_timezone)
+    if decision.allowed:
+        return now
+    log.info("rescue text held", lead_id=report.lead_id, reason=decision.reason)
+    return decision.next_at
+
+
+async def queue_rescue(ctx: Context, report: ReportResult) -> OutboxMessage | None:
+    """Queue the rescue text for a finished call, if the rules allow one."""
+    if report.outcome not in RESCUE_OUTCOMES or report.lead_id is None or not report.lead_phone:
+        return None
+    now = ctx.clock.now()
+    when = send_time(ctx, report, now)
+    if when is None:
+        return None
+    message = {
+        "idempotency_key": f"rescue:{report.lead_id}:{report.call_id}",
+        "provider": ctx.providers.sms.name,
+        "payload": {"body": rescue_text(ctx), "not_before": when.isoformat()},
+    }
+    return await ctx.repos.webhooks.enqueue_rescue(report.lead_id, message, now)
+
+
+def is_due(message: OutboxMessage, now: datetime) -> bool:
+    not_before = message.payload.get("not_before")
+    return not_before is None or datetime.fromisoformat(not_before) <= now
+
+
+async def deliver_due_rescues(ctx: Context) -> int:
+    """Send every queued rescue text whose time has come (wire into a periodic job)."""
+    due = await ctx.repos.webhooks.due_rescues(ctx.clock.now())
+    await hooks.deliver(ctx, [m.id for m in due])
+    return len(due)

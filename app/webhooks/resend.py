@@ -1,0 +1,124 @@
+"""Resend webhook: `POST /webhooks/resend` (delivered through Svix).
+
+Contract:
+- verified with the Svix headers against RESEND_WEBHOOK_SECRET, 300 s tolerance, at the
+  injected clock's "now"; failure → 401;
+- stored under `resend:<svix-id>` (Resend retries and replays keep the id) and applied in
+  the same transaction; a duplicate → 200 and no change;
+- email.sent/delivered/opened/clicked move the outbox row forward; email.bounced with
+  `bounce.type = Permanent` and email.complained suppress the address and opt the lead out
+  of email (notes/compliance.md §4); email.clicked also records a `click_events` row;
+  delivery_delayed and transient bounces only go to the row's history; other types → 200.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from app.webhooks.common import (
+    JSON_TYPES,
+    Rejected,
+    SafeRoute,
+    context,
+    parse_json,
+    read_body,
+    reject,
+    require_media_type,
+    secret_value,
+    unverified_allowed,
+)
+from app.webhooks.signatures import verify_svix_signature
+
+router = APIRouter(route_class=SafeRoute)
+
+STATUS = {
+    "email.sent": "sent", "email.delivered": "delivered", "email.opened": "opened",
+    "email.clicked": "clicked", "email.bounced": "bounced", "email.complained": "complained",
+    "email.failed": "failed", "email.delivery_delayed": None,
+}  # fmt: skip
+
+
+@router.post("/webhooks/resend")
+async def resend_webhook(request: Request) -> JSONResponse:
+    ctx = context(request)
+    try:
+        require_media_type(request, JSON_TYPES)
+        body = await read_body(request, ctx.settings.webhook_max_body_bytes)
+        secret = secret_value(ctx.settings.resend_webhook_secret) or ""
+        ok = verify_svix_signature(secret, request.headers, body, ctx.clock.now())
+        if not (ok or unverified_allowed(ctx.settings, ctx.settings.resend_webhook_secret)):
+            raise Rejected(401, "invalid Svix signature")
+        payload = parse_json(body)
+    except Rejected as exc:
+        return reject("resend", exc)
+    event = resend_event(payload)
+    svix_id = request.headers.get("svix-id")
+    if event is None or not svix_id:
+        return JSONResponse({"ignored": True})
+    result = await ctx.repos.webhooks.apply_resend_event(
+        f"resend:{svix_id}", payload, event, ctx.clock.now()
+    )
+    return JSONResponse({"duplicate": result.duplicate})
+
+
+def resend_event(payload: Any) -> dict[str, Any] | None:
+    """The update an event asks for, or None for a type we do not track."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
+        return None
+    kind = str(payload.get("type", ""))
+    if kind not in STATUS:
+        return None
+    data: dict[str, Any] = payload["data"]
+    suppress = _suppression(kind, data)
+    hard = kind != "email.bounced" or suppress is not None  # a transient bounce: history only
+    return {
+        "event_type": kind,
+        "email_id": _str(data.get("email_id")),
+        "outbox_id": _outbox_id(data.get("tags")),
+        "address": _first_address(data.get("to")),
+        "status": STATUS[kind] if hard else None,
+        "suppress": suppress,
+        "click": _click(data) if kind == "email.clicked" else None,
+    }
+
+
+def _suppression(kind: str, data: dict[str, Any]) -> str | None:
+    if kind == "email.complained":
+        return "complaint"
+    bounce = data.get("bounce")
+    if kind == "email.bounced" and isinstance(bounce, dict) and bounce.get("type") == "Permanent":
+        return "hard_bounce"  # Transient/Undetermined bounces are not final
+    return None
+
+
+def _click(data: dict[str, Any]) -> dict[str, Any]:
+    click = data.get("click") if isinstance(data.get("click"), dict) else {}
+    assert isinstance(click, dict)
+    return {"link": _str(click.get("link")), "ip": valid_ip(click.get("ipAddress")),
+            "user_agent": _str(click.get("userAgent"))}  # fmt: skip
+
+
+def valid_ip(value: Any) -> str | None:
+    try:
+        return str(ipaddress.ip_address(str(value))) if value else None
+    except ValueError:
+        return None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _first_address(to: Any) -> str | None:
+    if isinstance(to, list) and to and isinstance(to[0], str):
+        return to[0].lower()
+    return to.lower() if isinstance(to, str) else None
+
+
+def _outbox_id(tags: Any) -> int | None:
+    raw = tags.get("outbox_id") if isinstance(tags, dict) else None
+    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 19 else None

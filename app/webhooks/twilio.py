@@ -1,0 +1,164 @@
+"""Twilio webhooks: `POST /webhooks/twilio/sms` (inbound) and `/webhooks/twilio/status`.
+
+Contract:
+- verified with `X-Twilio-Signature` over PUBLIC_BASE_URL + path + raw query (behind Modal's
+  proxy the request's own scheme/host are not what Twilio signed) and the form params;
+  failure → 403; a JSON body is accepted with the `bodySHA256` variant;
+- stored under `twilio:<MessageSid>` (inbound) or `twilio:<MessageSid>:<MessageStatus>`
+  (callbacks) and applied in the same transaction; a duplicate changes nothing;
+- inbound replies are TwiML; always the empty `<Response/>`: our own texts (HELP answer)
+  go through the outbox and the providers, and Twilio itself answers STOP/START.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.context import Context
+from app.db.outbox import MessageIn
+from app.webhooks import hooks
+from app.webhooks.common import (
+    FORM_TYPES,
+    JSON_TYPES,
+    Rejected,
+    SafeRoute,
+    context,
+    read_body,
+    reject,
+    require_media_type,
+    secret_value,
+    unverified_allowed,
+)
+from app.webhooks.signatures import verify_twilio_pairs, verify_twilio_signature
+from app.webhooks.sms_keywords import Inbound, classify
+from app.webhooks.twilio_status import status_update
+
+router = APIRouter(route_class=SafeRoute)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def twiml(text: str = EMPTY_TWIML) -> Response:
+    return Response(text, media_type="text/xml")
+
+
+def public_url(ctx: Context, request: Request) -> str:
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return ctx.settings.public_base_url + request.url.path + (f"?{query}" if query else "")
+
+
+def _form_pairs(body: bytes) -> list[tuple[str, str]]:
+    try:
+        text = body.decode("utf-8")
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=True) if text else []
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Rejected(400, "malformed form body") from exc
+
+
+def _json_params(body: bytes) -> dict[str, str]:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Rejected(400, "malformed JSON") from exc
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+async def verified_params(request: Request) -> dict[str, str]:
+    """The request's parameters once its signature is proven (else Rejected 4xx)."""
+    ctx = context(request)
+    kind = require_media_type(request, FORM_TYPES + JSON_TYPES)
+    body = await read_body(request, ctx.settings.webhook_max_body_bytes)
+    url, signature = public_url(ctx, request), request.headers.get("x-twilio-signature", "")
+    token = secret_value(ctx.settings.twilio_auth_token) or ""
+    if kind in JSON_TYPES:
+        ok = verify_twilio_signature(token, url, body.decode("utf-8", "replace"), signature)
+        if not (ok or unverified_allowed(ctx.settings, ctx.settings.twilio_auth_token)):
+            raise Rejected(403, "invalid Twilio signature")
+        return _json_params(body)
+    pairs = _form_pairs(body)
+    ok = verify_twilio_pairs(token, url, pairs, signature)
+    if not (ok or unverified_allowed(ctx.settings, ctx.settings.twilio_auth_token)):
+        raise Rejected(403, "invalid Twilio signature")
+    return dict(pairs)
+
+
+@router.post("/webhooks/twilio/sms")
+async def inbound_sms(request: Request, background: BackgroundTasks) -> Response:
+    """An inbound SMS: keywords, ACK, or a reply (see app.webhooks.sms_keywords)."""
+    try:
+        params = await verified_params(request)
+    except Rejected as exc:
+        return reject("twilio", exc)
+    ctx = context(request)
+    sid, sender = params.get("MessageSid", ""), params.get("From", "")
+    if not sid or not sender:
+        return twiml()  # verified but not an inbound message we understand: acknowledge
+    inbound = classify(params.get("Body", ""), sender, ctx.settings.oncall_phones)
+    notify = _notifications(ctx, inbound, params)
+    result = await ctx.repos.webhooks.apply_twilio_inbound(
+        f"twilio:{sid}", inbound.kind, params, sender, notify, ctx.clock.now()
+    )
+    if result.duplicate:
+        return twiml()
+    if inbound.kind == "ack" and inbound.ack_code:
+        await hooks.acknowledge(ctx, inbound.ack_code, sender)
+    background.add_task(hooks.deliver, ctx, result.message_ids)
+    return twiml()
+
+
+def _notifications(ctx: Context, inbound: Inbound, params: dict[str, str]) -> list[MessageIn]:
+    sid, sender = params["MessageSid"], params["From"]
+    if inbound.kind == "help" and params.get("OptOutType", "").upper() != "HELP":
+        # CTIA: HELP gets the program name, a contact, "Msg & data rates may apply" and
+        # how to stop. With Advanced Opt-Out (OptOutType=HELP) Twilio has answered already.
+        return [_help_reply(ctx, sid, sender)]
+    if inbound.kind == "reply":
+        return _operator_emails(ctx, sid, sender, params.get("Body", ""))
+    return []
+
+
+def _help_reply(ctx: Context, sid: str, sender: str) -> MessageIn:
+    s = ctx.settings
+    body = (f"{s.business_name}: for help reply to this message or visit {s.booking_url}. "
+            "Msg & data rates may apply. Reply STOP to opt out.")  # fmt: skip
+    return MessageIn(idempotency_key=f"sms-help:{sid}", channel="sms", to_address=sender,
+                     provider=ctx.providers.sms.name, kind="transactional",
+                     payload={"body": body})  # fmt: skip
+
+
+def _operator_emails(ctx: Context, sid: str, sender: str, text: str) -> list[MessageIn]:
+    recipients = ctx.settings.operator_emails or ctx.settings.oncall_emails
+    subject = f"A lead replied by SMS ({sender})"
+    html = f"<p>{_escape(sender)} wrote:</p><blockquote>{_escape(text)}</blockquote>"
+    payload: dict[str, Any] = {"subject": subject, "html": html, "text": f"{sender}: {text}"}
+    return [
+        MessageIn(idempotency_key=f"reply-notify:{sid}:{to}", channel="email", to_address=to,
+                  provider=ctx.providers.email.name, kind="transactional", payload=payload)
+        for to in recipients
+    ]  # fmt: skip
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@router.post("/webhooks/twilio/status")
+async def status_callback(request: Request) -> Response:
+    """A delivery status callback for the outbox row named by `?outbox=`."""
+    try:
+        params = await verified_params(request)
+    except Rejected as exc:
+        return reject("twilio", exc)
+    ctx = context(request)
+    sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
+    if not sid or not status:
+        return JSONResponse({}, status_code=200)
+    update = status_update(params, request.query_params.get("outbox"))
+    await ctx.repos.webhooks.apply_twilio_status(
+        f"twilio:{sid}:{status}", params, update, ctx.clock.now()
+    )
+    return JSONResponse({}, status_code=200)

@@ -1,0 +1,127 @@
+"""Vapi server messages: `POST /webhooks/vapi`.
+
+Contract:
+- verified (app.webhooks.signatures.verify_vapi_request) before anything else: 401;
+- assistant-request, tool-calls, function-call → their reply (app.webhooks.vapi_tools);
+- status-update → the calls row moves forward only; stored under
+  `vapi:<call id>:status-update:<status>`;
+- end-of-call-report → the call and lead updated once, stored under
+  `vapi:<call id>:end-of-call-report` (never a body hash: redeliveries differ in presigned
+  URLs); then the rescue bridge (app.webhooks.rescue);
+- hang → stored for metrics; every other type (transcript, speech-update, types Vapi adds
+  later) and verified bodies we cannot use → 200 `{}` (Vapi does not retry: a rejected
+  report is lost).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import JSONResponse
+
+from app.context import Context
+from app.webhooks import hooks
+from app.webhooks.common import (
+    JSON_TYPES,
+    Rejected,
+    SafeRoute,
+    context,
+    parse_json,
+    read_body,
+    reject,
+    require_media_type,
+    secret_value,
+    unverified_allowed,
+)
+from app.webhooks.rescue import is_due, queue_rescue
+from app.webhooks.signatures import verify_vapi_request
+from app.webhooks.vapi_parse import call_id, obj, report_fields, status_fields
+from app.webhooks.vapi_tools import assistant_request, function_call, tool_calls
+
+log = structlog.get_logger(__name__)
+router = APIRouter(route_class=SafeRoute)
+Handler = Callable[[Context, dict[str, Any], dict[str, Any], BackgroundTasks], Awaitable[Any]]
+
+
+async def _verified_body(request: Request, ctx: Context) -> Any:
+    require_media_type(request, JSON_TYPES)
+    body = await read_body(request, ctx.settings.webhook_max_body_bytes)
+    s = ctx.settings
+    ok = verify_vapi_request(
+        request.headers, body, secret=secret_value(s.vapi_webhook_secret),
+        hmac_secret=secret_value(s.vapi_webhook_hmac_secret), now=ctx.clock.now(),
+    )  # fmt: skip
+    if not (ok or unverified_allowed(s, s.vapi_webhook_secret, s.vapi_webhook_hmac_secret)):
+        raise Rejected(401, "invalid Vapi credential")
+    return parse_json(body)
+
+
+@router.post("/webhooks/vapi")
+async def vapi_webhook(request: Request, background: BackgroundTasks) -> JSONResponse:
+    ctx = context(request)
+    try:
+        payload = await _verified_body(request, ctx)
+    except Rejected as exc:
+        return reject("vapi", exc)
+    message = obj(obj(payload).get("message"))
+    handler = HANDLERS.get(str(message.get("type", "")))
+    if handler is None:
+        return JSONResponse({})
+    return JSONResponse(await handler(ctx, message, obj(payload), background) or {})
+
+
+async def _assistant(ctx: Context, message: dict[str, Any], *_: Any) -> Any:
+    return await assistant_request(ctx, message)
+
+
+async def _tools(ctx: Context, message: dict[str, Any], *_: Any) -> Any:
+    return await tool_calls(ctx, message)
+
+
+async def _function(ctx: Context, message: dict[str, Any], *_: Any) -> Any:
+    return await function_call(ctx, message)
+
+
+async def _status(ctx: Context, message: dict[str, Any], payload: dict[str, Any], *_: Any) -> Any:
+    fields = status_fields(message)
+    if fields is None or not fields["vapi_call_id"]:
+        return {}
+    key = f"vapi:{fields['vapi_call_id']}:status-update:{fields['status']}"
+    await ctx.repos.webhooks.apply_vapi_status(key, payload, fields, ctx.clock.now())
+    return {}
+
+
+async def _report(
+    ctx: Context, message: dict[str, Any], payload: dict[str, Any], background: BackgroundTasks
+) -> Any:
+    fields = report_fields(message)
+    if not fields["vapi_call_id"]:
+        log.warning("end-of-call-report without a call id: ignored")
+        return {}
+    key = f"vapi:{fields['vapi_call_id']}:end-of-call-report"
+    result = await ctx.repos.webhooks.apply_vapi_report(key, payload, fields, ctx.clock.now())
+    if not result.duplicate:
+        rescue = await queue_rescue(ctx, result)
+        if rescue is not None and is_due(rescue, ctx.clock.now()):
+            background.add_task(hooks.deliver, ctx, [rescue.id])
+    return {}
+
+
+async def _hang(ctx: Context, message: dict[str, Any], payload: dict[str, Any], *_: Any) -> Any:
+    if call_id(message):
+        key = f"vapi:{call_id(message)}:hang:{message.get('timestamp', '')}"
+        await ctx.repos.webhooks.store_only("vapi", key, "hang", payload, ctx.clock.now())
+    return {}
+
+
+HANDLERS: dict[str, Handler] = {
+    "assistant-request": _assistant,
+    "tool-calls": _tools,
+    "function-call": _function,
+    "status-update": _status,
+    "end-of-call-report": _report,
+    "hang": _hang,
+}

@@ -1,0 +1,342 @@
+-- nightshift schema, part 3: the outbox functions (messages and calls).
+--
+-- Never twice: a row is written (queued), then CLAIMED (messages: 'sending', calls:
+-- 'placing') before the provider is called, and the result is recorded after. A claim
+-- re-checks every opt-out that covers the channel. A failure whose outcome is unknown
+-- (timeout, dropped connection, 5xx) stamps `ambiguous_since`; whoever claims the row
+-- next must first ask the provider whether it created the message/call since then.
+-- Every function takes the caller's clock as p_now.
+
+alter table messages add column if not exists ambiguous_since timestamptz;
+alter table calls add column if not exists claimed_at timestamptz;
+alter table calls add column if not exists placed_at timestamptz;
+alter table calls add column if not exists attempts integer not null default 0;
+alter table calls add column if not exists error_code text;
+alter table calls add column if not exists error_message text;
+alter table calls add column if not exists payload jsonb not null default '{}';
+alter table calls add column if not exists ambiguous_since timestamptz;
+
+-- True when an opt-out (lead flag or suppression row) forbids this channel/address.
+create or replace function outbox_is_suppressed(p_channel text, p_lead_id bigint, p_address text)
+returns boolean
+language sql stable set search_path = public as $$
+  select exists (
+           select from suppressions s
+            where s.address = case when p_channel = 'email' then lower(p_address) else p_address end
+              and s.channel in (p_channel, 'all'))
+      or exists (
+           select from leads l
+            where l.id = p_lead_id
+              and (l.status = 'do_not_contact'
+                   or (p_channel = 'email' and l.email_opted_out_at is not null)
+                   or (p_channel = 'sms' and l.sms_opted_out_at is not null)
+                   or (p_channel = 'call' and l.calls_opted_out_at is not null)));
+$$;
+
+-- Writes one outbox message (queued). The idempotency key is unique: enqueueing the same
+-- key again returns the existing row unchanged.
+create or replace function enqueue_message(p_message jsonb, p_now timestamptz default now())
+returns setof messages
+language plpgsql set search_path = public as $$
+declare
+  v_key text := p_message->>'idempotency_key';
+begin
+  insert into messages (idempotency_key, lead_id, enrollment_id, campaign_id, step_id, channel,
+                        kind, provider, to_address, payload, created_at, updated_at)
+  values (v_key, (p_message->>'lead_id')::bigint, (p_message->>'enrollment_id')::bigint,
+          (p_message->>'campaign_id')::bigint, (p_message->>'step_id')::bigint,
+          p_message->>'channel', coalesce(p_message->>'kind', 'marketing'),
+          p_message->>'provider', p_message->>'to_address',
+          coalesce(p_message->'payload', '{}'), p_now, p_now)
+  on conflict (idempotency_key) do nothing;
+  return query select * from messages where idempotency_key = v_key;
+end
+$$;
+
+-- Claims a message for sending. outcome:
+--   claimed     queued → sending (attempts + 1, claimed_at = p_now)
+--   reclaimed   it was 'sending' for longer than p_reclaim_after_seconds (a crashed run):
+--               the earlier attempt's outcome is unknown, so ambiguous_since is set
+--   suppressed  an opt-out covers it: the row is cancelled, nothing may be sent
+--   busy        another worker holds a fresh claim
+--   done        it is already past sending (sent, failed, cancelled, ...)
+create or replace function claim_message(
+  p_id bigint, p_reclaim_after_seconds integer default 600, p_now timestamptz default now()
+) returns table (outcome text, message jsonb)
+language plpgsql set search_path = public as $$
+declare
+  v messages;
+  v_outcome text;
+begin
+  select * into v from messages where id = p_id for update;
+  if not found then
+    raise exception 'no message %', p_id using errcode = 'P0002';
+  end if;
+  if v.status not in ('queued', 'sending') then
+    return query select 'done'::text, to_jsonb(v);
+    return;
+  end if;
+  if outbox_is_suppressed(v.channel, v.lead_id, v.to_address) then
+    update messages set status = 'cancelled', error_code = 'suppressed',
+           error_message = 'an opt-out covers this channel', updated_at = p_now,
+           status_history = status_history
+             || jsonb_build_object('status', 'cancelled', 'at', p_now, 'reason', 'suppressed')
+     where id = p_id returning * into v;
+    return query select 'suppressed'::text, to_jsonb(v);
+    return;
+  end if;
+  if v.status = 'sending'
+     and v.claimed_at > p_now - make_interval(secs => p_reclaim_after_seconds) then
+    return query select 'busy'::text, to_jsonb(v);
+    return;
+  end if;
+  v_outcome := case when v.status = 'sending' then 'reclaimed' else 'claimed' end;
+  update messages set status = 'sending', attempts = attempts + 1, claimed_at = p_now,
+         updated_at = p_now,
+         ambiguous_since = case when v_outcome = 'reclaimed'
+                                then coalesce(ambiguous_since, claimed_at)
+                                else ambiguous_since end,
+         status_history = status_history || jsonb_build_object('status', 'sending', 'at', p_now)
+   where id = p_id returning * into v;
+  return query select v_outcome, to_jsonb(v);
+end
+$$;
+
+-- Records a provider's acceptance: provider id, and 'sent' unless a webhook already moved the
+-- row further (a status callback can arrive before this). The provider may change (dryrun).
+-- p_request, when given, is stored as payload.request (dry runs: what would have been sent).
+create or replace function record_message_sent(
+  p_id bigint, p_provider text, p_provider_id text, p_request jsonb default null,
+  p_now timestamptz default now()
+) returns setof messages
+language plpgsql set search_path = public as $$
+begin
+  return query
+  update messages set
+    provider = p_provider, provider_id = p_provider_id, ambiguous_since = null,
+    error_code = null, error_message = null,
+    status = case when status in ('queued', 'sending') then 'sent' else status end,
+    sent_at = coalesce(sent_at, p_now), updated_at = p_now,
+    payload = case when p_request is null then payload
+                   else payload || jsonb_build_object('request', p_request) end,
+    status_history = status_history || jsonb_build_object(
+      'status', 'sent', 'at', p_now, 'provider_id', p_provider_id)
+  where id = p_id
+  returning *;
+  if not found then
+    raise exception 'no message %', p_id using errcode = 'P0002';
+  end if;
+end
+$$;
+
+-- Records a failed send.
+--   p_retry      true: back to 'queued' for a later run; false: 'failed' for good
+--   p_ambiguous  the provider may have created it: keep/stamp ambiguous_since (= claim time)
+--   p_opt_out    a channel to opt the lead out of, with a suppressions row for the address
+--                (Twilio 21610: the recipient sent STOP). All in one transaction.
+create or replace function record_message_failed(
+  p_id bigint, p_error_code text, p_error_message text, p_retry boolean default false,
+  p_ambiguous boolean default false, p_opt_out text default null, p_now timestamptz default now()
+) returns setof messages
+language plpgsql set search_path = public as $$
+declare
+  v messages;
+begin
+  update messages set
+    status = case when p_retry then 'queued' else 'failed' end,
+    error_code = p_error_code, error_message = left(p_error_message, 1000), updated_at = p_now,
+    ambiguous_since = case when p_ambiguous then coalesce(ambiguous_since, claimed_at, p_now)
+                           else ambiguous_since end,
+    status_history = status_history || jsonb_build_object(
+      'status', case when p_retry then 'queued' else 'failed' end, 'at', p_now,
+      'error_code', p_error_code)
+  where id = p_id returning * into v;
+  if not found then
+    raise exception 'no message %', p_id using errcode = 'P0002';
+  end if;
+  if p_opt_out is not null then
+    perform outbox_opt_out(p_opt_out, v.lead_id, v.to_address, p_error_code, p_now);
+  end if;
+  return next v;
+end
+$$;
+
+-- Opts a lead out of a channel and suppresses the address (idempotent; first reason kept).
+create or replace function outbox_opt_out(
+  p_channel text, p_lead_id bigint, p_address text, p_source text, p_now timestamptz
+) returns void
+language plpgsql set search_path = public as $$
+begin
+  if p_channel not in ('email', 'sms', 'call') then
+    raise exception 'unknown opt-out channel %', p_channel using errcode = '22023';
+  end if;
+  update leads set
+    sms_opted_out_at = case when p_channel = 'sms'
+                            then coalesce(sms_opted_out_at, p_now) else sms_opted_out_at end,
+    email_opted_out_at = case when p_channel = 'email'
+                              then coalesce(email_opted_out_at, p_now) else email_opted_out_at end,
+    calls_opted_out_at = case when p_channel = 'call'
+                              then coalesce(calls_opted_out_at, p_now) else calls_opted_out_at end,
+    updated_at = p_now
+  where id = p_lead_id;
+  insert into suppressions (channel, address, reason, source, created_at)
+  values (p_channel, case when p_channel = 'email' then lower(p_address) else p_address end,
+          case p_channel when 'sms' then 'stop' when 'email' then 'unsubscribe' else 'dnc' end,
+          p_source, p_now)
+  on conflict (channel, address) do nothing;
+end
+$$;
+
+create or replace function get_message(p_id bigint)
+returns setof messages
+language sql stable set search_path = public as $$
+  select * from messages where id = p_id;
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- calls
+-- ---------------------------------------------------------------------------------------
+
+-- Writes one outbox call (queued); the same idempotency key returns the existing row.
+create or replace function enqueue_call(p_call jsonb, p_now timestamptz default now())
+returns setof calls
+language plpgsql set search_path = public as $$
+declare
+  v_key text := p_call->>'idempotency_key';
+begin
+  insert into calls (idempotency_key, lead_id, enrollment_id, campaign_id, provider, to_number,
+                     payload, created_at, updated_at)
+  values (v_key, (p_call->>'lead_id')::bigint, (p_call->>'enrollment_id')::bigint,
+          (p_call->>'campaign_id')::bigint, coalesce(p_call->>'provider', 'vapi'),
+          p_call->>'to_number', coalesce(p_call->'payload', '{}'), p_now, p_now)
+  on conflict (idempotency_key) do nothing;
+  return query select * from calls where idempotency_key = v_key;
+end
+$$;
+
+-- Claims a call for placing (queued → placing). Outcomes as claim_message, plus
+--   concurrency  p_max_in_flight calls are already placing or live: try again later
+-- A row that already has a vapi_call_id is 'done'. Do-not-call (lead flag or a 'call'/'all'
+-- suppression) cancels the row.
+create or replace function claim_call(
+  p_id bigint, p_max_in_flight integer default 10, p_reclaim_after_seconds integer default 600,
+  p_now timestamptz default now()
+) returns table (outcome text, call jsonb)
+language plpgsql set search_path = public as $$
+declare
+  v calls;
+  v_outcome text;
+begin
+  -- Serialises concurrent claims so the in-flight count below cannot be raced.
+  perform pg_advisory_xact_lock(hashtext('claim_call'));
+  select * into v from calls where id = p_id for update;
+  if not found then
+    raise exception 'no call %', p_id using errcode = 'P0002';
+  end if;
+  -- A call Vapi already accepted is done, whatever status the webhooks have reached.
+  if v.status not in ('queued', 'placing') or v.vapi_call_id is not null then
+    return query select 'done'::text, to_jsonb(v);
+    return;
+  end if;
+  if outbox_is_suppressed('call', v.lead_id, v.to_number) then
+    update calls set status = 'cancelled', error_code = 'suppressed',
+           error_message = 'do-not-call covers this number', updated_at = p_now
+     where id = p_id returning * into v;
+    return query select 'suppressed'::text, to_jsonb(v);
+    return;
+  end if;
+  if v.status = 'placing'
+     and v.claimed_at > p_now - make_interval(secs => p_reclaim_after_seconds) then
+    return query select 'busy'::text, to_jsonb(v);
+    return;
+  end if;
+  -- In flight = not ended and touched in the last 2 h: a row whose end-of-call webhook was
+  -- lost stops counting then (the webhook reconciler closes it with GET /call/{id}).
+  if v.status = 'queued' and (select count(*) from calls c where c.id <> p_id
+        and c.status in ('placing', 'ringing', 'in-progress', 'forwarding')
+        and c.updated_at > p_now - interval '2 hours') >= p_max_in_flight then
+    return query select 'concurrency'::text, to_jsonb(v);
+    return;
+  end if;
+  v_outcome := case when v.status = 'placing' then 'reclaimed' else 'claimed' end;
+  update calls set status = 'placing', attempts = attempts + 1, claimed_at = p_now,
+         updated_at = p_now,
+         ambiguous_since = case when v_outcome = 'reclaimed'
+                                then coalesce(ambiguous_since, claimed_at)
+                                else ambiguous_since end
+   where id = p_id returning * into v;
+  return query select v_outcome, to_jsonb(v);
+end
+$$;
+
+-- Records a placed call: Vapi's id and status ('queued' from the API → our 'placing' stays
+-- until a status-update webhook moves it); stamps the lead's last_called_at.
+create or replace function record_call_placed(
+  p_id bigint, p_provider text, p_provider_call_id text, p_request jsonb default null,
+  p_now timestamptz default now()
+) returns setof calls
+language plpgsql set search_path = public as $$
+declare
+  v calls;
+begin
+  update calls set
+    provider = p_provider, vapi_call_id = coalesce(vapi_call_id, p_provider_call_id),
+    placed_at = coalesce(placed_at, p_now), ambiguous_since = null,
+    error_code = null, error_message = null, updated_at = p_now,
+    -- a dry run never rings: it is over as soon as it is recorded
+    status = case when p_provider = 'dryrun' and status = 'placing' then 'ended' else status end,
+    ended_reason = case when p_provider = 'dryrun' then 'dry-run' else ended_reason end,
+    payload = case when p_request is null then payload
+                   else payload || jsonb_build_object('request', p_request) end
+  where id = p_id returning * into v;
+  if not found then
+    raise exception 'no call %', p_id using errcode = 'P0002';
+  end if;
+  update leads set last_called_at = p_now, call_attempts = call_attempts + 1, updated_at = p_now
+   where id = v.lead_id;
+  return next v;
+end
+$$;
+
+-- Records a failed placement: p_retry → back to 'queued', else 'failed'; p_ambiguous stamps
+-- ambiguous_since (Vapi may have created the call: reconcile before placing again).
+create or replace function record_call_failed(
+  p_id bigint, p_error_code text, p_error_message text, p_retry boolean default false,
+  p_ambiguous boolean default false, p_now timestamptz default now()
+) returns setof calls
+language plpgsql set search_path = public as $$
+begin
+  return query
+  update calls set
+    status = case when p_retry then 'queued' else 'failed' end,
+    error_code = p_error_code, error_message = left(p_error_message, 1000), updated_at = p_now,
+    ambiguous_since = case when p_ambiguous then coalesce(ambiguous_since, claimed_at, p_now)
+                           else ambiguous_since end
+  where id = p_id
+  returning *;
+  if not found then
+    raise exception 'no call %', p_id using errcode = 'P0002';
+  end if;
+end
+$$;
+
+create or replace function get_call(p_id bigint)
+returns setof calls
+language sql stable set search_path = public as $$
+  select * from calls where id = p_id;
+$$;
+
+-- Belt and braces beside the default privileges: only service_role may execute.
+do $$
+declare f record;
+begin
+  for f in
+    select p.oid::regprocedure as sig
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+     where n.nspname = 'public'
+  loop
+    execute format('revoke all on function %s from public, anon, authenticated', f.sig);
+    execute format('grant execute on function %s to service_role', f.sig);
+  end loop;
+end
+$$;

@@ -1,0 +1,201 @@
+"""Storm cap, fallback when a provider is down, and the database-down path, with the real
+Resend/Twilio adapters against respx-mocked APIs (provider-shaped bodies)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+import respx
+
+from app.alerts import flush_alerts, raise_alert
+from app.alerts.direct import DB_DOWN_KEY, DirectPager, page_directly, record_direct_pages
+from app.clock import ManualClock
+from app.guardian.entry import guardian_tick
+from tests.alerts.support import (
+    EMAIL,
+    MESSAGES_URL,
+    PHONE,
+    RESEND,
+    RESEND_EMAILS,
+    TWILIO,
+    MakeCtx,
+    alert_messages,
+    query,
+    sent_to,
+    twilio_created,
+)
+from tests.providers.bodies import twilio_error
+
+WINDOW = timedelta(seconds=30)
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        yield router
+
+
+def twilio_ok(api: respx.MockRouter) -> respx.Route:
+    return api.post(MESSAGES_URL).mock(
+        return_value=httpx.Response(201, json=twilio_created("SM0001", PHONE, "x"))
+    )
+
+
+def resend_ok(api: respx.MockRouter) -> respx.Route:
+    return api.post(RESEND_EMAILS).mock(
+        return_value=httpx.Response(200, json={"id": "4ef9a417-02e9-4d39-ad75-9611e0fcc33c"})
+    )
+
+
+async def test_storm_cap_one_summary_sms_then_the_rest_by_email(
+    make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
+) -> None:
+    ctx = await make_ctx(alert_sms_per_hour=3, oncall_escalation_phones="")
+    for n in range(6):  # six separate critical notifications within the hour
+        await raise_alert(ctx, f"job.j{n}.down", "critical", f"job {n} is down")
+        clock.advance(WINDOW)
+        await flush_alerts(ctx)
+
+    sms = sent_to(database_dsn, PHONE)
+    bodies = [m["payload"]["body"] for m in sms]
+    assert len(sms) == 4  # three alerts, then one summary, then nothing
+    assert [b.split()[1] for b in bodies[:3]] == ["job.j0.down:", "job.j1.down:", "job.j2.down:"]
+    assert bodies[3].startswith("nightshift: SMS storm cap reached (3/h). 1 alert")
+    emails = [m["payload"]["text"] for m in sent_to(database_dsn, EMAIL)]
+    assert len(emails) == 6 and all(f"job.j{n}.down" in emails[n] for n in range(6))
+
+    clock.advance(timedelta(hours=1))  # the window slides: SMS again
+    await raise_alert(ctx, "job.j9.down", "critical", "job 9 is down")
+    clock.advance(WINDOW)
+    await flush_alerts(ctx)
+    assert "job.j9.down" in sent_to(database_dsn, PHONE)[-1]["payload"]["body"]
+
+
+async def test_email_provider_down_warnings_go_by_sms(
+    make_ctx: MakeCtx, clock: ManualClock, database_dsn: str, api: respx.MockRouter
+) -> None:
+    ctx = await make_ctx(**RESEND)  # Twilio without credentials: its dry-run twin
+    resend = api.post(RESEND_EMAILS).mock(
+        return_value=httpx.Response(
+            503, json={"statusCode": 503, "name": "service_unavailable", "message": "down"}
+        )
+    )
+    await raise_alert(ctx, "probe.vapi.down", "warning", "vapi unhealthy")
+    clock.advance(WINDOW)
+    report = await flush_alerts(ctx)
+
+    assert resend.call_count == 1 and report.fallbacks == 1
+    email, sms = alert_messages(database_dsn)
+    assert (email["channel"], email["status"]) == ("email", "queued")  # retried later
+    assert (sms["channel"], sms["to_address"], sms["status"]) == ("sms", PHONE, "sent")
+    assert sms["payload"]["fallback"] is True and "probe.vapi.down" in sms["payload"]["body"]
+
+    await flush_alerts(ctx)  # email still down: the queued row is retried, no second SMS
+    assert resend.call_count == 2 and len(sent_to(database_dsn, PHONE)) == 1
+
+
+async def test_twilio_down_criticals_go_by_email(
+    make_ctx: MakeCtx, clock: ManualClock, database_dsn: str, api: respx.MockRouter
+) -> None:
+    ctx = await make_ctx(**RESEND, **TWILIO, alert_routes_critical="sms")
+    twilio = api.post(MESSAGES_URL).mock(
+        return_value=httpx.Response(401, json=twilio_error(20003, "Authenticate", 401))
+    )
+    resend = resend_ok(api)
+    await raise_alert(ctx, "job.drip.down", "critical", "drip is down")
+    clock.advance(WINDOW)
+    await flush_alerts(ctx)
+
+    assert twilio.call_count == 1 and resend.call_count == 1
+    sms, email = alert_messages(database_dsn)
+    assert (sms["status"], email["status"], email["to_address"]) == ("failed", "sent", EMAIL)
+    sent = resend.calls.last.request
+    assert b"job.drip.down" in sent.content and sent.headers["Idempotency-Key"].startswith("alert:")
+
+
+async def test_twilio_down_with_default_routes_still_emails_once(
+    make_ctx: MakeCtx, clock: ManualClock, database_dsn: str, api: respx.MockRouter
+) -> None:
+    ctx = await make_ctx(**RESEND, **TWILIO)
+    api.post(MESSAGES_URL).mock(return_value=httpx.Response(500, json={"message": "oops"}))
+    api.get(MESSAGES_URL).mock(return_value=httpx.Response(500, json={"message": "oops"}))
+    resend = resend_ok(api)
+    await raise_alert(ctx, "job.drip.down", "critical", "drip is down")
+    clock.advance(WINDOW)
+    await flush_alerts(ctx)
+    assert resend.call_count == 1  # the email route; no duplicate fallback email
+    assert len(sent_to(database_dsn, EMAIL)) == 1
+
+
+async def test_database_down_pages_directly_then_records_it_when_back(
+    make_ctx: MakeCtx, clock: ManualClock, database_dsn: str, api: respx.MockRouter
+) -> None:
+    ctx = await make_ctx(**RESEND, **TWILIO)
+    twilio, resend = twilio_ok(api), resend_ok(api)
+    pager = DirectPager()
+    page = await page_directly(
+        ctx.settings,
+        ctx.providers,
+        clock,
+        DB_DOWN_KEY,
+        "database unreachable",
+        {"error": "X"},
+        pager=pager,
+    )
+    clock.advance(timedelta(minutes=5))
+    again = await page_directly(
+        ctx.settings, ctx.providers, clock, DB_DOWN_KEY, "database unreachable", {}, pager=pager
+    )
+
+    assert page is not None and page.channels == ["sms", "email"] and again is None
+    assert twilio.call_count == 1 and resend.call_count == 1  # once per repeat interval
+    assert b"database.unreachable" in twilio.calls.last.request.content
+    assert alert_messages(database_dsn) == []  # nothing stored while "down"
+
+    assert await record_direct_pages(ctx, pager=pager) == 1
+    (row,) = query(
+        database_dsn,
+        "select key, severity, status, notified_channels, last_notified_at from alerts",
+    )
+    assert row == {
+        "key": DB_DOWN_KEY,
+        "severity": "critical",
+        "status": "firing",
+        "notified_channels": ["email", "sms"],
+        "last_notified_at": page.sent_at,
+    }
+    assert pager.unrecorded == []
+
+
+class _DeadTransport:
+    name = "dead"
+
+    async def call(self, function: str, args: object = None) -> list[object]:
+        from app.db.errors import DatabaseUnavailable
+
+        raise DatabaseUnavailable("connection refused", function=function)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_guardian_tick_with_the_database_down_pages_through_the_providers(
+    make_ctx: MakeCtx, api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.alerts import direct
+    from app.db.repositories import Repositories
+
+    monkeypatch.setattr(direct, "PAGER", DirectPager())
+    monkeypatch.setattr(direct.page_directly, "__kwdefaults__", {"pager": direct.PAGER})
+    ctx = await make_ctx(**RESEND, **TWILIO)
+    ctx.repos = Repositories(_DeadTransport())  # type: ignore[arg-type]
+    twilio, resend = twilio_ok(api), resend_ok(api)
+
+    outcome = await guardian_tick(ctx)
+
+    assert outcome is None
+    assert twilio.call_count == 1 and resend.call_count == 1
+    assert [p.key for p in direct.PAGER.unrecorded] == [DB_DOWN_KEY]

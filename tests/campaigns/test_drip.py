@@ -1,0 +1,89 @@
+"""The drip loop on a real Postgres with dry-run providers and an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from app.campaigns import drip
+from app.clock import ManualClock
+from app.context import Context
+from tests.campaigns.helpers import add_leads, load, query
+
+
+async def test_enroll_send_first_step_then_wait_for_the_delay(
+    ctx: Context, clock: ManualClock
+) -> None:
+    await load(ctx)
+    await add_leads(ctx, 3)
+    enrolled = await ctx.repos.campaigns.enroll(clock.now())
+    assert [e.enrolled for e in enrolled] == [3]
+    counts = await drip.run(ctx)
+    assert counts == {"advance": 3}
+    rows = await query(ctx, "select channel, status, to_address, payload from messages order by id")
+    assert [r["channel"] for r in rows] == ["sms"] * 3
+    assert all(r["status"] == "sent" for r in rows)
+    assert rows[0]["payload"]["body"].startswith("Hi Lead, Demo Heating & Air here")
+    assert await drip.run(ctx) == {}  # the email step waits 2 days
+    clock.advance(timedelta(days=2, minutes=1))
+    assert await drip.run(ctx) == {"advance": 3}
+    emails = await query(ctx, "select payload from messages where channel = 'email'")
+    assert len(emails) == 3
+    assert (
+        "/r/" in emails[0]["payload"]["html"] and "/u/" in emails[0]["payload"]["unsubscribe_url"]
+    )
+    states = await query(ctx, "select status from enrollments")
+    assert {s["status"] for s in states} == {"completed"}
+
+
+async def test_two_concurrent_runs_send_every_step_exactly_once(ctx: Context) -> None:
+    await load(ctx)
+    await add_leads(ctx, 500)
+    await ctx.repos.campaigns.enroll(ctx.clock.now())
+    ctx.settings = ctx.settings.model_copy(update={"drip_batch_size": 50})
+    await asyncio.gather(drip.run(ctx), drip.run(ctx))
+    [row] = await query(ctx, "select count(*) n, count(distinct enrollment_id) e from messages")
+    assert (row["n"], row["e"]) == (500, 500)
+    [sent] = await query(ctx, "select count(*) n from messages where status = 'sent'")
+    assert sent["n"] == 500
+
+
+async def test_outside_hours_is_rescheduled_to_the_next_permitted_instant(
+    ctx: Context, clock: ManualClock
+) -> None:
+    clock.set(clock.now().replace(hour=3))  # 22:00 in New York
+    await load(ctx)
+    await add_leads(ctx, 1)
+    await ctx.repos.campaigns.enroll(clock.now())
+    assert await drip.run(ctx) == {"reschedule:outside_permitted_hours": 1}
+    [enrollment] = await query(ctx, "select next_run_at, lease_owner from enrollments")
+    assert enrollment["lease_owner"] is None
+    assert enrollment["next_run_at"].hour == 13  # 08:00 New York = 13:00 UTC
+    assert await query(ctx, "select * from messages") == []
+
+
+async def test_call_steps_are_queued_then_placed_hottest_first(
+    ctx: Context, clock: ManualClock
+) -> None:
+    text = """
+slug: calls
+name: Calls
+window: {start: "08:00", end: "21:00"}
+steps:
+  - channel: call
+"""
+    await load(ctx, text)
+    await add_leads(ctx, 3)
+    await query(ctx, "update leads set score = id * 10 returning id")
+    from app.campaigns import manager
+
+    ctx.settings = ctx.settings.model_copy(update={"vapi_max_concurrent_calls": 2})
+    assert (await manager.run(ctx))["enrolled"] == 3
+    assert await drip.run(ctx) == {"advance:call_queued": 3}
+    counts = await manager.run(ctx)
+    assert counts["calls_placed"] == 2
+    rows = await query(
+        ctx,
+        "select lead_id, vapi_call_id from calls where vapi_call_id is not null order by lead_id",
+    )
+    assert [r["lead_id"] for r in rows] == [2, 3]  # the two hottest

@@ -1,0 +1,3 @@
+from tests.alerts.support import make_ctx
+
+__all__ = ["make_ctx"]

@@ -1,0 +1,86 @@
+"""The rescue bridge: one text after a missed call, through the compliance gate."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from app.clock import ManualClock
+from app.context import Context
+from app.webhooks.rescue import deliver_due_rescues
+from tests.webhooks.helpers import Db, client, post_vapi, seed_lead, vapi_message, vapi_time
+
+MARCUS = "+15125550148"  # Austin, TX (Central)
+MIAMI = "+13055550142"
+
+
+def _report(
+    number: str, call_id: str, name: str = "06-end-of-call-report-customer-did-not-answer.json"
+) -> dict[str, Any]:
+    body = copy.deepcopy(vapi_message(name))
+    call = body["message"]["call"]
+    call["id"], call["customer"]["number"] = call_id, number
+    return body
+
+
+async def test_missed_call_gets_one_text_per_day(ctx: Context, db: Db, clock: ManualClock) -> None:
+    lead_id = await seed_lead(ctx, db, phone=MARCUS, name="Marcus")
+    first = _report(MARCUS, "call-1")
+    clock.set(vapi_time(first))  # 10:11 in Austin: permitted
+    async with client(ctx) as http:
+        await post_vapi(http, first)
+        await post_vapi(http, first)  # the same report again
+        clock.advance(timedelta(hours=3))
+        await post_vapi(http, _report(MARCUS, "call-2", "07-end-of-call-report-voicemail.json"))
+        clock.advance(timedelta(hours=22))  # 25 h after the first: a new day's text allowed
+        await post_vapi(http, _report(MARCUS, "call-3"))
+    texts = db.rows(
+        "select lead_id, to_address, kind, status, provider, payload, created_at "
+        "from messages order by id"
+    )
+    assert [t["status"] for t in texts] == ["sent", "sent"]
+    assert texts[0]["lead_id"] == lead_id and texts[0]["to_address"] == MARCUS
+    assert texts[0]["kind"] == "rescue" and texts[0]["provider"] == "dryrun"
+    assert "https://example.com/book" in texts[0]["payload"]["body"]
+    assert "Reply STOP" in texts[0]["payload"]["body"]
+    assert texts[1]["created_at"] - texts[0]["created_at"] == timedelta(hours=25)
+
+
+async def test_at_2055_in_florida_it_is_queued_for_the_morning(
+    ctx: Context, db: Db, clock: ManualClock
+) -> None:
+    await seed_lead(ctx, db, phone=MIAMI, state="FL", timezone="America/New_York")
+    clock.set(datetime(2026, 11, 27, 1, 55, tzinfo=UTC))  # 20:55 EST: FL allows 08-20
+    async with client(ctx) as http:
+        await post_vapi(http, _report(MIAMI, "call-fl"))
+        await post_vapi(http, _report(MIAMI, "call-fl-2"))
+    text = db.one("select id, status, payload from messages")
+    assert text["status"] == "queued"  # not sent at night
+    morning = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)  # 08:00 EST
+    assert datetime.fromisoformat(text["payload"]["not_before"]) == morning
+    clock.set(morning - timedelta(minutes=1))
+    assert await deliver_due_rescues(ctx) == 0
+    clock.set(morning)
+    assert await deliver_due_rescues(ctx) == 1
+    assert db.one("select status from messages")["status"] == "sent"
+
+
+async def test_opted_out_or_answered_gets_no_text(ctx: Context, db: Db, clock: ManualClock) -> None:
+    lead_id = await seed_lead(ctx, db, phone=MARCUS)
+    await ctx.transport.call(
+        "outbox_opt_out",
+        {
+            "p_channel": "sms",
+            "p_lead_id": lead_id,
+            "p_address": MARCUS,
+            "p_source": "test",
+            "p_now": clock.now(),
+        },
+    )
+    report = _report(MARCUS, "call-opted")
+    clock.set(vapi_time(report))
+    async with client(ctx) as http:
+        await post_vapi(http, report)
+    assert db.count("messages") == 0
+    assert db.one("select outcome from calls")["outcome"] == "no_answer"
