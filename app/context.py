@@ -13,6 +13,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -23,6 +24,7 @@ from app.db.repositories import Repositories
 from app.db.supabase import SupabaseTransport
 from app.db.transport import PostgresTransport, Transport
 from app.providers import Providers, build_providers
+from app.providers.delivery import AlertHook
 from app.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -99,7 +101,7 @@ async def open_context(
         repos = Repositories(transport)
         providers = build_providers(settings, repos, clock)
         stack.push_async_callback(providers.aclose)
-        yield Context(
+        context = Context(
             settings=settings,
             clock=clock,
             transport=transport,
@@ -108,3 +110,17 @@ async def open_context(
             database_mode=settings.database_mode(),
             providers=providers,
         )
+        providers.delivery.alert = _alert_hook(context)
+        yield context
+
+
+def _alert_hook(context: Context) -> AlertHook:
+    """Provider-layer alerts (e.g. a Resend quota) go to the one alert entry point."""
+
+    async def hook(severity: str, title: str, details: dict[str, Any]) -> None:
+        from app.alerts import raise_alert
+
+        key = f"provider:{details.get('code') or title}"
+        await raise_alert(context, key, severity, title, details)  # type: ignore[arg-type]
+
+    return hook

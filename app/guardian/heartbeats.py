@@ -63,7 +63,11 @@ async def check_heartbeats(ctx: Context, launcher: JobLauncher) -> Counter[str]:
 
 
 async def _apply(ctx: Context, job: Job, health: Health, state: JobState | None) -> None:
-    last = state.last_success_at.isoformat() if state and state.last_success_at else "never"
+    last = (
+        f"{state.last_success_at:%Y-%m-%d %H:%M} UTC"
+        if state and state.last_success_at
+        else "never"
+    )
     details = {"job": job.name, "last_success_at": last, "state": health}
     if health in ("up", "new"):
         for what in ("late", "down", "stalled", "restart_limit"):

@@ -94,8 +94,8 @@ def status_fields(message: dict[str, Any]) -> dict[str, Any] | None:
         **call_identity(message),
         "status": status,
         "ended_reason": ended_reason(message),
-        "started_at": text(call.get("startedAt")),
-        "ended_at": text(call.get("endedAt")),
+        "started_at": instant(call.get("startedAt")),
+        "ended_at": instant(call.get("endedAt")),
     }
 
 
@@ -104,6 +104,12 @@ def _iso(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
     except ValueError:
         return None
+
+
+def instant(value: Any) -> str | None:
+    """An ISO-8601 timestamp normalised, or None when absent or unreadable."""
+    parsed = _iso(text(value))
+    return parsed.isoformat() if parsed and parsed.tzinfo else None
 
 
 def duration(message: dict[str, Any], started: str | None, ended: str | None) -> float | None:
@@ -138,8 +144,8 @@ def report_fields(message: dict[str, Any]) -> dict[str, Any]:
         obj(message.get("analysis")),
     )
     structured = obj(analysis.get("structuredData"))
-    started = text(message.get("startedAt")) or text(call.get("startedAt"))
-    ended = text(message.get("endedAt")) or text(call.get("endedAt"))
+    started = instant(message.get("startedAt")) or instant(call.get("startedAt"))
+    ended = instant(message.get("endedAt")) or instant(call.get("endedAt"))
     reason = ended_reason(message)
     evaluation = _evaluation(analysis.get("successEvaluation"))
     return {

@@ -228,3 +228,19 @@ async def test_concurrent_flushes_send_each_notification_once(
     messages = alert_messages(database_dsn)
     assert sorted(m["to_address"] for m in messages) == sorted([PHONE, EMAIL])
     assert all(m["status"] == "sent" for m in messages)
+
+
+async def test_a_warning_raised_again_as_critical_pages_at_the_higher_tier(
+    make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
+) -> None:
+    ctx = await make_ctx()
+    await raise_alert(ctx, "probe.twilio.down", "warning", "twilio slow")
+    clock.advance(WINDOW)
+    await flush_alerts(ctx)
+    assert sent_to(database_dsn, PHONE) == []
+    upgraded = await raise_alert(ctx, "probe.twilio.down", "critical", "twilio down")
+    await flush_alerts(ctx)
+
+    assert upgraded.severity == "critical" and upgraded.count == 2
+    (sms,) = sent_to(database_dsn, PHONE)
+    assert sms["payload"]["body"].startswith("[CRIT] probe.twilio.down: twilio down (x2)")

@@ -7,8 +7,12 @@ import copy
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from app.clock import ManualClock
 from app.context import Context
+from app.db.errors import DatabaseUnavailable
+from tests.conftest import make_settings
 from tests.webhooks.helpers import (
     Db,
     client,
@@ -199,3 +203,48 @@ async def test_verified_odd_bodies_are_200(ctx: Context, db: Db) -> None:
             response = await post_vapi(http, body)
             assert response.status_code == 200 and response.json() == {}, body
     assert db.count("webhook_events") == 0
+
+
+async def test_garbage_values_in_a_verified_report_are_tolerated(
+    ctx: Context, db: Db, clock: ManualClock
+) -> None:
+    report = vapi_message("06-end-of-call-report-customer-did-not-answer.json")
+    message = report["message"]
+    message["endedAt"], message["cost"] = "yesterday-ish", "free"
+    message["analysis"] = {"summary": "nul \u0000 inside", "successEvaluation": True}
+    message["call"]["endedAt"] = None
+    clock.set(vapi_time(report))
+    async with client(ctx) as http:
+        response = await post_vapi(http, report)
+    assert response.status_code == 200
+    call = db.one("select ended_at, cost, summary, analysis from calls")
+    assert call["ended_at"] == clock.now() and call["cost"] is None
+    assert call["summary"] == "nul  inside"
+    assert call["analysis"] == {"successEvaluation": "true"}
+
+
+async def test_database_down_is_503_not_500(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def down(*args: object, **kwargs: object) -> None:
+        raise DatabaseUnavailable("connection refused")
+
+    monkeypatch.setattr(ctx.repos.webhooks, "apply_vapi_report", down)
+    async with client(ctx) as http:
+        response = await post_vapi(http, vapi_message("07-end-of-call-report-voicemail.json"))
+    assert response.status_code == 503
+    assert response.json() == {"error": "database unavailable"}
+
+
+async def test_unsigned_requests_only_in_development_without_secrets(ctx: Context, db: Db) -> None:
+    body = vapi_body("09-hang.json")
+    unsigned = {"Content-Type": "application/json"}
+    ctx.settings = make_settings(nightshift_env="development")  # no webhook secrets at all
+    async with client(ctx) as http:
+        assert (
+            await http.post("/webhooks/vapi", content=body, headers=unsigned)
+        ).status_code == 200
+    ctx.settings = make_settings(nightshift_env="development", vapi_webhook_hmac_secret="h")
+    async with client(ctx) as http:
+        assert (
+            await http.post("/webhooks/vapi", content=body, headers=unsigned)
+        ).status_code == 401
+    assert db.count("webhook_events") == 1
