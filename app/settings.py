@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -164,6 +164,22 @@ class Settings(BaseSettings):
     call_max_attempts: int = Field(default=3, ge=1, le=10)
     call_retry_spacing_hours: float = Field(default=4.0, ge=4.0)
 
+    # --- scoring and growth (docs/scoring.md) ------------------------------------------------
+    scoring_horizon_days: int = Field(default=30, ge=1, le=365)
+    scoring_train_window_days: int = Field(default=180, ge=7)
+    scoring_min_outcomes: int = Field(default=200, ge=10)
+    scoring_min_bookings: int = Field(default=20, ge=2)
+    scoring_retrain_hours: float = Field(default=24.0, gt=0)
+    scoring_regularization_c: float = Field(default=1.0, gt=0)
+    scoring_hot_threshold: float = Field(default=40.0, ge=0, le=100)
+    timing_window_days: int = Field(default=90, ge=1)
+    timing_prior_strength: float = Field(default=10.0, gt=0)
+    ab_goal_email: Literal["click", "booking"] = "click"
+    ab_goal_sms: Literal["reply", "booking"] = "reply"
+    ab_min_sample: int = Field(default=100, ge=1)
+    ab_promote_probability: float = Field(default=0.95, gt=0.5, lt=1)
+    call_quality_review_below: int = Field(default=40, ge=0, le=100)
+
     @field_validator("oncall_phones", "oncall_emails", "operator_emails", mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
@@ -241,7 +257,8 @@ class Settings(BaseSettings):
             missing.append("DATABASE_URL (or SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY)")
         if self.public_base_url.startswith("http://127.0.0.1"):
             missing.append("PUBLIC_BASE_URL")
-        missing += self._unset(list(_DEMO_DEFAULTS))
+        # Tracked and unsubscribe links in sent mail must outlive a database credential rotation.
+        missing += self._unset(list(_DEMO_DEFAULTS) + ["LINK_SIGNING_SECRET"])
         for names in self.provider_requirements().values():
             missing += self._unset(names)
         if not self.oncall_phones and not self.oncall_emails:

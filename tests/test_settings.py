@@ -34,6 +34,7 @@ PRODUCTION = {
     "vapi_assistant_id": "asst_1",
     "vapi_webhook_secret": "s3cr3t-vapi-hook",
     "oncall_phones": "+15551230001,+15551230002",
+    "link_signing_secret": "k3y-for-links-5f1c9a7e2d",
 }
 
 
@@ -44,7 +45,9 @@ def test_complete_production_settings_load() -> None:
     assert settings.dry_run_providers() == []
 
 
-@pytest.mark.parametrize("missing", ["resend_api_key", "twilio_auth_token", "vapi_api_key"])
+@pytest.mark.parametrize(
+    "missing", ["resend_api_key", "twilio_auth_token", "vapi_api_key", "link_signing_secret"]
+)
 def test_production_refuses_a_missing_secret_and_names_it(missing: str) -> None:
     values = {k: v for k, v in PRODUCTION.items() if k != missing}
     with pytest.raises(ValidationError, match=missing.upper()):

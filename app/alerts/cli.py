@@ -10,7 +10,7 @@ import getpass
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import typer
 
@@ -106,7 +106,7 @@ def test(
     RESOLVED notification."""
     if severity not in ("info", "warning", "critical"):
         raise typer.BadParameter("severity must be info, warning or critical")
-    level: Severity = severity  # type: ignore[assignment]
+    level = cast(Severity, severity)
 
     async def work(ctx: Context) -> str:
         key = f"alerts.test.{ctx.clock.now():%Y%m%dT%H%M%S}"

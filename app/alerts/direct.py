@@ -57,10 +57,11 @@ async def page_directly(
     title: str,
     details: dict[str, Any],
     *,
-    pager: DirectPager = PAGER,
+    pager: DirectPager | None = None,
 ) -> DirectPage | None:
     """Send the critical alert `key` now, bypassing the database; None when it was already
-    sent within the critical repeat interval."""
+    sent within the critical repeat interval. `pager` defaults to the process's PAGER."""
+    pager = pager if pager is not None else PAGER
     policy = AlertPolicy.from_settings(settings)
     now = clock.now()
     last = pager.last_sent.get(key)
@@ -119,8 +120,9 @@ async def _email_all(
     return sent
 
 
-async def record_direct_pages(ctx: Context, *, pager: DirectPager = PAGER) -> int:
+async def record_direct_pages(ctx: Context, *, pager: DirectPager | None = None) -> int:
     """Write the pages sent while the database was down into `alerts`; how many."""
+    pager = pager if pager is not None else PAGER
     recorded = 0
     while pager.unrecorded:
         page = pager.unrecorded[0]

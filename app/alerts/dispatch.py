@@ -163,11 +163,20 @@ def _messages(plan: _Plan, providers: dict[str, str]) -> list[MessageIn]:
 
 
 async def _deliver_pending(ctx: Context, policy: AlertPolicy, report: FlushReport) -> None:
-    for message_id in await ctx.repos.alerts.pending_messages(ctx.clock.now()):
-        delivery = await ctx.providers.delivery.deliver_message(message_id)
-        report.outcomes[delivery.outcome] += 1
-        if delivery.outcome in ("failed", "requeued"):
-            report.fallbacks += await _fallback(ctx, policy, message_id)
+    """Deliver every pending alert row. Once a channel fails in this flush its remaining rows
+    are not tried (each try may spend the provider's whole retry budget, and the guardian has
+    a timeout): they stay queued for the next flush and go by the fallback channel now."""
+    failing: set[str] = set()
+    for pending in await ctx.repos.alerts.pending_messages(ctx.clock.now()):
+        if pending.channel in failing:
+            report.outcomes["deferred"] += 1
+        else:
+            delivery = await ctx.providers.delivery.deliver_message(pending.message_id)
+            report.outcomes[delivery.outcome] += 1
+            if delivery.outcome not in ("failed", "requeued"):
+                continue
+            failing.add(pending.channel)
+        report.fallbacks += await _fallback(ctx, policy, pending.message_id)
 
 
 async def _fallback(ctx: Context, policy: AlertPolicy, message_id: int) -> int:
@@ -202,10 +211,16 @@ async def _fallback_recipients(ctx: Context, policy: AlertPolicy, channel: str) 
     return [p for p in phones if counts[p].sent < policy.sms_per_hour]  # the cap holds here too
 
 
+def _digest(row: OutboxMessage) -> str:
+    # Rows of one notification share the digest (the alerts' state): the fallback is then
+    # sent once per recipient, however many rows of the failed channel carried it.
+    return row.idempotency_key.rsplit(":", 1)[-1]
+
+
 def _fallback_message(row: OutboxMessage, channel: Channel, to: str, provider: str) -> MessageIn:
     payload = {**row.payload, "fallback": True, "fallback_of": row.id}
     return MessageIn(
-        idempotency_key=f"{row.idempotency_key}:fallback:{to}",
+        idempotency_key=f"alert-fallback:{channel}:{to}:{_digest(row)}",
         channel=channel,
         to_address=to,
         provider=provider,

@@ -20,6 +20,7 @@ import structlog
 
 from app.campaigns.steps import Plan, plan_step, settle, step_result
 from app.db.campaigns import ClaimedStep, StepResult
+from app.webhooks.rescue import deliver_due_rescues
 
 if TYPE_CHECKING:
     from app.context import Context
@@ -43,6 +44,10 @@ async def run(ctx: Context) -> dict[str, Any]:
         totals.update(await process_batch(ctx, worker, steps))
         if len(steps) < settings.drip_batch_size:
             break
+    # Missed-call rescue texts held back until the lead's permitted hours (app/webhooks/rescue)
+    rescues = await deliver_due_rescues(ctx)
+    if rescues:
+        totals["rescue_texts"] += rescues
     return dict(totals)
 
 

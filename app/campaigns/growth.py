@@ -1,11 +1,63 @@
-"""The `growth` loop body.
+"""The `growth` loop body: learn from the system's own outcomes, hourly.
 
-NOT BUILT YET: issue #7 delivers the real work: scores leads, learns best call times and A/B
-winners; the daily digest is issue #8.
-Until then the body is the registry's pending placeholder, so the schedule, the single-flight
-lease, the job_runs heartbeat and the failure path are exercised end to end.
+One run, each step independent (one failing step is logged and the others still run; the
+run then fails so the guardian sees it):
+1. scoring: keep the lead-scoring model current (train on the latest window of outcomes, or
+   the documented prior below the threshold) and score every lead, reasons and hot flags;
+2. variants: A/B assignment weights by Thompson sampling, winners promoted and recorded;
+3. failures: error fingerprints of system_logs counted per day (the digest's trend);
+4. quality: a quality score for every newly finished call.
+Best time to call needs no step: it is estimated from `calls` when asked (app.scoring.timing).
+The daily digest (issue #8) reads what this loop records.
 """
 
-from app.jobs import pending_body
+from __future__ import annotations
 
-run = pending_body("growth", issue=7)
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from app.scoring.leads import current_model, describe_model, score_all
+from app.scoring.patterns import record_patterns
+from app.scoring.quality import score_calls
+from app.scoring.variants import update_variants
+
+if TYPE_CHECKING:
+    from app.context import Context
+
+log = structlog.get_logger(__name__)
+Step = Callable[["Context"], Awaitable[dict[str, Any]]]
+
+
+async def scoring(ctx: Context) -> dict[str, Any]:
+    stored = await current_model(ctx)
+    counts = await score_all(ctx, stored)
+    return {**counts, "model_version": stored.version, "model": describe_model(stored)}
+
+
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("scoring", scoring),
+    ("variants", update_variants),
+    ("failures", record_patterns),
+    ("quality", score_calls),
+)
+
+
+class GrowthStepFailed(RuntimeError):
+    """At least one step failed; the others ran. The message names them."""
+
+
+async def run(ctx: Context) -> dict[str, Any]:
+    """One tick of `growth`; returns the counts of every step."""
+    counts: dict[str, Any] = {}
+    failed: list[str] = []
+    for name, step in STEPS:
+        try:
+            counts.update(await step(ctx))
+        except Exception:  # one step's failure must not stop the others
+            log.exception("growth step failed", step=name)
+            failed.append(name)
+    if failed:
+        raise GrowthStepFailed(f"growth steps failed: {', '.join(failed)}; counts: {counts}")
+    return counts

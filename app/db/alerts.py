@@ -79,6 +79,11 @@ class NotifiedAlert(Model):
     channels: list[str]
 
 
+class PendingMessage(Model):
+    message_id: int
+    channel: Literal["email", "sms"]
+
+
 class ProbeRecord(Model):
     id: int
     consecutive_failures: int
@@ -195,12 +200,15 @@ class AlertRepository:
         rows = await self._call("alert_record_notifications", {"p_batch": batch, "p_now": now})
         return [int(row["message_id"]) for row in rows]
 
-    async def pending_messages(self, now: datetime, reclaim_after_seconds: int = 600) -> list[int]:
+    async def pending_messages(
+        self, now: datetime, reclaim_after_seconds: int = 600
+    ) -> list[PendingMessage]:
+        """Alert rows still to deliver (queued, or stuck in sending), oldest first."""
         rows = await self._call(
             "alert_pending_messages",
             {"p_reclaim_after_seconds": reclaim_after_seconds, "p_now": now},
         )
-        return [int(row["message_id"]) for row in rows]
+        return [PendingMessage.model_validate(row) for row in rows]
 
     async def sms_counts(self, phones: list[str], since: datetime) -> dict[str, SmsCount]:
         rows = await self._call("alert_sms_counts", {"p_phones": phones, "p_since": since})

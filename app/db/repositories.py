@@ -25,6 +25,7 @@ from app.db.models import (
     UpsertCounts,
 )
 from app.db.outbox import OutboxRepository
+from app.db.scoring import ScoringRepository
 from app.db.transport import Transport
 from app.db.webhooks import WebhookRepository
 
@@ -145,3 +146,4 @@ class Repositories:
         self.campaigns = CampaignRepository(transport)
         self.manager = ManagerRepository(transport)
         self.alerts = AlertRepository(transport)
+        self.scoring = ScoringRepository(transport)

@@ -58,6 +58,7 @@ class ReportResult(Model):
     lead_phone: str | None = None
     lead_timezone: str | None = None
     lead_state: str | None = None
+    recent_attempts: list[datetime] = Field(default_factory=list)  # texts + calls, last 24 h
 
 
 class Caller(Model):

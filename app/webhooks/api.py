@@ -4,8 +4,8 @@ Given a Context (tests, `nightshift dev`) the app uses it as is; given none (Mod
 app's lifespan opens one from settings at startup and closes it at shutdown, inside the
 server's event loop where the database pool must live.
 
-Routes so far: `GET /healthz`. The webhook, tracking and status routes arrive with their
-issues (webhooks #5, status page #8).
+Routes: `GET /healthz`; the webhooks, `/r/` and `/u/` (app/webhooks/routes.py,
+docs/webhooks.md). The status page arrives with its issue (#8).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ webhooks do not import modules that are still being built.
 
 - `acknowledge(ctx, code, by)`: an on-call engineer's `ACK <code>` SMS. Calls
   `app.alerts.acknowledge(ctx, code, by)` when the alerts package provides it, else the
-  alerts repository's `acknowledge(code, by, now)`; returns whether an alert matched.
+  alerts repository's `acknowledge(code, by, now)`; returns the alert or None.
 - `deliver(ctx, ids)`: sends queued outbox messages through the providers' OutboxDelivery
   (the only way an SMS or email leaves nightshift); one failure never stops the others.
 """
@@ -31,16 +31,17 @@ def _alerts_hook() -> AckHook | None:
     return hook if callable(hook) else None
 
 
-async def acknowledge(ctx: Context, code: str, by: str) -> bool:
-    """Acknowledge the alert with this code on behalf of `by` (an on-call number)."""
+async def acknowledge(ctx: Context, code: str, by: str) -> Any:
+    """Acknowledge the alert with this code on behalf of `by` (an on-call number); the
+    acknowledged alert (with `.key`), or None when no firing alert has the code."""
     hook = _alerts_hook()
     if hook is not None:
-        return bool(await hook(ctx, code, by))
+        return await hook(ctx, code, by)
     repo = getattr(ctx.repos, "alerts", None)
     if repo is not None and hasattr(repo, "acknowledge"):
-        return bool(await repo.acknowledge(code, by, ctx.clock.now()))
+        return await repo.acknowledge(code, by, ctx.clock.now())
     log.warning("ACK received but no alerts module is installed", code=code)
-    return False
+    return None
 
 
 async def deliver(ctx: Context, message_ids: Iterable[int]) -> None:

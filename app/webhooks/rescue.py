@@ -3,8 +3,9 @@ outcome, one SMS to the lead with the booking link.
 
 Contract:
 - through the campaigns' compliance gate (`app.campaigns.compliance.evaluate`): opted out
-  → nothing; outside the permitted hours → queued with `payload.not_before` = the next
-  permitted instant, sent by `deliver_due_rescues` once it has come; unknown timezone →
+  → nothing; outside the permitted hours or over a state's attempt cap (calls and texts
+  of the last 24 h) → queued with `payload.not_before` = the next permitted instant, sent
+  by `deliver_due_rescues` once it has come; unknown timezone →
   nothing (the gate flags the lead for a human);
 - at most one per lead per 24 h however many reports arrive (`webhook_enqueue_rescue`
   checks and inserts under a per-lead lock);
@@ -37,7 +38,8 @@ def send_time(ctx: Context, report: ReportResult, now: datetime) -> datetime | N
     """When the text may go (now, or the next permitted instant); None: it may not."""
     lead = LeadFacts(phone=report.lead_phone, state=report.lead_state,
                      timezone=report.lead_timezone)  # fmt: skip
-    decision = evaluate("sms", lead, now, default_tz=ctx.settings.business_timezone)
+    decision = evaluate("sms", lead, now, recent_attempts=report.recent_attempts,
+                        default_tz=ctx.settings.business_timezone)  # fmt: skip
     if decision.allowed:
         return now
     log.info("rescue text held", lead_id=report.lead_id, reason=decision.reason)

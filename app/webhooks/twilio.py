@@ -16,6 +16,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
+import structlog
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -38,6 +39,7 @@ from app.webhooks.signatures import verify_twilio_pairs, verify_twilio_signature
 from app.webhooks.sms_keywords import Inbound, classify
 from app.webhooks.twilio_status import status_update
 
+log = structlog.get_logger(__name__)
 router = APIRouter(route_class=SafeRoute)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -97,17 +99,34 @@ async def inbound_sms(request: Request, background: BackgroundTasks) -> Response
     sid, sender = params.get("MessageSid", ""), params.get("From", "")
     if not sid or not sender:
         return twiml()  # verified but not an inbound message we understand: acknowledge
-    inbound = classify(params.get("Body", ""), sender, ctx.settings.oncall_phones)
+    oncall = [*ctx.settings.oncall_phones, *ctx.settings.oncall_escalation_phones]
+    inbound = classify(params.get("Body", ""), sender, oncall)
     notify = _notifications(ctx, inbound, params)
     result = await ctx.repos.webhooks.apply_twilio_inbound(
         f"twilio:{sid}", inbound.kind, params, sender, notify, ctx.clock.now()
     )
     if result.duplicate:
         return twiml()
+    ids = list(result.message_ids)
     if inbound.kind == "ack" and inbound.ack_code:
-        await hooks.acknowledge(ctx, inbound.ack_code, sender)
-    background.add_task(hooks.deliver, ctx, result.message_ids)
+        try:  # stored already: a failure here is logged, the reply stays a 200
+            ids.append(await _acknowledge(ctx, inbound.ack_code, sid, sender))
+        except Exception as exc:
+            log.error("ACK not applied", code=inbound.ack_code, error=type(exc).__name__)
+    background.add_task(hooks.deliver, ctx, ids)
     return twiml()
+
+
+async def _acknowledge(ctx: Context, code: str, sid: str, sender: str) -> int:
+    """Hands the ACK to the alerts package and queues the confirmation text; its id."""
+    alert = await hooks.acknowledge(ctx, code, sender)
+    key = getattr(alert, "key", None)
+    body = (f"nightshift: {key} acknowledged ({code}); repeats stopped." if alert is not None
+            else f"nightshift: no firing alert with code {code}.")  # fmt: skip
+    message = MessageIn(idempotency_key=f"ack-reply:{sid}", channel="sms", to_address=sender,
+                        provider=ctx.providers.sms.name, kind="alert",
+                        payload={"body": body})  # fmt: skip
+    return (await ctx.repos.outbox.enqueue_message(message, ctx.clock.now())).id
 
 
 def _notifications(ctx: Context, inbound: Inbound, params: dict[str, str]) -> list[MessageIn]:

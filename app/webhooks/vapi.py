@@ -23,6 +23,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 
 from app.context import Context
+from app.db.webhooks import ReportResult
 from app.webhooks import hooks
 from app.webhooks.common import (
     JSON_TYPES,
@@ -104,10 +105,19 @@ async def _report(
     key = f"vapi:{fields['vapi_call_id']}:end-of-call-report"
     result = await ctx.repos.webhooks.apply_vapi_report(key, payload, fields, ctx.clock.now())
     if not result.duplicate:
-        rescue = await queue_rescue(ctx, result)
-        if rescue is not None and is_due(rescue, ctx.clock.now()):
-            background.add_task(hooks.deliver, ctx, [rescue.id])
+        await _rescue(ctx, result, background)
     return {}
+
+
+async def _rescue(ctx: Context, report: ReportResult, background: BackgroundTasks) -> None:
+    """The report is stored: a failing rescue is logged, never turned into an error reply."""
+    try:
+        rescue = await queue_rescue(ctx, report)
+    except Exception as exc:
+        log.error("rescue text not queued", call_id=report.call_id, error=type(exc).__name__)
+        return
+    if rescue is not None and is_due(rescue, ctx.clock.now()):
+        background.add_task(hooks.deliver, ctx, [rescue.id])
 
 
 async def _hang(ctx: Context, message: dict[str, Any], payload: dict[str, Any], *_: Any) -> Any:

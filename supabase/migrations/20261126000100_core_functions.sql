@@ -178,9 +178,14 @@ language sql stable set search_path = public as $$
                      from (select status, count(*) n from leads group by status) s), '{}');
 $$;
 
--- Belt and braces beside the default privileges: only service_role may execute.
-do $$
-declare f record;
+-- Only service_role may execute nightshift's functions. The default privileges set in the
+-- first migration cover functions created later by the same role; every migration that adds
+-- functions still ends with `select secure_functions();` so that holds whoever ran it.
+create or replace function secure_functions() returns integer
+language plpgsql set search_path = public as $$
+declare
+  f record;
+  v_n integer := 0;
 begin
   for f in
     select p.oid::regprocedure as sig
@@ -189,6 +194,10 @@ begin
   loop
     execute format('revoke all on function %s from public, anon, authenticated', f.sig);
     execute format('grant execute on function %s to service_role', f.sig);
+    v_n := v_n + 1;
   end loop;
+  return v_n;
 end
 $$;
+
+select secure_functions();

@@ -146,12 +146,11 @@ begin
     return query select true, null::bigint, null::bigint, null::text;
     return;
   end if;
-  select * into v from messages m
-   where (m.id = p_outbox_id and m.channel = 'sms')
-      or (p_outbox_id is null and m.provider_id = p_message_sid)
-   order by m.id limit 1 for update;
+  -- by our id first, else by Twilio's sid (messages_provider_id_idx)
+  select * into v from messages m where m.id = p_outbox_id and m.channel = 'sms' for update;
   if not found then
-    select * into v from messages m where m.provider_id = p_message_sid limit 1 for update;
+    select * into v from messages m
+     where m.provider = 'twilio' and m.provider_id = p_message_sid limit 1 for update;
   end if;
   if v.id is null then
     perform webhooks_mark_event(v_event, 'ignored', 'no outbox message for this callback');
@@ -198,9 +197,12 @@ begin
     return query select true, null::bigint, null::bigint, null::bigint;
     return;
   end if;
+  -- by Resend's email id (messages_provider_id_idx), else by our outbox_id tag
   select * into v from messages m
-   where m.channel = 'email' and (m.provider_id = p_email_id or m.id = p_outbox_id)
-   order by (m.provider_id = p_email_id) desc nulls last limit 1 for update;
+   where m.provider = 'resend' and m.provider_id = p_email_id limit 1 for update;
+  if not found then
+    select * into v from messages m where m.id = p_outbox_id and m.channel = 'email' for update;
+  end if;
   v_lead := v.lead_id;
   if v_lead is null and p_address is not null then
     select l.id into v_lead from leads l where l.email = lower(p_address);
@@ -303,7 +305,8 @@ $$;
 create or replace function webhook_vapi_report(
   p_dedupe_key text, p_payload jsonb, p_call jsonb, p_now timestamptz
 ) returns table (duplicate boolean, event_id bigint, call_id bigint, lead_id bigint,
-                 outcome text, lead_phone text, lead_timezone text, lead_state text)
+                 outcome text, lead_phone text, lead_timezone text, lead_state text,
+                 recent_attempts jsonb)
 language plpgsql set search_path = public as $$
 #variable_conflict use_column
 declare
@@ -316,7 +319,7 @@ begin
   v_event := webhooks_store_event('vapi', p_dedupe_key, 'end-of-call-report', p_payload, p_now);
   if v_event is null then
     return query select true, null::bigint, null::bigint, null::bigint, null::text,
-                        null::text, null::text, null::text;
+                        null::text, null::text, null::text, '[]'::jsonb;
     return;
   end if;
   v := webhooks_vapi_call(p_call, p_now);
@@ -342,8 +345,17 @@ begin
   if v_outcome = 'booked' then
     perform apply_stop_rules(v.lead_id, 'booking', p_now);
   end if;
+  -- attempts (texts and calls) of the last 24 h, for the gate's per-state caps
   return query select false, v_event, v.id, v.lead_id, v_outcome, v_lead.phone,
-                      v_lead.timezone, v_lead.state;
+                      v_lead.timezone, v_lead.state, coalesce((
+    select jsonb_agg(t) from (
+      select m.created_at t from messages m
+       where m.lead_id = v.lead_id and m.channel = 'sms' and m.status <> 'cancelled'
+         and m.created_at > p_now - interval '24 hours'
+      union all
+      select k.created_at from calls k
+       where k.lead_id = v.lead_id and k.status <> 'cancelled'
+         and k.created_at > p_now - interval '24 hours') x), '[]');
 end
 $$;
 
@@ -509,17 +521,4 @@ begin
 end
 $$;
 
--- Belt and braces beside the default privileges: only service_role may execute.
-do $$
-declare f record;
-begin
-  for f in
-    select p.oid::regprocedure as sig
-      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-     where n.nspname = 'public'
-  loop
-    execute format('revoke all on function %s from public, anon, authenticated', f.sig);
-    execute format('grant execute on function %s to service_role', f.sig);
-  end loop;
-end
-$$;
+select secure_functions();

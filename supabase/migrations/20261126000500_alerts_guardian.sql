@@ -229,9 +229,9 @@ $$;
 -- error) or stuck in 'sending' past the reclaim time; only the last day's.
 create or replace function alert_pending_messages(
   p_reclaim_after_seconds integer default 600, p_now timestamptz default now()
-) returns table (message_id bigint)
+) returns table (message_id bigint, channel text)
 language sql stable set search_path = public as $$
-  select id from messages
+  select id, channel from messages
    where kind = 'alert' and created_at > p_now - interval '1 day'
      and (status = 'queued'
           or (status = 'sending'

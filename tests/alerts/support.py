@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from app.alerts.direct import DirectPager
 from app.clock import ManualClock
 from app.context import Context, open_context
 from app.db.transport import PostgresTransport
@@ -87,6 +88,14 @@ async def make_ctx(clock: ManualClock, transport: PostgresTransport) -> AsyncIte
             return ctx
 
         yield make
+
+
+@pytest.fixture(autouse=True)
+def fresh_pager(monkeypatch: pytest.MonkeyPatch) -> DirectPager:
+    """Each test starts with an empty direct-page memory (it is process-wide)."""
+    pager = DirectPager()
+    monkeypatch.setattr("app.alerts.direct.PAGER", pager)
+    return pager
 
 
 def query(dsn: str, sql: str, *params: Any) -> list[dict[str, Any]]:

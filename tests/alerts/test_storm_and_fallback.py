@@ -3,8 +3,9 @@ Resend/Twilio adapters against respx-mocked APIs (provider-shaped bodies)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -13,16 +14,21 @@ import respx
 from app.alerts import flush_alerts, raise_alert
 from app.alerts.direct import DB_DOWN_KEY, DirectPager, page_directly, record_direct_pages
 from app.clock import ManualClock
-from app.guardian.entry import guardian_tick
+from app.db.errors import DatabaseUnavailable
+from app.db.repositories import Repositories
+from app.guardian.entry import guardian_tick, page_without_context
 from tests.alerts.support import (
+    ACCOUNT_URL,
     EMAIL,
     MESSAGES_URL,
     PHONE,
     RESEND,
+    RESEND_DOMAINS,
     RESEND_EMAILS,
     TWILIO,
     MakeCtx,
     alert_messages,
+    oncall,
     query,
     sent_to,
     twilio_created,
@@ -97,6 +103,26 @@ async def test_email_provider_down_warnings_go_by_sms(
     assert resend.call_count == 2 and len(sent_to(database_dsn, PHONE)) == 1
 
 
+async def test_email_down_with_two_recipients_tries_resend_once_and_texts_once(
+    make_ctx: MakeCtx, clock: ManualClock, database_dsn: str, api: respx.MockRouter
+) -> None:
+    ctx = await make_ctx(**RESEND, oncall_emails=f"{EMAIL},second@acme.test")
+    resend = api.post(RESEND_EMAILS).mock(
+        return_value=httpx.Response(
+            401,
+            json={"statusCode": 401, "name": "invalid_api_key", "message": "API key is invalid"},
+        )
+    )
+    await raise_alert(ctx, "probe.vapi.down", "warning", "vapi unhealthy")
+    clock.advance(WINDOW)
+    report = await flush_alerts(ctx)
+
+    assert resend.call_count == 1  # the second email row is deferred, not tried
+    assert report.outcomes == {"failed": 1, "deferred": 1}
+    (sms,) = sent_to(database_dsn, PHONE)
+    assert sms["status"] == "sent" and sms["idempotency_key"].startswith("alert-fallback:sms:")
+
+
 async def test_twilio_down_criticals_go_by_email(
     make_ctx: MakeCtx, clock: ManualClock, database_dsn: str, api: respx.MockRouter
 ) -> None:
@@ -113,7 +139,9 @@ async def test_twilio_down_criticals_go_by_email(
     sms, email = alert_messages(database_dsn)
     assert (sms["status"], email["status"], email["to_address"]) == ("failed", "sent", EMAIL)
     sent = resend.calls.last.request
-    assert b"job.drip.down" in sent.content and sent.headers["Idempotency-Key"].startswith("alert:")
+    assert b"job.drip.down" in sent.content and sent.headers["Idempotency-Key"].startswith(
+        "alert-fallback:email:"
+    )
 
 
 async def test_twilio_down_with_default_routes_still_emails_once(
@@ -173,9 +201,9 @@ async def test_database_down_pages_directly_then_records_it_when_back(
 class _DeadTransport:
     name = "dead"
 
-    async def call(self, function: str, args: object = None) -> list[object]:
-        from app.db.errors import DatabaseUnavailable
-
+    async def call(
+        self, function: str, args: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         raise DatabaseUnavailable("connection refused", function=function)
 
     async def close(self) -> None:
@@ -183,19 +211,37 @@ class _DeadTransport:
 
 
 async def test_guardian_tick_with_the_database_down_pages_through_the_providers(
-    make_ctx: MakeCtx, api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+    make_ctx: MakeCtx, api: respx.MockRouter, fresh_pager: DirectPager, database_dsn: str
 ) -> None:
-    from app.alerts import direct
-    from app.db.repositories import Repositories
-
-    monkeypatch.setattr(direct, "PAGER", DirectPager())
-    monkeypatch.setattr(direct.page_directly, "__kwdefaults__", {"pager": direct.PAGER})
     ctx = await make_ctx(**RESEND, **TWILIO)
-    ctx.repos = Repositories(_DeadTransport())  # type: ignore[arg-type]
+    repos = ctx.repos
+    ctx.repos = Repositories(_DeadTransport())
     twilio, resend = twilio_ok(api), resend_ok(api)
 
     outcome = await guardian_tick(ctx)
-
     assert outcome is None
     assert twilio.call_count == 1 and resend.call_count == 1
-    assert [p.key for p in direct.PAGER.unrecorded] == [DB_DOWN_KEY]
+    assert [p.key for p in fresh_pager.unrecorded] == [DB_DOWN_KEY]
+
+    ctx.repos = repos  # the database is back: the next run records the page and resolves it
+    api.get(RESEND_DOMAINS).mock(return_value=httpx.Response(200, json={"data": []}))
+    api.get(ACCOUNT_URL).mock(return_value=httpx.Response(200, json={"sid": "AC1"}))
+    back = await guardian_tick(ctx)
+    assert back is not None and back.status == "succeeded"
+    assert back.counts["direct_pages_recorded"] is True and fresh_pager.unrecorded == []
+    (row,) = query(database_dsn, "select key, status from alerts")
+    assert row == {"key": DB_DOWN_KEY, "status": "resolved"}
+    resolved = [m["payload"]["body"] for m in sent_to(database_dsn, PHONE)]
+    assert resolved == [
+        "[RESOLVED CRIT] database.unreachable: database unreachable: every job is stopped"
+    ]
+
+
+async def test_without_any_context_the_page_still_goes_out(
+    api: respx.MockRouter, fresh_pager: DirectPager
+) -> None:
+    twilio, resend = twilio_ok(api), resend_ok(api)
+    settings = oncall(**RESEND, **TWILIO)
+    await page_without_context(settings, DatabaseUnavailable("cannot connect"))
+    assert twilio.call_count == 1 and resend.call_count == 1
+    assert fresh_pager.unrecorded[0].channels == ["sms", "email"]

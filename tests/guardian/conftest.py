@@ -1,3 +1,3 @@
-from tests.alerts.support import make_ctx
+from tests.alerts.support import fresh_pager, make_ctx
 
-__all__ = ["make_ctx"]
+__all__ = ["fresh_pager", "make_ctx"]

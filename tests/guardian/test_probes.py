@@ -28,7 +28,6 @@ from tests.alerts.support import (
     twilio_created,
 )
 from tests.guardian.test_heartbeats import RecordingLauncher
-from tests.providers.bodies import twilio_error
 from tests.providers.conftest import TWILIO_SID
 
 REAL = {**RESEND, **TWILIO, **VAPI}
@@ -107,29 +106,42 @@ async def test_a_send_only_resend_key_counts_as_healthy(
     assert (await guard(ctx, RecordingLauncher()))["probes"]["resend"] == "ok"
 
 
+@pytest.mark.parametrize(
+    ("target", "severity"), [("resend", "warning"), ("twilio", "critical"), ("vapi", "warning")]
+)
 async def test_5xx_alerts_after_two_failures_in_a_row_and_resolves_on_recovery(
-    make_ctx: MakeCtx, clock: ManualClock, database_dsn: str, api: respx.MockRouter
+    make_ctx: MakeCtx,
+    clock: ManualClock,
+    database_dsn: str,
+    api: respx.MockRouter,
+    target: str,
+    severity: str,
 ) -> None:
     ctx = await make_ctx(**REAL)
-    api["twilio"].mock(return_value=httpx.Response(503, json=twilio_error(20500, "down", 503)))
+    healthy = api[target].return_value
+    api[target].mock(return_value=httpx.Response(503, json={"message": "Service Unavailable"}))
     first = await guard(ctx, RecordingLauncher())
-    assert first["probes"]["twilio"] == "failing" and firing(database_dsn) == {}
+    assert first["probes"][target] == "failing" and firing(database_dsn) == {}
 
     clock.advance(timedelta(minutes=5))
     second = await guard(ctx, RecordingLauncher())
-    assert second["probes"]["twilio"] == "alerted"
-    assert firing(database_dsn) == {"probe.twilio.down": "critical"}
+    assert second["probes"][target] == "alerted"
+    assert firing(database_dsn) == {f"probe.{target}.down": severity}
 
-    api["twilio"].mock(return_value=httpx.Response(200, json={"sid": TWILIO_SID}))
+    api[target].mock(return_value=healthy)
     clock.advance(timedelta(minutes=5))
     await guard(ctx, RecordingLauncher())
     assert firing(database_dsn) == {}
-    (row,) = query(
+    rows = query(
         database_dsn,
-        "select error from health_checks where target = 'twilio' "
-        "and not ok order by id desc limit 1",
+        "select ok, error from health_checks where target = %s order by id",
+        target,
     )
-    assert row["error"] == "HTTP 503"
+    assert rows == [
+        {"ok": False, "error": "HTTP 503"},
+        {"ok": False, "error": "HTTP 503"},
+        {"ok": True, "error": None},
+    ]
 
 
 @pytest.mark.parametrize("target", ["resend", "twilio", "vapi"])

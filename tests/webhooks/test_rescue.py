@@ -8,6 +8,7 @@ from typing import Any
 
 from app.clock import ManualClock
 from app.context import Context
+from app.campaigns import drip
 from app.webhooks.rescue import deliver_due_rescues
 from tests.webhooks.helpers import Db, client, post_vapi, seed_lead, vapi_message, vapi_time
 
@@ -62,7 +63,7 @@ async def test_at_2055_in_florida_it_is_queued_for_the_morning(
     clock.set(morning - timedelta(minutes=1))
     assert await deliver_due_rescues(ctx) == 0
     clock.set(morning)
-    assert await deliver_due_rescues(ctx) == 1
+    assert await drip.run(ctx) == {"rescue_texts": 1}  # the drip tick sends held rescues
     assert db.one("select status from messages")["status"] == "sent"
 
 
@@ -84,3 +85,18 @@ async def test_opted_out_or_answered_gets_no_text(ctx: Context, db: Db, clock: M
         await post_vapi(http, report)
     assert db.count("messages") == 0
     assert db.one("select outcome from calls")["outcome"] == "no_answer"
+
+
+async def test_florida_attempt_cap_holds_the_text(ctx: Context, db: Db, clock: ManualClock) -> None:
+    await seed_lead(ctx, db, phone=MIAMI, state="FL", timezone="America/New_York")
+    clock.set(datetime(2026, 11, 26, 15, 0, tzinfo=UTC))  # 10:00 EST: inside the window
+    first_call = clock.now()
+    async with client(ctx) as http:
+        for n in range(3):  # three calls in 24 h: FL's cap (calls and texts together)
+            status = _report(MIAMI, f"cap-{n}", "02-status-update-ringing.json")
+            await post_vapi(http, status)
+            clock.advance(timedelta(hours=1))
+        await post_vapi(http, _report(MIAMI, "cap-2"))
+    text = db.one("select status, payload from messages")
+    assert text["status"] == "queued"
+    assert datetime.fromisoformat(text["payload"]["not_before"]) == first_call + timedelta(hours=24)

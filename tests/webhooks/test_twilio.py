@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -138,9 +139,9 @@ async def test_ack_from_on_call_number_acknowledges(
 ) -> None:
     acked: list[tuple[str, str]] = []
 
-    async def fake_ack(_ctx: Context, code: str, by: str) -> bool:
+    async def fake_ack(_ctx: Context, code: str, by: str) -> object:
         acked.append((code, by))
-        return True
+        return SimpleNamespace(key="job.drip.down")
 
     monkeypatch.setattr(hooks, "_alerts_hook", lambda: fake_ack)
     oncall = {"MessageSid": "SMack1", "From": "+14155550100", "To": "+1", "Body": "ack k7q2"}
@@ -152,6 +153,31 @@ async def test_ack_from_on_call_number_acknowledges(
     assert acked == [("K7Q2", "+14155550100")]
     kinds = [r["event_type"] for r in db.rows("select event_type from webhook_events order by id")]
     assert kinds == ["sms.ack", "sms.reply"]
+    confirmation = db.one(
+        "select to_address, kind, status, payload from messages where kind = 'alert'"
+    )
+    assert confirmation["to_address"] == "+14155550100" and confirmation["status"] == "sent"
+    assert confirmation["payload"]["body"] == (
+        "nightshift: job.drip.down acknowledged (K7Q2); repeats stopped."
+    )
+
+
+async def test_ack_reaches_the_real_alerts_package(ctx: Context, db: Db) -> None:
+    from app.alerts import raise_alert
+
+    alert = await raise_alert(ctx, "job.drip.down", "critical", "drip is down", {})
+    assert alert is not None
+    params = {
+        "MessageSid": "SMack3",
+        "From": "+14155550100",
+        "To": "+1",
+        "Body": f"ACK {alert.code}",
+    }
+    path, body, headers = signed_twilio("/webhooks/twilio/sms", params)
+    async with client(ctx) as http:
+        assert (await http.post(path, content=body, headers=headers)).status_code == 200
+    acked = db.one("select acknowledged_by from alerts where code = %s", (alert.code,))
+    assert acked["acknowledged_by"] == "+14155550100"
 
 
 async def test_bad_signature_is_403_and_stores_nothing(ctx: Context, db: Db) -> None:
@@ -265,3 +291,21 @@ async def test_status_for_unknown_message_is_stored_as_ignored(ctx: Context, db:
     async with client(ctx) as http:
         assert (await replay(http, fixture("twilio", "status_delivered.json"))).status_code == 200
     assert db.one("select status from webhook_events")["status"] == "ignored"
+
+
+async def test_json_body_with_body_sha256(ctx: Context, db: Db) -> None:
+    import hashlib
+
+    from app.webhooks.signatures import twilio_signature
+    from tests.webhooks.helpers import PUBLIC, TWILIO_TOKEN
+
+    await seed_lead(ctx, db, phone=USER)
+    body = '{"MessageSid": "SMjson", "From": "+14155550199", "Body": "STOP"}'
+    path = f"/webhooks/twilio/sms?bodySHA256={hashlib.sha256(body.encode()).hexdigest()}"
+    signature = twilio_signature(TWILIO_TOKEN, PUBLIC + path)
+    headers = {"Content-Type": "application/json", "X-Twilio-Signature": signature}
+    async with client(ctx) as http:
+        ok = await http.post(path, content=body, headers=headers)
+        tampered = await http.post(path, content=body.replace("STOP", "HI"), headers=headers)
+    assert (ok.status_code, tampered.status_code) == (200, 403)
+    assert db.one("select sms_opted_out_at from leads")["sms_opted_out_at"] is not None

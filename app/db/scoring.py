@@ -1,0 +1,236 @@
+"""Repository for scoring and growth (functions in
+supabase/migrations/20261126000700_scoring_growth.sql). One round trip per call; batches
+travel as arrays/jsonb."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.db.transport import Transport
+
+FeatureMode = Literal["score", "train"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class StoredModel(_Model):
+    version: int
+    kind: Literal["logistic", "prior"]
+    features: dict[str, Any] = Field(default_factory=dict)
+    model: dict[str, Any]
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    trained_at: datetime
+
+
+class ApplyResult(_Model):
+    updated: int
+    newly_hot: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class TopLead(_Model):
+    lead_id: int
+    name: str | None = None
+    status: str
+    score: float
+    score_reasons: list[str] = Field(default_factory=list)
+    hot_at: datetime | None = None
+
+
+class TimingCell(_Model):
+    state: str
+    local_hour: int
+    attempts: int
+    answered: int
+    booked: int
+
+
+class VariantArm(_Model):
+    campaign_id: int
+    step_id: int
+    channel: str
+    variant: str
+    sent: int
+    clicked: int
+    replied: int
+    booked: int
+
+
+class VariantDecision(_Model):
+    campaign: str
+    step_position: int
+    channel: str
+    goal: str
+    arms: dict[str, Any]
+    p_best: dict[str, float]
+    winner: str | None = None
+    promoted_at: datetime | None = None
+    updated_at: datetime
+
+
+class LogLine(_Model):
+    at: datetime
+    source: str
+    message: str
+
+
+class FailurePattern(_Model):
+    fingerprint: str
+    today: int
+    previous_daily_avg: float
+    first_seen_at: datetime
+    is_new: bool
+    sample: str | None = None
+
+
+class PendingCall(_Model):
+    call_id: int
+    ended_reason: str | None = None
+    outcome: str | None = None
+    duration_seconds: float | None = None
+    analysis: dict[str, Any] = Field(default_factory=dict)
+    transcript: str | None = None
+    messages: list[Any] = Field(default_factory=list)
+
+
+class LowQualityCall(_Model):
+    call_id: int
+    vapi_call_id: str | None = None
+    lead_id: int | None = None
+    score: int
+    reasons: list[str] = Field(default_factory=list)
+    ended_reason: str | None = None
+    ended_at: datetime | None = None
+
+
+class BookedCall(_Model):
+    call_id: int
+    vapi_call_id: str | None = None
+    ended_at: datetime | None = None
+    transcript: str
+    summary: str | None = None
+    analysis: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScoringRepository:
+    """Every scoring/growth function; rows of the feature matrix come back as dicts."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def features(
+        self, mode: FeatureMode, horizon_days: int, window_days: int, now: datetime
+    ) -> list[dict[str, Any]]:
+        """The feature matrix (one dict per lead) in one call; see scoring_features()."""
+        return await self.transport.call(
+            "scoring_features",
+            {"p_mode": mode, "p_horizon_days": horizon_days, "p_window_days": window_days,
+             "p_now": now},
+        )  # fmt: skip
+
+    async def save_model(
+        self,
+        kind: str,
+        features: dict[str, Any],
+        model: dict[str, Any],
+        metrics: dict[str, Any],
+        now: datetime,
+    ) -> StoredModel:
+        rows = await self.transport.call(
+            "scoring_save_model",
+            {"p_kind": kind, "p_features": features, "p_model": model, "p_metrics": metrics,
+             "p_now": now},
+        )  # fmt: skip
+        return StoredModel.model_validate(rows[0])
+
+    async def latest_model(self, now: datetime) -> StoredModel | None:
+        rows = await self.transport.call("scoring_latest_model", {"p_now": now})
+        return StoredModel.model_validate(rows[0]) if rows else None
+
+    async def apply_scores(
+        self,
+        ids: Sequence[int],
+        scores: Sequence[float],
+        reasons: Sequence[Sequence[str]],
+        hot_threshold: float,
+        now: datetime,
+    ) -> ApplyResult:
+        """Write a batch of scores and reasons in one call; reports newly hot leads."""
+        if not ids:
+            return ApplyResult(updated=0)
+        rows = await self.transport.call(
+            "scoring_apply",
+            {"p_ids": list(ids), "p_scores": [float(s) for s in scores],
+             "p_reasons": [list(r) for r in reasons],
+             "p_hot_threshold": hot_threshold, "p_now": now},
+        )  # fmt: skip
+        return ApplyResult.model_validate(rows[0])
+
+    async def top_leads(self, limit: int, now: datetime) -> list[TopLead]:
+        rows = await self.transport.call("scoring_top_leads", {"p_limit": limit, "p_now": now})
+        return [TopLead.model_validate(r) for r in rows]
+
+    async def timing_stats(self, days: int, default_tz: str, now: datetime) -> list[TimingCell]:
+        rows = await self.transport.call(
+            "timing_call_stats", {"p_days": days, "p_default_tz": default_tz, "p_now": now}
+        )
+        return [TimingCell.model_validate(r) for r in rows]
+
+    async def variant_stats(self, days: int, horizon_days: int, now: datetime) -> list[VariantArm]:
+        rows = await self.transport.call(
+            "variant_stats", {"p_days": days, "p_horizon_days": horizon_days, "p_now": now}
+        )
+        return [VariantArm.model_validate(r) for r in rows if r["variant"] is not None]
+
+    async def record_variants(self, decisions: list[dict[str, Any]], now: datetime) -> int:
+        if not decisions:
+            return 0
+        rows = await self.transport.call(
+            "variant_record", {"p_decisions": decisions, "p_now": now}
+        )
+        return len(rows)
+
+    async def variant_decisions(self) -> list[VariantDecision]:
+        rows = await self.transport.call("variant_decisions_list")
+        return [VariantDecision.model_validate(r) for r in rows]
+
+    async def failure_lines(self, since: datetime, now: datetime) -> list[LogLine]:
+        rows = await self.transport.call("failure_log_lines", {"p_since": since, "p_now": now})
+        return [LogLine.model_validate(r) for r in rows]
+
+    async def record_failures(self, rows: list[dict[str, Any]], now: datetime) -> int:
+        if not rows:
+            return 0
+        out = await self.transport.call("failure_record", {"p_rows": rows, "p_now": now})
+        return int(out[0]["failure_record"])
+
+    async def failure_summary(self, days: int, limit: int, now: datetime) -> list[FailurePattern]:
+        rows = await self.transport.call(
+            "failure_summary", {"p_days": days, "p_limit": limit, "p_now": now}
+        )
+        return [FailurePattern.model_validate(r) for r in rows]
+
+    async def quality_pending(self, limit: int, now: datetime) -> list[PendingCall]:
+        rows = await self.transport.call("quality_pending", {"p_limit": limit, "p_now": now})
+        return [PendingCall.model_validate(r) for r in rows]
+
+    async def record_quality(self, rows: list[dict[str, Any]], now: datetime) -> int:
+        if not rows:
+            return 0
+        out = await self.transport.call("quality_record", {"p_rows": rows, "p_now": now})
+        return int(out[0]["quality_record"])
+
+    async def low_quality(self, below: int, limit: int) -> list[LowQualityCall]:
+        rows = await self.transport.call("quality_low", {"p_below": below, "p_limit": limit})
+        return [LowQualityCall.model_validate(r) for r in rows]
+
+    async def booked_calls(self, limit: int, now: datetime) -> list[BookedCall]:
+        rows = await self.transport.call(
+            "training_booked_calls", {"p_limit": limit, "p_now": now}
+        )
+        return [BookedCall.model_validate(r) for r in rows]

@@ -1,0 +1,121 @@
+"""Lead scoring inside the `growth` job: keep a model current, score every lead, write back.
+
+- `current_model`: reuse the latest stored model while it is fresh; otherwise read the
+  training window (one SQL call) and train when it holds at least SCORING_MIN_OUTCOMES
+  outcomes with SCORING_MIN_BOOKINGS bookings, else fall back to the documented prior.
+  Every new model is stored as JSON in `score_models` (version, features, coefficients,
+  metrics, trained_at).
+- `score_all`: one SQL call for the feature matrix of every lead, one vectorised pass for
+  probabilities and reason selection, then the scores and top-3 reasons written back in
+  batches (one call per WRITE_BATCH leads); newly hot leads are logged for the operator.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import structlog
+
+from app.db.scoring import StoredModel
+from app.scoring.features import LEAD_SPEC, labels, to_columns
+from app.scoring.model import ScoreModel
+from app.scoring.prior import prior_model
+from app.scoring.reasons import reason_texts
+from app.scoring.train import evaluate_holdout, fit
+
+if TYPE_CHECKING:
+    from app.context import Context
+
+log = structlog.get_logger(__name__)
+WRITE_BATCH = 20_000  # leads per scoring_apply call: one round trip per batch
+
+
+def spec_json() -> dict[str, Any]:
+    return {"numeric": [list(n) for n in LEAD_SPEC.numeric],
+            "categorical": list(LEAD_SPEC.categorical)}  # fmt: skip
+
+
+def enough_outcomes(n: int, bookings: int, min_outcomes: int, min_bookings: int) -> bool:
+    """The training threshold: at least min_outcomes known outcomes and min_bookings bookings
+    (and at least one non-booking, or there is nothing to learn)."""
+    return n >= min_outcomes and bookings >= min_bookings and bookings < n
+
+
+def train_model(rows: list[dict[str, Any]], c: float) -> ScoreModel:
+    """Fit on the training rows (sorted by first contact for the holdout metric)."""
+    rows = sorted(rows, key=lambda r: (r["first_contact_at"], r["lead_id"]))
+    cols, y = to_columns(rows), labels(rows)
+    metrics = evaluate_holdout(LEAD_SPEC, cols, y, c=c)
+    model = fit(LEAD_SPEC, cols, y, c=c)
+    model.metrics = {**metrics, "outcomes": len(rows), "bookings": int(y.sum())}
+    return model
+
+
+async def current_model(ctx: Context) -> StoredModel:
+    """The model to score with now (see the module docstring)."""
+    s, now, repo = ctx.settings, ctx.clock.now(), ctx.repos.scoring
+    latest = await repo.latest_model(now)
+    fresh = latest is not None and now - latest.trained_at < timedelta(
+        hours=s.scoring_retrain_hours
+    )
+    if latest is not None and latest.kind == "logistic" and fresh:
+        return latest
+    rows = await repo.features("train", s.scoring_horizon_days, s.scoring_train_window_days, now)
+    bookings = sum(1 for r in rows if r["label"])
+    if enough_outcomes(len(rows), bookings, s.scoring_min_outcomes, s.scoring_min_bookings):
+        model = train_model(rows, s.scoring_regularization_c)
+        log.info("scoring model trained", outcomes=len(rows), bookings=bookings,
+                 holdout_auc=model.metrics.get("holdout_auc"))  # fmt: skip
+    elif latest is not None and latest.kind == "prior":
+        return latest
+    else:
+        model = prior_model()
+        model.metrics = {**model.metrics, "outcomes": len(rows), "bookings": bookings,
+                         "needs": {"outcomes": s.scoring_min_outcomes,
+                                   "bookings": s.scoring_min_bookings}}  # fmt: skip
+    payload = model.to_json()
+    return await repo.save_model(model.kind, spec_json(), payload, model.metrics, now)
+
+
+def describe_model(stored: StoredModel) -> str:
+    """One line for status output: which model scores, and why."""
+    m = stored.metrics
+    if stored.kind == "prior":
+        needs = m.get("needs", {})
+        return (f"prior scoring (v{stored.version}): {m.get('outcomes', 0)}/"
+                f"{needs.get('outcomes', '?')} outcomes, {m.get('bookings', 0)}/"
+                f"{needs.get('bookings', '?')} bookings needed to train")  # fmt: skip
+    auc = m.get("holdout_auc")
+    shown = f"{auc:.3f}" if isinstance(auc, float) else "n/a"
+    return (f"trained logistic model v{stored.version} on {m.get('outcomes')} outcomes "
+            f"({m.get('bookings')} bookings), holdout AUC {shown}")  # fmt: skip
+
+
+async def score_all(ctx: Context, stored: StoredModel) -> dict[str, Any]:
+    """Score every lead with `stored` and write scores, reasons and hot flags back."""
+    s, now, repo = ctx.settings, ctx.clock.now(), ctx.repos.scoring
+    rows = await repo.features("score", s.scoring_horizon_days, s.scoring_train_window_days, now)
+    if not rows:
+        return {"scored": 0, "newly_hot": 0}
+    model = ScoreModel.from_json(stored.model)
+    cols = to_columns(rows)
+    proba, contrib = model.explain(cols)
+    scores = np.round(proba * 100.0, 1)
+    reasons = reason_texts(model.groups, cols, contrib, now)
+    ids = cols["lead_id"].tolist()
+    hot: list[dict[str, Any]] = []
+    for start in range(0, len(ids), WRITE_BATCH):
+        end = start + WRITE_BATCH
+        result = await repo.apply_scores(
+            ids[start:end], scores[start:end].tolist(), reasons[start:end],
+            s.scoring_hot_threshold, now,
+        )  # fmt: skip
+        hot += result.newly_hot
+    if hot:
+        await ctx.repos.logs.write(
+            "info", "scoring", f"{len(hot)} lead(s) became hot: call them first", now,
+            {"leads": hot[:50]},
+        )  # fmt: skip
+    return {"scored": len(ids), "newly_hot": len(hot)}

@@ -1,0 +1,124 @@
+"""The scoring model: a regularised logistic regression (scikit-learn) kept as plain JSON.
+
+Contract:
+- input is columnar: `Columns` maps a feature name to a numpy array (numeric: float, NaN
+  for missing; categorical: object array of strings), so scoring a million leads is a few
+  vectorised passes, never a Python loop per lead;
+- a `FeatureSpec` says which columns are numeric (and their transform) and which are
+  categorical; encoding is fitted on the training data (standardisation, category levels);
+- `ScoreModel` is the whole fitted model as JSON-safe data (`to_json`/`from_json`): the same
+  scores come back after a round trip, and nothing is ever pickled;
+- `explain` returns the probability and, per feature group, its contribution to the
+  log-odds relative to the average training lead (what the reasons are built from).
+The lead scorer (app.scoring.leads) and bench/scoring_bank.py both use this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+Transform = Literal["identity", "log1p", "recency"]
+Columns = Mapping[str, NDArray[Any]]
+Floats = NDArray[np.float64]
+RECENCY_DAYS = 14.0  # "recency": exp(-days / 14); never (NaN) counts as 0
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    numeric: tuple[tuple[str, Transform], ...]
+    categorical: tuple[str, ...] = ()
+
+    @property
+    def groups(self) -> list[str]:
+        """Feature group names in contribution-matrix column order."""
+        return [name for name, _ in self.numeric] + list(self.categorical)
+
+
+def transform(values: NDArray[Any], how: Transform) -> Floats:
+    """The numeric transform; NaN (missing) becomes 0 after it."""
+    x = np.asarray(values, dtype=np.float64)
+    if how == "log1p":
+        x = np.log1p(np.clip(x, 0.0, None))
+    elif how == "recency":
+        x = np.exp(-np.clip(x, 0.0, None) / RECENCY_DAYS)
+    return np.nan_to_num(x, nan=0.0)
+
+
+@dataclass
+class ScoreModel:
+    """A fitted (or hand-set) logistic model. All fields are JSON-safe."""
+
+    kind: str
+    intercept: float
+    numeric: list[dict[str, Any]]  # {name, transform, mean, scale, coef}
+    categorical: list[dict[str, Any]] = field(default_factory=list)  # {name, levels, baseline}
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def groups(self) -> list[str]:
+        return [n["name"] for n in self.numeric] + [c["name"] for c in self.categorical]
+
+    def spec(self) -> FeatureSpec:
+        return FeatureSpec(
+            tuple((n["name"], n["transform"]) for n in self.numeric),
+            tuple(c["name"] for c in self.categorical),
+        )
+
+    def explain(self, cols: Columns) -> tuple[Floats, Floats]:
+        """(probability per row, contribution matrix rows x groups) in vectorised passes."""
+        n = _rows(cols)
+        contrib = np.empty((n, len(self.groups)), dtype=np.float64)
+        logit = np.full(n, self.intercept, dtype=np.float64)
+        for j, f in enumerate(self.numeric):
+            z = (transform(cols[f["name"]], f["transform"]) - f["mean"]) / f["scale"]
+            contrib[:, j] = f["coef"] * z
+        offset = len(self.numeric)
+        for j, c in enumerate(self.categorical):
+            weights = _lookup(cols[c["name"]], c["levels"])
+            contrib[:, offset + j] = weights - c["baseline"]
+            logit += c["baseline"]
+        logit += contrib.sum(axis=1)
+        return _sigmoid(logit), contrib
+
+    def probability(self, cols: Columns) -> Floats:
+        return self.explain(cols)[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "intercept": self.intercept, "numeric": self.numeric,
+            "categorical": self.categorical, "metrics": self.metrics,
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ScoreModel:
+        return cls(
+            kind=str(data["kind"]),
+            intercept=float(data["intercept"]),
+            numeric=[dict(n) for n in data["numeric"]],
+            categorical=[dict(c) for c in data.get("categorical", [])],
+            metrics=dict(data.get("metrics", {})),
+        )
+
+
+def _rows(cols: Columns) -> int:
+    return len(next(iter(cols.values()))) if cols else 0
+
+
+def _sigmoid(x: Floats) -> Floats:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x, -35.0, 35.0))), dtype=np.float64)
+
+
+def _lookup(values: NDArray[Any], levels: Mapping[str, float]) -> Floats:
+    """The weight of each row's category (0 for a level the model does not know)."""
+    get = levels.get
+    return np.fromiter((get(v, 0.0) for v in values), dtype=np.float64, count=len(values))
+
+
+def normalise_category(values: Any) -> NDArray[Any]:
+    """Categories as lower-case stripped strings; missing becomes ''."""
+    return np.array([str(v).strip().lower() if v is not None else "" for v in values], dtype=object)
