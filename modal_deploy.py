@@ -69,9 +69,10 @@ def growth() -> None:
 
 @app.function(**_cron("guardian"))  # type: ignore[arg-type]
 def guardian() -> None:
-    from app.modal_entry import run_scheduled
+    # Not run_scheduled: when the database is down it still pages on-call directly.
+    from app.guardian.entry import run_guardian_scheduled
 
-    run_scheduled("guardian", modal.current_function_call_id())
+    run_guardian_scheduled(modal.current_function_call_id())
 
 
 @app.function(**_cron("appointments"))  # type: ignore[arg-type]

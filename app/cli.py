@@ -14,6 +14,7 @@ from app import logs
 from app.alerts.cli import alerts_cli
 from app.campaigns.cli import campaigns_cli, leads_cli
 from app.context import Context, open_context
+from app.scoring.cli import export_cli, insights_cli
 from app.settings import SettingsError, get_settings
 
 T = TypeVar("T")
@@ -26,6 +27,8 @@ cli = typer.Typer(
 cli.add_typer(leads_cli, name="leads")
 cli.add_typer(campaigns_cli, name="campaigns")
 cli.add_typer(alerts_cli, name="alerts")
+cli.add_typer(insights_cli, name="insights")
+cli.add_typer(export_cli, name="export")
 
 
 def with_context(work: Callable[[Context], Awaitable[T]], *, migrate: bool = False) -> T:

@@ -12,6 +12,7 @@ import uvicorn
 from croniter import croniter
 
 from app.context import Context
+from app.guardian.entry import guardian_tick
 from app.jobs import JOBS, Job
 from app.runner import RunOutcome, run_job
 from app.webhooks import create_app
@@ -30,16 +31,22 @@ async def run_all_once(ctx: Context) -> list[RunOutcome]:
     return [await run_job(ctx, job.name, reraise=False) for job in JOBS]
 
 
+async def _tick(ctx: Context, name: str) -> RunOutcome | None:
+    if name == "guardian":  # pages on-call directly when the database is down
+        return await guardian_tick(ctx)
+    return await run_job(ctx, name, reraise=False)
+
+
 async def schedule_forever(ctx: Context) -> None:
     """Fire each job at its cron times; a slow job never delays the others."""
-    pending: set[asyncio.Task[RunOutcome]] = set()
+    pending: set[asyncio.Task[RunOutcome | None]] = set()
     due = {job.name: next_fire(job, ctx.clock.now()) for job in JOBS}
     while True:
         name = min(due, key=lambda n: due[n])
         delay = (due[name] - ctx.clock.now()).total_seconds()
         if delay > 0:
             await asyncio.sleep(delay)
-        task = asyncio.create_task(run_job(ctx, name, reraise=False))
+        task = asyncio.create_task(_tick(ctx, name))
         pending.add(task)
         task.add_done_callback(pending.discard)
         due[name] = next_fire(next(j for j in JOBS if j.name == name), due[name])

@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     oncall_emails: CsvList = Field(default_factory=list)
     heartbeat_url: str | None = None
 
-    # --- alerts and guardian (docs/oncall.md) -----------------------------------------------
+    # --- alerts and guardian (docs/runbook.md) -----------------------------------------------
     oncall_escalation_phones: CsvList = Field(default_factory=list)
     alert_routes_warning: CsvList = Field(default_factory=lambda: ["email"])
     alert_routes_critical: CsvList = Field(default_factory=lambda: ["sms", "email"])
@@ -179,6 +179,12 @@ class Settings(BaseSettings):
     ab_min_sample: int = Field(default=100, ge=1)
     ab_promote_probability: float = Field(default=0.95, gt=0.5, lt=1)
     call_quality_review_below: int = Field(default=40, ge=0, le=100)
+
+    # --- appointments and status (docs/appointments.md) --------------------------------------
+    status_token: SecretStr | None = None
+    booking_webhook_secret: SecretStr | None = None
+    digest_hour: int = Field(default=7, ge=0, le=23)
+    no_show_grace_minutes: int = Field(default=30, ge=1, le=1440)
 
     @field_validator("oncall_phones", "oncall_emails", "operator_emails", mode="before")
     @classmethod
@@ -258,7 +264,7 @@ class Settings(BaseSettings):
         if self.public_base_url.startswith("http://127.0.0.1"):
             missing.append("PUBLIC_BASE_URL")
         # Tracked and unsubscribe links in sent mail must outlive a database credential rotation.
-        missing += self._unset(list(_DEMO_DEFAULTS) + ["LINK_SIGNING_SECRET"])
+        missing += self._unset(list(_DEMO_DEFAULTS) + ["LINK_SIGNING_SECRET", "STATUS_TOKEN"])
         for names in self.provider_requirements().values():
             missing += self._unset(names)
         if not self.oncall_phones and not self.oncall_emails:

@@ -35,6 +35,7 @@ PRODUCTION = {
     "vapi_webhook_secret": "s3cr3t-vapi-hook",
     "oncall_phones": "+15551230001,+15551230002",
     "link_signing_secret": "k3y-for-links-5f1c9a7e2d",
+    "status_token": "st-9c2e7f1a4b6d8e0f",
 }
 
 

@@ -1,7 +1,7 @@
 """Tiered alerts: the single entry point for raising, resolving and acknowledging alerts.
 
 Import from here: `raise_alert`, `resolve_alert`, `acknowledge`, `handle_sms_reply`,
-`silence`, `flush_alerts`. See docs/oncall.md for every key and what to do about it.
+`silence`, `flush_alerts`. See docs/runbook.md for every key and what to do about it.
 """
 
 from app.alerts.dispatch import FlushReport, flush_alerts

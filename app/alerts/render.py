@@ -1,4 +1,4 @@
-"""Alert notification text. Every line carries the alert's KEY (the runbook, docs/oncall.md,
+"""Alert notification text. Every line carries the alert's KEY (the runbook, docs/runbook.md,
 is indexed by key) and its ACK code. SMS bodies stay under Twilio's 1,600 characters."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def email_text(items: Sequence[Item]) -> str:
             f"{line(reason, alert)}\n  first seen: {alert.first_seen_at:%Y-%m-%d %H:%M} "
             f"UTC\n{details}".rstrip()
         )
-    footer = "Runbook: docs/oncall.md (look up the key). Acknowledge: reply ACK <code> by SMS "
+    footer = "Runbook: docs/runbook.md (look up the key). Acknowledge: reply ACK <code> by SMS "
     footer += "or run `nightshift alerts ack <code>`."
     return "\n\n".join([*blocks, footer])
 

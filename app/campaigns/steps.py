@@ -14,6 +14,7 @@ from app.campaigns.definition import Window
 from app.campaigns.templates import render, rewrite_links, variables
 from app.db.campaigns import Action, ClaimedStep, StepResult
 from app.providers.content import Business
+from app.scoring.assign import pick_variant
 from app.settings import Settings
 from app.webhooks.tokens import ClickToken, UnsubscribeToken, click_url, unsubscribe_url
 
@@ -46,14 +47,14 @@ def outbox_key(step: ClaimedStep) -> str:
 
 
 def choose_variant(step: ClaimedStep) -> dict[str, Any]:
-    """A/B: a stable split by lead and step (the same lead always gets the same variant)."""
+    """A/B: stable per lead and step (the same lead always gets the same variant); the
+    recorded winner, else weighted by growth's Thompson sampling (app.scoring.assign)."""
     template = step.step["template"]
     variants = template.get("variants") or [
         {"name": "a", **{k: template.get(k) for k in ("subject", "html", "body")}}
     ]
     digest = hashlib.sha256(f"{step.lead['id']}:{step.step['id']}".encode()).digest()
-    chosen: dict[str, Any] = variants[digest[0] % len(variants)]
-    return chosen
+    return pick_variant(variants, template.get("ab"), digest)
 
 
 def _window(step: ClaimedStep) -> Window:

@@ -190,9 +190,7 @@ class ScoringRepository:
     async def record_variants(self, decisions: list[dict[str, Any]], now: datetime) -> int:
         if not decisions:
             return 0
-        rows = await self.transport.call(
-            "variant_record", {"p_decisions": decisions, "p_now": now}
-        )
+        rows = await self.transport.call("variant_record", {"p_decisions": decisions, "p_now": now})
         return len(rows)
 
     async def variant_decisions(self) -> list[VariantDecision]:
@@ -230,7 +228,5 @@ class ScoringRepository:
         return [LowQualityCall.model_validate(r) for r in rows]
 
     async def booked_calls(self, limit: int, now: datetime) -> list[BookedCall]:
-        rows = await self.transport.call(
-            "training_booked_calls", {"p_limit": limit, "p_now": now}
-        )
+        rows = await self.transport.call("training_booked_calls", {"p_limit": limit, "p_now": now})
         return [BookedCall.model_validate(r) for r in rows]

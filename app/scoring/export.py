@@ -92,8 +92,8 @@ def playbook(records: list[dict[str, Any]]) -> str:
         next((t["text"] for t in reversed(r["turns"]) if t["role"] == "assistant"), "")
         for r in records
     )
-    lines = ["# Call handling playbook", "",
-             f"Generated from {len(records)} booked call(s).", "", "## Openings that led to a booking", ""]  # fmt: skip
+    lines = ["# Call handling playbook", "", f"Generated from {len(records)} booked call(s).",
+             "", "## Openings that led to a booking", ""]  # fmt: skip
     lines += [f"- ({n}x) {text}" for text, n in openings.most_common(10)]
     lines += ["", "## How booked calls closed", ""]
     lines += [f"- ({n}x) {text}" for text, n in closings.most_common(10) if text]
@@ -112,7 +112,7 @@ def objection_markdown(pairs: list[dict[str, Any]]) -> str:
     for category in sorted(grouped):
         lines += [f"## {category.replace('_', ' ')}", ""]
         for p in grouped[category]:
-            lines += [f"- Caller: \"{p['objection']}\"", f"  - Response: \"{p['response']}\""]
+            lines += [f'- Caller: "{p["objection"]}"', f'  - Response: "{p["response"]}"']
         lines.append("")
     return "\n".join(lines)
 

@@ -1,8 +1,8 @@
 """The prior scoring, used until there are enough outcomes to train (docs/scoring.md).
 
 A hand-set logistic model in the same JSON shape as a trained one, so scoring, reasons and
-storage are the same code. It starts every lead at a 3 % chance of booking (intercept
-logit(0.03)) and moves it by engagement, with weights chosen from common outbound-sales
+storage are the same code. It starts every lead at a 5 % chance of booking (intercept
+logit(0.05)) and moves it by engagement, with weights chosen from common outbound-sales
 experience, not from data:
 
 | feature (transformed)            | weight | reading                                   |
@@ -17,7 +17,8 @@ experience, not from data:
 | voicemails, log(1+n)             | -0.2   |                                           |
 | lead age in days, log(1+d)       | -0.1   | fresh leads convert better                |
 
-A lead who clicked yesterday and replied once scores about 40 (the default hot threshold).
+A lead who replied by SMS yesterday and clicked or answered a call scores 46-49, over the
+default hot threshold (40); a contacted lead with no engagement scores about 6.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import math
 
 from app.scoring.model import ScoreModel, Transform
 
-BASE_RATE = 0.03
+BASE_RATE = 0.05
 WEIGHTS: tuple[tuple[str, Transform, float], ...] = (
     ("sms_replies", "log1p", 1.5),
     ("clicks", "log1p", 1.2),

@@ -62,7 +62,7 @@ def score_call(call: PendingCall) -> tuple[int, list[str]]:
     """The quality score of one call and the reasons, strongest signals first."""
     if call.outcome in NOT_CONNECTED:
         return 50, [f"not connected ({call.outcome}): no conversation to judge"]
-    points, reasons = 60.0, []
+    points, reasons = 60.0, list[str]()
     reason = call.ended_reason or ""
     if call.outcome == "booked":
         points, reasons = points + 25, [*reasons, "booked an appointment"]
@@ -80,16 +80,14 @@ def score_call(call: PendingCall) -> tuple[int, list[str]]:
         points, reasons = points - 20, [*reasons, "over within 15 seconds"]
     for name in tool_errors(call.messages):
         points, reasons = points - 15, [*reasons, f"tool error: {name}"]
-    return int(round(max(0.0, min(100.0, points)))), reasons
+    return round(max(0.0, min(100.0, points))), reasons
 
 
 async def score_calls(ctx: Context) -> dict[str, int]:
     """Score the finished calls not scored yet, a batch per call pair (read, write)."""
     pending = await ctx.repos.scoring.quality_pending(BATCH, ctx.clock.now())
-    rows = []
-    for call in pending:
-        score, reasons = score_call(call)
-        rows.append({"call_id": call.call_id, "score": score, "reasons": reasons})
+    scored = [(call.call_id, *score_call(call)) for call in pending]
+    rows = [{"call_id": i, "score": score, "reasons": why} for i, score, why in scored]
     await ctx.repos.scoring.record_quality(rows, ctx.clock.now())
-    low = sum(1 for r in rows if r["score"] < ctx.settings.call_quality_review_below)
+    low = sum(1 for _, score, _ in scored if score < ctx.settings.call_quality_review_below)
     return {"calls_scored": len(rows), "calls_low_quality": low}

@@ -126,13 +126,20 @@ def choose_call_time(
     return next_slot(now, timezone, hour)
 
 
-def table(model: TimingModel) -> list[dict[str, object]]:
+@dataclass(frozen=True)
+class TimingRow:
+    state: str
+    hour: int
+    calls: int
+    answer_rate: float
+    answer_95: tuple[float, float]
+    booking_rate: float
+
+
+def table(model: TimingModel) -> list[TimingRow]:
     """Rows for `nightshift insights timing`, best answer rate first within each state."""
     rows = sorted(model.cells.values(), key=lambda e: (e.state, -e.answer.mean, e.hour))
     return [
-        {"state": e.state, "hour": e.hour, "calls": e.attempts,
-         "answer_rate": round(e.answer.mean, 3),
-         "answer_95": tuple(round(x, 3) for x in e.answer.interval()),
-         "booking_rate": round(e.booking.mean, 3)}
+        TimingRow(e.state, e.hour, e.attempts, e.answer.mean, e.answer.interval(), e.booking.mean)
         for e in rows
-    ]  # fmt: skip
+    ]

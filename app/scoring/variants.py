@@ -34,7 +34,9 @@ class Arm:
     successes: int
 
 
-def p_best(arms: Mapping[str, Arm], rng: np.random.Generator, draws: int = DRAWS) -> dict[str, float]:
+def p_best(
+    arms: Mapping[str, Arm], rng: np.random.Generator, draws: int = DRAWS
+) -> dict[str, float]:
     """Each arm's posterior probability of having the highest rate (uniform priors)."""
     names = sorted(arms)
     a = np.array([1 + arms[k].successes for k in names], dtype=np.float64)

@@ -176,6 +176,16 @@ begin
            lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
      where e.id = any (v_ids) and not (e.id = any (v_settled))
     returning e.*
+  ), today as (  -- sends so far today per campaign and channel, counted once per batch
+    select m.campaign_id, m.channel, count(*) n from messages m
+     where m.campaign_id in (select distinct campaign_id from leased)
+       and m.created_at >= date_trunc('day', p_now)
+     group by 1, 2
+    union all
+    select k.campaign_id, 'call', count(*) from calls k
+     where k.campaign_id in (select distinct campaign_id from leased)
+       and k.created_at >= date_trunc('day', p_now)
+     group by 1
   )
   select jsonb_build_object(
     'enrollment_id', e.id, 'position', e.current_step, 'next_run_at', e.next_run_at,
@@ -195,16 +205,12 @@ begin
           select k2.created_at from calls k2
            where k2.lead_id = l.id and k2.status <> 'cancelled'
              and k2.created_at > p_now - interval '24 hours') x), '[]'),
-    'sent_today', (select count(*) from messages m
-                    where m.campaign_id = c.id and m.channel = s.channel
-                      and m.created_at >= date_trunc('day', p_now))
-                + (select count(*) from calls k3
-                    where s.channel = 'call' and k3.campaign_id = c.id
-                      and k3.created_at >= date_trunc('day', p_now)))
+    'sent_today', coalesce(t.n, 0))
     from leased e
     join campaigns c on c.id = e.campaign_id
     join campaign_steps s on s.campaign_id = e.campaign_id and s.position = e.current_step
     join leads l on l.id = e.lead_id
+    left join today t on t.campaign_id = c.id and t.channel = s.channel
    order by e.next_run_at;
 end
 $$;
@@ -227,7 +233,7 @@ begin
   on conflict on constraint messages_idempotency_key_key do nothing;
 
   insert into calls (idempotency_key, lead_id, enrollment_id, campaign_id, provider, to_number,
-                     status, analysis, created_at, updated_at)
+                     status, payload, created_at, updated_at)
   select i->>'idempotency_key', (i->>'lead_id')::bigint, (i->>'enrollment_id')::bigint,
          (i->>'campaign_id')::bigint, i->>'provider', i->>'to_address', 'queued',
          coalesce(i->'payload', '{}'), p_now, p_now
@@ -325,6 +331,8 @@ $$;
 -- ---------------------------------------------------------------------------------------
 -- campaign_manager: deliverability guard, call queue, call retries
 -- ---------------------------------------------------------------------------------------
+create index if not exists messages_campaign_day_idx on messages (campaign_id, created_at);
+create index if not exists calls_campaign_day_idx on calls (campaign_id, created_at);
 alter table calls add column if not exists not_before timestamptz;
 alter table calls add column if not exists attempt integer not null default 1;
 create index if not exists calls_waiting_idx on calls (not_before)
@@ -442,10 +450,10 @@ declare
   v_n integer;
 begin
   insert into calls (idempotency_key, lead_id, enrollment_id, campaign_id, provider, to_number,
-                     status, analysis, attempt, not_before, created_at, updated_at)
+                     status, payload, attempt, not_before, created_at, updated_at)
   select regexp_replace(k.idempotency_key, '#\d+$', '') || '#' || (k.attempt + 1),
          k.lead_id, k.enrollment_id, k.campaign_id, k.provider, k.to_number, 'queued',
-         k.analysis, k.attempt + 1,
+         k.payload, k.attempt + 1,
          coalesce(k.ended_at, k.updated_at) + make_interval(secs => p_spacing_seconds), p_now, p_now
     from calls k
     join leads l on l.id = k.lead_id

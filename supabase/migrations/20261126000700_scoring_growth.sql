@@ -146,7 +146,8 @@ language sql stable set search_path = public as $$
      group by k.lead_id
   )
   select p.id, p.label, p.first_at, p.cutoff, p.industry, p.source, p.state,
-         (extract(epoch from (p.cutoff - p.created_at)) / 86400.0)::real,
+         -- age when first contacted (an attribute of the lead, not of the cutoff's clock)
+         (extract(epoch from (coalesce(least(p.first_at, p.cutoff), p.cutoff) - p.created_at)) / 86400.0)::real,
          (p.email is not null and (p.email_opted_out_at is null or p.email_opted_out_at >= p.cutoff))::integer::real,
          (p.phone is not null and (p.sms_opted_out_at is null or p.sms_opted_out_at >= p.cutoff))::integer::real,
          (p.phone is not null and (p.calls_opted_out_at is null or p.calls_opted_out_at >= p.cutoff))::integer::real,

@@ -8,7 +8,7 @@ from datetime import timedelta
 from app.campaigns import drip
 from app.clock import ManualClock
 from app.context import Context
-from tests.campaigns.helpers import add_leads, load, query
+from tests.campaigns.helpers import CAMPAIGN, add_leads, load, query
 
 
 async def test_enroll_send_first_step_then_wait_for_the_delay(
@@ -84,6 +84,28 @@ steps:
     assert counts["calls_placed"] == 2
     rows = await query(
         ctx,
-        "select lead_id, vapi_call_id from calls where vapi_call_id is not null order by lead_id",
+        "select lead_id, vapi_call_id, payload from calls where vapi_call_id is not null"
+        " order by lead_id",
     )
     assert [r["lead_id"] for r in rows] == [2, 3]  # the two hottest
+    request = rows[0]["payload"]["request"]["json"]  # what the dry run would have sent Vapi
+    overrides = request["assistantOverrides"]
+    assert overrides["metadata"]["lead_id"] == 2 and "enrollment_id" in overrides["metadata"]
+    assert overrides["variableValues"]["first_name"] == "Lead"
+
+
+async def test_daily_channel_cap_defers_the_rest_to_tomorrow(
+    ctx: Context, clock: ManualClock
+) -> None:
+    await load(
+        ctx,
+        CAMPAIGN.replace(
+            "caps: {new_per_day: 1000}", "caps: {new_per_day: 1000, per_day: {sms: 2}}"
+        ),
+    )
+    await add_leads(ctx, 3)
+    await ctx.repos.campaigns.enroll(clock.now())
+    assert await drip.run(ctx) == {"advance": 2, "reschedule:daily_cap": 1}
+    [deferred] = await query(ctx, "select next_run_at from enrollments where current_step = 0")
+    assert deferred["next_run_at"].date() > clock.now().date()
+    assert await drip.run(ctx) == {}  # the cap holds for the rest of the day

@@ -1,0 +1,116 @@
+"""`nightshift insights ...` (what the growth loop learned) and `nightshift export training`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from app.context import Context
+
+insights_cli = typer.Typer(help="What growth learned: scores, timing, A/B, failures, calls.",
+                           no_args_is_help=True)  # fmt: skip
+export_cli = typer.Typer(help="Export data sets learned from the system's outcomes.",
+                         no_args_is_help=True)  # fmt: skip
+
+
+def _run(work: Any) -> Any:
+    from app.cli import with_context
+
+    return with_context(work)
+
+
+@insights_cli.command("scores")
+def scores(limit: int = typer.Option(20, help="How many leads to show.")) -> None:
+    """The call order: highest-scored leads, their top reasons, and which model scores."""
+    from app.scoring.leads import describe_model
+
+    async def work(ctx: Context) -> tuple[Any, Any]:
+        model = await ctx.repos.scoring.latest_model(ctx.clock.now())
+        return model, await ctx.repos.scoring.top_leads(limit, ctx.clock.now())
+
+    model, leads = _run(work)
+    typer.echo(describe_model(model) if model else "no model yet: the growth job has not run")
+    for lead in leads:
+        hot = " HOT" if lead.hot_at else ""
+        typer.echo(f"{lead.score:5.1f}{hot:4} #{lead.lead_id:<6} {lead.name or '-':<24} "
+                   f"{'; '.join(lead.score_reasons)}")  # fmt: skip
+
+
+@insights_cli.command("timing")
+def timing(days: int = typer.Option(90, help="Days of call history.")) -> None:
+    """Answer and booking rate per state and local hour (Beta-Binomial posterior means)."""
+    from app.scoring.timing import estimate, table
+
+    async def work(ctx: Context) -> Any:
+        s = ctx.settings
+        cells = await ctx.repos.scoring.timing_stats(days, s.business_timezone, ctx.clock.now())
+        return estimate(cells, s.timing_prior_strength)
+
+    model = _run(work)
+    typer.echo(f"prior answer rate {model.answer_prior.mean:.3f}, "
+               f"booking rate {model.booking_prior.mean:.3f}")  # fmt: skip
+    typer.echo(
+        f"{'state':<6}{'hour':>5}{'calls':>7}{'answer':>8}  {'95% interval':<15}{'booking':>8}"
+    )
+    for row in table(model):
+        low, high = row.answer_95
+        typer.echo(f"{row.state:<6}{row.hour:>5}{row.calls:>7}{row.answer_rate:>8.3f}"
+                   f"  {low:.3f}-{high:.3f}    {row.booking_rate:>8.3f}")  # fmt: skip
+
+
+@insights_cli.command("variants")
+def variants() -> None:
+    """A/B steps: each variant's sends, successes, P(best) and the promoted winner."""
+
+    async def work(ctx: Context) -> Any:
+        return await ctx.repos.scoring.variant_decisions()
+
+    for d in _run(work):
+        winner = f"WINNER {d.winner} (since {d.promoted_at:%Y-%m-%d})" if d.winner else "testing"
+        typer.echo(f"{d.campaign} step {d.step_position} ({d.channel}, goal {d.goal}): {winner}")
+        for name, arm in sorted(d.arms.items()):
+            typer.echo(f"    {name}: {arm['successes']}/{arm['n']}  P(best) "
+                       f"{d.p_best.get(name, 0.0):.3f}")  # fmt: skip
+
+
+@insights_cli.command("failures")
+def failures(limit: int = typer.Option(10, help="How many patterns.")) -> None:
+    """Today's top error patterns, their 7-day daily average, and which are new."""
+
+    async def work(ctx: Context) -> Any:
+        return await ctx.repos.scoring.failure_summary(7, limit, ctx.clock.now())
+
+    for p in _run(work):
+        new = " NEW" if p.is_new else ""
+        typer.echo(
+            f"{p.today:>6} today (7-day avg {p.previous_daily_avg:.1f}){new}  {p.fingerprint}"
+        )
+
+
+@insights_cli.command("calls")
+def calls(limit: int = typer.Option(20, help="How many calls.")) -> None:
+    """Calls whose quality score is below CALL_QUALITY_REVIEW_BELOW, lowest first."""
+
+    async def work(ctx: Context) -> Any:
+        below = ctx.settings.call_quality_review_below
+        return await ctx.repos.scoring.low_quality(below, limit)
+
+    for c in _run(work):
+        typer.echo(f"{c.score:>3} call #{c.call_id} ({c.vapi_call_id or '-'}) lead "
+                   f"#{c.lead_id or '-'}: {'; '.join(c.reasons)}")  # fmt: skip
+
+
+@export_cli.command("training")
+def training(out: Path = typer.Option(..., "--out", help="Directory to write into.")) -> None:
+    """Booked calls' transcripts and objection -> response pairs (JSONL), plus
+    call_handling_playbook.md and objection_responses.md for the agents' knowledge base."""
+    from app.scoring.export import export_training
+
+    async def work(ctx: Context) -> dict[str, int]:
+        return await export_training(ctx, out)
+
+    counts = _run(work)
+    typer.echo(f"wrote {counts['calls']} booked call(s), {counts['objections']} objection(s) "
+               f"to {out}")  # fmt: skip

@@ -1,0 +1,105 @@
+"""The growth job's scoring: prior below the threshold, a trained model above it, scores and
+reasons written back, hot leads flagged, and the call queue ordered by score."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.campaigns import growth
+from app.clock import ManualClock
+from app.context import Context
+from app.scoring.model import ScoreModel
+from tests.scoring import helpers as h
+
+DAY = timedelta(days=1)
+
+
+async def _engaged_and_silent(ctx: Context, clock: ManualClock) -> tuple[int, int]:
+    now = clock.now()
+    hot = await h.lead(ctx, 1, now - 5 * DAY)
+    await h.message(ctx, hot, "sms", now - 3 * DAY)
+    await h.sms_reply(ctx, "+12125550001", now - DAY)
+    await h.call(ctx, hot, "answered", now - 2 * DAY)
+    cold = await h.lead(ctx, 2, now - 5 * DAY)
+    await h.message(ctx, cold, "sms", now - 3 * DAY)
+    return hot, cold
+
+
+async def _bulk_outcomes(ctx: Context, clock: ManualClock, n: int = 240) -> None:
+    """n leads contacted 60 days ago; a third clicked the next day; most clickers (and a few
+    others) booked 25 days after the first contact."""
+    now = clock.now()
+    await h.execute(ctx, """
+        insert into leads (name, phone, email, industry, created_at)
+        select 'Bulk ' || i, '+1313555' || lpad(i::text, 4, '0'), 'bulk' || i || '@example.com',
+               case when i %% 2 = 0 then 'hvac' else 'plumbing' end, %s
+          from generate_series(0, %s - 1) i""", now - 70 * DAY, n)
+    await h.execute(ctx, """
+        insert into messages (idempotency_key, lead_id, channel, provider, to_address, status,
+                              sent_at, created_at, updated_at)
+        select 'bulk-' || id, id, 'email', 'dryrun', email, 'sent', %s, %s, %s
+          from leads where name like 'Bulk %%'""", *(now - 60 * DAY,) * 3)
+    await h.execute(ctx, """
+        insert into click_events (token, lead_id, url, clicked_at)
+        select 't', id, 'https://example.com', %s from leads
+         where name like 'Bulk %%' and split_part(name, ' ', 2)::int %% 3 = 0""", now - 59 * DAY)
+    await h.execute(ctx, """
+        insert into appointments (lead_id, starts_at, ends_at, created_at)
+        select id, %s, %s, %s from leads
+         where name like 'Bulk %%' and (split_part(name, ' ', 2)::int %% 3 = 0
+                                        and split_part(name, ' ', 2)::int %% 4 <> 0
+                                        or split_part(name, ' ', 2)::int %% 23 = 0)""",
+        now - 30 * DAY, now - 30 * DAY + timedelta(hours=1), now - 35 * DAY)
+
+
+async def test_prior_is_used_below_the_threshold(ctx: Context, clock: ManualClock) -> None:
+    hot, cold = await _engaged_and_silent(ctx, clock)
+    counts = await growth.run(ctx)
+    assert counts["scored"] == 2 and counts["newly_hot"] == 1
+    assert counts["model"].startswith("prior scoring (v1): 0/200 outcomes, 0/20 bookings")
+    stored = await ctx.repos.scoring.latest_model(clock.now())
+    assert stored is not None and stored.kind == "prior"
+    leads = {lead.lead_id: lead for lead in await ctx.repos.scoring.top_leads(10, clock.now())}
+    assert leads[hot].score >= 40 > 10 > leads[cold].score
+    assert leads[hot].hot_at == clock.now() and leads[cold].hot_at is None
+    assert leads[hot].score_reasons[0] == "replied by SMS yesterday"
+    assert "answered a call before" in leads[hot].score_reasons
+    logs = await ctx.repos.logs.recent(10)
+    assert any(log.source == "scoring" and "became hot" in log.message for log in logs)
+    clock.advance(timedelta(hours=1))
+    again = await growth.run(ctx)
+    assert again["model_version"] == 1 and again["newly_hot"] == 0  # prior kept, hot once
+
+
+async def test_enough_outcomes_train_a_model_that_learns_the_signal(
+    ctx: Context, clock: ManualClock
+) -> None:
+    await _bulk_outcomes(ctx, clock)
+    counts = await growth.run(ctx)
+    stored = await ctx.repos.scoring.latest_model(clock.now())
+    assert stored is not None and stored.kind == "logistic"
+    assert stored.metrics["outcomes"] == 240 and stored.metrics["bookings"] >= 20
+    assert counts["model"].startswith("trained logistic model v1 on 240 outcomes")
+    model = ScoreModel.from_json(stored.model)
+    coef = {f["name"]: f["coef"] for f in model.numeric}
+    assert coef["clicks"] > 0.5  # the clickers booked
+    assert stored.metrics["holdout_auc"] > 0.8
+    rows = await h.execute(ctx, "select score, exists (select from click_events c "
+                                "where c.lead_id = l.id) clicked from leads l")
+    clicked = [r["score"] for r in rows if r["clicked"]]
+    silent = [r["score"] for r in rows if not r["clicked"]]
+    assert min(clicked) > max(silent)
+    clock.advance(timedelta(hours=1))
+    assert (await growth.run(ctx))["model_version"] == 1  # fresh model reused, not retrained
+    clock.advance(timedelta(hours=24))
+    assert (await growth.run(ctx))["model_version"] == 2  # retrained after a day
+
+
+async def test_call_queue_is_ordered_by_score(ctx: Context, clock: ManualClock) -> None:
+    hot, cold = await _engaged_and_silent(ctx, clock)
+    await growth.run(ctx)
+    for lead_id in (cold, hot):
+        await h.execute(ctx, "insert into calls (idempotency_key, lead_id, to_number, status) "
+                             "values (%s, %s, '+12125550000', 'queued')", f"q{lead_id}", lead_id)
+    queue, _ = await ctx.repos.manager.call_queue(10, clock.now())
+    assert [c.lead["id"] for c in queue] == [hot, cold]
