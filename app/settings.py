@@ -264,7 +264,7 @@ class Settings(BaseSettings):
         if self.public_base_url.startswith("http://127.0.0.1"):
             missing.append("PUBLIC_BASE_URL")
         # Tracked and unsubscribe links in sent mail must outlive a database credential rotation.
-        missing += self._unset(list(_DEMO_DEFAULTS) + ["LINK_SIGNING_SECRET", "STATUS_TOKEN"])
+        missing += self._unset([*_DEMO_DEFAULTS, "LINK_SIGNING_SECRET", "STATUS_TOKEN"])
         for names in self.provider_requirements().values():
             missing += self._unset(names)
         if not self.oncall_phones and not self.oncall_emails:

@@ -10,7 +10,6 @@ failure is logged and rescheduled, never the end of the run.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ import structlog
 
 from app.campaigns.steps import Plan, plan_step, settle, step_result
 from app.db.campaigns import ClaimedStep, StepResult
+from app.providers.delivery import Delivery
 from app.webhooks.rescue import deliver_due_rescues
 
 if TYPE_CHECKING:
@@ -52,7 +52,8 @@ async def run(ctx: Context) -> dict[str, Any]:
 
 
 async def process_batch(ctx: Context, worker: str, steps: list[ClaimedStep]) -> Counter[str]:
-    """Plan, write the outbox rows, deliver, settle: three database calls plus the sends."""
+    """Plan, write the outbox rows, deliver, settle: one call each for the whole batch
+    (claim and record of the sends included), plus the provider requests themselves."""
     now = ctx.clock.now()
     providers = {
         "email": ctx.providers.email.name,
@@ -62,17 +63,24 @@ async def process_batch(ctx: Context, worker: str, steps: list[ClaimedStep]) -> 
     used: dict[tuple[int, str], int] = {}
     plans = [_safe_plan(s, now, ctx, used, providers) for s in steps]
     enqueued = await ctx.repos.campaigns.enqueue([p.item for p in plans if p.item], now)
-    semaphore = asyncio.Semaphore(ctx.settings.drip_concurrency)
-
-    async def finish(plan: Plan) -> StepResult:
-        if plan.result is not None:
-            return plan.result
-        async with semaphore:
-            return await _deliver(ctx, plan, enqueued[plan.item["idempotency_key"]].id)  # type: ignore[index]
-
-    results = await asyncio.gather(*(finish(p) for p in plans))
-    await ctx.repos.campaigns.complete(worker, list(results), ctx.clock.now())
+    row_ids = {id(p): enqueued[p.item["idempotency_key"]].id for p in plans if p.item}
+    messages = [row_ids[id(p)] for p in plans if p.item and p.item["channel"] != "call"]
+    deliveries = await _deliver_all(ctx, messages)
+    results = [p.result or _after_delivery(ctx, p, deliveries.get(row_ids[id(p)])) for p in plans]
+    await ctx.repos.campaigns.complete(worker, results, ctx.clock.now())
     return Counter(f"{r.action}:{r.reason}" if r.reason else r.action for r in results)
+
+
+async def _deliver_all(ctx: Context, message_ids: list[int]) -> dict[int, Delivery]:
+    if not message_ids:
+        return {}
+    try:
+        return await ctx.providers.delivery.deliver_messages(
+            message_ids, concurrency=ctx.settings.drip_concurrency
+        )
+    except Exception:  # e.g. the database dropped mid-batch: every step retries later
+        log.exception("batch delivery failed", messages=len(message_ids))
+        return {}
 
 
 def _safe_plan(
@@ -89,15 +97,13 @@ def _safe_plan(
         return settle(step, "reschedule", f"error:{type(exc).__name__}", now + RETRY_LATER)
 
 
-async def _deliver(ctx: Context, plan: Plan, row_id: int) -> StepResult:
+def _after_delivery(ctx: Context, plan: Plan, delivery: Delivery | None) -> StepResult:
+    """How a step ends, from what delivery did with its outbox row."""
     step, now = plan.step, ctx.clock.now()
     if step.step["channel"] == "call":  # queued: campaign_manager places calls hottest-first
         return step_result(step, "advance", "call_queued")
-    try:
-        delivery = await ctx.providers.delivery.deliver_message(row_id)
-    except Exception as exc:  # one lead's failure never stops the run
-        log.exception("delivery crashed", enrollment_id=step.enrollment_id, message_id=row_id)
-        return step_result(step, "reschedule", f"error:{type(exc).__name__}", now + RETRY_LATER)
+    if delivery is None:  # the batch's delivery crashed: the outbox row is reconciled later
+        return step_result(step, "reschedule", "error:delivery", now + RETRY_LATER)
     outcome = delivery.outcome
     if outcome in ("sent", "done"):
         return step_result(step, "advance", None)
@@ -105,8 +111,7 @@ async def _deliver(ctx: Context, plan: Plan, row_id: int) -> StepResult:
         return step_result(step, "advance", f"failed:{delivery.error_code}")
     if outcome == "suppressed":
         stops = step.campaign["definition"].get("stop", {}).get("on_opt_out", True)
-        return step_result(
-            step, "stop" if stops else "advance", f"opted_out:{step.step['channel']}"
-        )
+        reason = f"opted_out:{step.step['channel']}"
+        return step_result(step, "stop" if stops else "advance", reason)
     later = BUSY_LATER if outcome == "busy" else RETRY_LATER
     return step_result(step, "reschedule", outcome, now + later)

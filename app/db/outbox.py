@@ -127,6 +127,23 @@ class OutboxRepository:
         )
         return MessageClaim.model_validate(row)
 
+    async def claim_messages(
+        self, message_ids: list[int], now: datetime, reclaim_after_seconds: int = 600
+    ) -> list[MessageClaim]:
+        """`claim_message` for a whole batch in one round trip (order kept)."""
+        rows = await self.transport.call(
+            "claim_messages",
+            {"p_ids": message_ids, "p_reclaim_after_seconds": reclaim_after_seconds, "p_now": now},
+        )
+        return [MessageClaim.model_validate(row) for row in rows]
+
+    async def record_messages_sent(self, results: list[dict[str, Any]], now: datetime) -> int:
+        """`record_message_sent` for a batch: items {id, provider, provider_id, request}."""
+        rows = await self.transport.call(
+            "record_messages_sent", {"p_results": results, "p_now": now}
+        )
+        return int(rows[0]["record_messages_sent"])
+
     async def record_message_sent(
         self,
         message_id: int,

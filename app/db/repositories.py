@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.alerts import AlertRepository
+from app.db.appointments import AppointmentRepository
 from app.db.campaigns import CampaignRepository, ManagerRepository
 from app.db.models import (
     DbPing,
@@ -147,3 +148,4 @@ class Repositories:
         self.manager = ManagerRepository(transport)
         self.alerts = AlertRepository(transport)
         self.scoring = ScoringRepository(transport)
+        self.appointments = AppointmentRepository(transport)

@@ -64,6 +64,6 @@ def default_launcher(ctx: Context) -> JobLauncher:
     """Modal inside a Modal container, else in-process."""
     try:
         import modal
-    except ImportError:  # pragma: no cover - modal is a runtime dependency
+    except ImportError:  # pragma: no cover - modal ships with the deploy extra: not on Modal
         return LocalJobLauncher(ctx)
     return LocalJobLauncher(ctx) if modal.is_local() else ModalJobLauncher()

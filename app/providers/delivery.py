@@ -13,7 +13,8 @@ This is the only way the rest of nightshift reaches a provider.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ from app.providers.ports import (
     CallRequest,
     EmailMessage,
     EmailSender,
+    SendResult,
     SmsMessage,
     SmsSender,
 )
@@ -63,7 +65,7 @@ def email_from_row(row: OutboxMessage) -> EmailMessage:
         subject=p.get("subject", ""), html=p.get("html", ""), text=p.get("text"),
         kind=row.kind if row.kind in ("marketing", "transactional", "alert") else "marketing",
         unsubscribe_url=p.get("unsubscribe_url"), reply_to=p.get("reply_to"),
-        tags=p.get("tags") or {},
+        tags=p.get("tags") or {}, attachments=p.get("attachments") or [],
     )  # fmt: skip
 
 
@@ -116,10 +118,7 @@ class OutboxDelivery:
             return Delivery(claim.outcome, message_id)  # type: ignore[arg-type]
         row = claim.message
         try:
-            if row.channel == "email":
-                result = await self.email.send(email_from_row(row))
-            else:
-                result = await self.sms.send(sms_from_row(row))
+            result = await self._send_row(row)
         except (ProviderError, ValidationError) as exc:
             return await self._message_failed(row, exc)
         request = result.request if result.provider == "dryrun" else None
@@ -127,6 +126,57 @@ class OutboxDelivery:
             row.id, result.provider, result.provider_id, self.clock.now(), request
         )
         return Delivery("sent", row.id, result.provider, result.provider_id, result.reconciled)
+
+    async def deliver_messages(
+        self, message_ids: Sequence[int], *, concurrency: int = 20
+    ) -> dict[int, Delivery]:
+        """`deliver_message` for a batch, same rules: ONE claim call for every row, the sends
+        (at most `concurrency` at once), ONE record call for every accepted send. A failed send
+        takes the single-row failure path. Returns each row's Delivery by id."""
+        claims = await self.outbox.claim_messages(
+            list(message_ids), self.clock.now(), self.reclaim_after_seconds
+        )
+        rows = [c.message for c in claims if c.outcome in ("claimed", "reclaimed")]
+        out = {
+            c.message.id: Delivery(c.outcome, c.message.id)  # type: ignore[arg-type]
+            for c in claims
+            if c.outcome not in ("claimed", "reclaimed")
+        }
+        gate = asyncio.Semaphore(concurrency)
+
+        async def send(row: OutboxMessage) -> SendResult | Exception:
+            async with gate:
+                try:
+                    return await self._send_row(row)
+                except (ProviderError, ValidationError) as exc:
+                    return exc
+
+        sent: list[tuple[OutboxMessage, SendResult]] = []
+        for row, result in zip(rows, await asyncio.gather(*(send(r) for r in rows)), strict=True):
+            if isinstance(result, Exception):
+                out[row.id] = await self._message_failed(row, result)
+            else:
+                sent.append((row, result))
+        await self._record_sent(sent)
+        for row, result in sent:
+            out[row.id] = Delivery(
+                "sent", row.id, result.provider, result.provider_id, result.reconciled
+            )
+        return out
+
+    async def _record_sent(self, sent: list[tuple[OutboxMessage, SendResult]]) -> None:
+        if sent:
+            items = [
+                {"id": row.id, "provider": r.provider, "provider_id": r.provider_id,
+                 "request": r.request if r.provider == "dryrun" else None}
+                for row, r in sent
+            ]  # fmt: skip
+            await self.outbox.record_messages_sent(items, self.clock.now())
+
+    async def _send_row(self, row: OutboxMessage) -> SendResult:
+        if row.channel == "email":
+            return await self.email.send(email_from_row(row))
+        return await self.sms.send(sms_from_row(row))
 
     async def place_call(self, call_id: int) -> Delivery:
         """Place one outbox call at most once."""

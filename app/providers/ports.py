@@ -24,6 +24,14 @@ class _Port(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class EmailAttachment(_Port):
+    """A file attached to an email (Resend's `attachments` item): content is base64."""
+
+    filename: str
+    content: str
+    content_type: str | None = None
+
+
 class EmailMessage(_Port):
     outbox_id: int
     idempotency_key: str = Field(min_length=1, max_length=256)  # Resend: 1-256 chars
@@ -35,6 +43,7 @@ class EmailMessage(_Port):
     unsubscribe_url: str | None = None  # required for marketing email
     reply_to: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    attachments: list[EmailAttachment] = Field(default_factory=list)
 
 
 class SmsMessage(_Port):

@@ -47,6 +47,8 @@ def build_email_request(message: EmailMessage, config: ResendConfig) -> Provider
         body["headers"] = prepared.headers
     if message.reply_to:
         body["reply_to"] = message.reply_to
+    if message.attachments:
+        body["attachments"] = [a.model_dump(exclude_none=True) for a in message.attachments]
     tags = {"outbox_id": str(message.outbox_id), "kind": message.kind, **message.tags}
     body["tags"] = [{"name": k, "value": v} for k, v in tags.items()]
     return ProviderRequest(

@@ -5,7 +5,8 @@ app's lifespan opens one from settings at startup and closes it at shutdown, ins
 server's event loop where the database pool must live.
 
 Routes: `GET /healthz`; the webhooks, `/r/` and `/u/` (app/webhooks/routes.py,
-docs/webhooks.md). The status page arrives with its issue (#8).
+docs/webhooks.md); `POST /webhooks/booking` and `GET /status`
+(docs/appointments.md).
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def create_app(context: Context | None = None) -> FastAPI:
     app.add_api_route("/healthz", healthz, methods=["GET"])
     for router in webhook_routers():  # webhooks, /r/ and /u/ (docs/webhooks.md)
         app.include_router(router)
+    from app.appointments.webhook import router as booking  # late: they import app.webhooks
+    from app.status.page import router as status
+
+    app.include_router(booking)  # POST /webhooks/booking (docs/appointments.md)
+    app.include_router(status)  # GET /status, /status/login
     return app
 
 

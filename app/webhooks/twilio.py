@@ -108,6 +108,10 @@ async def inbound_sms(request: Request, background: BackgroundTasks) -> Response
     if result.duplicate:
         return twiml()
     ids = list(result.message_ids)
+    if inbound.kind == "reply":  # C / R / X answering an appointment text (issue 8)
+        from app.appointments.replies import handle_reply  # late: it imports app.webhooks
+
+        ids += await handle_reply(ctx, sender, params.get("Body", ""), sid)
     if inbound.kind == "ack" and inbound.ack_code:
         try:  # stored already: a failure here is logged, the reply stays a 200
             ids.append(await _acknowledge(ctx, inbound.ack_code, sid, sender))

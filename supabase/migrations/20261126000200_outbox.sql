@@ -326,4 +326,36 @@ language sql stable set search_path = public as $$
   select * from calls where id = p_id;
 $$;
 
+-- Batch forms for the drip loop, one round trip per batch; each row follows exactly the
+-- rules of its single-row function above.
+create or replace function claim_messages(
+  p_ids bigint[], p_reclaim_after_seconds integer default 600, p_now timestamptz default now()
+) returns table (outcome text, message jsonb)
+language plpgsql set search_path = public as $$
+declare
+  v_id bigint;
+begin
+  foreach v_id in array p_ids loop
+    return query select * from claim_message(v_id, p_reclaim_after_seconds, p_now);
+  end loop;
+end
+$$;
+
+-- p_results: [{id, provider, provider_id, request}]; returns how many rows were recorded.
+create or replace function record_messages_sent(p_results jsonb, p_now timestamptz default now())
+returns integer
+language plpgsql set search_path = public as $$
+declare
+  v jsonb;
+  v_n integer := 0;
+begin
+  for v in select * from jsonb_array_elements(p_results) loop
+    perform record_message_sent((v->>'id')::bigint, v->>'provider', v->>'provider_id',
+                                nullif(v->'request', 'null'::jsonb), p_now);
+    v_n := v_n + 1;
+  end loop;
+  return v_n;
+end
+$$;
+
 select secure_functions();

@@ -62,8 +62,11 @@ create index if not exists call_quality_low_idx on call_quality (score);
 -- The feature matrix, one row per lead, in one pass over the event tables.
 --   p_mode 'score': every lead, events before p_now.
 --   p_mode 'train': leads whose label is known and whose first contact is in the window;
---     events before the lead's cutoff (its booking, else first contact + horizon), so the
---     booking call itself never leaks into the features.
+--     events before the lead's cutoff, so the booking call itself never leaks in: a booked
+--     lead is observed at its booking; a lead that did not book at first contact + a delay
+--     taken from the booked leads' delays (picked by lead id), so both classes are observed
+--     at comparable moments and "days since" features carry no observation-time artifact
+--     (first contact + horizon when nobody booked).
 -- label: booked (appointment or a call with outcome booked) within p_horizon_days after the
 -- first outbound contact; false once the horizon passed without one; null while open, for a
 -- lead never contacted, or one that booked before any contact.
@@ -105,10 +108,15 @@ language sql stable set search_path = public as $$
       from leads l
       left join contact c on c.lead_id = l.id
       left join booked b on b.lead_id = l.id
+  ), delays as (
+    select coalesce(array_agg(t.booked_at - t.first_at order by t.id), '{}') d
+      from labelled t where t.label
   ), pop as (
     select t.*, case when p_mode = 'train'
                      then case when t.label then t.booked_at
-                               else t.first_at + (select h from horizon) end
+                               else t.first_at + coalesce(
+                                 (select d[1 + (t.id % cardinality(d))] from delays
+                                   where cardinality(d) > 0), (select h from horizon)) end
                      else p_now end cutoff
       from labelled t
      where p_mode = 'score'

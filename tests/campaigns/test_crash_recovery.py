@@ -61,14 +61,14 @@ async def test_killed_after_provider_accepted_sms_is_not_sent_twice(
             router.get(MESSAGES_URL).mock(
                 side_effect=lambda r: httpx.Response(200, json=twilio_page(sent))
             )
-            original = ctx.repos.outbox.record_message_sent
+            original = ctx.repos.outbox.record_messages_sent
 
             async def crash(*args: Any, **kwargs: Any) -> Any:
                 raise Crash("killed")
 
-            monkeypatch.setattr(ctx.repos.outbox, "record_message_sent", crash)
-            assert await drip.run(ctx) == {"reschedule:error:Crash": 1}
-            monkeypatch.setattr(ctx.repos.outbox, "record_message_sent", original)
+            monkeypatch.setattr(ctx.repos.outbox, "record_messages_sent", crash)
+            assert await drip.run(ctx) == {"reschedule:error:delivery": 1}
+            monkeypatch.setattr(ctx.repos.outbox, "record_messages_sent", original)
 
             clock.advance(timedelta(minutes=16))  # the step's retry time; the claim is stale
             assert await drip.run(ctx) == {"advance": 1}

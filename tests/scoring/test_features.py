@@ -67,7 +67,8 @@ async def test_train_mode_labels_and_cuts_off_at_the_outcome(
     assert booked["label"] is True and lost["label"] is False
     assert booked["cutoff_at"] == clock.now() - 35 * DAY  # the booking
     assert booked["clicks"] == 0  # the later click does not leak into training
-    assert lost["cutoff_at"] == clock.now() - 10 * DAY  # first contact + 30 days
+    # observed at first contact + a booked lead's delay (the only one: 5 days)
+    assert lost["cutoff_at"] == clock.now() - 35 * DAY
     assert (lost["emails_sent"], lost["emails_opened"]) == (1, 1)
     assert abs(lost["lead_age_days"] - 20.0) < 1e-3
 
@@ -81,4 +82,5 @@ async def test_train_mode_respects_the_horizon_and_window(ctx: Context, clock: M
     await h.message(ctx, old, "sms", now - 300 * DAY)
     rows = {r["lead_id"]: r for r in await ctx.repos.scoring.features("train", 30, 180, now)}
     assert rows[late]["label"] is False
+    assert rows[late]["cutoff_at"] == now - 60 * DAY  # nobody booked: first contact + horizon
     assert old not in rows  # first contact outside the 180-day window

@@ -1,0 +1,124 @@
+"""`POST /webhooks/booking`: bookings from any calendar (GoHighLevel, Cal.com, a script).
+
+Contract (docs/appointments.md):
+- body: JSON `{"external_id", "starts_at" (ISO 8601 with offset), "ends_at" | "duration_minutes",
+  "name", "phone" (E.164) and/or "email", "timezone" (IANA), "notes", "status" ("booked" |
+  "cancelled")}`; the same external_id again is idempotent, with a new start it reschedules;
+- verified with BOOKING_WEBHOOK_SECRET: header `X-Booking-Signature` (or Cal.com's
+  `X-Cal-Signature-256`) = hex HMAC-SHA256 of the raw body, optionally `sha256=`-prefixed,
+  compared in constant time;
+- 415 not JSON → 413 body too large → 401 signature → 400 malformed JSON → 422 invalid
+  booking (the reason names the fields); 200 `{"outcome", "appointment_id"}` otherwise, and
+  the confirmation goes out right away (a background tick of the loop).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from app.appointments.loop import tick
+from app.db.appointments import BookingIn
+from app.settings import Settings
+from app.webhooks.common import (
+    JSON_TYPES,
+    Rejected,
+    SafeRoute,
+    context,
+    parse_json,
+    read_body,
+    reject,
+    require_media_type,
+    secret_value,
+    unverified_allowed,
+)
+
+router = APIRouter(route_class=SafeRoute)
+SIGNATURE_HEADERS = ("x-booking-signature", "x-cal-signature-256")
+E164 = r"^\+[1-9][0-9]{6,14}$"
+
+
+class BookingBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    external_id: str = Field(min_length=1, max_length=200)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+    duration_minutes: int | None = Field(default=None, ge=5, le=1440)
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, pattern=E164)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)
+    timezone: str | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+    status: Literal["booked", "cancelled"] = "booked"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        try:
+            return str(ZoneInfo(value)) if value else None
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("not an IANA timezone") from exc
+
+
+def signature_ok(settings: Settings, body: bytes, headers: Any) -> bool:
+    """Constant-time check of the hex HMAC-SHA256 of the raw body."""
+    secret = secret_value(settings.booking_webhook_secret)
+    if secret is None:
+        return unverified_allowed(settings, settings.booking_webhook_secret)
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    for name in SIGNATURE_HEADERS:
+        given = headers.get(name, "").strip().lower().removeprefix("sha256=")
+        if given and hmac.compare_digest(given.encode(), expected.encode()):
+            return True
+    return False
+
+
+def to_booking(data: Any, settings: Settings) -> BookingIn:
+    """The validated booking, or Rejected(422) naming the invalid fields."""
+    if not isinstance(data, dict):
+        raise Rejected(422, "body must be a JSON object")
+    try:
+        body = BookingBody.model_validate(data)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()})
+        raise Rejected(422, f"invalid booking: {', '.join(fields)}") from exc
+    if not body.phone and not body.email:
+        raise Rejected(422, "invalid booking: phone or email required")
+    minutes = body.duration_minutes or settings.appointment_minutes
+    ends = body.ends_at or body.starts_at + timedelta(minutes=minutes)
+    if ends <= body.starts_at:
+        raise Rejected(422, "invalid booking: ends_at must be after starts_at")
+    return BookingIn(
+        external_id=f"booking:{body.external_id}", starts_at=body.starts_at, ends_at=ends,
+        name=body.name, phone=body.phone, email=body.email.lower() if body.email else None,
+        timezone=body.timezone or settings.business_timezone, lead_timezone=body.timezone,
+        notes=body.notes, source="webhook", status=body.status,
+    )  # fmt: skip
+
+
+@router.post("/webhooks/booking")
+async def booking_webhook(request: Request, background: BackgroundTasks) -> JSONResponse:
+    """Store a booking (see the module contract) and send its confirmation."""
+    ctx = context(request)
+    try:
+        require_media_type(request, JSON_TYPES)
+        body = await read_body(request, ctx.settings.webhook_max_body_bytes)
+        if not signature_ok(ctx.settings, body, request.headers):
+            raise Rejected(401, "invalid or missing X-Booking-Signature")
+        booking = to_booking(parse_json(body), ctx.settings)
+    except Rejected as exc:
+        return reject("booking", exc)
+    result = await ctx.repos.appointments.upsert(booking, ctx.clock.now())
+    if result.outcome in ("no_lead", "unknown"):
+        return reject("booking", Rejected(422, f"booking not applied: {result.outcome}"))
+    background.add_task(tick, ctx)
+    appointment_id = result.appointment.id if result.appointment else None
+    return JSONResponse({"outcome": result.outcome, "appointment_id": appointment_id})

@@ -1,0 +1,1 @@
+"""The status page (`GET /status`) and `nightshift status`: one snapshot, two renderings."""

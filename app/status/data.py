@@ -1,0 +1,66 @@
+"""The status snapshot: every section of the page in one database round trip.
+
+Contract of `collect(ctx)`: a JSON-ready dict with `now`, `jobs` (one row per registered
+job: last run, state, duration, next run, late), `alerts` (firing, with their codes),
+`funnel` (7 and 30 days), `calls_per_day` (14 days, by outcome), `deliverability` (per
+campaign, 30 days, with rates), `health` (per API: last result and latencies), `model`,
+`hot_leads`, `scored_leads` and `appointments`. No secret is ever part of it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from croniter import croniter
+
+from app.context import Context
+from app.db.models import JobState
+from app.jobs import JOBS
+
+
+def _seconds(state: JobState) -> float | None:
+    if state.finished_at is None:
+        return None
+    return round((state.finished_at - state.started_at).total_seconds(), 2)
+
+
+def job_rows(states: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """One row per registered job, in registry order."""
+    from app.webhooks.api import job_health  # imported late: the web app includes this page
+
+    by_name = {s["job"]: JobState.model_validate(s) for s in states}
+    rows = []
+    for job in JOBS:
+        state = by_name.get(job.name)
+        next_run: datetime = croniter(job.cron, now).get_next(datetime)
+        rows.append({
+            "job": job.name, "cron": job.cron, **job_health(state, job.name, now),
+            "duration_seconds": _seconds(state) if state else None,
+            "error": state.error if state else None, "next_run_at": next_run.isoformat(),
+        })  # fmt: skip
+    return rows
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 2) if whole else 0.0
+
+
+def with_rates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Deliverability rows with bounce/complaint/filter rates in percent."""
+    return [
+        {
+            **r,
+            **{f"{k}_rate": _rate(r[k], r["sent"]) for k in ("bounced", "complained", "filtered")},
+        }
+        for r in rows
+    ]
+
+
+async def collect(ctx: Context) -> dict[str, Any]:
+    now = ctx.clock.now()
+    snap = await ctx.repos.appointments.status_snapshot(ctx.settings.business_timezone, now)
+    snap["jobs"] = job_rows(snap["jobs"], now)
+    snap["deliverability"] = with_rates(snap["deliverability"])
+    snap["timezone"] = ctx.settings.business_timezone
+    return snap

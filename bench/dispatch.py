@@ -1,0 +1,124 @@
+"""Drip dispatch throughput: steps sent per second end to end, and its baseline.
+
+For each table size (10k, 100k, 1M leads) the SAME number of steps is due (default 10,000):
+claim → gate → render → outbox rows → dry-run (zero-latency) provider → record → next step,
+exactly as the `drip` job runs them. Beside it, the database's own ceiling: the same number
+of outbox rows written by one `INSERT ... SELECT`. Prints one row per size.
+
+    .venv/bin/python bench/dispatch.py [--sizes 10000,100000,1000000] [--due 10000]
+
+Not a test: it prints measured figures (see bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg import conninfo, sql
+
+from app import logs
+from app.campaigns import drip
+from app.campaigns.definition import load_campaign_yaml
+from app.clock import ManualClock
+from app.context import open_context
+from app.db.embedded import start_embedded
+from app.db.migrate import migrate
+from app.db.transport import PostgresTransport
+from app.settings import Settings
+
+NOW = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)  # 15:00 in New York: inside every window
+CAMPAIGN = """
+slug: bench
+name: Bench
+window: {start: "08:00", end: "21:00"}
+caps: {new_per_day: 0}
+steps:
+  - channel: sms
+    body: "Hi {{ lead.first_name }}, {{ business.name }} here. Reply STOP to opt out."
+  - channel: sms
+    delay: 2d
+    body: "Still there, {{ lead.first_name }}?"
+"""
+
+SEED = """
+insert into leads (name, phone, email, state, timezone, source)
+select 'Lead ' || g, '+1212' || lpad(g::text, 7, '0'), null, 'NY', 'America/New_York', 'bench'
+  from generate_series(1, %(n)s) g;
+insert into enrollments (campaign_id, lead_id, next_run_at, enrolled_at)
+select %(campaign)s, l.id,
+       case when l.id <= %(due)s then %(now)s::timestamptz
+            else %(now)s::timestamptz + interval '30 days' end, %(now)s
+  from leads l;
+analyze;
+"""
+
+BASELINE = """
+insert into messages (idempotency_key, lead_id, enrollment_id, campaign_id, channel, provider,
+                      to_address, payload)
+select 'base:' || e.id, e.lead_id, e.id, e.campaign_id, 'sms', 'dryrun', l.phone,
+       jsonb_build_object('body', 'Hi ' || l.name)
+  from enrollments e join leads l on l.id = e.lead_id
+ where e.status = 'active' and e.next_run_at <= %(now)s
+"""
+
+
+def admin(dsn: str, statement: sql.Composable) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+async def measure(dsn: str, size: int, due: int) -> tuple[float, float, int]:
+    """(engine seconds, baseline seconds, steps sent) for one table size."""
+    settings = Settings(_env_file=None, drip_max_batches=10_000, log_level="WARNING")
+    clock = ManualClock(NOW)
+    transport = await PostgresTransport(dsn, max_size=4).open()
+    async with open_context(settings, clock=clock, transport=transport) as ctx:
+        saved = await ctx.repos.campaigns.upsert(load_campaign_yaml(CAMPAIGN).to_row(), NOW)
+        params = {"n": size, "due": due, "campaign": saved.campaign_id, "now": NOW}
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for statement in SEED.split(";"):
+                if statement.strip():
+                    conn.execute(statement.encode(), params)
+        started = time.perf_counter()
+        counts = await drip.run(ctx)
+        engine = time.perf_counter() - started
+    await transport.close()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("update enrollments set next_run_at = %s", (NOW,))
+        started = time.perf_counter()
+        conn.execute(BASELINE.encode(), {"now": NOW}).close()
+        baseline = time.perf_counter() - started
+    return engine, baseline, counts.get("advance", 0)
+
+
+async def main(sizes: list[int], due: int) -> None:
+    logs.configure("WARNING")
+    server = start_embedded(tempfile.mkdtemp(prefix="nightshift-bench-"))
+    base = server.get_uri()
+    print(f"drip dispatch, {due:,} steps due, dry-run provider (zero latency), batch 500")
+    print(f"{'leads':>10} {'sent':>7} {'engine s':>9} {'steps/s':>9} {'baseline s':>11} {'rows/s':>9} {'ratio':>6}")
+    try:
+        for size in sizes:
+            name = f"bench_{size}"
+            admin(base, sql.SQL("drop database if exists {}").format(sql.Identifier(name)))
+            admin(base, sql.SQL("create database {}").format(sql.Identifier(name)))
+            dsn = conninfo.make_conninfo(base, dbname=name)
+            migrate(dsn)
+            engine, baseline, sent = await measure(dsn, size, due)
+            print(f"{size:>10,} {sent:>7,} {engine:>9.2f} {sent / engine:>9,.0f} {baseline:>11.3f}"
+                  f" {due / baseline:>9,.0f} {engine / baseline:>6.1f}")
+    finally:
+        server.cleanup()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--due", type=int, default=10_000)
+    args = parser.parse_args()
+    asyncio.run(main([int(s) for s in args.sizes.split(",")], args.due))
