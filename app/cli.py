@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import typer
 
 from app import logs
 from app.alerts.cli import alerts_cli
+from app.appointments.cli import appointments_cli, digest_cli
 from app.campaigns.cli import campaigns_cli, leads_cli
 from app.context import Context, open_context
 from app.scoring.cli import export_cli, insights_cli
@@ -27,6 +27,8 @@ cli = typer.Typer(
 cli.add_typer(leads_cli, name="leads")
 cli.add_typer(campaigns_cli, name="campaigns")
 cli.add_typer(alerts_cli, name="alerts")
+cli.add_typer(appointments_cli, name="appointments")
+cli.add_typer(digest_cli, name="digest")
 cli.add_typer(insights_cli, name="insights")
 cli.add_typer(export_cli, name="export")
 
@@ -123,28 +125,15 @@ def run(job: str = typer.Argument(..., help="Job name from the registry, e.g. dr
 
 @cli.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """The last run and state of each job."""
-    from app.jobs import JOBS
-    from app.webhooks.api import job_health
+    """Jobs, open alerts, funnel, calls, deliverability, API health, model, appointments."""
+    from app.status.cli import print_sections, snapshot_json
+    from app.status.data import collect
 
-    async def work(ctx: Context) -> list[dict[str, Any]]:
-        now = ctx.clock.now()
-        states = {s.job: s for s in await ctx.repos.job_runs.status(now)}
-        return [
-            {"job": j.name, "cron": j.cron, **job_health(states.get(j.name), j.name, now)}
-            for j in JOBS
-        ]
-
-    rows = with_context(work)
+    snap = with_context(collect)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(snapshot_json(snap))
         return
-    for row in rows:
-        late = "  LATE" if row["late"] else ""
-        typer.echo(
-            f"{row['job']:<17} {row['cron']:<13} {row['status']:<10} "
-            f"last success: {row.get('last_success_at') or '-'}{late}"
-        )
+    print_sections(snap)
 
 
 def main() -> None:

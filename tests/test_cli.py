@@ -78,7 +78,7 @@ def test_run_then_status_json(configured: str) -> None:
     assert ran.stdout.split()[:2] == ["guardian", "succeeded"]
     status = runner.invoke(cli, ["status", "--json"])
     assert status.exit_code == 0, status.output
-    rows = {row["job"]: row for row in json.loads(status.stdout)}
+    rows = {row["job"]: row for row in json.loads(status.stdout)["jobs"]}
     assert rows["guardian"]["status"] == "succeeded"
     assert rows["drip"]["status"] == "never_run"
 

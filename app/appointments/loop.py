@@ -4,7 +4,8 @@ Each tick: (1) plans the messages of every new or rescheduled appointment versio
 (app/appointments/schedule.py) in one batch; (2) claims the due ones under a lease
 (`FOR UPDATE SKIP LOCKED`: two overlapping runs never take the same row), renders them and
 queues them in the outbox in one batch — a no-show is marked in that same transaction;
-(3) delivers each queued message through the providers. Every message is keyed per
+(3) delivers each queued message through the providers. `run` also refreshes the status
+page's cached aggregates. Every message is keyed per
 appointment version, kind and channel, so nothing is ever sent twice. A text due at a
 moment the compliance gate refuses (a late run past the window, an opt-out) is skipped.
 """
@@ -84,8 +85,10 @@ async def tick(ctx: Context) -> dict[str, int]:
 
 
 async def run(ctx: Context) -> dict[str, Any]:
-    """The job body: one tick; its counts go to job_runs."""
+    """The job body: one tick, then the status page's cached aggregates are refreshed (so a
+    page load never has to scan weeks of rows); its counts go to job_runs."""
     counts = await tick(ctx)
+    await ctx.repos.appointments.status_refresh(ctx.settings.business_timezone, ctx.clock.now())
     if counts["claimed"] or counts["planned"]:
         log.info("appointments tick", **counts)
     return {"work_items": counts["planned"] + counts["claimed"], **counts}

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.campaigns.rules import FEDERAL, STATE_RULES, HoursRule, number_facts
+from app.campaigns.rules import FEDERAL, STATE_RULES, HoursRule, area_code_state, number_facts
 
 Channel = Literal["email", "sms", "call"]
 SEARCH_DAYS = 15
@@ -70,7 +70,7 @@ def applicable_rules(
     """Federal ∩ lead's state ∩ area-code state ∩ campaign window (email: window only)."""
     rules = [] if channel == "email" else [FEDERAL]
     if channel != "email":
-        states = {lead.state, number_facts(lead.phone).state if lead.phone else None}
+        states = {lead.state, area_code_state(lead.phone) if lead.phone else None}
         rules += [STATE_RULES[s] for s in sorted(s for s in states if s) if s in STATE_RULES]
     return rules + ([window] if window else [])
 

@@ -90,6 +90,7 @@ US_STATES = {
     "Rhode Island": "RI", "South Carolina": "SC", "South Dakota": "SD", "Tennessee": "TN",
     "Texas": "TX", "Utah": "UT", "Vermont": "VT", "Virginia": "VA", "Washington": "WA",
     "West Virginia": "WV", "Wisconsin": "WI", "Wyoming": "WY", "Washington D.C.": "DC",
+    "Washington State": "WA",  # phonenumbers' geocoder says so for 206, 253, ...
 }  # fmt: skip
 
 # NANP area codes whose exchanges span several zones (phonenumbers 9.0.43 data): an exchange
@@ -152,9 +153,24 @@ def number_facts(e164: str) -> NumberFacts:
     national = str(number.national_number)
     if national[:3] in SPLIT_AREA_CODES and not _exchange_listed(national):
         zones = _area_code_zones(national[:3])
-    return NumberFacts(
-        zones, _state_from_description(geocoder.description_for_number(number, "en"))
-    )
+    return NumberFacts(zones, area_code_state(e164))
+
+
+def area_code_state(e164: str) -> str | None:
+    """The state of a NANP number's area code (FL/OK/CT presume residency from it)."""
+    if not (e164.startswith("+1") and len(e164) == 12 and e164[2:].isdigit()):
+        return None
+    return _npa_state(e164[2:5])
+
+
+@lru_cache(maxsize=1024)
+def _npa_state(npa: str) -> str | None:
+    # One geocoder lookup per area code, not per number: the state is the area code's.
+    try:
+        sample = phonenumbers.parse(f"+1{npa}2000000")
+    except phonenumbers.NumberParseException:
+        return None
+    return _state_from_description(geocoder.description_for_valid_number(sample, "en"))
 
 
 def _state_from_description(text: str) -> str | None:

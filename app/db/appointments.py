@@ -212,7 +212,16 @@ class AppointmentRepository:
         )
         return list(rows[0]["message_ids"] or [])
 
-    async def status_snapshot(self, timezone: str, now: datetime) -> dict[str, Any]:
-        rows = await self.transport.call("status_snapshot", {"p_tz": timezone, "p_now": now})
+    async def status_snapshot(
+        self, timezone: str, now: datetime, max_age_seconds: int = 600
+    ) -> dict[str, Any]:
+        """Every status section; the window aggregates come from the cache when younger
+        than `max_age_seconds`, else they are recomputed (and cached) in the same call."""
+        args = {"p_tz": timezone, "p_max_age_seconds": max_age_seconds, "p_now": now}
+        rows = await self.transport.call("status_snapshot", args)
         result: dict[str, Any] = rows[0]["status_snapshot"]
         return result
+
+    async def status_refresh(self, timezone: str, now: datetime) -> None:
+        """Recompute the cached window aggregates of the status page."""
+        await self.transport.call("status_refresh", {"p_tz": timezone, "p_now": now})

@@ -4,7 +4,10 @@ Contract of `collect(ctx)`: a JSON-ready dict with `now`, `jobs` (one row per re
 job: last run, state, duration, next run, late), `alerts` (firing, with their codes),
 `funnel` (7 and 30 days), `calls_per_day` (14 days, by outcome), `deliverability` (per
 campaign, 30 days, with rates), `health` (per API: last result and latencies), `model`,
-`hot_leads`, `scored_leads` and `appointments`. No secret is ever part of it.
+`hot_leads`, `scored_leads` and `appointments`, plus `computed_at` (when the window
+aggregates — funnel, calls, deliverability, scores — were computed: the appointments loop
+refreshes them every 5 minutes; older than CACHE_SECONDS they are recomputed on the spot).
+No secret is ever part of it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from croniter import croniter
 from app.context import Context
 from app.db.models import JobState
 from app.jobs import JOBS
+
+CACHE_SECONDS = 600  # two appointments-loop ticks
 
 
 def _seconds(state: JobState) -> float | None:
@@ -59,7 +64,8 @@ def with_rates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def collect(ctx: Context) -> dict[str, Any]:
     now = ctx.clock.now()
-    snap = await ctx.repos.appointments.status_snapshot(ctx.settings.business_timezone, now)
+    zone = ctx.settings.business_timezone
+    snap = await ctx.repos.appointments.status_snapshot(zone, now, CACHE_SECONDS)
     snap["jobs"] = job_rows(snap["jobs"], now)
     snap["deliverability"] = with_rates(snap["deliverability"])
     snap["timezone"] = ctx.settings.business_timezone

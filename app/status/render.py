@@ -9,8 +9,10 @@ appointments) so monitors and the browser test can find them; every value is esc
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.status.svg import funnel, stacked_bars
 
@@ -22,6 +24,14 @@ CSS = (
     "border-bottom:1px solid #f1f5f9}.bad{color:#dc2626;font-weight:600}.ok{color:#16a34a}"
     ".grid{display:flex;gap:24px;flex-wrap:wrap}"
 )
+
+
+def local(value: Any, zone: str) -> str | None:
+    """An ISO timestamp shown in the business's zone, to the minute."""
+    if not value:
+        return None
+    at = datetime.fromisoformat(str(value)).astimezone(ZoneInfo(zone))
+    return at.strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _cell(value: Any) -> str:
@@ -40,18 +50,18 @@ def section(key: str, title: str, inner: str) -> str:
     return f'<section id="{key}"><h2>{escape(title)}</h2>{inner}</section>'
 
 
-def jobs(rows: list[dict[str, Any]]) -> str:
+def jobs(rows: list[dict[str, Any]], tz: str) -> str:
     cells = [
-        (j["job"], j["status"] + (" (LATE)" if j["late"] else ""), j.get("started_at"),
-         j.get("duration_seconds"), j.get("next_run_at"), j.get("error"))
+        (j["job"], j["status"] + (" (LATE)" if j["late"] else ""), local(j.get("started_at"), tz),
+         j.get("duration_seconds"), local(j.get("next_run_at"), tz), j.get("error"))
         for j in rows
     ]  # fmt: skip
     headers = ("job", "state", "last run", "duration (s)", "next run", "error")
     return section("jobs", "Jobs", table(headers, cells, "no jobs registered"))
 
 
-def alerts(rows: list[dict[str, Any]]) -> str:
-    cells = [(a["code"], a["severity"], a["title"], a["count"], a["first_seen_at"],
+def alerts(rows: list[dict[str, Any]], tz: str) -> str:
+    cells = [(a["code"], a["severity"], a["title"], a["count"], local(a["first_seen_at"], tz),
               "yes" if a.get("acknowledged_at") else "no") for a in rows]  # fmt: skip
     headers = ("code", "severity", "title", "count", "since", "acknowledged")
     return section("alerts", f"Open alerts ({len(rows)})", table(headers, cells, "none firing"))
@@ -69,12 +79,17 @@ def funnels(stages: list[dict[str, Any]]) -> str:
     return section("funnel", title, f'<div class="grid">{charts}</div>')
 
 
-def calls(rows: list[dict[str, Any]]) -> str:
-    days = sorted({r["day"] for r in rows})
+def last_days(now: Any, tz: str, count: int = 14) -> list[str]:
+    """The `count` local days ending today, oldest first, as YYYY-MM-DD."""
+    today = datetime.fromisoformat(str(now)).astimezone(ZoneInfo(tz)).date()
+    return [(today - timedelta(days=n)).isoformat() for n in range(count - 1, -1, -1)]
+
+
+def calls(rows: list[dict[str, Any]], days: list[str]) -> str:
     outcomes = sorted({r["outcome"] for r in rows})
     counts = {(r["day"], r["outcome"]): int(r["n"]) for r in rows}
     series = {o: [counts.get((d, o), 0) for d in days] for o in outcomes}
-    chart = stacked_bars(days, series, label="calls per day by outcome") if days else ""
+    chart = stacked_bars(days, series, label="calls per day by outcome") if rows else ""
     return section("calls", "Calls per day by outcome (14 days)", chart or "<p>no calls</p>")
 
 
@@ -86,9 +101,9 @@ def deliverability(rows: list[dict[str, Any]]) -> str:
                    table(headers, cells, "no marketing sends"))  # fmt: skip
 
 
-def health(rows: list[dict[str, Any]]) -> str:
+def health(rows: list[dict[str, Any]], tz: str) -> str:
     cells = [(h["target"], "up" if h["ok"] else "DOWN", h["latency_ms"], h["avg_latency_ms"],
-              h["checked_at"]) for h in rows]  # fmt: skip
+              local(h["checked_at"], tz)) for h in rows]  # fmt: skip
     headers = ("API", "state", "latency (ms)", "avg 24 h (ms)", "checked")
     return section("health", "API health", table(headers, cells, "no probes yet"))
 
@@ -109,15 +124,17 @@ def appointments(a: dict[str, Any]) -> str:
 
 
 def page(snap: dict[str, Any], business: str) -> str:
+    tz = str(snap["timezone"])
     sections = [
-        jobs(snap["jobs"]), alerts(snap["alerts"]), funnels(snap["funnel"]),
-        calls(snap["calls_per_day"]), deliverability(snap["deliverability"]),
-        health(snap["health"]), model(snap), appointments(snap["appointments"]),
+        jobs(snap["jobs"], tz), alerts(snap["alerts"], tz), funnels(snap["funnel"]),
+        calls(snap["calls_per_day"], last_days(snap["now"], tz)),
+        deliverability(snap["deliverability"]), health(snap["health"], tz), model(snap),
+        appointments(snap["appointments"]),
     ]  # fmt: skip
     return _document(
         f"nightshift status: {business}",
-        f"<h1>nightshift · {escape(business)}</h1><p>as of {escape(str(snap['now']))} "
-        f"({escape(str(snap['timezone']))})</p>" + "".join(sections),
+        f"<h1>nightshift · {escape(business)}</h1>"
+        f"<p>as of {escape(local(snap['now'], tz) or '')}</p>" + "".join(sections),
     )
 
 

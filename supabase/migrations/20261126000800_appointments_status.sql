@@ -470,23 +470,93 @@ $$;
 -- the status page: every section in one round trip
 -- ---------------------------------------------------------------------------------------
 
-create or replace function status_funnel(p_days integer, p_now timestamptz)
+-- The status page's window aggregates (funnel, calls per day, deliverability, lead scores)
+-- scan weeks of rows; they are cached here and refreshed by the appointments loop every
+-- 5 minutes, so a page load reads them instead of recomputing them.
+create table if not exists status_cache (
+  tz          text primary key,
+  computed_at timestamptz not null,
+  value       jsonb not null
+);
+alter table status_cache enable row level security;
+revoke all on status_cache from public, anon, authenticated;
+grant all on status_cache to service_role;
+
+-- The aggregate sections, computed now (one pass per table).
+create or replace function status_aggregates(p_tz text, p_now timestamptz)
 returns jsonb
 language sql stable set search_path = public as $$
   select jsonb_build_object(
-    'days', p_days, 'leads', count(*),
-    'contacted', count(*) filter (where status <> 'new' or last_contacted_at is not null
-                                  or last_called_at is not null),
-    'replied', count(*) filter (where status in ('engaged', 'booked', 'customer')),
-    'booked', count(*) filter (where status in ('booked', 'customer')))
-    from leads
-   where created_at > p_now - make_interval(days => p_days) and created_at <= p_now;
+    'computed_at', p_now,
+    'funnel', (select jsonb_build_array(
+        jsonb_build_object('days', 7,
+          'leads', count(*) filter (where w7),
+          'contacted', count(*) filter (where w7 and contacted),
+          'replied', count(*) filter (where w7 and replied),
+          'booked', count(*) filter (where w7 and booked)),
+        jsonb_build_object('days', 30, 'leads', count(*),
+          'contacted', count(*) filter (where contacted),
+          'replied', count(*) filter (where replied),
+          'booked', count(*) filter (where booked)))
+      from (select l.created_at > p_now - interval '7 days' as w7,
+                   l.status <> 'new' or l.last_contacted_at is not null
+                     or l.last_called_at is not null as contacted,
+                   l.status in ('engaged', 'booked', 'customer') as replied,
+                   l.status in ('booked', 'customer') as booked
+              from leads l
+             where l.created_at > p_now - interval '30 days' and l.created_at <= p_now) f),
+    'calls_per_day', coalesce((select jsonb_agg(jsonb_build_object(
+        'day', to_char(c.day, 'YYYY-MM-DD'), 'outcome', c.outcome, 'n', c.n)
+        order by c.day, c.outcome) from (
+        select (created_at at time zone p_tz)::date as day,
+               coalesce(outcome, status) as outcome, count(*) as n
+          from calls
+         where created_at > p_now - interval '14 days' and created_at <= p_now
+         group by 1, 2) c), '[]'),
+    'deliverability', coalesce((select jsonb_agg(jsonb_build_object(
+        'campaign', coalesce(c.slug, '(none)'), 'sent', d.sent, 'bounced', d.bounced,
+        'complained', d.complained, 'filtered', d.filtered) order by c.slug) from (
+        select m.campaign_id, count(*) as sent,
+               count(*) filter (where m.status = 'bounced') as bounced,
+               count(*) filter (where m.status = 'complained') as complained,
+               count(*) filter (where m.error_code = '30007') as filtered
+          from messages m
+         where m.created_at > p_now - interval '30 days' and m.created_at <= p_now
+           and m.kind = 'marketing' and m.sent_at is not null
+         group by 1) d left join campaigns c on c.id = d.campaign_id), '[]'),
+    'scores', (select jsonb_build_object('hot_leads', count(*) filter (where hot_at is not null),
+                                         'scored_leads', count(score))
+                 from leads));
 $$;
 
-create or replace function status_snapshot(p_tz text, p_now timestamptz)
+-- Recomputes the cached aggregates (the appointments loop calls this every tick).
+create or replace function status_refresh(p_tz text, p_now timestamptz)
+returns timestamptz
+language sql set search_path = public as $$
+  insert into status_cache (tz, computed_at, value)
+  values (p_tz, p_now, status_aggregates(p_tz, p_now))
+  on conflict (tz) do update set computed_at = excluded.computed_at, value = excluded.value
+  returning computed_at;
+$$;
+
+-- Every section of the status page in one round trip: the live sections (jobs, alerts, API
+-- health, model, appointments) read now; the aggregates from the cache when it is younger
+-- than p_max_age_seconds, else recomputed (and cached) now.
+create or replace function status_snapshot(p_tz text, p_max_age_seconds integer,
+                                           p_now timestamptz)
 returns jsonb
-language sql stable set search_path = public as $$
-  select jsonb_build_object(
+language plpgsql set search_path = public as $$
+declare
+  v_agg jsonb;
+begin
+  select value into v_agg from status_cache
+   where tz = p_tz and computed_at <= p_now
+     and computed_at > p_now - make_interval(secs => p_max_age_seconds);
+  if v_agg is null then
+    perform status_refresh(p_tz, p_now);
+    select value into v_agg from status_cache where tz = p_tz;
+  end if;
+  return (v_agg - 'scores') || (v_agg->'scores') || jsonb_build_object(
     'now', p_now,
     'jobs', coalesce((select jsonb_agg(to_jsonb(j)) from job_status(p_now) j), '[]'),
     'alerts', coalesce((select jsonb_agg(jsonb_build_object(
@@ -494,22 +564,6 @@ language sql stable set search_path = public as $$
         'count', a.count, 'first_seen_at', a.first_seen_at, 'last_seen_at', a.last_seen_at,
         'acknowledged_at', a.acknowledged_at) order by a.first_seen_at desc)
         from alerts a where a.status = 'firing'), '[]'),
-    'funnel', jsonb_build_array(status_funnel(7, p_now), status_funnel(30, p_now)),
-    'calls_per_day', coalesce((select jsonb_agg(c order by c.day, c.outcome) from (
-        select to_char(created_at at time zone p_tz, 'YYYY-MM-DD') as day,
-               coalesce(outcome, status) as outcome, count(*) as n
-          from calls
-         where created_at > p_now - interval '14 days' and created_at <= p_now
-         group by 1, 2) c), '[]'),
-    'deliverability', coalesce((select jsonb_agg(d order by d.campaign) from (
-        select coalesce(c.slug, '(none)') as campaign, count(*) as sent,
-               count(*) filter (where m.status = 'bounced') as bounced,
-               count(*) filter (where m.status = 'complained') as complained,
-               count(*) filter (where m.error_code = '30007') as filtered
-          from messages m left join campaigns c on c.id = m.campaign_id
-         where m.created_at > p_now - interval '30 days' and m.created_at <= p_now
-           and m.kind = 'marketing' and m.sent_at is not null
-         group by 1) d), '[]'),
     'health', coalesce((select jsonb_agg(h order by h.target) from (
         select target, (array_agg(ok order by checked_at desc))[1] as ok,
                (array_agg(latency_ms order by checked_at desc))[1] as latency_ms,
@@ -522,15 +576,14 @@ language sql stable set search_path = public as $$
                                         'trained_at', m.trained_at, 'metrics', m.metrics)
                 from score_models m where m.trained_at <= p_now
                order by m.version desc limit 1),
-    'hot_leads', (select count(*) from leads where hot_at is not null),
-    'scored_leads', (select count(*) from leads where score is not null),
     'appointments', jsonb_build_object(
         'upcoming', (select count(*) from appointments where status in ('booked', 'confirmed')
                       and starts_at > p_now),
         'booked_7d', (select count(*) from appointments
                        where created_at > p_now - interval '7 days' and created_at <= p_now),
         'no_show_7d', (select count(*) from appointments
-                        where no_show_at > p_now - interval '7 days')));
+                        where no_show_at > p_now - interval '7 days' and no_show_at <= p_now)));
+end
 $$;
 
 select secure_functions();

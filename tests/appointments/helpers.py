@@ -34,9 +34,10 @@ async def book(
     timezone: str = "America/New_York",
     minutes: int = 60,
 ) -> Appointment:
+    ends = starts_at + timedelta(minutes=minutes)
     booking = BookingIn(
-        external_id=external_id, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=minutes),
-        name="Pat Lee", phone=phone, email=email, timezone=timezone, lead_timezone=timezone,
+        external_id=external_id, starts_at=starts_at, ends_at=ends, name="Pat Lee",
+        phone=phone, email=email, timezone=timezone, lead_timezone=timezone,
     )  # fmt: skip
     result = await ctx.repos.appointments.upsert(booking, ctx.clock.now())
     assert result.appointment is not None, result

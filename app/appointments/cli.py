@@ -1,0 +1,133 @@
+"""`nightshift appointments ...` and `nightshift digest`.
+
+Registered in app/cli.py with one line each: `cli.add_typer(appointments_cli,
+name="appointments")` and `cli.add_typer(digest_cli, name="digest")`. Times given on the
+command line are local to BUSINESS_TIMEZONE unless they carry an offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+
+from app import logs
+from app.appointments.loop import tick
+from app.context import Context, open_context
+from app.db.appointments import Appointment, BookingIn
+from app.settings import get_settings
+
+T = TypeVar("T")
+appointments_cli = typer.Typer(help="Appointments: add, list, complete.", no_args_is_help=True)
+digest_cli = typer.Typer(help="The operator's daily digest.", invoke_without_command=True)
+
+
+def _run(work: Callable[[Context], Awaitable[T]]) -> T:
+    settings = get_settings()
+    logs.configure(settings.log_level)
+
+    async def main() -> T:
+        async with open_context(settings) as ctx:
+            return await work(ctx)
+
+    return asyncio.run(main())
+
+
+def parse_when(text: str, zone: str) -> datetime:
+    """`2027-03-04 10:00` (local to `zone`) or any ISO 8601 time with an offset."""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not a date/time: {text!r} (e.g. 2027-03-04T10:00)") from exc
+    return at if at.tzinfo else at.replace(tzinfo=ZoneInfo(zone))
+
+
+def describe(a: Appointment) -> str:
+    return (f"#{a.id} {a.starts_at.isoformat()} {a.status} v{a.version} "
+            f"{a.lead_name or '-'} {a.phone or a.email or ''}").rstrip()  # fmt: skip
+
+
+@appointments_cli.command("add")
+def add(
+    starts: str = typer.Argument(..., help="Start, e.g. 2027-03-04T10:00 (business zone)."),
+    phone: str = typer.Option(None, help="Lead's phone, E.164."),
+    email: str = typer.Option(None, help="Lead's email."),
+    name: str = typer.Option(None, help="Lead's name."),
+    minutes: int = typer.Option(None, help="Length (default APPOINTMENT_MINUTES)."),
+    notes: str = typer.Option(None, help="Free text."),
+) -> None:
+    """Book an appointment; its confirmation goes out at once."""
+    if not phone and not email:
+        raise typer.BadParameter("give --phone and/or --email")
+    settings = get_settings()
+    at = parse_when(starts, settings.business_timezone)
+    length = timedelta(minutes=minutes or settings.appointment_minutes)
+
+    async def work(ctx: Context) -> str:
+        booking = BookingIn(
+            starts_at=at, ends_at=at + length, name=name, phone=phone,
+            email=email.lower() if email else None, timezone=settings.business_timezone,
+            notes=notes, source="cli", external_id=f"cli:{phone or email}:{at.isoformat()}",
+        )  # fmt: skip
+        result = await ctx.repos.appointments.upsert(booking, ctx.clock.now())
+        if result.appointment is None:
+            return f"not booked: {result.outcome}"
+        await tick(ctx)
+        return f"{result.outcome}: {describe(result.appointment)}"
+
+    typer.echo(_run(work))
+
+
+@appointments_cli.command("complete")
+def complete(appointment_id: int = typer.Argument(..., help="Appointment id.")) -> None:
+    """Mark an appointment completed (no no-show follow-up will be sent)."""
+
+    async def work(ctx: Context) -> tuple[str, str]:
+        result = await ctx.repos.appointments.complete(appointment_id, ctx.clock.now())
+        shown = describe(result.appointment) if result.appointment else f"#{appointment_id}"
+        return result.outcome, shown
+
+    outcome, shown = _run(work)
+    typer.echo(f"{outcome}: {shown}")
+    if outcome != "completed":
+        raise typer.Exit(1)
+
+
+@appointments_cli.command("list")
+def list_(days: int = typer.Option(7, help="Days ahead (and 1 day back).")) -> None:
+    """Appointments from yesterday to `days` ahead."""
+
+    async def work(ctx: Context) -> list[Appointment]:
+        now = ctx.clock.now()
+        return await ctx.repos.appointments.between(
+            now - timedelta(days=1), now + timedelta(days=days)
+        )
+
+    for a in _run(work):
+        typer.echo(describe(a))
+
+
+@digest_cli.callback()
+def digest(
+    preview: bool = typer.Option(False, "--preview", help="Print the digest; send nothing."),
+    day: str = typer.Option(None, help="Local day, YYYY-MM-DD (default: yesterday)."),
+    as_json: bool = typer.Option(False, "--json", help="The numbers as JSON."),
+) -> None:
+    """Print (with --preview) or send now the digest of one local day."""
+    from app.appointments.digest import build_digest, send_digest
+
+    async def work(ctx: Context) -> str:
+        built = await build_digest(ctx, day)
+        if as_json:
+            return json.dumps(built.numbers, indent=2, default=str)
+        if preview:
+            return built.text
+        ids = await send_digest(ctx, built)
+        return f"digest of {built.day} queued: {len(ids)} email(s)" if ids else "already sent"
+
+    typer.echo(_run(work))

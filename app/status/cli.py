@@ -1,0 +1,63 @@
+"""`nightshift status`: the status page's sections as rich tables (or JSON with --json).
+
+Contract: `snapshot_json(snap)` is the machine-readable form (the same dict as the page,
+`jobs` first); `print_sections(snap)` prints one table per section to the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def snapshot_json(snap: dict[str, Any]) -> str:
+    return json.dumps(snap, indent=2, default=str)
+
+
+def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for header in headers:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*("-" if v is None else str(v) for v in row))
+    return table
+
+
+def tables(snap: dict[str, Any]) -> list[Table]:
+    """One table per section, in the page's order."""
+    funnel_rows = [(f"{f['days']} days", f["leads"], f["contacted"], f["replied"], f["booked"])
+                   for f in snap["funnel"]]  # fmt: skip
+    model = snap.get("model") or {}
+    return [
+        _table("Jobs", ("job", "state", "late", "last run", "duration s", "next run"),
+               [(j["job"], j["status"], "LATE" if j["late"] else "", j.get("started_at"),
+                 j.get("duration_seconds"), j["next_run_at"]) for j in snap["jobs"]]),
+        _table("Open alerts", ("code", "severity", "title", "count", "since"),
+               [(a["code"], a["severity"], a["title"], a["count"], a["first_seen_at"])
+                for a in snap["alerts"]]),
+        _table("Funnel", ("window", "leads", "contacted", "replied", "booked"), funnel_rows),
+        _table("Calls per day", ("day", "outcome", "calls"),
+               [(c["day"], c["outcome"], c["n"]) for c in snap["calls_per_day"]]),
+        _table("Deliverability (30 days)", ("campaign", "sent", "bounce %", "complaint %",
+                                            "filtered %"),
+               [(d["campaign"], d["sent"], d["bounced_rate"], d["complained_rate"],
+                 d["filtered_rate"]) for d in snap["deliverability"]]),
+        _table("API health", ("API", "up", "latency ms", "avg 24 h ms", "checked"),
+               [(h["target"], h["ok"], h["latency_ms"], h["avg_latency_ms"], h["checked_at"])
+                for h in snap["health"]]),
+        _table("Scoring model", ("version", "kind", "trained", "scored leads", "hot leads"),
+               [(model.get("version"), model.get("kind"), model.get("trained_at"),
+                 snap["scored_leads"], snap["hot_leads"])]),
+        _table("Appointments", ("upcoming", "booked 7 d", "no-shows 7 d"),
+               [tuple(snap["appointments"][k] for k in ("upcoming", "booked_7d", "no_show_7d"))]),
+    ]  # fmt: skip
+
+
+def print_sections(snap: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    for table in tables(snap):
+        console.print(table)
