@@ -80,7 +80,7 @@ def main() -> None:
     print("|----------------------------------------------|---------|")
     print(f"| score: probability + contributions (vector)  | {t_explain:7.2f} |")
     print(f"| top-3 reasons chosen (vectorised)            | {t_top:7.2f} |")
-    print(f"| top-3 reasons put into words (per lead)      | {t_text:7.2f} |")
+    print(f"| top-3 reasons put into words                 | {t_text:7.2f} |")
     print(f"| total                                        | {t_explain + t_top + t_text:7.2f} |")
     print(f"\nscore range {scores.min():.1f}..{scores.max():.1f}, mean {scores.mean():.1f}; "
           f"example reasons: {texts[0]}")  # fmt: skip

@@ -4,6 +4,8 @@ Contract (docs/appointments.md):
 - body: JSON `{"external_id", "starts_at" (ISO 8601 with offset), "ends_at" | "duration_minutes",
   "name", "phone" (E.164) and/or "email", "timezone" (IANA), "notes", "status" ("booked" |
   "cancelled")}`; the same external_id again is idempotent, with a new start it reschedules;
+  Cal.com's own webhook body (`triggerEvent` BOOKING_CREATED / _RESCHEDULED / _CANCELLED)
+  is accepted as is;
 - verified with BOOKING_WEBHOOK_SECRET: header `X-Booking-Signature` (or Cal.com's
   `X-Cal-Signature-256`) = hex HMAC-SHA256 of the raw body, optionally `sha256=`-prefixed,
   compared in constant time;
@@ -81,10 +83,40 @@ def signature_ok(settings: Settings, body: bytes, headers: Any) -> bool:
     return False
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _answer(responses: dict[str, Any], key: str) -> Any:
+    value = responses.get(key)
+    return value.get("value") if isinstance(value, dict) else value
+
+
+def from_calcom(event: dict[str, Any]) -> dict[str, Any]:
+    """Cal.com's native webhook (`triggerEvent` + `payload`) as the generic body. A
+    reschedule moves the original booking (`rescheduleUid`) when Cal.com names it."""
+    p = _object(event.get("payload"))
+    attendees = p.get("attendees")
+    first = _object(attendees[0] if isinstance(attendees, list) and attendees else None)
+    responses = _object(p.get("responses"))
+    trigger = str(event.get("triggerEvent", ""))
+    return {
+        "external_id": (p.get("rescheduleUid") if trigger == "BOOKING_RESCHEDULED" else None)
+        or p.get("uid"),
+        "starts_at": p.get("startTime"), "ends_at": p.get("endTime"),
+        "name": first.get("name"), "email": first.get("email"),
+        "phone": first.get("phoneNumber") or _answer(responses, "attendeePhoneNumber"),
+        "timezone": first.get("timeZone"), "notes": p.get("title"),
+        "status": "cancelled" if trigger == "BOOKING_CANCELLED" else "booked",
+    }  # fmt: skip
+
+
 def to_booking(data: Any, settings: Settings) -> BookingIn:
     """The validated booking, or Rejected(422) naming the invalid fields."""
     if not isinstance(data, dict):
         raise Rejected(422, "body must be a JSON object")
+    if "triggerEvent" in data:
+        data = from_calcom(data)
     try:
         body = BookingBody.model_validate(data)
     except ValidationError as exc:

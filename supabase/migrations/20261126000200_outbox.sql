@@ -64,41 +64,11 @@ create or replace function claim_message(
   p_id bigint, p_reclaim_after_seconds integer default 600, p_now timestamptz default now()
 ) returns table (outcome text, message jsonb)
 language plpgsql set search_path = public as $$
-declare
-  v messages;
-  v_outcome text;
 begin
-  select * into v from messages where id = p_id for update;
+  return query select * from claim_messages(array[p_id], p_reclaim_after_seconds, p_now);
   if not found then
     raise exception 'no message %', p_id using errcode = 'P0002';
   end if;
-  if v.status not in ('queued', 'sending') then
-    return query select 'done'::text, to_jsonb(v);
-    return;
-  end if;
-  if outbox_is_suppressed(v.channel, v.lead_id, v.to_address) then
-    update messages set status = 'cancelled', error_code = 'suppressed',
-           error_message = 'an opt-out covers this channel', updated_at = p_now,
-           status_history = status_history
-             || jsonb_build_object('status', 'cancelled', 'at', p_now, 'reason', 'suppressed')
-     where id = p_id returning * into v;
-    return query select 'suppressed'::text, to_jsonb(v);
-    return;
-  end if;
-  if v.status = 'sending'
-     and v.claimed_at > p_now - make_interval(secs => p_reclaim_after_seconds) then
-    return query select 'busy'::text, to_jsonb(v);
-    return;
-  end if;
-  v_outcome := case when v.status = 'sending' then 'reclaimed' else 'claimed' end;
-  update messages set status = 'sending', attempts = attempts + 1, claimed_at = p_now,
-         updated_at = p_now,
-         ambiguous_since = case when v_outcome = 'reclaimed'
-                                then coalesce(ambiguous_since, claimed_at)
-                                else ambiguous_since end,
-         status_history = status_history || jsonb_build_object('status', 'sending', 'at', p_now)
-   where id = p_id returning * into v;
-  return query select v_outcome, to_jsonb(v);
 end
 $$;
 
@@ -111,21 +81,12 @@ create or replace function record_message_sent(
 ) returns setof messages
 language plpgsql set search_path = public as $$
 begin
-  return query
-  update messages set
-    provider = p_provider, provider_id = p_provider_id, ambiguous_since = null,
-    error_code = null, error_message = null,
-    status = case when status in ('queued', 'sending') then 'sent' else status end,
-    sent_at = coalesce(sent_at, p_now), updated_at = p_now,
-    payload = case when p_request is null then payload
-                   else payload || jsonb_build_object('request', p_request) end,
-    status_history = status_history || jsonb_build_object(
-      'status', 'sent', 'at', p_now, 'provider_id', p_provider_id)
-  where id = p_id
-  returning *;
-  if not found then
+  if record_messages_sent(jsonb_build_array(jsonb_build_object(
+       'id', p_id, 'provider', p_provider, 'provider_id', p_provider_id,
+       'request', p_request)), p_now) = 0 then
     raise exception 'no message %', p_id using errcode = 'P0002';
   end if;
+  return query select * from messages where id = p_id;
 end
 $$;
 
@@ -326,34 +287,83 @@ language sql stable set search_path = public as $$
   select * from calls where id = p_id;
 $$;
 
--- Batch forms for the drip loop, one round trip per batch; each row follows exactly the
--- rules of its single-row function above.
+-- Batch forms (the drip loop claims and records a whole batch in one round trip); the
+-- single-row functions above are these with one id. claim_messages returns one row per
+-- existing id, in the order given, with the outcomes listed at claim_message.
 create or replace function claim_messages(
   p_ids bigint[], p_reclaim_after_seconds integer default 600, p_now timestamptz default now()
 ) returns table (outcome text, message jsonb)
 language plpgsql set search_path = public as $$
-declare
-  v_id bigint;
+#variable_conflict use_column
 begin
-  foreach v_id in array p_ids loop
-    return query select * from claim_message(v_id, p_reclaim_after_seconds, p_now);
-  end loop;
+  return query
+  with locked as (
+    select m.*, outbox_is_suppressed(m.channel, m.lead_id, m.to_address) suppressed
+      from messages m where m.id = any (p_ids) order by m.id for update
+  ), decided as (
+    select l.id, case
+             when l.status not in ('queued', 'sending') then 'done'
+             when l.suppressed then 'suppressed'
+             when l.status = 'sending'
+                  and l.claimed_at > p_now - make_interval(secs => p_reclaim_after_seconds)
+               then 'busy'
+             when l.status = 'sending' then 'reclaimed'
+             else 'claimed' end verdict
+      from locked l
+  ), cancelled as (
+    update messages m set status = 'cancelled', error_code = 'suppressed',
+           error_message = 'an opt-out covers this channel', updated_at = p_now,
+           status_history = m.status_history
+             || jsonb_build_object('status', 'cancelled', 'at', p_now, 'reason', 'suppressed')
+      from decided d where m.id = d.id and d.verdict = 'suppressed'
+    returning m.*
+  ), claimed as (
+    -- a reclaimed row's earlier attempt has an unknown outcome: it becomes ambiguous
+    update messages m set status = 'sending', attempts = m.attempts + 1, claimed_at = p_now,
+           updated_at = p_now,
+           ambiguous_since = case when d.verdict = 'reclaimed'
+                                  then coalesce(m.ambiguous_since, m.claimed_at)
+                                  else m.ambiguous_since end,
+           status_history = m.status_history
+             || jsonb_build_object('status', 'sending', 'at', p_now)
+      from decided d where m.id = d.id and d.verdict in ('claimed', 'reclaimed')
+    returning m.*
+  )
+  select d.verdict, coalesce(to_jsonb(c), to_jsonb(x), to_jsonb(l) - 'suppressed')
+    from decided d
+    join locked l on l.id = d.id
+    left join claimed c on c.id = d.id
+    left join cancelled x on x.id = d.id
+   order by array_position(p_ids, d.id);
 end
 $$;
 
--- p_results: [{id, provider, provider_id, request}]; returns how many rows were recorded.
+-- p_results: [{id, provider, provider_id, request}]. Records each provider's acceptance:
+-- provider id, and 'sent' unless a webhook already moved the row further (a status callback
+-- can arrive before this); `request` (dry runs: what would have been sent) is kept in
+-- payload.request. Returns how many rows were recorded.
 create or replace function record_messages_sent(p_results jsonb, p_now timestamptz default now())
 returns integer
 language plpgsql set search_path = public as $$
 declare
-  v jsonb;
-  v_n integer := 0;
+  v_n integer;
 begin
-  for v in select * from jsonb_array_elements(p_results) loop
-    perform record_message_sent((v->>'id')::bigint, v->>'provider', v->>'provider_id',
-                                nullif(v->'request', 'null'::jsonb), p_now);
-    v_n := v_n + 1;
-  end loop;
+  with r as (
+    select (v->>'id')::bigint id, v->>'provider' provider, v->>'provider_id' provider_id,
+           nullif(v->'request', 'null'::jsonb) request
+      from jsonb_array_elements(p_results) v
+  )
+  update messages m set
+    provider = r.provider, provider_id = r.provider_id, ambiguous_since = null,
+    error_code = null, error_message = null,
+    status = case when m.status in ('queued', 'sending') then 'sent' else m.status end,
+    sent_at = coalesce(m.sent_at, p_now), updated_at = p_now,
+    payload = case when r.request is null then m.payload
+                   else m.payload || jsonb_build_object('request', r.request) end,
+    status_history = m.status_history || jsonb_build_object(
+      'status', 'sent', 'at', p_now, 'provider_id', r.provider_id)
+  from r where m.id = r.id;
+  get diagnostics v_n = row_count;
   return v_n;
 end
 $$;

@@ -129,3 +129,31 @@ async def test_new_start_reschedules_and_status_cancelled_cancels(
     assert pending == [{"n": 0}]
     unknown = await post(http, {**BOOKING, "external_id": "nope", "status": "cancelled"})
     assert unknown.status_code == 422
+
+
+def calcom(trigger: str, uid: str, start: str, **extra: object) -> dict[str, object]:
+    attendee = {"name": "Rae Ng", "email": "rae@example.com", "timeZone": "America/Chicago",
+                "phoneNumber": "+13125550120"}  # fmt: skip
+    end = start.replace("T15", "T16")
+    payload = {"uid": uid, "title": "Consultation", "startTime": start, "endTime": end,
+               "attendees": [attendee], **extra}  # fmt: skip
+    return {"triggerEvent": trigger, "createdAt": "2027-03-01T15:00:00Z", "payload": payload}
+
+
+async def test_calcom_native_webhook_books_reschedules_and_cancels(
+    http: httpx.AsyncClient, database_dsn: str
+) -> None:
+    created = calcom("BOOKING_CREATED", "uid-1", "2027-03-04T15:00:00Z")
+    body = json.dumps(created).encode()
+    first = await post(http, body, **{"x-booking-signature": "",
+                                      "x-cal-signature-256": sign(body)})  # fmt: skip
+    assert first.status_code == 200 and first.json()["outcome"] == "booked"
+    moved = calcom("BOOKING_RESCHEDULED", "uid-2", "2027-03-05T15:00:00Z", rescheduleUid="uid-1")
+    assert (await post(http, moved)).json()["outcome"] == "rescheduled"
+    cancelled = calcom("BOOKING_CANCELLED", "uid-1", "2027-03-05T15:00:00Z")
+    assert (await post(http, cancelled)).json()["outcome"] == "cancelled"
+    [a] = rows(database_dsn, "select a.status, a.version, a.starts_at, l.phone, l.timezone"
+                             " from appointments a join leads l on l.id = a.lead_id")  # fmt: skip
+    assert a == {"status": "cancelled", "version": 2, "phone": "+13125550120",
+                 "starts_at": datetime(2027, 3, 5, 15, 0, tzinfo=UTC),
+                 "timezone": "America/Chicago"}  # fmt: skip
