@@ -11,7 +11,9 @@ Contract (docs/appointments.md):
   compared in constant time;
 - 415 not JSON → 413 body too large → 401 signature → 400 malformed JSON → 422 invalid
   booking (the reason names the fields); 200 `{"outcome", "appointment_id"}` otherwise, and
-  the confirmation goes out right away (a background tick of the loop).
+  the confirmation goes out right away (a background tick of the loop);
+- every delivery is stored in webhook_events under the SHA-256 of its body, in the same
+  transaction: a replayed body is `duplicate` and changes nothing.
 """
 
 from __future__ import annotations
@@ -145,10 +147,12 @@ async def booking_webhook(request: Request, background: BackgroundTasks) -> JSON
         body = await read_body(request, ctx.settings.webhook_max_body_bytes)
         if not signature_ok(ctx.settings, body, request.headers):
             raise Rejected(401, "invalid or missing X-Booking-Signature")
-        booking = to_booking(parse_json(body), ctx.settings)
+        data = parse_json(body)
+        booking = to_booking(data, ctx.settings)
     except Rejected as exc:
         return reject("booking", exc)
-    result = await ctx.repos.appointments.upsert(booking, ctx.clock.now())
+    event = {"dedupe_key": f"booking:{hashlib.sha256(body).hexdigest()}", "payload": data}
+    result = await ctx.repos.appointments.upsert(booking, ctx.clock.now(), event)
     if result.outcome in ("no_lead", "unknown"):
         return reject("booking", Rejected(422, f"booking not applied: {result.outcome}"))
     background.add_task(tick, ctx)

@@ -60,7 +60,9 @@ class BookingIn(Model):
 
 
 class BookingOutcome(Model):
-    outcome: Literal["booked", "rescheduled", "unchanged", "cancelled", "unknown", "no_lead"]
+    outcome: Literal[
+        "booked", "rescheduled", "unchanged", "cancelled", "unknown", "no_lead", "duplicate"
+    ]
     appointment: Appointment | None = None
 
 
@@ -111,10 +113,14 @@ class AppointmentRepository:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
-    async def upsert(self, booking: BookingIn, now: datetime) -> BookingOutcome:
+    async def upsert(
+        self, booking: BookingIn, now: datetime, event: dict[str, Any] | None = None
+    ) -> BookingOutcome:
+        """Book, reschedule or cancel (see the migration); `event` = {dedupe_key, payload}
+        of a webhook delivery makes a replay of it a no-op ('duplicate')."""
         payload = booking.model_dump(mode="json", exclude_none=True)
         rows = await self.transport.call(
-            "appointments_upsert", {"p_booking": payload, "p_now": now}
+            "appointments_upsert", {"p_booking": payload, "p_now": now, "p_event": event}
         )
         return BookingOutcome.model_validate(rows[0])
 

@@ -21,21 +21,28 @@ def _run(work: Any) -> Any:
     return with_context(work)
 
 
+async def scoring_status_lines(ctx: Context, limit: int = 5) -> list[str]:
+    """Which model scores leads, then the top `limit` leads (the call order) with their
+    reasons: for `nightshift insights scores` and for `nightshift status` to print."""
+    from app.scoring.leads import describe_model
+
+    now = ctx.clock.now()
+    model = await ctx.repos.scoring.latest_model(now)
+    lines = [describe_model(model) if model else "no scoring model yet: growth has not run"]
+    for lead in await ctx.repos.scoring.top_leads(limit, now):
+        hot = " HOT" if lead.hot_at else ""
+        lines.append(
+            f"{lead.score:5.1f}{hot:4} #{lead.lead_id:<6} {lead.name or '-':<24} "
+            f"{'; '.join(lead.score_reasons)}"
+        )
+    return lines
+
+
 @insights_cli.command("scores")
 def scores(limit: int = typer.Option(20, help="How many leads to show.")) -> None:
     """The call order: highest-scored leads, their top reasons, and which model scores."""
-    from app.scoring.leads import describe_model
-
-    async def work(ctx: Context) -> tuple[Any, Any]:
-        model = await ctx.repos.scoring.latest_model(ctx.clock.now())
-        return model, await ctx.repos.scoring.top_leads(limit, ctx.clock.now())
-
-    model, leads = _run(work)
-    typer.echo(describe_model(model) if model else "no model yet: the growth job has not run")
-    for lead in leads:
-        hot = " HOT" if lead.hot_at else ""
-        typer.echo(f"{lead.score:5.1f}{hot:4} #{lead.lead_id:<6} {lead.name or '-':<24} "
-                   f"{'; '.join(lead.score_reasons)}")  # fmt: skip
+    for line in _run(lambda ctx: scoring_status_lines(ctx, limit)):
+        typer.echo(line)
 
 
 @insights_cli.command("timing")

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 CATEGORIES: dict[str, re.Pattern[str]] = {
     "price": re.compile(r"\b(price|cost|expensive|afford|how much|fee|cheaper)\b", re.I),
-    "insurance": re.compile(r"\b(insurance|in[- ]network|cover(ed|age)?|take \w+ \w+\?|plan)\b",
-                            re.I),
+    "insurance": re.compile(r"\b(insurance|in[- ]network|covered|coverage|do you (still )?"
+                            r"(take|accept))\b", re.I),
     "timing": re.compile(r"\b(busy|bad time|call (me )?back|later|next (week|month)|no time)\b",
                          re.I),
     "not_interested": re.compile(r"\b(not interested|no thanks|don'?t need|stop calling)\b", re.I),

@@ -41,14 +41,14 @@ def fingerprint(message: str) -> str:
 def day_counts(lines: list[Any]) -> list[dict[str, Any]]:
     """Rows for failure_record: one per (fingerprint, UTC day), with a sample and source."""
     counts: Counter[tuple[str, str]] = Counter()
-    samples: dict[tuple[str, str], tuple[str, str]] = {}
+    first: dict[tuple[str, str], Any] = {}  # lines come oldest first: the first line per key
     for line in lines:
         key = (fingerprint(line.message), line.at.astimezone(UTC).date().isoformat())
         counts[key] += 1
-        samples.setdefault(key, (line.source, line.message))
+        first.setdefault(key, line)
     return [
-        {"fingerprint": fp, "day": day, "occurrences": n,
-         "source": samples[(fp, day)][0], "sample": samples[(fp, day)][1]}
+        {"fingerprint": fp, "day": day, "occurrences": n, "source": first[(fp, day)].source,
+         "sample": first[(fp, day)].message, "first_at": first[(fp, day)].at.isoformat()}
         for (fp, day), n in sorted(counts.items())
     ]  # fmt: skip
 

@@ -134,7 +134,8 @@ def page(snap: dict[str, Any], business: str) -> str:
     return _document(
         f"nightshift status: {business}",
         f"<h1>nightshift · {escape(business)}</h1>"
-        f"<p>as of {escape(local(snap['now'], tz) or '')}</p>" + "".join(sections),
+        f"<p>as of {escape(local(snap['now'], tz) or '')}; window totals computed "
+        f"{escape(local(snap.get('computed_at'), tz) or '-')}</p>" + "".join(sections),
     )
 
 

@@ -365,8 +365,8 @@ language sql stable set search_path = public as $$
 $$;
 
 -- Replaces the counts of the given (fingerprint, day) pairs (p_rows: [{fingerprint, day,
--- occurrences, source, sample}]), so recounting a day is idempotent. first_seen_at is the
--- first time the fingerprint was ever recorded.
+-- occurrences, source, sample, first_at}]), so recounting a day is idempotent.
+-- first_seen_at is the earliest occurrence of the fingerprint ever recorded.
 create or replace function failure_record(p_rows jsonb, p_now timestamptz)
 returns integer
 language plpgsql set search_path = public as $$
@@ -376,11 +376,13 @@ begin
   insert into failure_patterns as f (fingerprint, day, occurrences, source, sample, first_seen_at)
   select r->>'fingerprint', (r->>'day')::date, (r->>'occurrences')::integer, r->>'source',
          left(r->>'sample', 500),
-         coalesce((select min(o.first_seen_at) from failure_patterns o
-                    where o.fingerprint = r->>'fingerprint'), p_now)
+         least(coalesce((r->>'first_at')::timestamptz, p_now),
+               (select min(o.first_seen_at) from failure_patterns o
+                 where o.fingerprint = r->>'fingerprint'))
     from jsonb_array_elements(coalesce(p_rows, '[]')) r
   on conflict (fingerprint, day) do update set
-    occurrences = excluded.occurrences, source = excluded.source, sample = excluded.sample;
+    occurrences = excluded.occurrences, source = excluded.source, sample = excluded.sample,
+    first_seen_at = least(f.first_seen_at, excluded.first_seen_at);
   get diagnostics v_n = row_count;
   return v_n;
 end
@@ -396,7 +398,7 @@ language sql stable set search_path = public as $$
          coalesce((select sum(o.occurrences)::real / p_days from failure_patterns o
                     where o.fingerprint = t.fingerprint and o.day < t.day
                       and o.day >= t.day - p_days), 0),
-         t.first_seen_at, t.first_seen_at >= date_trunc('day', p_now), t.sample
+         t.first_seen_at, (t.first_seen_at at time zone 'UTC')::date = t.day, t.sample
     from failure_patterns t
    where t.day = (p_now at time zone 'UTC')::date
    order by t.occurrences desc, t.fingerprint

@@ -104,8 +104,11 @@ $$;
 -- booking again is 'unchanged', a new start is 'rescheduled' (version + 1, old reminders
 -- cancelled), status 'cancelled' cancels. The lead is found by phone, else email, and
 -- created when new. A new booking marks the lead booked and stops its drips.
-create or replace function appointments_upsert(p_booking jsonb, p_now timestamptz)
-returns table (outcome text, appointment jsonb)
+-- p_event {dedupe_key, payload} (webhook deliveries) is stored in webhook_events first: a
+-- replayed delivery is a 'duplicate' and changes nothing (an old body never undoes a move).
+create or replace function appointments_upsert(
+  p_booking jsonb, p_now timestamptz, p_event jsonb default null
+) returns table (outcome text, appointment jsonb)
 language plpgsql set search_path = public as $$
 declare
   v appointments;
@@ -116,6 +119,12 @@ declare
   v_email text := lower(nullif(p_booking->>'email', ''));
 begin
   perform pg_advisory_xact_lock(hashtext('appointments'));
+  if p_event is not null and webhooks_store_event(
+       'booking', p_event->>'dedupe_key', 'booking.' || coalesce(p_booking->>'status', 'booked'),
+       p_event->'payload', p_now) is null then
+    return query select 'duplicate'::text, null::jsonb;
+    return;
+  end if;
   select * into v from appointments a
    where a.external_id = p_booking->>'external_id' for update;
   if found then

@@ -73,7 +73,23 @@ async def test_sha256_prefix_and_cal_header_are_accepted(http: httpx.AsyncClient
     assert first.status_code == 200
     again = await post(http, body, **{"x-booking-signature": "",
                                        "x-cal-signature-256": sign(body)})  # fmt: skip
-    assert again.status_code == 200 and again.json()["outcome"] == "unchanged"
+    assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
+    same = await post(http, {**BOOKING, "notes": "resent by the calendar"})
+    assert same.json()["outcome"] == "unchanged"  # another body, same booking
+
+
+async def test_a_replayed_old_body_never_undoes_a_reschedule(
+    http: httpx.AsyncClient, database_dsn: str
+) -> None:
+    original = json.dumps(BOOKING).encode()
+    assert (await post(http, original)).json()["outcome"] == "booked"
+    await post(http, {**BOOKING, "starts_at": "2027-03-05T11:00:00-05:00"})
+    replay = await post(http, original)
+    assert replay.status_code == 200 and replay.json()["outcome"] == "duplicate"
+    [a] = rows(database_dsn, "select starts_at, version from appointments")
+    assert a == {"starts_at": datetime(2027, 3, 5, 16, 0, tzinfo=UTC), "version": 2}
+    stored = rows(database_dsn, "select count(*) n from webhook_events where provider = 'booking'")
+    assert stored == [{"n": 2}]
 
 
 @pytest.mark.parametrize(

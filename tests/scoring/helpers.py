@@ -19,7 +19,7 @@ async def execute(ctx: Context, sql: str, *params: Any) -> list[dict[str, Any]]:
     pg = ctx.transport
     assert isinstance(pg, PostgresTransport)
     async with pg._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)  # type: ignore[arg-type]
+        await cur.execute(sql, params)
         return list(await cur.fetchall()) if cur.description else []
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from app.campaigns import growth
 from app.clock import ManualClock
 from app.context import Context
@@ -29,27 +31,45 @@ async def _bulk_outcomes(ctx: Context, clock: ManualClock, n: int = 240) -> None
     """n leads contacted 60 days ago; a third clicked the next day; most clickers (and a few
     others) booked 25 days after the first contact."""
     now = clock.now()
-    await h.execute(ctx, """
+    await h.execute(
+        ctx,
+        """
         insert into leads (name, phone, email, industry, created_at)
         select 'Bulk ' || i, '+1313555' || lpad(i::text, 4, '0'), 'bulk' || i || '@example.com',
                case when i %% 2 = 0 then 'hvac' else 'plumbing' end, %s
-          from generate_series(0, %s - 1) i""", now - 70 * DAY, n)
-    await h.execute(ctx, """
+          from generate_series(0, %s - 1) i""",
+        now - 70 * DAY,
+        n,
+    )
+    await h.execute(
+        ctx,
+        """
         insert into messages (idempotency_key, lead_id, channel, provider, to_address, status,
                               sent_at, created_at, updated_at)
         select 'bulk-' || id, id, 'email', 'dryrun', email, 'sent', %s, %s, %s
-          from leads where name like 'Bulk %%'""", *(now - 60 * DAY,) * 3)
-    await h.execute(ctx, """
+          from leads where name like 'Bulk %%'""",
+        *(now - 60 * DAY,) * 3,
+    )
+    await h.execute(
+        ctx,
+        """
         insert into click_events (token, lead_id, url, clicked_at)
         select 't', id, 'https://example.com', %s from leads
-         where name like 'Bulk %%' and split_part(name, ' ', 2)::int %% 3 = 0""", now - 59 * DAY)
-    await h.execute(ctx, """
+         where name like 'Bulk %%' and split_part(name, ' ', 2)::int %% 3 = 0""",
+        now - 59 * DAY,
+    )
+    await h.execute(
+        ctx,
+        """
         insert into appointments (lead_id, starts_at, ends_at, created_at)
         select id, %s, %s, %s from leads
          where name like 'Bulk %%' and (split_part(name, ' ', 2)::int %% 3 = 0
                                         and split_part(name, ' ', 2)::int %% 4 <> 0
                                         or split_part(name, ' ', 2)::int %% 23 = 0)""",
-        now - 30 * DAY, now - 30 * DAY + timedelta(hours=1), now - 35 * DAY)
+        now - 30 * DAY,
+        now - 30 * DAY + timedelta(hours=1),
+        now - 35 * DAY,
+    )
 
 
 async def test_prior_is_used_below_the_threshold(ctx: Context, clock: ManualClock) -> None:
@@ -84,8 +104,11 @@ async def test_enough_outcomes_train_a_model_that_learns_the_signal(
     coef = {f["name"]: f["coef"] for f in model.numeric}
     assert coef["clicks"] > 0.5  # the clickers booked
     assert stored.metrics["holdout_auc"] > 0.8
-    rows = await h.execute(ctx, "select score, exists (select from click_events c "
-                                "where c.lead_id = l.id) clicked from leads l")
+    rows = await h.execute(
+        ctx,
+        "select score, exists (select from click_events c "
+        "where c.lead_id = l.id) clicked from leads l",
+    )
     clicked = [r["score"] for r in rows if r["clicked"]]
     silent = [r["score"] for r in rows if not r["clicked"]]
     assert min(clicked) > max(silent)
@@ -99,7 +122,30 @@ async def test_call_queue_is_ordered_by_score(ctx: Context, clock: ManualClock) 
     hot, cold = await _engaged_and_silent(ctx, clock)
     await growth.run(ctx)
     for lead_id in (cold, hot):
-        await h.execute(ctx, "insert into calls (idempotency_key, lead_id, to_number, status) "
-                             "values (%s, %s, '+12125550000', 'queued')", f"q{lead_id}", lead_id)
+        await h.execute(
+            ctx,
+            "insert into calls (idempotency_key, lead_id, to_number, status) "
+            "values (%s, %s, '+12125550000', 'queued')",
+            f"q{lead_id}",
+            lead_id,
+        )
     queue, _ = await ctx.repos.manager.call_queue(10, clock.now())
     assert [c.lead["id"] for c in queue] == [hot, cold]
+
+
+async def test_a_failing_step_does_not_stop_the_others(
+    ctx: Context, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hot, _ = await _engaged_and_silent(ctx, clock)
+
+    async def broken(ctx: Context) -> dict[str, int]:
+        raise RuntimeError("boom")
+
+    steps = tuple((name, broken if name == "variants" else step) for name, step in growth.STEPS)
+    monkeypatch.setattr(growth, "STEPS", steps)
+    with pytest.raises(growth.GrowthStepFailed, match="growth steps failed: variants"):
+        await growth.run(ctx)
+    leads = await ctx.repos.scoring.top_leads(10, clock.now())
+    assert leads[0].lead_id == hot  # scoring ran before the failing step
+    rows = await h.execute(ctx, "select count(*) n from call_quality")
+    assert rows[0]["n"] == 1  # and quality after it

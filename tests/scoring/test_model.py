@@ -55,8 +55,11 @@ def test_json_round_trip_gives_identical_scores() -> None:
 def test_unknown_category_and_missing_values_score_without_error() -> None:
     cols, y = synthetic(1000, seed=4)
     model = fit(SPEC, cols, y)
-    odd = {"clicks": np.array([np.nan, 2.0]), "noise": np.array([0.0, np.nan]),
-           "industry": np.array(["solar", "hvac"], dtype=object)}
+    odd = {
+        "clicks": np.array([np.nan, 2.0]),
+        "noise": np.array([0.0, np.nan]),
+        "industry": np.array(["solar", "hvac"], dtype=object),
+    }
     p = model.probability(odd)
     assert np.all(np.isfinite(p)) and p[1] > p[0]
 
