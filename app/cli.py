@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
 
-from app import logs
 from app.alerts.cli import alerts_cli
 from app.appointments.cli import appointments_cli, digest_cli
 from app.campaigns.cli import campaigns_cli, leads_cli
-from app.context import Context, open_context
+from app.cli_support import with_context
+from app.context import Context
 from app.scoring.cli import export_cli, insights_cli
-from app.settings import SettingsError, get_settings
+from app.settings import get_settings
 
 T = TypeVar("T")
 
@@ -31,23 +29,6 @@ cli.add_typer(appointments_cli, name="appointments")
 cli.add_typer(digest_cli, name="digest")
 cli.add_typer(insights_cli, name="insights")
 cli.add_typer(export_cli, name="export")
-
-
-def with_context(work: Callable[[Context], Awaitable[T]], *, migrate: bool = False) -> T:
-    """Configure logging, open the context (starting the embedded Postgres if needed),
-    run `work`, close everything."""
-    try:
-        settings = get_settings()
-    except SettingsError as exc:  # pragma: no cover - exercised through pydantic's wrapper
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-    logs.configure(settings.log_level)
-
-    async def main() -> T:
-        async with open_context(settings, run_migrations=migrate) as ctx:
-            return await work(ctx)
-
-    return asyncio.run(main())
 
 
 @cli.command()

@@ -5,23 +5,19 @@ Registered in app/cli.py as `cli.add_typer(alerts_cli, name="alerts")`.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import re
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar, cast
+from typing import cast
 
 import typer
 
-from app import logs
 from app.alerts.dispatch import flush_alerts
 from app.alerts.service import acknowledge, raise_alert, resolve_alert, silence
-from app.context import Context, open_context
+from app.cli_support import with_context
+from app.context import Context
 from app.db.alerts import Severity
-from app.settings import get_settings
 
-T = TypeVar("T")
 alerts_cli = typer.Typer(help="On-call alerts: list, ack, silence, test.", no_args_is_help=True)
 _DURATION = re.compile(r"(\d+)\s*([dhms])")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -37,17 +33,6 @@ def parse_duration(text: str) -> timedelta:
     for number, unit in parts:
         delta += timedelta(**{_UNITS[unit]: int(number)})
     return delta
-
-
-def _run(work: Callable[[Context], Awaitable[T]]) -> T:
-    settings = get_settings()
-    logs.configure(settings.log_level)
-
-    async def main() -> T:
-        async with open_context(settings) as ctx:
-            return await work(ctx)
-
-    return asyncio.run(main())
 
 
 @alerts_cli.command("list")
@@ -68,7 +53,7 @@ def list_(all_: bool = typer.Option(False, "--all", help="Include resolved alert
             )
         return lines
 
-    lines = _run(work)
+    lines = with_context(work)
     typer.echo("\n".join(lines) if lines else "no alerts")
 
 
@@ -79,7 +64,7 @@ def ack(
 ) -> None:
     """Acknowledge a firing alert: its repeats and escalation stop."""
     who = by or getpass.getuser()
-    alert = _run(lambda ctx: acknowledge(ctx, code, who))
+    alert = with_context(lambda ctx: acknowledge(ctx, code, who))
     if alert is None:
         typer.echo(f"no firing alert with code {code.upper()}", err=True)
         raise typer.Exit(1)
@@ -94,7 +79,7 @@ def silence_(
 ) -> None:
     """Silence an alert key: still recorded, not sent, until the silence ends."""
     duration = parse_duration(for_)
-    made = _run(lambda ctx: silence(ctx, key, duration, reason))
+    made = with_context(lambda ctx: silence(ctx, key, duration, reason))
     typer.echo(f"silenced {made.key} until {made.until:%Y-%m-%d %H:%M} UTC")
 
 
@@ -119,4 +104,4 @@ def test(
             f"{dict(sent.outcomes)}, resolved: {resolved.enqueued} {dict(resolved.outcomes)}"
         )
 
-    typer.echo(_run(work))
+    typer.echo(with_context(work))

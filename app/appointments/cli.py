@@ -7,35 +7,20 @@ command line are local to BUSINESS_TIMEZONE unless they carry an offset.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
 
-from app import logs
 from app.appointments.loop import tick
-from app.context import Context, open_context
+from app.cli_support import with_context
+from app.context import Context
 from app.db.appointments import Appointment, BookingIn
 from app.settings import get_settings
 
-T = TypeVar("T")
 appointments_cli = typer.Typer(help="Appointments: add, list, complete.", no_args_is_help=True)
 digest_cli = typer.Typer(help="The operator's daily digest.", invoke_without_command=True)
-
-
-def _run(work: Callable[[Context], Awaitable[T]]) -> T:
-    settings = get_settings()
-    logs.configure(settings.log_level)
-
-    async def main() -> T:
-        async with open_context(settings) as ctx:
-            return await work(ctx)
-
-    return asyncio.run(main())
 
 
 def parse_when(text: str, zone: str) -> datetime:
@@ -80,7 +65,7 @@ def add(
         await tick(ctx)
         return f"{result.outcome}: {describe(result.appointment)}"
 
-    typer.echo(_run(work))
+    typer.echo(with_context(work))
 
 
 @appointments_cli.command("complete")
@@ -92,7 +77,7 @@ def complete(appointment_id: int = typer.Argument(..., help="Appointment id.")) 
         shown = describe(result.appointment) if result.appointment else f"#{appointment_id}"
         return result.outcome, shown
 
-    outcome, shown = _run(work)
+    outcome, shown = with_context(work)
     typer.echo(f"{outcome}: {shown}")
     if outcome != "completed":
         raise typer.Exit(1)
@@ -108,7 +93,7 @@ def list_(days: int = typer.Option(7, help="Days ahead (and 1 day back).")) -> N
             now - timedelta(days=1), now + timedelta(days=days)
         )
 
-    for a in _run(work):
+    for a in with_context(work):
         typer.echo(describe(a))
 
 
@@ -130,4 +115,4 @@ def digest(
         ids = await send_digest(ctx, built)
         return f"digest of {built.day} queued: {len(ids)} email(s)" if ids else "already sent"
 
-    typer.echo(_run(work))
+    typer.echo(with_context(work))

@@ -8,6 +8,7 @@ import typer
 
 from app.campaigns.definition import CampaignError, load_campaign_yaml
 from app.campaigns.leads_import import ImportReport, import_csv
+from app.cli_support import with_context
 from app.context import Context
 from app.db.campaigns import CampaignSaved, CampaignSummary, Resumed
 from app.db.errors import NotFound
@@ -27,8 +28,6 @@ def _read(path: Path) -> str:
 @leads_cli.command("import")
 def import_leads(path: Path = typer.Argument(..., help="CSV with name, phone, email, ...")) -> None:
     """Import leads from CSV: bad rows are reported by line and column, the rest imported."""
-    from app.cli import with_context
-
     text = _read(path)
 
     async def work(ctx: Context) -> ImportReport:
@@ -49,8 +48,6 @@ def import_leads(path: Path = typer.Argument(..., help="CSV with name, phone, em
 @campaigns_cli.command("load")
 def load(path: Path = typer.Argument(..., help="Campaign YAML (see examples/).")) -> None:
     """Create or update a campaign; enrolled leads keep their positions."""
-    from app.cli import with_context
-
     try:
         campaign = load_campaign_yaml(_read(path))
     except CampaignError as exc:
@@ -68,7 +65,6 @@ def load(path: Path = typer.Argument(..., help="Campaign YAML (see examples/).")
 @campaigns_cli.command("list")
 def list_campaigns() -> None:
     """Every campaign with its status and active enrollments."""
-    from app.cli import with_context
 
     async def work(ctx: Context) -> list[CampaignSummary]:
         return await ctx.repos.campaigns.all()
@@ -83,7 +79,6 @@ def list_campaigns() -> None:
 @campaigns_cli.command("resume")
 def resume(slug: str = typer.Argument(..., help="The campaign's slug.")) -> None:
     """Lift a pause (auto-pause is then held off for 7 days unless the rate doubles)."""
-    from app.cli import with_context
 
     async def work(ctx: Context) -> Resumed:
         return await ctx.repos.manager.resume(slug, ctx.clock.now())

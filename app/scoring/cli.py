@@ -16,7 +16,7 @@ export_cli = typer.Typer(help="Export data sets learned from the system's outcom
 
 
 def _run(work: Any) -> Any:
-    from app.cli import with_context
+    from app.cli_support import with_context
 
     return with_context(work)
 

@@ -361,17 +361,4 @@ language sql stable set search_path = public as $$
    order by count(*) desc;
 $$;
 
--- Belt and braces beside the default privileges: only service_role may execute.
-do $$
-declare f record;
-begin
-  for f in
-    select p.oid::regprocedure as sig
-      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-     where n.nspname = 'public'
-  loop
-    execute format('revoke all on function %s from public, anon, authenticated', f.sig);
-    execute format('grant execute on function %s to service_role', f.sig);
-  end loop;
-end
-$$;
+select secure_functions();

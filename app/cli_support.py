@@ -1,0 +1,32 @@
+"""What every `nightshift` command module shares: run async work inside a context."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import typer
+
+from app import logs
+from app.context import Context, open_context
+from app.settings import SettingsError, get_settings
+
+T = TypeVar("T")
+
+
+def with_context(work: Callable[[Context], Awaitable[T]], *, migrate: bool = False) -> T:
+    """Configure logging, open the context (starting the embedded Postgres if needed),
+    run `work`, close everything. A configuration error exits 2 with its message."""
+    try:
+        settings = get_settings()
+    except SettingsError as exc:  # pragma: no cover - exercised through pydantic's wrapper
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    logs.configure(settings.log_level)
+
+    async def main() -> T:
+        async with open_context(settings, run_migrations=migrate) as ctx:
+            return await work(ctx)
+
+    return asyncio.run(main())
