@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 
@@ -106,15 +106,25 @@ def run(job: str = typer.Argument(..., help="Job name from the registry, e.g. dr
 
 @cli.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Jobs, open alerts, funnel, calls, deliverability, API health, model, appointments."""
+    """Jobs, open alerts, funnel, calls, deliverability, API health, model, appointments,
+    and the call queue's top leads with their scoring reasons."""
+    from app.scoring.cli import scoring_status_lines
     from app.status.cli import print_sections, snapshot_json
     from app.status.data import collect
 
-    snap = with_context(collect)
+    async def work(ctx: Context) -> dict[str, Any]:
+        snap = await collect(ctx)
+        # the call order with each lead's top reasons (the scoring model's "why")
+        return {**snap, "call_queue": await scoring_status_lines(ctx)}
+
+    snap = with_context(work)
     if as_json:
         typer.echo(snapshot_json(snap))
         return
     print_sections(snap)
+    typer.echo("Call queue (hottest first, with reasons):")
+    for line in snap["call_queue"]:
+        typer.echo(f"  {line}")
 
 
 def main() -> None:

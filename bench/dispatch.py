@@ -102,9 +102,8 @@ async def main(sizes: list[int], due: int) -> None:
     server = start_embedded(tempfile.mkdtemp(prefix="nightshift-bench-"))
     base = server.get_uri()
     print(f"drip dispatch, {due:,} steps due, dry-run provider (zero latency), batch 500")
-    print(
-        f"{'leads':>10} {'sent':>7} {'engine s':>9} {'steps/s':>9} {'baseline s':>11} {'rows/s':>9} {'ratio':>6}"
-    )
+    columns = ("leads", 10), ("sent", 7), ("engine s", 9), ("steps/s", 9), ("baseline s", 11)
+    print(" ".join(f"{name:>{width}}" for name, width in columns), f"{'rows/s':>9} {'ratio':>6}")
     try:
         for size in sizes:
             name = f"bench_{size}"

@@ -78,9 +78,14 @@ def test_run_then_status_json(configured: str) -> None:
     assert ran.stdout.split()[:2] == ["guardian", "succeeded"]
     status = runner.invoke(cli, ["status", "--json"])
     assert status.exit_code == 0, status.output
-    rows = {row["job"]: row for row in json.loads(status.stdout)["jobs"]}
+    snapshot = json.loads(status.stdout)
+    rows = {row["job"]: row for row in snapshot["jobs"]}
     assert rows["guardian"]["status"] == "succeeded"
     assert rows["drip"]["status"] == "never_run"
+    assert snapshot["call_queue"][0].startswith("no scoring model yet")
+    table = runner.invoke(cli, ["status"])
+    assert table.exit_code == 0, table.output
+    assert "Call queue (hottest first, with reasons):" in table.stdout
 
 
 def test_run_unknown_job_names_the_known_ones(configured: str) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -77,6 +77,31 @@ def applicable_rules(
 
 def permitted_at(at: datetime, zones: Sequence[str], rules: Sequence[HoursRule]) -> bool:
     return all(rule.allows(at.astimezone(ZoneInfo(z))) for z in zones for rule in rules)
+
+
+def permitted_hours(
+    channel: Channel,
+    lead: LeadFacts,
+    day: datetime,
+    *,
+    window: HoursRule | None = None,
+    default_tz: str = "America/New_York",
+) -> tuple[str, list[int]]:
+    """The lead's reference zone and the local hours of `day`'s date in it that are
+    permitted from their start to at least 45 minutes in (in every candidate zone): the
+    slots the best-time-to-call choice may pick from. Empty when nothing is known."""
+    zones = candidate_zones(channel, lead, default_tz)
+    if not zones:
+        return default_tz, []
+    rules = applicable_rules(channel, lead, window)
+    tz = ZoneInfo(zones[0])
+    date = day.astimezone(tz).date()
+    hours = []
+    for hour in range(24):
+        start = datetime.combine(date, time(hour), tzinfo=tz).astimezone(UTC)
+        if all(permitted_at(t, zones, rules) for t in (start, start + timedelta(minutes=45))):
+            hours.append(hour)
+    return zones[0], hours
 
 
 def next_permitted(

@@ -118,6 +118,9 @@ class Campaign(_Strict):
     window: Window = Window()
     caps: Caps = Caps()
     stop: StopRules = StopRules()
+    # calls: "learned" = each call's hour is picked by Thompson sampling over the lead's
+    # permitted hours (growth's best-time-to-call); "asap" = as soon as permitted
+    call_timing: Literal["learned", "asap"] = "learned"
     steps: list[Step] = Field(min_length=1)
 
     @field_validator("timezone")
@@ -132,7 +135,7 @@ class Campaign(_Strict):
     def to_row(self) -> dict[str, Any]:
         """The jsonb `upsert_campaign` takes."""
         definition = self.model_dump(
-            mode="json", include={"timezone", "audience", "window", "caps", "stop"}
+            mode="json", include={"timezone", "audience", "window", "caps", "stop", "call_timing"}
         )
         steps = [
             {

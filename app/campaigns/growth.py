@@ -6,9 +6,10 @@ run then fails so the guardian sees it):
    the documented prior below the threshold) and score every lead, reasons and hot flags;
 2. variants: A/B assignment weights by Thompson sampling, winners promoted and recorded;
 3. failures: error fingerprints of system_logs counted per day (the digest's trend);
-4. quality: a quality score for every newly finished call.
+4. quality: a quality score for every newly finished call;
+5. digest: the operator's daily digest, once per local day after DIGEST_HOUR (it reads
+   what the steps above recorded, so it runs last).
 Best time to call needs no step: it is estimated from `calls` when asked (app.scoring.timing).
-The daily digest (issue #8) reads what this loop records.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from app.appointments.digest import maybe_send_digest
 from app.scoring.leads import current_model, describe_model, score_all
 from app.scoring.patterns import record_patterns
 from app.scoring.quality import score_calls
@@ -36,11 +38,16 @@ async def scoring(ctx: Context) -> dict[str, Any]:
     return {**counts, "model_version": stored.version, "model": describe_model(stored)}
 
 
+async def digest(ctx: Context) -> dict[str, Any]:
+    return {"digest_sent": await maybe_send_digest(ctx)}
+
+
 STEPS: tuple[tuple[str, Step], ...] = (
     ("scoring", scoring),
     ("variants", update_variants),
     ("failures", record_patterns),
     ("quality", score_calls),
+    ("digest", digest),
 )
 
 

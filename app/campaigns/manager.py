@@ -12,15 +12,18 @@ One tick:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import structlog
 
 from app.alerts import raise_alert
-from app.campaigns.compliance import evaluate
+from app.campaigns.compliance import evaluate, permitted_hours
 from app.campaigns.definition import Window
 from app.campaigns.steps import lead_facts
 from app.db.campaigns import QueuedCall
+from app.scoring.timing import TimingModel, choose_call_time, load_timing
 
 if TYPE_CHECKING:
     from app.context import Context
@@ -59,6 +62,26 @@ async def guard_deliverability(ctx: Context) -> int:
     return len(paused)
 
 
+def _learned(call: QueuedCall) -> bool:
+    definition = (call.campaign or {}).get("definition", {})
+    return bool(call.campaign) and definition.get("call_timing", "learned") == "learned"
+
+
+def choose_slot(
+    call: QueuedCall, timing: TimingModel, now: datetime, rng: np.random.Generator
+) -> datetime:
+    """Thompson sampling among the lead's permitted hours today; now when it picks this hour."""
+    definition = (call.campaign or {}).get("definition", {})
+    window = Window.model_validate(definition.get("window") or {}).rule()
+    tz, hours = permitted_hours(
+        "call", lead_facts(call.lead), now, window=window,
+        default_tz=definition.get("timezone", "America/New_York"),
+    )  # fmt: skip
+    if not hours:
+        return now
+    return choose_call_time(timing, call.lead.get("state"), tz, hours, now, rng)
+
+
 def call_permitted(call: QueuedCall, now: Any) -> bool:
     definition = (call.campaign or {}).get("definition", {})
     window = Window.model_validate(definition.get("window") or {}).rule() if definition else None
@@ -69,19 +92,29 @@ def call_permitted(call: QueuedCall, now: Any) -> bool:
     return decision.allowed
 
 
-async def place_calls(ctx: Context) -> dict[str, int]:
-    """Place waiting calls hottest-first while Vapi has free concurrency."""
+async def place_calls(ctx: Context, rng: np.random.Generator | None = None) -> dict[str, int]:
+    """Place waiting calls hottest-first while Vapi has free concurrency. A call of a campaign
+    with `call_timing: learned` first gets its slot from Thompson sampling over the lead's
+    permitted hours (growth's best time to call) and waits for it when that is later."""
     limit = ctx.settings.vapi_max_concurrent_calls
     now = ctx.clock.now()
     queue, in_flight = await ctx.repos.manager.call_queue(limit * CANDIDATES_PER_SLOT, now)
     slots = max(0, limit - in_flight)
-    counts = {"calls_placed": 0, "calls_waiting": 0, "calls_failed": 0}
+    counts = {"calls_placed": 0, "calls_waiting": 0, "calls_failed": 0, "calls_scheduled": 0}
+    timing: TimingModel | None = None
     for call in queue:
         if slots == 0:
             break
         if not call_permitted(call, now):
             counts["calls_waiting"] += 1
             continue
+        if _learned(call) and call.not_before is None:  # its slot is chosen once
+            timing = timing or await load_timing(ctx)
+            at = choose_slot(call, timing, now, rng or np.random.default_rng())
+            if at > now:
+                await ctx.repos.manager.defer_call(call.id, at, now)
+                counts["calls_scheduled"] += 1
+                continue
         delivery = await ctx.providers.delivery.place_call(call.id)
         if delivery.outcome == "concurrency":
             break

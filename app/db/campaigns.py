@@ -136,6 +136,7 @@ class Resumed(_Model):
 class QueuedCall(_Model):
     id: int
     lead: dict[str, Any]
+    not_before: datetime | None = None
     campaign: dict[str, Any] | None = None
     recent_attempts: list[datetime] = Field(default_factory=list)
 
@@ -159,6 +160,9 @@ class ManagerRepository:
         rows = await self.transport.call("call_queue", {"p_limit": limit, "p_now": now})
         calls = [QueuedCall.model_validate(r["call"]) for r in rows]
         return calls, (rows[0]["in_flight"] if rows else 0)
+
+    async def defer_call(self, call_id: int, at: datetime, now: datetime) -> None:
+        await self.transport.call("defer_call", {"p_id": call_id, "p_at": at, "p_now": now})
 
     async def requeue_unanswered(
         self, max_attempts: int, spacing_seconds: int, now: datetime

@@ -46,16 +46,12 @@ def scores(limit: int = typer.Option(20, help="How many leads to show.")) -> Non
 
 
 @insights_cli.command("timing")
-def timing(days: int = typer.Option(90, help="Days of call history.")) -> None:
-    """Answer and booking rate per state and local hour (Beta-Binomial posterior means)."""
-    from app.scoring.timing import estimate, table
+def timing() -> None:
+    """Answer and booking rate per state and local hour (Beta-Binomial posterior means over
+    the last TIMING_WINDOW_DAYS of calls)."""
+    from app.scoring.timing import load_timing, table
 
-    async def work(ctx: Context) -> Any:
-        s = ctx.settings
-        cells = await ctx.repos.scoring.timing_stats(days, s.business_timezone, ctx.clock.now())
-        return estimate(cells, s.timing_prior_strength)
-
-    model = _run(work)
+    model = _run(load_timing)
     typer.echo(f"prior answer rate {model.answer_prior.mean:.3f}, "
                f"booking rate {model.booking_prior.mean:.3f}")  # fmt: skip
     typer.echo(

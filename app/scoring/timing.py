@@ -13,11 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from app.db.scoring import TimingCell
+
+if TYPE_CHECKING:
+    from app.context import Context
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,15 @@ def estimate(cells: Iterable[TimingCell], strength: float = 10.0) -> TimingModel
         for c in cells
     }  # fmt: skip
     return TimingModel(out, answer, booking)
+
+
+async def load_timing(ctx: Context) -> TimingModel:
+    """The current estimates (one SQL call): load once per tick, then choose per call."""
+    s = ctx.settings
+    cells = await ctx.repos.scoring.timing_stats(
+        s.timing_window_days, s.business_timezone, ctx.clock.now()
+    )
+    return estimate(cells, s.timing_prior_strength)
 
 
 def thompson_hour(

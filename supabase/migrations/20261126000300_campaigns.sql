@@ -414,7 +414,7 @@ create or replace function call_queue(p_limit integer, p_now timestamptz default
 returns table (call jsonb, in_flight integer)
 language sql stable set search_path = public as $$
   select jsonb_build_object(
-           'id', k.id, 'lead', to_jsonb(l) - 'score_reasons',
+           'id', k.id, 'lead', to_jsonb(l) - 'score_reasons', 'not_before', k.not_before,
            'campaign', case when c.id is null then null else
              jsonb_build_object('id', c.id, 'slug', c.slug, 'definition', c.definition) end,
            'recent_attempts', coalesce((
@@ -438,6 +438,15 @@ language sql stable set search_path = public as $$
      and (c.id is null or c.status = 'active')
    order by l.score desc nulls last, l.created_at desc, k.id
    limit p_limit;
+$$;
+
+-- campaign_manager's chosen slot for a waiting call (best time to call): not before p_at.
+create or replace function defer_call(p_id bigint, p_at timestamptz, p_now timestamptz default now())
+returns boolean
+language sql set search_path = public as $$
+  update calls set not_before = p_at, updated_at = p_now
+   where id = p_id and status = 'queued' and vapi_call_id is null
+  returning true;
 $$;
 
 -- Queues the next attempt of calls that ended unanswered (no answer, busy, voicemail), up

@@ -481,16 +481,4 @@ begin
 end
 $$;
 
-do $$
-declare f record;
-begin
-  for f in
-    select p.oid::regprocedure as sig
-      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-     where n.nspname = 'public'
-  loop
-    execute format('revoke all on function %s from public, anon, authenticated', f.sig);
-    execute format('grant execute on function %s to service_role', f.sig);
-  end loop;
-end
-$$;
+select secure_functions();

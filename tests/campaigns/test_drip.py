@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from app.campaigns import drip
 from app.clock import ManualClock
@@ -68,6 +69,7 @@ async def test_call_steps_are_queued_then_placed_hottest_first(
     text = """
 slug: calls
 name: Calls
+call_timing: asap
 window: {start: "08:00", end: "21:00"}
 steps:
   - channel: call
@@ -109,3 +111,34 @@ async def test_daily_channel_cap_defers_the_rest_to_tomorrow(
     [deferred] = await query(ctx, "select next_run_at from enrollments where current_step = 0")
     assert deferred["next_run_at"].date() > clock.now().date()
     assert await drip.run(ctx) == {}  # the cap holds for the rest of the day
+
+
+async def test_learned_call_timing_waits_for_the_sampled_hour(
+    ctx: Context, clock: ManualClock
+) -> None:
+    import numpy as np
+
+    from app.campaigns import manager
+
+    text = """
+slug: learned
+name: Learned timing
+window: {start: "08:00", end: "21:00"}
+steps:
+  - channel: call
+"""
+    await load(ctx, text)
+    await add_leads(ctx, 1)  # a New York number; 15:00 UTC = 10:00 in New York
+    await ctx.repos.campaigns.enroll(clock.now())
+    await drip.run(ctx)
+    # no call history yet: every hour has the same prior; this seed picks a later hour
+    counts = await manager.place_calls(ctx, rng=np.random.default_rng(7))
+    assert (counts["calls_scheduled"], counts["calls_placed"]) == (1, 0)
+    [call] = await query(ctx, "select not_before from calls")
+    slot = call["not_before"]
+    assert slot > clock.now() and slot.minute == 0
+    local_hour = slot.astimezone(ZoneInfo("America/New_York")).hour
+    assert 8 <= local_hour <= 20  # inside the federal window: the slot is a permitted hour
+    assert (await manager.place_calls(ctx))["calls_placed"] == 0  # not before its slot
+    clock.set(slot)
+    assert (await manager.place_calls(ctx))["calls_placed"] == 1  # chosen once, then placed

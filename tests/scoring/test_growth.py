@@ -149,3 +149,14 @@ async def test_a_failing_step_does_not_stop_the_others(
     assert leads[0].lead_id == hot  # scoring ran before the failing step
     rows = await h.execute(ctx, "select count(*) n from call_quality")
     assert rows[0]["n"] == 1  # and quality after it
+
+
+async def test_growth_sends_the_daily_digest_once_per_day(ctx: Context, clock: ManualClock) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"operator_emails": ["owner@example.com"]})
+    clock.set(clock.now().replace(hour=11))  # 06:00 in New York: before DIGEST_HOUR (7)
+    assert (await growth.run(ctx))["digest_sent"] is False
+    clock.advance(timedelta(hours=2))  # 08:00 in New York
+    assert (await growth.run(ctx))["digest_sent"] is True
+    assert (await growth.run(ctx))["digest_sent"] is False  # once per day
+    rows = await h.execute(ctx, "select to_address from messages where channel = 'email'")
+    assert [r["to_address"] for r in rows] == ["owner@example.com"]

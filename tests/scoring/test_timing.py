@@ -10,7 +10,13 @@ import numpy as np
 from app.clock import ManualClock
 from app.context import Context
 from app.db.scoring import TimingCell
-from app.scoring.timing import choose_call_time, estimate, next_slot, thompson_hour
+from app.scoring.timing import (
+    choose_call_time,
+    estimate,
+    load_timing,
+    next_slot,
+    thompson_hour,
+)
 from tests.scoring import helpers as h
 
 
@@ -26,9 +32,11 @@ async def test_stats_per_state_and_local_hour(ctx: Context, clock: ManualClock) 
     await h.call(ctx, nowhere, "answered", now - timedelta(days=1))  # unknown zone: default
     await h.call(ctx, ny, "failed", now - timedelta(days=1))  # never rang: not counted
     await h.call(ctx, ny, "answered", now - timedelta(days=200))  # outside the window
-    cells = await ctx.repos.scoring.timing_stats(90, "America/Chicago", now)
+    cells = await ctx.repos.scoring.timing_stats(90, "America/New_York", now)
     got = {(c.state, c.local_hour): (c.attempts, c.answered, c.booked) for c in cells}
-    assert got == {("CA", 7): (1, 0, 0), ("NY", 10): (3, 2, 1), ("TX", 9): (1, 1, 0)}
+    assert got == {("CA", 7): (1, 0, 0), ("NY", 10): (3, 2, 1), ("TX", 10): (1, 1, 0)}
+    model = await load_timing(ctx)  # BUSINESS_TIMEZONE New York for the unknown zone
+    assert model.get("NY", 10).attempts == 3 and model.get("TX", 10).answer.mean > 0.5
 
 
 def test_posterior_shrinks_small_samples_toward_the_pooled_rate() -> None:

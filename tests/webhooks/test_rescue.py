@@ -6,9 +6,9 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.campaigns import drip
 from app.clock import ManualClock
 from app.context import Context
-from app.campaigns import drip
 from app.webhooks.rescue import deliver_due_rescues
 from tests.webhooks.helpers import Db, client, post_vapi, seed_lead, vapi_message, vapi_time
 
