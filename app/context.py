@@ -21,7 +21,6 @@ from app.clock import Clock, SystemClock
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 from app.db.repositories import Repositories
-from app.db.supabase import SupabaseTransport
 from app.db.transport import PostgresTransport, Transport
 from app.providers import Providers, build_providers
 from app.providers.delivery import AlertHook
@@ -61,6 +60,8 @@ async def _open_transport(
 ) -> Transport:
     mode = settings.database_mode()
     if mode == "supabase":
+        from app.db.supabase import SupabaseTransport  # supabase-py: only when used
+
         assert settings.supabase_url and settings.supabase_service_role_key
         key = settings.supabase_service_role_key.get_secret_value()
         supabase = await SupabaseTransport(settings.supabase_url, key).open()

@@ -12,7 +12,6 @@ from datetime import datetime, time
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import geocoder
 from phonenumbers import timezone as pn_timezone
 from phonenumbers.tzdata import TIMEZONE_DATA
 
@@ -166,6 +165,9 @@ def area_code_state(e164: str) -> str | None:
 @lru_cache(maxsize=1024)
 def _npa_state(npa: str) -> str | None:
     # One geocoder lookup per area code, not per number: the state is the area code's.
+    # Imported here: its data costs ~0.3 s of import time, too much for the web cold start.
+    from phonenumbers import geocoder
+
     try:
         sample = phonenumbers.parse(f"+1{npa}2000000")
     except phonenumbers.NumberParseException:
