@@ -49,8 +49,14 @@ def free_port() -> int:
 
 
 def start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": dsn, "VAPI_WEBHOOK_SECRET": SECRET,
-           "VAPI_ASSISTANT_ID": "asst-bench", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "VAPI_WEBHOOK_SECRET": SECRET,
+        "VAPI_ASSISTANT_ID": "asst-bench",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
     code = (
         "import uvicorn; from app.webhooks import create_app; "
         f"uvicorn.run(create_app(), host='127.0.0.1', port={port}, log_level='warning')"
@@ -121,9 +127,8 @@ def main() -> None:
         app.terminate()
         app.wait(timeout=30)
         server.cleanup()
-    print(
-        f"{args.requests} requests, concurrency {args.concurrency}: {args.requests / elapsed:.0f} req/s"
-    )
+    rate = args.requests / elapsed
+    print(f"{args.requests} requests, concurrency {args.concurrency}: {rate:.0f} req/s")
     print(f"{'message type':<20} {'n':>6} {'p50 ms':>8} {'p99 ms':>8}")
     for kind, values in latencies.items():
         print(f"{kind:<20} {len(values):>6} {pct(values, 50):>8.1f} {pct(values, 99):>8.1f}")
