@@ -130,11 +130,21 @@ class OutboxDelivery:
     async def deliver_messages(
         self, message_ids: Sequence[int], *, concurrency: int = 20
     ) -> dict[int, Delivery]:
-        """`deliver_message` for a batch, same rules: ONE claim call for every row, the sends
-        (at most `concurrency` at once), ONE record call for every accepted send. A failed send
-        takes the single-row failure path. Returns each row's Delivery by id."""
+        """`deliver_message` for a batch, same rules, in chunks of `concurrency` rows: ONE claim
+        call per chunk, its sends at once, ONE record call for its accepted sends. Claiming a
+        chunk only when it is about to go out keeps the opt-out re-check close to the provider
+        call and a row's claim young (a rate-limited batch can take minutes: a row claimed at
+        the start would look abandoned to the next tick and be reclaimed while still waiting
+        here). A failed send takes the single-row failure path. Returns each row's Delivery."""
+        ids = list(message_ids)
+        out: dict[int, Delivery] = {}
+        for start in range(0, len(ids), max(1, concurrency)):
+            out.update(await self._deliver_chunk(ids[start : start + max(1, concurrency)]))
+        return out
+
+    async def _deliver_chunk(self, message_ids: list[int]) -> dict[int, Delivery]:
         claims = await self.outbox.claim_messages(
-            list(message_ids), self.clock.now(), self.reclaim_after_seconds
+            message_ids, self.clock.now(), self.reclaim_after_seconds
         )
         rows = [c.message for c in claims if c.outcome in ("claimed", "reclaimed")]
         out = {
@@ -142,14 +152,12 @@ class OutboxDelivery:
             for c in claims
             if c.outcome not in ("claimed", "reclaimed")
         }
-        gate = asyncio.Semaphore(concurrency)
 
         async def send(row: OutboxMessage) -> SendResult | Exception:
-            async with gate:
-                try:
-                    return await self._send_row(row)
-                except (ProviderError, ValidationError) as exc:
-                    return exc
+            try:
+                return await self._send_row(row)
+            except (ProviderError, ValidationError) as exc:
+                return exc
 
         sent: list[tuple[OutboxMessage, SendResult]] = []
         for row, result in zip(rows, await asyncio.gather(*(send(r) for r in rows)), strict=True):
