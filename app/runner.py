@@ -67,7 +67,9 @@ async def run_job(
             error = f"{type(exc).__name__}: {exc}"
             log.exception("run failed")
             await ctx.repos.job_runs.finish(run_id, "failed", ctx.clock.now(), error=error)
-            if reraise:
+            # Ctrl-C, cancellation and exit always propagate: `reraise=False` only turns
+            # an ordinary failure into an outcome (the dev scheduler, `nightshift run`)
+            if reraise or not isinstance(exc, Exception):
                 raise
             return RunOutcome(
                 name, run_id, "failed", error=error, seconds=time.perf_counter() - started

@@ -125,3 +125,16 @@ async def _runs(ctx: Context) -> list[dict[str, Any]]:
     async with pg._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute("select * from job_runs order by started_at, status")
         return list(await cur.fetchall())
+
+
+async def test_cancellation_is_recorded_and_never_swallowed(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def interrupted(context: Context) -> dict[str, Any]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("app.campaigns.drip.run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        await run_job(ctx, "drip", reraise=False)
+    [run] = await _runs(ctx)
+    assert run["status"] == "failed" and run["error"].startswith("KeyboardInterrupt")

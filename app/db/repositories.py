@@ -86,8 +86,12 @@ class JobRunRepository(_Repository):
         )
         return JobRun.model_validate(rows[0])
 
-    async def status(self, now: datetime) -> list[JobState]:
-        rows = await self.transport.call("job_status", {"p_now": now})
+    async def status(self, now: datetime, jobs: Sequence[str] | None = None) -> list[JobState]:
+        """The latest run of each registry job (or of `jobs`), one indexed lookup each."""
+        from app.jobs import JOBS  # the registry is the list of jobs worth reporting
+
+        names = list(jobs) if jobs is not None else [job.name for job in JOBS]
+        rows = await self.transport.call("job_status", {"p_now": now, "p_jobs": names})
         return [JobState.model_validate(row) for row in rows]
 
 

@@ -105,23 +105,29 @@ begin
 end
 $$;
 
--- The latest run of every job (one row per job that ever ran), with its live lease if any.
-create or replace function job_status(p_now timestamptz default now())
+-- The latest run of each job in p_jobs (the registry; when null, every job that ever ran),
+-- with its live lease if any. Index lookups per job (job_runs_job_idx), so the cost does not
+-- grow with the run history the guardian reads every five minutes.
+create or replace function job_status(p_now timestamptz default now(), p_jobs text[] default null)
 returns table (
   job text, run_id uuid, status text, started_at timestamptz, finished_at timestamptz,
   counts jsonb, error text, last_success_at timestamptz, lease_holder text,
   lease_expires_at timestamptz
 )
 language sql stable set search_path = public as $$
-  select distinct on (r.job)
-         r.job, r.id, r.status, r.started_at, r.finished_at, r.counts, r.error,
-         (select max(s.finished_at) from job_runs s
-           where s.job = r.job and s.status = 'succeeded'),
+  select j.job, r.id, r.status, r.started_at, r.finished_at, r.counts, r.error,
+         (select s.finished_at from job_runs s
+           where s.job = j.job and s.status = 'succeeded'
+           order by s.started_at desc limit 1),
          l.holder, l.expires_at
-    from job_runs r
-    left join job_leases l on l.job = r.job and l.expires_at > p_now
-   where r.status <> 'skipped'
-   order by r.job, r.started_at desc, r.id;
+    from unnest(coalesce(p_jobs, array(select distinct job from job_runs))) as j(job)
+    join lateral (
+      select * from job_runs r
+       where r.job = j.job and r.status <> 'skipped'
+       order by r.started_at desc, r.id limit 1
+    ) r on true
+    left join job_leases l on l.job = j.job and l.expires_at > p_now
+   order by j.job;
 $$;
 
 -- Inserts or merges leads given as a jsonb array of objects with the leads' column names.

@@ -120,6 +120,24 @@ language sql stable set search_path = public as $$
                     and s.address in (p_lead.phone, p_lead.email));
 $$;
 
+-- A lead's contact attempts in the 24 h before p_now (the FL/OK/MD caps): texts and calls
+-- counted at the moment they were actually attempted (sent / placed, else claimed), never at
+-- the moment they were queued — a call queued yesterday and placed today counts today.
+-- Transactional texts (appointment confirmations and reminders) are not solicitations.
+create or replace function lead_recent_attempts(p_lead_id bigint, p_now timestamptz)
+returns jsonb
+language sql stable set search_path = public as $$
+  select coalesce(jsonb_agg(t order by t), '[]') from (
+    select coalesce(m.sent_at, m.claimed_at) t from messages m
+     where m.lead_id = p_lead_id and m.channel = 'sms' and m.kind = 'marketing'
+       and m.claimed_at is not null and m.status <> 'cancelled'
+    union all
+    select coalesce(k.placed_at, k.claimed_at) from calls k
+     where k.lead_id = p_lead_id and k.claimed_at is not null and k.status <> 'cancelled'
+  ) x
+  where t > p_now - interval '24 hours' and t <= p_now;
+$$;
+
 -- Claims up to p_limit due steps for p_worker: active enrollments of active campaigns whose
 -- next_run_at has come and whose lease is free. FOR UPDATE SKIP LOCKED + a lease, so
 -- overlapping runs and retries never take the same step twice. An enrollment whose lead is
@@ -196,15 +214,7 @@ begin
                                  select 1 from campaign_steps p where p.campaign_id = c.id
                                     and p.channel = s.channel and p.position < s.position)),
     'lead', to_jsonb(l) - 'score_reasons',
-    'recent_attempts', coalesce((
-        select jsonb_agg(t) from (
-          select m.created_at t from messages m
-           where m.lead_id = l.id and m.channel = 'sms' and m.status <> 'cancelled'
-             and m.created_at > p_now - interval '24 hours'
-          union all
-          select k2.created_at from calls k2
-           where k2.lead_id = l.id and k2.status <> 'cancelled'
-             and k2.created_at > p_now - interval '24 hours') x), '[]'),
+    'recent_attempts', lead_recent_attempts(l.id, p_now),
     'sent_today', coalesce(t.n, 0))
     from leased e
     join campaigns c on c.id = e.campaign_id
@@ -417,15 +427,7 @@ language sql stable set search_path = public as $$
            'id', k.id, 'lead', to_jsonb(l) - 'score_reasons', 'not_before', k.not_before,
            'campaign', case when c.id is null then null else
              jsonb_build_object('id', c.id, 'slug', c.slug, 'definition', c.definition) end,
-           'recent_attempts', coalesce((
-             select jsonb_agg(t) from (
-               select m.created_at t from messages m
-                where m.lead_id = l.id and m.channel = 'sms' and m.status <> 'cancelled'
-                  and m.created_at > p_now - interval '24 hours'
-               union all
-               select k2.created_at from calls k2
-                where k2.lead_id = l.id and k2.id <> k.id and k2.vapi_call_id is not null
-                  and k2.created_at > p_now - interval '24 hours') x), '[]')),
+           'recent_attempts', lead_recent_attempts(l.id, p_now)),
          (select count(*)::integer from calls f
            where f.status in ('placing', 'ringing', 'in-progress', 'forwarding')
              -- as claim_call: a call silent for 2 h lost its end-of-call report

@@ -8,6 +8,7 @@ from datetime import timedelta
 from app.campaigns import drip, manager
 from app.clock import ManualClock
 from app.context import Context
+from app.db.models import LeadIn
 from tests.campaigns.helpers import CAMPAIGN, add_leads, load, query
 
 SECOND = CAMPAIGN.replace("slug: tune-up", "slug: second").replace(
@@ -123,3 +124,33 @@ async def test_small_samples_never_pause(ctx: Context) -> None:
     campaign_id = await load(ctx)
     await _bounces(ctx, campaign_id, 5, 10, "a")  # 50 % but only 10 sends
     assert (await manager.run(ctx))["paused"] == 0
+
+
+async def test_state_cap_counts_attempts_when_made_not_when_queued(ctx: Context) -> None:
+    """FL: 3 contacts per 24 h. A call queued 30 h ago but placed 1 h ago is a contact of
+    the last 24 h; with two texts sent today, a fourth contact must wait."""
+    await load(ctx, CAMPAIGN.replace("slug: tune-up", "slug: fl"))
+    await ctx.repos.leads.upsert(
+        [LeadIn(name="Flo", phone="+13055550111", state="FL")], ctx.clock.now()
+    )
+    await query(
+        ctx,
+        """insert into messages (idempotency_key, lead_id, channel, provider, to_address, status,
+                                 created_at, claimed_at, sent_at)
+           select 'old-' || g, 1, 'sms', 'twilio', '+13055550111', 'delivered',
+                  now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours'
+             from generate_series(1, 2) g returning id""",
+    )
+    await query(
+        ctx,
+        """insert into calls (idempotency_key, lead_id, to_number, status, created_at,
+                              claimed_at, placed_at, vapi_call_id)
+           values ('late-call', 1, '+13055550111', 'ended', now() - interval '30 hours',
+                   now() - interval '1 hour', now() - interval '1 hour', 'call-1') returning id""",
+    )
+    clock = ctx.clock
+    assert isinstance(clock, ManualClock)
+    [now] = await query(ctx, "select now() t")
+    clock.set(now["t"].replace(hour=15))  # 10:00 in Florida: inside every window
+    await ctx.repos.campaigns.enroll(clock.now())
+    assert await drip.run(ctx) == {"reschedule:attempt_cap": 1}
