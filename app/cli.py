@@ -14,6 +14,7 @@ from app.cli_support import with_context
 from app.context import Context
 from app.scoring.cli import export_cli, insights_cli
 from app.settings import get_settings
+from app.simulate.cli import simulate as simulate_command
 
 T = TypeVar("T")
 
@@ -29,6 +30,7 @@ cli.add_typer(appointments_cli, name="appointments")
 cli.add_typer(digest_cli, name="digest")
 cli.add_typer(insights_cli, name="insights")
 cli.add_typer(export_cli, name="export")
+cli.command("simulate")(simulate_command)
 
 
 @cli.command()

@@ -123,13 +123,14 @@ $$;
 -- A lead's contact attempts in the 24 h before p_now (the FL/OK/MD caps): texts and calls
 -- counted at the moment they were actually attempted (sent / placed, else claimed), never at
 -- the moment they were queued — a call queued yesterday and placed today counts today.
--- Transactional texts (appointment confirmations and reminders) are not solicitations.
+-- Campaign and missed-call rescue texts count; transactional ones (appointment
+-- confirmations and reminders, HELP answers) are not solicitations.
 create or replace function lead_recent_attempts(p_lead_id bigint, p_now timestamptz)
 returns jsonb
 language sql stable set search_path = public as $$
   select coalesce(jsonb_agg(t order by t), '[]') from (
     select coalesce(m.sent_at, m.claimed_at) t from messages m
-     where m.lead_id = p_lead_id and m.channel = 'sms' and m.kind = 'marketing'
+     where m.lead_id = p_lead_id and m.channel = 'sms' and m.kind in ('marketing', 'rescue')
        and m.claimed_at is not null and m.status <> 'cancelled'
     union all
     select coalesce(k.placed_at, k.claimed_at) from calls k
