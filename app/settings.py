@@ -18,7 +18,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A value that was obviously copied from an example and never filled in.
@@ -35,7 +35,15 @@ _DEMO_DEFAULTS = {
     "BOOKING_URL": "https://example.com/book",
 }
 
-CsvList = Annotated[list[str], NoDecode]
+
+def _split_csv(value: Any) -> Any:
+    """`a, b,c` → ["a", "b", "c"] (environment variables hold lists as comma-separated text)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
 
 
 class Env(StrEnum):
@@ -126,15 +134,6 @@ class Settings(BaseSettings):
     guardian_max_restarts_per_hour: int = Field(default=3, ge=0)
     guardian_error_fingerprint_threshold: int = Field(default=20, ge=1)
 
-    @field_validator(
-        "oncall_escalation_phones", "alert_routes_warning", "alert_routes_critical", mode="before"
-    )
-    @classmethod
-    def _split_alert_csv(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
     @field_validator("alert_routes_warning", "alert_routes_critical")
     @classmethod
     def _known_channels(cls, value: list[str]) -> list[str]:
@@ -185,13 +184,6 @@ class Settings(BaseSettings):
     booking_webhook_secret: SecretStr | None = None
     digest_hour: int = Field(default=7, ge=0, le=23)
     no_show_grace_minutes: int = Field(default=30, ge=1, le=1440)
-
-    @field_validator("oncall_phones", "oncall_emails", "operator_emails", mode="before")
-    @classmethod
-    def _split_csv(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
     @field_validator("public_base_url")
     @classmethod
