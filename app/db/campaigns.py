@@ -98,7 +98,7 @@ class CampaignRepository:
     async def enqueue(self, items: list[dict[str, Any]], now: datetime) -> dict[str, Enqueued]:
         if not items:
             return {}
-        rows = await self.transport.call("drip_enqueue", {"p_items": items, "p_now": now})
+        rows = await self.transport.call("enqueue_outbox", {"p_items": items, "p_now": now})
         return {r["idempotency_key"]: Enqueued.model_validate(r) for r in rows}
 
     async def complete(self, worker: str, results: list[StepResult], now: datetime) -> int:

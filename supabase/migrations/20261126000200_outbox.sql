@@ -33,23 +33,53 @@ language sql stable set search_path = public as $$
                    or (p_channel = 'call' and l.calls_opted_out_at is not null)));
 $$;
 
--- Writes one outbox message (queued). The idempotency key is unique: enqueueing the same
--- key again returns the existing row unchanged.
-create or replace function enqueue_message(p_message jsonb, p_now timestamptz default now())
-returns setof messages
+-- Writes outbox rows in one call: emails/SMS into messages, calls into calls (queued).
+-- Items: {idempotency_key, channel (email|sms|call), provider, to_address (or to_number),
+-- kind, lead_id, enrollment_id, campaign_id, step_id, payload}. The key is unique, so writing
+-- the same key again (a re-run after a crash) finds the row written before instead of a second
+-- one. Returns every item's row: its key, 'message' or 'call', id and status.
+create or replace function enqueue_outbox(p_items jsonb, p_now timestamptz default now())
+returns table (idempotency_key text, kind text, id bigint, status text)
 language plpgsql set search_path = public as $$
-declare
-  v_key text := p_message->>'idempotency_key';
+#variable_conflict use_column
 begin
   insert into messages (idempotency_key, lead_id, enrollment_id, campaign_id, step_id, channel,
                         kind, provider, to_address, payload, created_at, updated_at)
-  values (v_key, (p_message->>'lead_id')::bigint, (p_message->>'enrollment_id')::bigint,
-          (p_message->>'campaign_id')::bigint, (p_message->>'step_id')::bigint,
-          p_message->>'channel', coalesce(p_message->>'kind', 'marketing'),
-          p_message->>'provider', p_message->>'to_address',
-          coalesce(p_message->'payload', '{}'), p_now, p_now)
-  on conflict (idempotency_key) do nothing;
-  return query select * from messages where idempotency_key = v_key;
+  select i->>'idempotency_key', (i->>'lead_id')::bigint, (i->>'enrollment_id')::bigint,
+         (i->>'campaign_id')::bigint, (i->>'step_id')::bigint, i->>'channel',
+         coalesce(i->>'kind', 'marketing'), i->>'provider', i->>'to_address',
+         coalesce(i->'payload', '{}'), p_now, p_now
+    from jsonb_array_elements(p_items) i
+   where i->>'channel' in ('email', 'sms')
+  on conflict on constraint messages_idempotency_key_key do nothing;
+
+  insert into calls (idempotency_key, lead_id, enrollment_id, campaign_id, provider, to_number,
+                     status, payload, created_at, updated_at)
+  select i->>'idempotency_key', (i->>'lead_id')::bigint, (i->>'enrollment_id')::bigint,
+         (i->>'campaign_id')::bigint, coalesce(i->>'provider', 'vapi'),
+         coalesce(i->>'to_address', i->>'to_number'), 'queued',
+         coalesce(i->'payload', '{}'), p_now, p_now
+    from jsonb_array_elements(p_items) i
+   where i->>'channel' = 'call'
+  on conflict on constraint calls_idempotency_key_key do nothing;
+
+  return query
+  select m.idempotency_key, 'message'::text, m.id, m.status from messages m
+   where m.idempotency_key in (select i->>'idempotency_key' from jsonb_array_elements(p_items) i)
+  union all
+  select k.idempotency_key, 'call'::text, k.id, k.status from calls k
+   where k.idempotency_key in (select i->>'idempotency_key' from jsonb_array_elements(p_items) i);
+end
+$$;
+
+-- Writes one outbox message (queued): enqueue_outbox with one item. The idempotency key is
+-- unique: enqueueing the same key again returns the existing row unchanged.
+create or replace function enqueue_message(p_message jsonb, p_now timestamptz default now())
+returns setof messages
+language plpgsql set search_path = public as $$
+begin
+  perform enqueue_outbox(jsonb_build_array(p_message), p_now);
+  return query select * from messages where idempotency_key = p_message->>'idempotency_key';
 end
 $$;
 
@@ -158,20 +188,14 @@ $$;
 -- calls
 -- ---------------------------------------------------------------------------------------
 
--- Writes one outbox call (queued); the same idempotency key returns the existing row.
+-- Writes one outbox call (queued): enqueue_outbox with one item; the same idempotency key
+-- returns the existing row.
 create or replace function enqueue_call(p_call jsonb, p_now timestamptz default now())
 returns setof calls
 language plpgsql set search_path = public as $$
-declare
-  v_key text := p_call->>'idempotency_key';
 begin
-  insert into calls (idempotency_key, lead_id, enrollment_id, campaign_id, provider, to_number,
-                     payload, created_at, updated_at)
-  values (v_key, (p_call->>'lead_id')::bigint, (p_call->>'enrollment_id')::bigint,
-          (p_call->>'campaign_id')::bigint, coalesce(p_call->>'provider', 'vapi'),
-          p_call->>'to_number', coalesce(p_call->'payload', '{}'), p_now, p_now)
-  on conflict (idempotency_key) do nothing;
-  return query select * from calls where idempotency_key = v_key;
+  perform enqueue_outbox(jsonb_build_array(p_call || '{"channel": "call"}'), p_now);
+  return query select * from calls where idempotency_key = p_call->>'idempotency_key';
 end
 $$;
 

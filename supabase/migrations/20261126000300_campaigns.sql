@@ -1,7 +1,7 @@
 -- nightshift schema, part 4: campaigns, enrollment, the drip claim and its batch completion.
 --
 -- The drip loop is: claim_due_steps (one call, FOR UPDATE SKIP LOCKED + lease) → the gate
--- and rendering in Python → drip_enqueue (one call: every outbox row of the batch) → the
+-- and rendering in Python → enqueue_outbox (one call: every outbox row of the batch) → the
 -- provider calls → complete_steps (one call: every enrollment of the batch).
 
 -- Loads a campaign (jsonb from the validated YAML) by slug. Steps are upserted by position,
@@ -107,19 +107,6 @@ begin
 end
 $$;
 
--- Whether the lead may not be contacted on a channel (flags or suppressions list).
-create or replace function lead_opted_out(p_lead leads, p_channel text)
-returns boolean
-language sql stable set search_path = public as $$
-  select case p_channel
-           when 'email' then p_lead.email_opted_out_at is not null
-           when 'sms' then p_lead.sms_opted_out_at is not null
-           else p_lead.calls_opted_out_at is not null end
-      or exists (select 1 from suppressions s
-                  where s.channel in (p_channel, 'all')
-                    and s.address in (p_lead.phone, p_lead.email));
-$$;
-
 -- A lead's contact attempts in the 24 h before p_now (the FL/OK/MD caps): texts and calls
 -- counted at the moment they were actually attempted (sent / placed, else claimed), never at
 -- the moment they were queued — a call queued yesterday and placed today counts today.
@@ -182,7 +169,9 @@ begin
               join campaign_steps s on s.campaign_id = e2.campaign_id
                                    and s.position = e2.current_step
               join leads l on l.id = e2.lead_id
-             where e2.id = any (v_ids) and lead_opted_out(l, s.channel)) o
+             where e2.id = any (v_ids)
+               and outbox_is_suppressed(s.channel, l.id,
+                     case when s.channel = 'email' then l.email else l.phone end)) o
      where e.id = o.id
     returning e.id
   )
@@ -223,41 +212,6 @@ begin
     join leads l on l.id = e.lead_id
     left join today t on t.campaign_id = c.id and t.channel = s.channel
    order by e.next_run_at;
-end
-$$;
-
--- Writes every outbox row of a drip batch in one call: emails/SMS into messages, calls into
--- calls (status queued: campaign_manager places them). The key is unique, so a re-run after
--- a crash finds the row it wrote before instead of writing a second one.
-create or replace function drip_enqueue(p_items jsonb, p_now timestamptz default now())
-returns table (idempotency_key text, kind text, id bigint, status text)
-language plpgsql set search_path = public as $$
-#variable_conflict use_column
-begin
-  insert into messages (idempotency_key, lead_id, enrollment_id, campaign_id, step_id, channel,
-                        kind, provider, to_address, payload, created_at, updated_at)
-  select i->>'idempotency_key', (i->>'lead_id')::bigint, (i->>'enrollment_id')::bigint,
-         (i->>'campaign_id')::bigint, (i->>'step_id')::bigint, i->>'channel', 'marketing',
-         i->>'provider', i->>'to_address', coalesce(i->'payload', '{}'), p_now, p_now
-    from jsonb_array_elements(p_items) i
-   where i->>'channel' in ('email', 'sms')
-  on conflict on constraint messages_idempotency_key_key do nothing;
-
-  insert into calls (idempotency_key, lead_id, enrollment_id, campaign_id, provider, to_number,
-                     status, payload, created_at, updated_at)
-  select i->>'idempotency_key', (i->>'lead_id')::bigint, (i->>'enrollment_id')::bigint,
-         (i->>'campaign_id')::bigint, i->>'provider', i->>'to_address', 'queued',
-         coalesce(i->'payload', '{}'), p_now, p_now
-    from jsonb_array_elements(p_items) i
-   where i->>'channel' = 'call'
-  on conflict on constraint calls_idempotency_key_key do nothing;
-
-  return query
-  select m.idempotency_key, 'message'::text, m.id, m.status from messages m
-   where m.idempotency_key in (select i->>'idempotency_key' from jsonb_array_elements(p_items) i)
-  union all
-  select k.idempotency_key, 'call'::text, k.id, k.status from calls k
-   where k.idempotency_key in (select i->>'idempotency_key' from jsonb_array_elements(p_items) i);
 end
 $$;
 
