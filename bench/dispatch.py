@@ -17,6 +17,7 @@ import asyncio
 import tempfile
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from psycopg import conninfo, sql
@@ -25,7 +26,7 @@ from app import logs
 from app.campaigns import drip
 from app.campaigns.definition import load_campaign_yaml
 from app.clock import ManualClock
-from app.context import open_context
+from app.context import Context, open_context
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
@@ -67,9 +68,37 @@ select 'base:' || e.id, e.lead_id, e.id, e.campaign_id, 'sms', 'dryrun', l.phone
 """
 
 
-def admin(dsn: str, statement: sql.Composable) -> None:
+def admin(dsn: str, statement: sql.Composed) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(statement)
+
+
+PHASES = {  # the database calls of one drip tick, timed where they are made
+    "claim": ("campaigns", "claim_due"),
+    "outbox write": ("campaigns", "enqueue"),
+    "delivery claim": ("outbox", "claim_messages"),
+    "delivery record": ("outbox", "record_messages_sent"),
+    "settle": ("campaigns", "complete"),
+}
+PHASE_SECONDS: dict[str, float] = {}
+
+
+def time_phases(ctx: Context) -> None:
+    """Wrap the repository calls of PHASES so their wall time adds up in PHASE_SECONDS."""
+    PHASE_SECONDS.clear()
+    for phase, (repo_name, method) in PHASES.items():
+        repo = getattr(ctx.repos, repo_name)
+        inner = getattr(repo, method)
+
+        async def timed(*args: Any, _inner: Any = inner, _phase: str = phase, **kw: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await _inner(*args, **kw)
+            finally:
+                spent = time.perf_counter() - started
+                PHASE_SECONDS[_phase] = PHASE_SECONDS.get(_phase, 0.0) + spent
+
+        setattr(repo, method, timed)
 
 
 async def measure(dsn: str, size: int, due: int) -> tuple[float, float, int]:
@@ -84,6 +113,7 @@ async def measure(dsn: str, size: int, due: int) -> tuple[float, float, int]:
             for statement in SEED.split(";"):
                 if statement.strip():
                     conn.execute(statement.encode(), params)
+        time_phases(ctx)
         started = time.perf_counter()
         counts = await drip.run(ctx)
         engine = time.perf_counter() - started
@@ -116,6 +146,10 @@ async def main(sizes: list[int], due: int) -> None:
                 f"{size:>10,} {sent:>7,} {engine:>9.2f} {sent / engine:>9,.0f} {baseline:>11.3f}"
                 f" {due / baseline:>9,.0f} {engine / baseline:>6.1f}"
             )
+            phases = dict(PHASE_SECONDS)
+            rest = engine - sum(phases.values())  # planning (gate + render), sends, overhead
+            shares = [f"{name} {sec:.2f}" for name, sec in phases.items()]
+            print(f"{'':>10} database s: {', '.join(shares)}; the rest (Python) {rest:.2f}")
     finally:
         server.cleanup()
 
