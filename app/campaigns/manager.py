@@ -21,6 +21,7 @@ import structlog
 from app.alerts import raise_alert
 from app.campaigns.compliance import evaluate, permitted_hours
 from app.campaigns.definition import Window
+from app.campaigns.rules import HoursRule
 from app.campaigns.steps import lead_facts
 from app.db.campaigns import QueuedCall
 from app.scoring.timing import TimingModel, choose_call_time, load_timing
@@ -62,32 +63,40 @@ async def guard_deliverability(ctx: Context) -> int:
     return len(paused)
 
 
+def _definition(call: QueuedCall) -> dict[str, Any]:
+    definition: dict[str, Any] = (call.campaign or {}).get("definition", {})
+    return definition
+
+
+def _window_and_zone(call: QueuedCall) -> tuple[HoursRule | None, str]:
+    """The campaign's send window (none for a call outside a campaign) and default zone."""
+    definition = _definition(call)
+    window = Window.model_validate(definition.get("window") or {}).rule() if definition else None
+    return window, definition.get("timezone", "America/New_York")
+
+
 def _learned(call: QueuedCall) -> bool:
-    definition = (call.campaign or {}).get("definition", {})
-    return bool(call.campaign) and definition.get("call_timing", "learned") == "learned"
+    return bool(call.campaign) and _definition(call).get("call_timing", "learned") == "learned"
 
 
 def choose_slot(
     call: QueuedCall, timing: TimingModel, now: datetime, rng: np.random.Generator
 ) -> datetime:
     """Thompson sampling among the lead's permitted hours today; now when it picks this hour."""
-    definition = (call.campaign or {}).get("definition", {})
-    window = Window.model_validate(definition.get("window") or {}).rule()
+    window, default_tz = _window_and_zone(call)
     tz, hours = permitted_hours(
-        "call", lead_facts(call.lead), now, window=window,
-        default_tz=definition.get("timezone", "America/New_York"),
-    )  # fmt: skip
+        "call", lead_facts(call.lead), now, window=window, default_tz=default_tz
+    )
     if not hours:
         return now
     return choose_call_time(timing, call.lead.get("state"), tz, hours, now, rng)
 
 
-def call_permitted(call: QueuedCall, now: Any) -> bool:
-    definition = (call.campaign or {}).get("definition", {})
-    window = Window.model_validate(definition.get("window") or {}).rule() if definition else None
+def call_permitted(call: QueuedCall, now: datetime) -> bool:
+    window, default_tz = _window_and_zone(call)
     decision = evaluate(
         "call", lead_facts(call.lead), now, window=window, recent_attempts=call.recent_attempts,
-        default_tz=definition.get("timezone", "America/New_York"),
+        default_tz=default_tz,
     )  # fmt: skip
     return decision.allowed
 
