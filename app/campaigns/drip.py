@@ -64,23 +64,31 @@ async def process_batch(ctx: Context, worker: str, steps: list[ClaimedStep]) -> 
     plans = [_safe_plan(s, now, ctx, used, providers) for s in steps]
     enqueued = await ctx.repos.campaigns.enqueue([p.item for p in plans if p.item], now)
     row_ids = {id(p): enqueued[p.item["idempotency_key"]].id for p in plans if p.item}
-    messages = [row_ids[id(p)] for p in plans if p.item and p.item["channel"] != "call"]
+    messages: dict[str, list[int]] = {}
+    for p in plans:
+        if p.item and p.item["channel"] != "call":
+            messages.setdefault(p.item["channel"], []).append(row_ids[id(p)])
     deliveries = await _deliver_all(ctx, messages)
     results = [p.result or _after_delivery(ctx, p, deliveries.get(row_ids[id(p)])) for p in plans]
     await ctx.repos.campaigns.complete(worker, results, ctx.clock.now())
     return Counter(f"{r.action}:{r.reason}" if r.reason else r.action for r in results)
 
 
-async def _deliver_all(ctx: Context, message_ids: list[int]) -> dict[int, Delivery]:
-    if not message_ids:
-        return {}
-    try:
-        return await ctx.providers.delivery.deliver_messages(
-            message_ids, concurrency=ctx.settings.drip_concurrency
-        )
-    except Exception:  # e.g. the database dropped mid-batch: every step retries later
-        log.exception("batch delivery failed", messages=len(message_ids))
-        return {}
+async def _deliver_all(ctx: Context, by_channel: dict[str, list[int]]) -> dict[int, Delivery]:
+    """Deliver each channel's outbox rows; a crash loses no step (they retry later)."""
+    out: dict[int, Delivery] = {}
+    concurrency = ctx.settings.drip_concurrency
+    for channel, ids in by_channel.items():
+        chunk = ctx.providers.claim_chunk(channel, concurrency, len(ids))
+        try:
+            out.update(
+                await ctx.providers.delivery.deliver_messages(
+                    ids, concurrency=concurrency, chunk=chunk
+                )
+            )
+        except Exception:  # e.g. the database dropped mid-batch: every step retries later
+            log.exception("batch delivery failed", channel=channel, messages=len(ids))
+    return out
 
 
 def _safe_plan(

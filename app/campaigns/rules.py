@@ -15,6 +15,8 @@ import phonenumbers
 from phonenumbers import timezone as pn_timezone
 from phonenumbers.tzdata import TIMEZONE_DATA
 
+from app.campaigns.npa_states import NPA_STATE
+
 
 @dataclass(frozen=True)
 class HoursRule:
@@ -159,23 +161,11 @@ def area_code_state(e164: str) -> str | None:
     """The state of a NANP number's area code (FL/OK/CT presume residency from it)."""
     if not (e164.startswith("+1") and len(e164) == 12 and e164[2:].isdigit()):
         return None
-    return _npa_state(e164[2:5])
+    # A table, not the geocoder: its data costs ~0.8 s per process (scripts/gen_npa_states.py)
+    return NPA_STATE.get(e164[2:5])
 
 
-@lru_cache(maxsize=1024)
-def _npa_state(npa: str) -> str | None:
-    # One geocoder lookup per area code, not per number: the state is the area code's.
-    # Imported here: its data costs ~0.3 s of import time, too much for the web cold start.
-    from phonenumbers import geocoder
-
-    try:
-        sample = phonenumbers.parse(f"+1{npa}2000000")
-    except phonenumbers.NumberParseException:
-        return None
-    return _state_from_description(geocoder.description_for_valid_number(sample, "en"))
-
-
-def _state_from_description(text: str) -> str | None:
+def state_from_description(text: str) -> str | None:
     """'Pensacola, FL' → FL; 'Florida' → FL; otherwise None."""
     if "," in text:
         code = text.rsplit(",", 1)[1].strip()

@@ -43,6 +43,14 @@ class Providers:
     calls: CallPlacer
     delivery: OutboxDelivery
     client: httpx.AsyncClient
+    # channels whose sender has no rate limit (dry runs, disabled, the simulator's)
+    unthrottled: frozenset[str] = frozenset()
+
+    def claim_chunk(self, channel: str, concurrency: int, batch: int) -> int:
+        """Rows of `channel` the delivery claims per call: the whole batch when nothing
+        throttles the sends, else `concurrency` (a throttled row claimed early waits, and an
+        opt-out arriving meanwhile would not be re-checked: docs/chaos.md)."""
+        return max(batch, 1) if channel in self.unthrottled else concurrency
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -130,4 +138,9 @@ def build_providers(
         repos.outbox, email=email, sms=sms, calls=calls, clock=clock,
         max_calls_in_flight=settings.vapi_max_concurrent_calls,
     )  # fmt: skip
-    return Providers(email=email, sms=sms, calls=calls, delivery=delivery, client=client)
+    unthrottled = frozenset(
+        channel
+        for channel, provider in (("email", "resend"), ("sms", "twilio"))
+        if _mode(settings, provider) != "real"
+    )
+    return Providers(email, sms, calls, delivery, client, unthrottled)

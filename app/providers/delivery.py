@@ -128,21 +128,26 @@ class OutboxDelivery:
         return Delivery("sent", row.id, result.provider, result.provider_id, result.reconciled)
 
     async def deliver_messages(
-        self, message_ids: Sequence[int], *, concurrency: int = 20
+        self, message_ids: Sequence[int], *, concurrency: int = 20, chunk: int | None = None
     ) -> dict[int, Delivery]:
-        """`deliver_message` for a batch, same rules, in chunks of `concurrency` rows: ONE claim
-        call per chunk, its sends at once, ONE record call for its accepted sends. Claiming a
-        chunk only when it is about to go out keeps the opt-out re-check close to the provider
-        call and a row's claim young (a rate-limited batch can take minutes: a row claimed at
-        the start would look abandoned to the next tick and be reclaimed while still waiting
-        here). A failed send takes the single-row failure path. Returns each row's Delivery."""
-        ids = list(message_ids)
+        """`deliver_message` for a batch, same rules, in chunks of `chunk` rows (default:
+        `concurrency`): ONE claim call per chunk, its sends `concurrency` at a time, ONE
+        record call for its accepted sends. Claiming a chunk only when it is about to go out
+        keeps the opt-out re-check close to the provider call and a row's claim young (a
+        rate-limited batch can take minutes: a row claimed at the start would look abandoned
+        to the next tick and be reclaimed while still waiting here), so a larger `chunk` is
+        only for a provider without a rate limit (`Providers.claim_chunk`). A failed send
+        takes the single-row failure path. Returns each row's Delivery."""
+        ids, size = list(message_ids), max(1, chunk or concurrency)
+        gate = asyncio.Semaphore(max(1, concurrency))
         out: dict[int, Delivery] = {}
-        for start in range(0, len(ids), max(1, concurrency)):
-            out.update(await self._deliver_chunk(ids[start : start + max(1, concurrency)]))
+        for start in range(0, len(ids), size):
+            out.update(await self._deliver_chunk(ids[start : start + size], gate))
         return out
 
-    async def _deliver_chunk(self, message_ids: list[int]) -> dict[int, Delivery]:
+    async def _deliver_chunk(
+        self, message_ids: list[int], gate: asyncio.Semaphore
+    ) -> dict[int, Delivery]:
         claims = await self.outbox.claim_messages(
             message_ids, self.clock.now(), self.reclaim_after_seconds
         )
@@ -154,10 +159,11 @@ class OutboxDelivery:
         }
 
         async def send(row: OutboxMessage) -> SendResult | Exception:
-            try:
-                return await self._send_row(row)
-            except (ProviderError, ValidationError) as exc:
-                return exc
+            async with gate:
+                try:
+                    return await self._send_row(row)
+                except (ProviderError, ValidationError) as exc:
+                    return exc
 
         sent: list[tuple[OutboxMessage, SendResult]] = []
         for row, result in zip(rows, await asyncio.gather(*(send(r) for r in rows)), strict=True):
