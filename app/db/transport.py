@@ -12,10 +12,11 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from app.db.errors import DatabaseUnavailable, translate
@@ -81,6 +82,7 @@ class PostgresTransport:
             open=False,
             timeout=acquire_timeout,
             kwargs={"autocommit": True, "prepare_threshold": None},
+            configure=_configure,
         )
 
     async def open(self) -> PostgresTransport:
@@ -107,6 +109,18 @@ class PostgresTransport:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def _dumps(value: Any) -> bytes:
+    # OPT_NON_STR_KEYS: int keys become strings, as the stdlib's json.dumps does
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    """jsonb through orjson on this connection: a drip batch decodes ~700 kB of claimed
+    steps, 57 ms with the stdlib json, 5.5 ms with orjson (measured, bench/RESULTS.md)."""
+    set_json_loads(orjson.loads, conn)
+    set_json_dumps(_dumps, conn)
 
 
 def _message(exc: psycopg.Error) -> str:
