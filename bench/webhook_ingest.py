@@ -7,6 +7,14 @@ deduplicated — plus assistant-requests, with bounded concurrency, and prints r
 p50/p99 latency per message type. Targets: 800 req/s with p99 under 50 ms; assistant-request
 p99 under 50 ms.
 
+The load generator is deliberately lean, like wrk: the server, this process and Postgres
+share the machine's cores, so every cycle spent building requests here is taken from the
+server. Each of `--concurrency` workers keeps one HTTP/1.1 keep-alive connection (raw
+asyncio streams) and sends requests serialised up front; a request's latency runs from its
+write to the last byte of its response (status line, headers, Content-Length body). The
+first `--warmup` requests (fresh bodies too, not counted) let the server open its database
+pool before the measured run.
+
     .venv/bin/python bench/webhook_ingest.py [--requests 3000] [--concurrency 32]
 """
 
@@ -14,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import json
 import os
 import socket
@@ -23,10 +30,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-
-import httpx
 
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
@@ -39,6 +47,7 @@ KINDS = {
     "end-of-call-report": "05-end-of-call-report-completed-booked.json",
     "assistant-request": "01-assistant-request.json",
 }
+Request = tuple[str, bytes]  # (message type, the whole HTTP request)
 
 
 def free_port() -> int:
@@ -49,6 +58,7 @@ def free_port() -> int:
 
 
 def start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
+    """uvicorn serving the app in its own process (uvloop + httptools when installed)."""
     env = {
         **os.environ,
         "DATABASE_URL": dsn,
@@ -59,53 +69,102 @@ def start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
     }
     code = (
         "import uvicorn; from app.webhooks import create_app; "
-        f"uvicorn.run(create_app(), host='127.0.0.1', port={port}, log_level='warning')"
+        f"uvicorn.run(create_app(), host='127.0.0.1', port={port}, log_level='warning', "
+        "access_log=False)"
     )
     return subprocess.Popen([sys.executable, "-c", code], cwd=tempfile.gettempdir(), env=env)
 
 
-def body(kind: str) -> bytes:
-    """A fixture with a fresh call id (so nothing is deduplicated)."""
-    data = json.loads((FIXTURES / KINDS[kind]).read_text())
-    message = copy.deepcopy(data["message"])
-    message["call"]["id"] = str(uuid.uuid4())
-    return json.dumps({"message": message}).encode()
+def http_request(port: int, payload: bytes) -> bytes:
+    head = (
+        "POST /webhooks/vapi HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\n"
+        "Content-Type: application/json\r\n"
+        f"X-Vapi-Secret: {SECRET}\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    )
+    return head.encode() + payload
 
 
-async def wait_ready(client: httpx.AsyncClient) -> None:
+def requests(port: int, total: int) -> list[Request]:
+    """`total` requests cycling through the kinds, each with a fresh call id (nothing is
+    deduplicated), serialised before the clock starts."""
+    messages = {k: json.loads((FIXTURES / f).read_text())["message"] for k, f in KINDS.items()}
+    kinds = list(KINDS)
+    out: list[Request] = []
+    for i in range(total):
+        kind = kinds[i % len(kinds)]
+        message = {**messages[kind], "call": {**messages[kind]["call"], "id": str(uuid.uuid4())}}
+        out.append((kind, http_request(port, json.dumps({"message": message}).encode())))
+    return out
+
+
+def wait_ready(port: int) -> None:
     for _ in range(300):  # bounded: about 60 s
         try:
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        except httpx.HTTPError:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                if r.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
             pass
-        await asyncio.sleep(0.2)
+        time.sleep(0.2)
     raise RuntimeError("the server did not come up")
 
 
-async def load(port: int, total: int, concurrency: int) -> tuple[float, dict[str, list[float]]]:
-    kinds = list(KINDS)
-    bodies = [(kinds[i % len(kinds)], body(kinds[i % len(kinds)])) for i in range(total)]
-    latencies: dict[str, list[float]] = {kind: [] for kind in kinds}
-    headers = {"content-type": "application/json", "x-vapi-secret": SECRET}
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30
-    ) as client:
-        await wait_ready(client)
-        queue = iter(bodies)
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """(status, body, keep-alive) of one HTTP/1.1 response with a Content-Length."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length, keep_alive = 0, True
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"connection" and value.strip().lower() == b"close":
+            keep_alive = False
+        elif name == b"transfer-encoding":
+            raise RuntimeError("chunked responses are not supported by this load generator")
+    return status, await reader.readexactly(length), keep_alive
 
-        async def worker() -> None:
-            for kind, payload in queue:
-                started = time.perf_counter()
-                response = await client.post("/webhooks/vapi", content=payload, headers=headers)
-                latencies[kind].append(time.perf_counter() - started)
-                if response.status_code >= 300:
-                    raise RuntimeError(f"{kind}: {response.status_code} {response.text[:200]}")
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - started, latencies
+async def worker(
+    port: int, queue: Iterator[Request], latencies: dict[str, list[float]] | None
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for kind, request in queue:
+            started = time.perf_counter()
+            writer.write(request)
+            status, body, keep_alive = await read_response(reader)
+            elapsed = time.perf_counter() - started
+            if status >= 300:
+                raise RuntimeError(f"{kind}: {status} {body[:200]!r}")
+            if latencies is not None:
+                latencies[kind].append(elapsed)
+            if not keep_alive:
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    finally:
+        writer.close()
+
+
+async def load(
+    port: int, batch: list[Request], concurrency: int, latencies: dict[str, list[float]] | None
+) -> float:
+    queue = iter(batch)  # shared: each worker takes the next request when it is free
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(port, queue, latencies) for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+def run(port: int, total: int, concurrency: int, warmup: int) -> tuple[float, dict[str, list[float]]]:
+    measured = requests(port, total)
+    warm = requests(port, warmup)
+    latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    asyncio.run(load(port, warm, concurrency, None))
+    return asyncio.run(load(port, measured, concurrency, latencies)), latencies
 
 
 def pct(values: list[float], q: float) -> float:
@@ -116,13 +175,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=300, help="requests sent first, not counted")
     args = parser.parse_args()
     server = start_embedded(tempfile.mkdtemp(prefix="nightshift-ingest-"))
     migrate(server.get_uri())
     port = free_port()
     app = start_server(server.get_uri(), port)
     try:
-        elapsed, latencies = asyncio.run(load(port, args.requests, args.concurrency))
+        wait_ready(port)
+        elapsed, latencies = run(port, args.requests, args.concurrency, args.warmup)
     finally:
         app.terminate()
         app.wait(timeout=30)

@@ -17,6 +17,7 @@ Contract:
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from app.context import Context
 from app.db.alerts import Alert, Severity, Silence
 
 log = structlog.get_logger(__name__)
+FIRING_LIMIT = 100_000  # far above any real count: a key left out would never be resolved
 _ACK = re.compile(r"^\s*ACK\s+([A-Za-z0-9]{3,10})\s*[.!]?\s*$", re.IGNORECASE)
 
 
@@ -55,12 +57,25 @@ async def raise_alert(
     return raised.alert
 
 
-async def resolve_alert(ctx: Context, key: str) -> Alert | None:
-    """Resolve the firing alert `key`; None when none was firing."""
+async def resolve_alert(
+    ctx: Context, key: str, *, firing: Container[str] | None = None
+) -> Alert | None:
+    """Resolve the firing alert `key`; None when none was firing. `firing`: the keys read
+    as firing at the start of a guardian run (`firing_keys`); a key not among them costs no
+    round trip (a run resolves ~20 keys, almost never open ones). One raised after that read
+    is resolved by the next run."""
+    if firing is not None and key not in firing:
+        return None
     alert = await ctx.repos.alerts.resolve(key, ctx.clock.now())
     if alert is not None:
         log.info("alert resolved", key=key, code=alert.code)
     return alert
+
+
+async def firing_keys(ctx: Context) -> frozenset[str]:
+    """The keys of every firing alert, in one read."""
+    listed = await ctx.repos.alerts.list_alerts(ctx.clock.now(), limit=FIRING_LIMIT)
+    return frozenset(item.alert.key for item in listed if item.alert.status == "firing")
 
 
 async def acknowledge(ctx: Context, code: str, by: str) -> Alert | None:

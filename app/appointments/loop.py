@@ -85,10 +85,8 @@ async def tick(ctx: Context) -> dict[str, int]:
 
 
 async def run(ctx: Context) -> dict[str, Any]:
-    """The job body: one tick, then the status page's cached aggregates are refreshed (so a
-    page load never has to scan weeks of rows); its counts go to job_runs."""
+    """The job body: one tick; its counts go to job_runs."""
     counts = await tick(ctx)
-    await ctx.repos.appointments.status_refresh(ctx.settings.business_timezone, ctx.clock.now())
     if counts["claimed"] or counts["planned"]:
         log.info("appointments tick", **counts)
     return {"work_items": counts["planned"] + counts["claimed"], **counts}

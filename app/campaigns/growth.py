@@ -7,7 +7,11 @@ run then fails so the guardian sees it):
 2. variants: A/B assignment weights by Thompson sampling, winners promoted and recorded;
 3. failures: error fingerprints of system_logs counted per day (the digest's trend);
 4. quality: a quality score for every newly finished call;
-5. digest: the operator's daily digest, once per local day after DIGEST_HOUR (it reads
+5. status: the status page's window aggregates (7/30-day funnel, calls per day,
+   deliverability, score counts) recomputed into `status_cache`, so a page load never scans
+   weeks of rows; they are hour-grained, and recomputing them every 5 minutes cost more
+   than the rest of a tick (docs/simulation.md);
+6. digest: the operator's daily digest, once per local day after DIGEST_HOUR (it reads
    what the steps above recorded, so it runs last).
 Best time to call needs no step: it is estimated from `calls` when asked (app.scoring.timing).
 """
@@ -38,6 +42,11 @@ async def scoring(ctx: Context) -> dict[str, Any]:
     return {**counts, "model_version": stored.version, "model": describe_model(stored)}
 
 
+async def status(ctx: Context) -> dict[str, Any]:
+    await ctx.repos.appointments.status_refresh(ctx.settings.business_timezone, ctx.clock.now())
+    return {"status_refreshed": True}
+
+
 async def digest(ctx: Context) -> dict[str, Any]:
     return {"digest_sent": await maybe_send_digest(ctx)}
 
@@ -47,6 +56,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("variants", update_variants),
     ("failures", record_patterns),
     ("quality", score_calls),
+    ("status", status),
     ("digest", digest),
 )
 

@@ -160,7 +160,9 @@ class ScoringRepository:
         hot_threshold: float,
         now: datetime,
     ) -> ApplyResult:
-        """Write a batch of scores and reasons in one call; reports newly hot leads."""
+        """Write a batch of scores and reasons in one call; reports newly hot leads.
+        `updated` counts the leads whose score, reasons or hot flag changed (only those are
+        written)."""
         if not ids:
             return ApplyResult(updated=0)
         rows = await self.transport.call(

@@ -11,6 +11,7 @@ run that failed raises its own warning.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Container
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -44,8 +45,11 @@ def key(job: str, what: str) -> str:
     return f"job.{job}.{what}"
 
 
-async def check_heartbeats(ctx: Context, launcher: JobLauncher) -> Counter[str]:
-    """Classify every registry job, raise/resolve its alerts, restart it when down."""
+async def check_heartbeats(
+    ctx: Context, launcher: JobLauncher, firing: Container[str] | None = None
+) -> Counter[str]:
+    """Classify every registry job, raise/resolve its alerts, restart it when down.
+    `firing`: the run's firing keys (resolve_alert skips the others)."""
     now = ctx.clock.now()
     states = {s.job: s for s in await ctx.repos.job_runs.status(now)}
     counts: Counter[str] = Counter()
@@ -55,14 +59,17 @@ async def check_heartbeats(ctx: Context, launcher: JobLauncher) -> Counter[str]:
         state = states.get(job.name)
         health = classify(job, state, now)
         counts[health] += 1
-        await _apply(ctx, job, health, state)
-        await _failed_run(ctx, job, state)
+        await _apply(ctx, job, health, state, firing)
+        await _failed_run(ctx, job, state, firing)
         if health in ("down", "stalled"):
-            counts["restarted" if await _restart(ctx, launcher, job, health) else "held"] += 1
+            restarted = await _restart(ctx, launcher, job, health, firing)
+            counts["restarted" if restarted else "held"] += 1
     return counts
 
 
-async def _apply(ctx: Context, job: Job, health: Health, state: JobState | None) -> None:
+async def _apply(
+    ctx: Context, job: Job, health: Health, state: JobState | None, firing: Container[str] | None
+) -> None:
     last = (
         f"{state.last_success_at:%Y-%m-%d %H:%M} UTC"
         if state and state.last_success_at
@@ -71,7 +78,7 @@ async def _apply(ctx: Context, job: Job, health: Health, state: JobState | None)
     details = {"job": job.name, "last_success_at": last, "state": health}
     if health in ("up", "new"):
         for what in ("late", "down", "stalled", "restart_limit"):
-            await resolve_alert(ctx, key(job.name, what))
+            await resolve_alert(ctx, key(job.name, what), firing=firing)
         return
     if health == "late":
         await raise_alert(
@@ -82,7 +89,7 @@ async def _apply(ctx: Context, job: Job, health: Health, state: JobState | None)
             details,
         )
         return
-    await resolve_alert(ctx, key(job.name, "late"))
+    await resolve_alert(ctx, key(job.name, "late"), firing=firing)
     title = (
         f"{job.name} is stalled: a run is past its {job.timeout_seconds}s timeout"
         if health == "stalled"
@@ -91,7 +98,9 @@ async def _apply(ctx: Context, job: Job, health: Health, state: JobState | None)
     await raise_alert(ctx, key(job.name, health), "critical", title, details)
 
 
-async def _failed_run(ctx: Context, job: Job, state: JobState | None) -> None:
+async def _failed_run(
+    ctx: Context, job: Job, state: JobState | None, firing: Container[str] | None
+) -> None:
     if state is not None and state.status in ("failed", "abandoned"):
         error = (state.error or state.status)[:300]
         await raise_alert(
@@ -102,10 +111,12 @@ async def _failed_run(ctx: Context, job: Job, state: JobState | None) -> None:
             {"job": job.name, "run_id": str(state.run_id)},
         )
     elif state is not None and state.status == "succeeded":
-        await resolve_alert(ctx, key(job.name, "failed"))
+        await resolve_alert(ctx, key(job.name, "failed"), firing=firing)
 
 
-async def _restart(ctx: Context, launcher: JobLauncher, job: Job, health: Health) -> bool:
+async def _restart(
+    ctx: Context, launcher: JobLauncher, job: Job, health: Health, firing: Container[str] | None
+) -> bool:
     limit = ctx.settings.guardian_max_restarts_per_hour
     decision = await ctx.repos.alerts.record_restart(job.name, limit, health, ctx.clock.now())
     if not decision.allowed:
@@ -132,5 +143,5 @@ async def _restart(ctx: Context, launcher: JobLauncher, job: Job, health: Health
         )
         return False
     log.warning("job restarted", job=job.name, health=health, call_id=call_id)
-    await resolve_alert(ctx, key(job.name, "restart_failed"))
+    await resolve_alert(ctx, key(job.name, "restart_failed"), firing=firing)
     return True

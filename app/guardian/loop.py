@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Collection
 from typing import Any
 
 import httpx
 import structlog
 
-from app.alerts import flush_alerts, raise_alert, resolve_alert
+from app.alerts import firing_keys, flush_alerts, raise_alert, resolve_alert
 from app.alerts.direct import DB_DOWN_KEY, page_directly, record_direct_pages
 from app.context import Context
 from app.db.errors import DatabaseError, DatabaseUnavailable
@@ -42,14 +43,16 @@ async def run(ctx: Context) -> dict[str, Any]:
 async def guard(ctx: Context, launcher: JobLauncher) -> dict[str, Any]:
     """One guardian tick; see the module docstring. Returns the run's counts."""
     db = await probe_database(ctx)
-    await record_probe(ctx, db)
     counts: dict[str, Any] = {"database_ms": db.latency_ms}
     if await record_direct_pages(ctx):
         counts["direct_pages_recorded"] = True
-    await resolve_alert(ctx, DB_DOWN_KEY)
-    counts.update(await check_heartbeats(ctx, launcher))
-    counts["probes"] = await probe_providers(ctx)
-    counts["new_error_fingerprints"] = await check_error_fingerprints(ctx)
+    # one read of the firing keys: resolving a key that is not firing costs no round trip
+    firing = await firing_keys(ctx)
+    await record_probe(ctx, db, firing)
+    await resolve_alert(ctx, DB_DOWN_KEY, firing=firing)
+    counts.update(await check_heartbeats(ctx, launcher, firing))
+    counts["probes"] = await probe_providers(ctx, firing)
+    counts["new_error_fingerprints"] = await check_error_fingerprints(ctx, firing)
     report = await flush_alerts(ctx, hold=False)
     counts["alerts_due"], counts["notifications"] = report.due, report.enqueued
     counts["heartbeat_pinged"] = await ping_heartbeat(ctx)
@@ -81,9 +84,10 @@ async def page_database_down(ctx: Context, exc: BaseException) -> None:
     )
 
 
-async def check_error_fingerprints(ctx: Context) -> int:
+async def check_error_fingerprints(ctx: Context, firing: Collection[str] | None = None) -> int:
     """Warn about error fingerprints new in the last hour and seen more than the threshold;
-    resolve the ones no longer in that set. Returns how many are firing."""
+    resolve the ones no longer in that set (`firing`: the run's firing keys, else read
+    here). Returns how many are firing."""
     found = await ctx.repos.alerts.new_error_fingerprints(
         ctx.clock.now(), min_count=ctx.settings.guardian_error_fingerprint_threshold
     )
@@ -98,9 +102,9 @@ async def check_error_fingerprints(ctx: Context) -> int:
             f"new error, {item.occurrences}x in the last hour: {item.sample[:160]}",
             {"fingerprint": item.fingerprint[:300]},
         )
-    for listed in await ctx.repos.alerts.list_alerts(ctx.clock.now(), limit=500):
-        if listed.alert.key.startswith(ERRORS_PREFIX) and listed.alert.key not in keys:
-            await resolve_alert(ctx, listed.alert.key)
+    for firing_key in firing if firing is not None else await firing_keys(ctx):
+        if firing_key.startswith(ERRORS_PREFIX) and firing_key not in keys:
+            await resolve_alert(ctx, firing_key)
     return len(keys)
 
 

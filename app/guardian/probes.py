@@ -12,7 +12,7 @@ providers are not probed. The database probe lives in loop.py (its failure path 
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Container, Generator
 from dataclasses import dataclass
 
 import httpx
@@ -111,8 +111,11 @@ def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
-async def record_probe(ctx: Context, result: ProbeResult) -> str:
-    """Record the result and raise/resolve its alerts; returns ok|failing|alerted."""
+async def record_probe(
+    ctx: Context, result: ProbeResult, firing: Container[str] | None = None
+) -> str:
+    """Record the result and raise/resolve its alerts; returns ok|failing|alerted.
+    `firing`: the run's firing keys (resolve_alert skips the others)."""
     record = await ctx.repos.alerts.record_health_check(
         result.target,
         result.ok,
@@ -129,8 +132,8 @@ async def record_probe(ctx: Context, result: ProbeResult) -> str:
         "failures_in_a_row": record.consecutive_failures,
     }
     if result.ok:
-        await resolve_alert(ctx, down)
-        await resolve_alert(ctx, auth)
+        await resolve_alert(ctx, down, firing=firing)
+        await resolve_alert(ctx, auth, firing=firing)
         return "ok"
     if result.auth_rejected:
         await raise_alert(
@@ -154,11 +157,11 @@ async def record_probe(ctx: Context, result: ProbeResult) -> str:
     return "failing"
 
 
-async def probe_providers(ctx: Context) -> dict[str, str]:
+async def probe_providers(ctx: Context, firing: Container[str] | None = None) -> dict[str, str]:
     """Probe every real provider; the outcome per target."""
     timeout = ctx.settings.guardian_probe_timeout_seconds
     outcomes = {}
     for probe in http_probes(ctx.settings):
         result = await run_http_probe(ctx.providers.client, probe, timeout)
-        outcomes[probe.target] = await record_probe(ctx, result)
+        outcomes[probe.target] = await record_probe(ctx, result, firing)
     return outcomes

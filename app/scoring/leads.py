@@ -1,6 +1,7 @@
 """Lead scoring inside the `growth` job: keep a model current, score every lead, write back.
 
-- `current_model`: reuse the latest stored model while it is fresh; otherwise read the
+- `current_model`: reuse the latest stored model (trained or prior) while it is younger than
+  SCORING_RETRAIN_HOURS (reading the training window is a pass over every lead); otherwise read the
   training window (one SQL call) and train when it holds at least SCORING_MIN_OUTCOMES
   outcomes with SCORING_MIN_BOOKINGS bookings, else fall back to the documented prior.
   Every new model is stored as JSON in `score_models` (version, features, coefficients,
@@ -60,7 +61,7 @@ async def current_model(ctx: Context) -> StoredModel:
     fresh = latest is not None and now - latest.trained_at < timedelta(
         hours=s.scoring_retrain_hours
     )
-    if latest is not None and latest.kind == "logistic" and fresh:
+    if latest is not None and fresh:  # a prior too: its training data is re-read when stale
         return latest
     rows = await repo.features("train", s.scoring_horizon_days, s.scoring_train_window_days, now)
     bookings = sum(1 for r in rows if r["label"])
@@ -68,9 +69,7 @@ async def current_model(ctx: Context) -> StoredModel:
         model = train_model(rows, s.scoring_regularization_c)
         log.info("scoring model trained", outcomes=len(rows), bookings=bookings,
                  holdout_auc=model.metrics.get("holdout_auc"))  # fmt: skip
-    elif latest is not None and latest.kind == "prior":
-        return latest
-    else:
+    else:  # a new prior row each time: it carries the counts still needed to train
         model = prior_model()
         model.metrics = {**model.metrics, "outcomes": len(rows), "bookings": bookings,
                          "needs": {"outcomes": s.scoring_min_outcomes,

@@ -5,8 +5,8 @@ job: last run, state, duration, next run, late), `alerts` (firing, with their co
 `funnel` (7 and 30 days), `calls_per_day` (14 days, by outcome), `deliverability` (per
 campaign, 30 days, with rates), `health` (per API: last result and latencies), `model`,
 `hot_leads`, `scored_leads` and `appointments`, plus `computed_at` (when the window
-aggregates — funnel, calls, deliverability, scores — were computed: the appointments loop
-refreshes them every 5 minutes; older than CACHE_SECONDS they are recomputed on the spot).
+aggregates — funnel, calls, deliverability, scores — were computed: the hourly growth job
+refreshes them; older than CACHE_SECONDS they are recomputed on the spot).
 No secret is ever part of it.
 """
 
@@ -21,7 +21,7 @@ from app.context import Context
 from app.db.models import JobState
 from app.jobs import JOBS
 
-CACHE_SECONDS = 600  # two appointments-loop ticks
+CACHE_SECONDS = 7_800  # two growth runs and some: a page load recomputes only when growth is late
 
 
 def _seconds(state: JobState) -> float | None:
