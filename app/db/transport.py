@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Protocol
 
 import orjson
@@ -59,6 +60,13 @@ def build_call(function: str, args: Mapping[str, Any]) -> sql.Composed:
     return sql.SQL("select * from {}({})").format(sql.Identifier(check_identifier(function)), named)
 
 
+@lru_cache(maxsize=1024)
+def call_text(function: str, names: tuple[str, ...]) -> bytes:
+    """`build_call` rendered once per function and argument names: composing it again on
+    every call cost ~0.1 ms, a fifth of a round trip (a simulated month makes ~500,000)."""
+    return build_call(function, dict.fromkeys(names)).as_bytes(None)
+
+
 class PostgresTransport:
     """psycopg 3 async pool. `prepare_threshold=None`: Supabase's transaction pooler
     (Supavisor, port 6543) does not support prepared statements."""
@@ -94,7 +102,7 @@ class PostgresTransport:
 
     async def call(self, function: str, args: Mapping[str, Any] | None = None) -> list[Row]:
         args = dict(args or {})
-        query = build_call(function, args)
+        query = call_text(function, tuple(args))
         params = {k: _adapt(v) for k, v in args.items()}
         try:
             async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:

@@ -160,3 +160,30 @@ def test_classify_follows_period_and_grace(clock: ManualClock) -> None:
     at = [timedelta(minutes=m) for m in (90, 91, 180, 181)]
     assert [classify(job, state, clock.now() + d) for d in at] == ["up", "late", "late", "down"]
     assert classify(job, None, clock.now()) == "new"
+
+
+async def test_a_quiet_run_resolves_nothing_and_reads_the_firing_keys_once(
+    make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
+) -> None:
+    # Every run checks ~20 keys that could need resolving; only firing ones cost a round trip.
+    ctx = await make_ctx()
+    launcher = LocalJobLauncher(ctx)
+    await run_job(ctx, "drip")
+    resolved: list[str] = []
+    inner = ctx.repos.alerts.resolve
+
+    async def counting(key: str, now: Any) -> Any:
+        resolved.append(key)
+        return await inner(key, now)
+
+    ctx.repos.alerts.resolve = counting  # type: ignore[method-assign]
+    clock.advance(timedelta(minutes=1))
+    await guard(ctx, launcher)
+    assert resolved == []
+
+    clock.advance(timedelta(minutes=11))  # drip late: raised; back up: resolved, one call
+    await guard(ctx, launcher)
+    await run_job(ctx, "drip")
+    await guard(ctx, launcher)
+    assert resolved == ["job.drip.late"]
+    assert status(database_dsn, "job.drip.late") == "resolved"
