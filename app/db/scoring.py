@@ -26,6 +26,14 @@ class StoredModel(_Model):
     model: dict[str, Any]
     metrics: dict[str, Any] = Field(default_factory=dict)
     trained_at: datetime
+    applied_at: datetime | None = None  # when every lead was scored with it
+
+
+class Marked(_Model):
+    """Leads whose features changed since they were last scored, and the highest mark."""
+
+    lead_ids: list[int]
+    upto: int
 
 
 class ApplyResult(_Model):
@@ -124,14 +132,32 @@ class ScoringRepository:
         self.transport = transport
 
     async def features(
-        self, mode: FeatureMode, horizon_days: int, window_days: int, now: datetime
+        self,
+        mode: FeatureMode,
+        horizon_days: int,
+        window_days: int,
+        now: datetime,
+        lead_ids: Sequence[int] | None = None,
     ) -> list[dict[str, Any]]:
-        """The feature matrix (one dict per lead) in one call; see scoring_features()."""
-        return await self.transport.call(
-            "scoring_features",
-            {"p_mode": mode, "p_horizon_days": horizon_days, "p_window_days": window_days,
-             "p_now": now},
-        )  # fmt: skip
+        """The feature matrix (one dict per lead) in one call; see scoring_features().
+        `lead_ids`: only these leads (None: all)."""
+        args: dict[str, Any] = {"p_mode": mode, "p_horizon_days": horizon_days,
+                                "p_window_days": window_days, "p_now": now}  # fmt: skip
+        if lead_ids is not None:
+            args["p_lead_ids"] = list(lead_ids)
+        return await self.transport.call("scoring_features", args)
+
+    async def marked(self) -> Marked:
+        """The leads marked for scoring (see 20261126001300_scoring_incremental.sql)."""
+        rows = await self.transport.call("scoring_marked")
+        return Marked.model_validate(rows[0])
+
+    async def clear_marks(self, upto: int, version: int | None, now: datetime) -> int:
+        """Clear the marks up to `upto`; with `version`, every lead was scored with it."""
+        rows = await self.transport.call(
+            "scoring_clear", {"p_upto": upto, "p_version": version, "p_now": now}
+        )
+        return int(rows[0]["scoring_clear"])
 
     async def save_model(
         self,

@@ -6,9 +6,11 @@
   outcomes with SCORING_MIN_BOOKINGS bookings, else fall back to the documented prior.
   Every new model is stored as JSON in `score_models` (version, features, coefficients,
   metrics, trained_at).
-- `score_all`: one SQL call for the feature matrix of every lead, one vectorised pass for
-  probabilities and reason selection, then the scores and top-3 reasons written back in
-  batches (one call per WRITE_BATCH leads); newly hot leads are logged for the operator.
+- `score_all`: one SQL call for the feature matrix, one vectorised pass for probabilities
+  and reason selection, then the scores and top-3 reasons written back in batches (one call
+  per WRITE_BATCH leads); newly hot leads are logged for the operator. Every lead when the
+  model is new; otherwise only the leads marked since the last run (a trigger marks a lead
+  when something its features read changes: 20261126001300_scoring_incremental.sql).
 """
 
 from __future__ import annotations
@@ -93,11 +95,32 @@ def describe_model(stored: StoredModel) -> str:
 
 
 async def score_all(ctx: Context, stored: StoredModel) -> dict[str, Any]:
-    """Score every lead with `stored` and write scores, reasons and hot flags back."""
+    """Score with `stored` and write scores, reasons and hot flags back: every lead when
+    the model is new (not yet applied), else only the leads marked since the last run."""
     s, now, repo = ctx.settings, ctx.clock.now(), ctx.repos.scoring
-    rows = await repo.features("score", s.scoring_horizon_days, s.scoring_train_window_days, now)
-    if not rows:
-        return {"scored": 0, "newly_hot": 0}
+    full = stored.applied_at is None
+    marked = await repo.marked()
+    if not full and not marked.lead_ids:
+        return {"scored": 0, "newly_hot": 0, "full_pass": False}
+    rows = await repo.features(
+        "score", s.scoring_horizon_days, s.scoring_train_window_days, now,
+        lead_ids=None if full else marked.lead_ids,
+    )  # fmt: skip
+    hot = await _write_scores(ctx, stored, rows) if rows else []
+    await repo.clear_marks(marked.upto, stored.version if full else None, now)
+    if hot:
+        await ctx.repos.logs.write(
+            "info", "scoring", f"{len(hot)} lead(s) became hot: call them first", now,
+            {"leads": hot[:50]},
+        )  # fmt: skip
+    return {"scored": len(rows), "newly_hot": len(hot), "full_pass": full}
+
+
+async def _write_scores(
+    ctx: Context, stored: StoredModel, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Probabilities, reasons and the write-back of `rows`; the leads that became hot."""
+    s, now = ctx.settings, ctx.clock.now()
     model = ScoreModel.from_json(stored.model)
     cols = to_columns(rows)
     proba, contrib = model.explain(cols)
@@ -107,14 +130,9 @@ async def score_all(ctx: Context, stored: StoredModel) -> dict[str, Any]:
     hot: list[dict[str, Any]] = []
     for start in range(0, len(ids), WRITE_BATCH):
         end = start + WRITE_BATCH
-        result = await repo.apply_scores(
+        result = await ctx.repos.scoring.apply_scores(
             ids[start:end], scores[start:end].tolist(), reasons[start:end],
             s.scoring_hot_threshold, now,
         )  # fmt: skip
         hot += result.newly_hot
-    if hot:
-        await ctx.repos.logs.write(
-            "info", "scoring", f"{len(hot)} lead(s) became hot: call them first", now,
-            {"leads": hot[:50]},
-        )  # fmt: skip
-    return {"scored": len(ids), "newly_hot": len(hot)}
+    return hot

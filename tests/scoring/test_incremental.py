@@ -1,0 +1,66 @@
+"""Between two models, an hourly growth run scores only the leads whose features changed;
+a new model scores every lead (20261126001300_scoring_incremental.sql)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.campaigns import growth
+from app.clock import ManualClock
+from app.context import Context
+from tests.scoring import helpers as h
+
+HOUR = timedelta(hours=1)
+
+
+async def scored_at(ctx: Context) -> dict[int, float | None]:
+    rows = await h.execute(ctx, "select id, score from leads order by id")
+    return {r["id"]: r["score"] for r in rows}
+
+
+async def test_only_changed_leads_are_rescored_until_a_new_model(
+    ctx: Context, clock: ManualClock
+) -> None:
+    now = clock.now()
+    a, b, c = [await h.lead(ctx, n, now - timedelta(days=3)) for n in (1, 2, 3)]
+    first = await growth.scoring(ctx)
+    assert (first["scored"], first["full_pass"]) == (3, True)
+
+    clock.advance(HOUR)
+    assert (await growth.scoring(ctx))["scored"] == 0  # nothing changed: nothing read
+
+    clock.advance(HOUR)
+    earlier = clock.now() - timedelta(minutes=1)  # features read events before now
+    sent = await h.message(ctx, b, "email", earlier)
+    await h.click(ctx, b, sent, earlier)
+    await h.sms_reply(ctx, "+12125550003", earlier)  # lead c's number
+    # score is no feature: clearing it marks nothing, and shows who was rescored
+    await h.execute(ctx, "update leads set score = null where id in (%s, %s)", a, c)
+    before = await scored_at(ctx)
+    run = await growth.scoring(ctx)
+    assert (run["scored"], run["full_pass"]) == (2, False)
+    after = await scored_at(ctx)
+    assert after[a] is None and after[c] is not None  # c's reply: rescored; a: left alone
+    assert after[b] is not None and after[b] != before[b]  # the click moved b's score
+
+    clock.advance(timedelta(hours=ctx.settings.scoring_retrain_hours))  # a new (prior) model
+    renewed = await growth.scoring(ctx)
+    assert (renewed["scored"], renewed["full_pass"]) == (3, True)
+    assert (await scored_at(ctx))[a] is not None
+    clock.advance(HOUR)
+    assert (await growth.scoring(ctx))["scored"] == 0
+
+
+async def test_a_lead_marked_while_a_run_scores_stays_marked(
+    ctx: Context, clock: ManualClock
+) -> None:
+    now = clock.now()
+    lead = await h.lead(ctx, 1, now - timedelta(days=3))
+    await growth.scoring(ctx)
+    marked = await ctx.repos.scoring.marked()
+    assert marked.lead_ids == []
+    await h.message(ctx, lead, "sms", now)
+    taken = await ctx.repos.scoring.marked()
+    await h.click(ctx, lead, None, now)  # marked again after the run read the marks
+    await ctx.repos.scoring.clear_marks(taken.upto, None, now)
+    assert (await ctx.repos.scoring.marked()).lead_ids == [lead]
