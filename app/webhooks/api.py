@@ -5,12 +5,13 @@ app's lifespan opens one from settings at startup and closes it at shutdown, ins
 server's event loop where the database pool must live.
 
 Routes: `GET /healthz`; the webhooks, `/r/` and `/u/` (app/webhooks/routes.py,
-docs/webhooks.md); `POST /webhooks/booking` and `GET /status`
-(docs/appointments.md).
+docs/webhooks.md; `POST /webhooks/vapi` is a plain Starlette route, matched first);
+`POST /webhooks/booking` and `GET /status` (docs/appointments.md).
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
@@ -23,7 +24,7 @@ from app.context import Context, open_context
 from app.db.errors import DatabaseError
 from app.db.models import JobState
 from app.jobs import JOBS
-from app.webhooks.routes import webhook_routers
+from app.webhooks.routes import webhook_routers, webhook_routes
 
 
 def create_app(context: Context | None = None) -> FastAPI:
@@ -33,9 +34,13 @@ def create_app(context: Context | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             app.state.context = context or await stack.enter_async_context(open_context())
+            if context is None:  # a server process: what startup built lives as long as it
+                gc.collect()
+                gc.freeze()  # so a full collection never walks it again (a 30-60 ms pause)
             yield
 
     app = FastAPI(title="nightshift", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.router.routes.extend(webhook_routes())  # first: POST /webhooks/vapi (vapi.route)
     app.add_api_route("/healthz", healthz, methods=["GET"])
     for router in webhook_routers():  # webhooks, /r/ and /u/ (docs/webhooks.md)
         app.include_router(router)

@@ -10,9 +10,10 @@ the status and a short reason — never a header value or a secret — and never
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
@@ -71,11 +72,19 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def parse_json(body: bytes) -> Any:
     """The parsed body (400 when malformed). NUL characters, which Postgres jsonb refuses,
-    are dropped so a verified event is never lost over one."""
+    are dropped so a verified event is never lost over one.
+
+    orjson first (a 20 kB end-of-call report: ~0.1 ms instead of ~0.27 ms with the stdlib);
+    what it refuses and the stdlib reads (NaN, lone surrogates, a BOM, UTF-16) is read as
+    before. orjson reads an integer beyond 64 bits as a float (the stdlib's exact int could
+    not be stored anyway: jsonb goes out through orjson, which refuses it)."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise Rejected(400, "malformed JSON") from exc
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise Rejected(400, "malformed JSON") from exc
     return _strip_nul(data) if b"\\u0000" in body else data
 
 
@@ -89,27 +98,34 @@ def _strip_nul(value: Any) -> Any:
     return value
 
 
-class SafeRoute(APIRoute):
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def database_safe(handler: Endpoint) -> Callable[[Request], Coroutine[Any, Any, Response]]:
     """A database failure never becomes a bare 500: unavailable → 503 (the provider may
     retry); a value the database refused → 200 `{"ignored": ...}`, logged (a verified event
     that cannot be stored would not be stored on a retry either)."""
 
+    async def safe(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except InvalidInput as exc:
+            log.error("webhook event refused by the database", path=request.url.path,
+                      function=exc.function, code=exc.code)  # fmt: skip
+            return JSONResponse({"ignored": "invalid value"}, status_code=200)
+        except DatabaseError as exc:
+            log.error("webhook: database unavailable", path=request.url.path,
+                      error=type(exc).__name__)  # fmt: skip
+            return JSONResponse({"error": "database unavailable"}, status_code=503)
+
+    return safe
+
+
+class SafeRoute(APIRoute):
+    """A FastAPI route whose database failures are answered by `database_safe`."""
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def safe(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except InvalidInput as exc:
-                log.error("webhook event refused by the database", path=request.url.path,
-                          function=exc.function, code=exc.code)  # fmt: skip
-                return JSONResponse({"ignored": "invalid value"}, status_code=200)
-            except DatabaseError as exc:
-                log.error("webhook: database unavailable", path=request.url.path,
-                          error=type(exc).__name__)  # fmt: skip
-                return JSONResponse({"error": "database unavailable"}, status_code=503)
-
-        return safe
+        return database_safe(super().get_route_handler())
 
 
 def reject(provider: str, exc: Rejected) -> JSONResponse:

@@ -36,7 +36,8 @@ async def _caller(ctx: Context, number: str | None) -> Caller | None:
         return None
     timeout = ctx.settings.vapi_assistant_request_timeout_seconds
     try:
-        return await asyncio.wait_for(ctx.repos.webhooks.caller(number), timeout)
+        async with asyncio.timeout(timeout):  # no task of its own, unlike wait_for
+            return await ctx.repos.webhooks.caller(number)
     except (TimeoutError, DatabaseError) as exc:
         log.warning("assistant-request: caller lookup failed, default assistant",
                     error=type(exc).__name__)  # fmt: skip

@@ -51,4 +51,14 @@ begin
 end
 $$;
 
+-- outbox_is_suppressed and lead_recent_attempts run once per claimed step (drip claim,
+-- delivery claim, call queue). Their `set search_path` kept the planner from inlining them:
+-- each call paid a function call with a search_path switch, 14 and 11 us at 10,000 leads in
+-- bench/dispatch.py and 71 and 50 us in a 10,000-lead simulation by day 6. Inlined into the
+-- calling statement (whose function sets search_path = public) they cost a subquery.
+-- Safe: secure_functions() leaves EXECUTE to service_role alone, so no caller with another
+-- search_path can call them directly.
+alter function outbox_is_suppressed(text, bigint, text) reset search_path;
+alter function lead_recent_attempts(bigint, timestamptz) reset search_path;
+
 select secure_functions();

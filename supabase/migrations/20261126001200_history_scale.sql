@@ -41,11 +41,46 @@ begin
 end
 $$;
 
--- variant_stats: a message's clicks, and the SMS replies from its address.
+-- variant_stats: a message's clicks, and the SMS replies from its address, by index; the
+-- lead's bookings from one pass over appointments (the planner scanned the small
+-- appointments table once per message: 134 of 182 ms with 5,000 messages).
 create index if not exists click_events_message_idx on click_events (message_id);
 create index if not exists webhook_events_sms_reply_idx
   on webhook_events ((payload->>'From'), received_at)
   where provider = 'twilio' and event_type = 'sms.reply';
+
+create or replace function variant_stats(
+  p_days integer, p_horizon_days integer, p_now timestamptz
+) returns table (campaign_id bigint, step_id bigint, channel text, variant text,
+                 sent integer, clicked integer, replied integer, booked integer)
+language sql stable set search_path = public as $$
+  with sent as (
+    select m.id, m.campaign_id, m.step_id, m.channel, m.payload->>'variant' variant, m.status,
+           m.to_address, m.sent_at, m.lead_id
+      from messages m
+     where m.step_id is not null and m.payload ? 'variant' and m.sent_at is not null
+       and m.sent_at > p_now - make_interval(days => p_days) and m.sent_at <= p_now
+       and m.status not in ('failed', 'bounced', 'cancelled', 'undelivered')
+  ), bookings as (
+    select a.lead_id, array_agg(a.created_at) ats from appointments a group by a.lead_id
+  )
+  select s.campaign_id, s.step_id, s.channel, s.variant,
+         count(*)::integer,
+         count(*) filter (where s.status = 'clicked'
+                             or exists (select from click_events e where e.message_id = s.id))::integer,
+         count(*) filter (where exists (
+           select from webhook_events w
+            where w.provider = 'twilio' and w.event_type = 'sms.reply'
+              and w.payload->>'From' = s.to_address
+              and w.received_at > s.sent_at and w.received_at <= s.sent_at + interval '7 days'))::integer,
+         count(*) filter (where exists (
+           select from unnest(b.ats) t(at)
+            where t.at > s.sent_at and t.at <= s.sent_at + make_interval(days => p_horizon_days)))::integer
+    from sent s
+    left join bookings b on b.lead_id = s.lead_id
+   group by 1, 2, 3, 4
+   order by 2, 4;
+$$;
 
 
 -- requeue_unanswered_calls examined every unanswered call ever made, every 15 minutes (the
