@@ -13,7 +13,8 @@
 
 create sequence if not exists scoring_dirty_seq;
 create table if not exists scoring_dirty (
-  lead_id bigint primary key references leads (id) on delete cascade,
+  lead_id bigint primary key,  -- no foreign key: its check would lock each lead's row; a
+                               -- deleted lead's mark finds no features and is cleared
   seq     bigint not null default nextval('scoring_dirty_seq')
 );
 alter table scoring_dirty enable row level security;
@@ -27,7 +28,7 @@ language sql set search_path = public as $$
   on conflict (lead_id) do update set seq = nextval('scoring_dirty_seq');
 $$;
 
--- What the features read: a lead's own columns, its messages (sent, opened, clicked), its
+-- What the features read: a lead's own columns, its messages (written, opened, clicked), its
 -- clicks, its calls once ended, and SMS replies from its number.
 create or replace function scoring_mark_new_rows()
 returns trigger
@@ -74,10 +75,11 @@ drop trigger if exists messages_scoring_insert on messages;
 create trigger messages_scoring_insert after insert on messages
   referencing new table as new_rows for each statement execute function scoring_mark_new_rows();
 drop trigger if exists messages_scoring_update on messages;
-create trigger messages_scoring_update after update of status, sent_at on messages for each row
-  when (new.lead_id is not null
-        and (old.sent_at is distinct from new.sent_at
-             or (new.status in ('opened', 'clicked') and old.status is distinct from new.status)))
+-- (A send is marked when its row is written, ahead of the send in the same drip tick; a
+-- row sent hours later, after a retry, is caught by the next full pass at the latest.)
+create trigger messages_scoring_update after update of status on messages for each row
+  when (new.lead_id is not null and new.status in ('opened', 'clicked')
+        and old.status is distinct from new.status)
   execute function scoring_mark_row();
 drop trigger if exists calls_scoring_insert on calls;
 create trigger calls_scoring_insert after insert on calls
