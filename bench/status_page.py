@@ -5,7 +5,7 @@ volume of activity over 30 days: 3 marketing messages per lead across 5 campaign
 per lead, 2,000 appointments, 40 firing alerts and a week of API probes; then requests the
 page through the real app (token, snapshot function, HTML + SVG rendering) and prints the
 latency (median, p95, max) of: the full request with the window aggregates cached (the
-appointments loop refreshes them every 5 minutes); that refresh itself; and a snapshot
+hourly growth job refreshes them); that refresh itself; and a snapshot
 whose cache has expired (recomputed inside the request: the worst case).
 
     .venv/bin/python bench/status_page.py [--leads 100000] [--requests 30]
@@ -112,7 +112,7 @@ async def measure(dsn: str, requests: int) -> None:
                 await ctx.repos.appointments.status_snapshot("America/New_York", NOW, 0)
                 cold.append((time.perf_counter() - started) * 1000)
         print(summary("GET /status (full request)", page))
-        print(summary("status_refresh() (loop)", refresh))
+        print(summary("status_refresh() (growth)", refresh))
         print(summary("snapshot, cache expired", cold))
         print(f"page size {len(response.content):,} bytes")
     await transport.close()
