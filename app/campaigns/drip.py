@@ -3,9 +3,10 @@
 One tick: claim a batch of due steps (one call: FOR UPDATE SKIP LOCKED + lease) → plan each
 (gate, caps, render; pure) → write every outbox row of the batch (one call) → deliver each
 through the provider layer (which claims the row before calling the provider) → settle every
-enrollment of the batch (one call). Repeats while batches come back full, up to a bound.
-A step outside the permitted window is rescheduled to the next permitted instant; one lead's
-failure is logged and rescheduled, never the end of the run.
+enrollment of the batch (one call). When every provider of the batch sends at once (no rate
+limit: dry runs), the rows are written and claimed in the same call. Repeats while batches
+come back full, up to a bound. A step outside the permitted window is rescheduled to the next
+permitted instant; one lead's failure is logged and rescheduled, never the end of the run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from app.campaigns.steps import Plan, plan_step, settle, step_result
-from app.db.campaigns import ClaimedStep, StepResult
+from app.db.campaigns import ClaimedStep, Enqueued, StepResult
 from app.providers.delivery import Delivery
 from app.webhooks.rescue import deliver_due_rescues
 
@@ -62,16 +63,41 @@ async def process_batch(ctx: Context, worker: str, steps: list[ClaimedStep]) -> 
     }
     used: dict[tuple[int, str], int] = {}
     plans = [_safe_plan(s, now, ctx, used, providers) for s in steps]
-    enqueued = await ctx.repos.campaigns.enqueue([p.item for p in plans if p.item], now)
+    items = [p.item for p in plans if p.item]
+    if all(ctx.providers.sends_at_once(i["channel"]) for i in items if i["channel"] != "call"):
+        enqueued, deliveries = await _write_and_send(ctx, items, now)
+    else:
+        enqueued = await ctx.repos.campaigns.enqueue(items, now)
+        deliveries = await _deliver_all(ctx, _by_channel(items, enqueued))
     row_ids = {id(p): enqueued[p.item["idempotency_key"]].id for p in plans if p.item}
-    messages: dict[str, list[int]] = {}
-    for p in plans:
-        if p.item and p.item["channel"] != "call":
-            messages.setdefault(p.item["channel"], []).append(row_ids[id(p)])
-    deliveries = await _deliver_all(ctx, messages)
     results = [p.result or _after_delivery(ctx, p, deliveries.get(row_ids[id(p)])) for p in plans]
     await ctx.repos.campaigns.complete(worker, results, ctx.clock.now())
     return Counter(f"{r.action}:{r.reason}" if r.reason else r.action for r in results)
+
+
+def _by_channel(items: list[dict[str, Any]], enqueued: dict[str, Enqueued]) -> dict[str, list[int]]:
+    """The message rows of the batch (calls wait for campaign_manager), by channel."""
+    out: dict[str, list[int]] = {}
+    for item in items:
+        if item["channel"] != "call":
+            out.setdefault(item["channel"], []).append(enqueued[item["idempotency_key"]].id)
+    return out
+
+
+async def _write_and_send(
+    ctx: Context, items: list[dict[str, Any]], now: datetime
+) -> tuple[dict[str, Enqueued], dict[int, Delivery]]:
+    """Providers that send at once: the rows are written and claimed in one call, then sent
+    and recorded (the claim would follow the write by microseconds anyway)."""
+    reclaim = ctx.providers.delivery.reclaim_after_seconds
+    enqueued, claims = await ctx.repos.campaigns.enqueue_claimed(items, reclaim, now)
+    try:
+        delivery = ctx.providers.delivery
+        sent = await delivery.deliver_claimed(claims, concurrency=ctx.settings.drip_concurrency)
+    except Exception:  # e.g. the database dropped mid-batch: every step retries later
+        log.exception("batch delivery failed", messages=len(claims))
+        sent = {}
+    return enqueued, sent
 
 
 async def _deliver_all(ctx: Context, by_channel: dict[str, list[int]]) -> dict[int, Delivery]:

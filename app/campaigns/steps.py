@@ -34,6 +34,9 @@ class Plan:
     result: StepResult | None = None
 
 
+TEXTS = "texts"  # the `used` key of a lead's texts in this batch (see plan_step)
+
+
 def lead_facts(lead: dict[str, Any]) -> LeadFacts:
     opted = frozenset(ch for ch, column in OPT_OUT_COLUMNS.items() if lead.get(column))
     return LeadFacts(
@@ -69,12 +72,14 @@ def _next_day(now: datetime, tz: str) -> datetime:
     )
 
 
-def gate(step: ClaimedStep, now: datetime) -> Decision:
+def gate(step: ClaimedStep, now: datetime, texts_in_batch: int = 0) -> Decision:
+    """The compliance gate for this step; `texts_in_batch`: texts to the same lead planned
+    earlier in this batch (not in the claim's recent attempts: they are not written yet)."""
     channel: Channel = step.step["channel"]
     definition = step.campaign["definition"]
     return evaluate(
         channel, lead_facts(step.lead), now, window=_window(step).rule(),
-        recent_attempts=step.recent_attempts,
+        recent_attempts=[*step.recent_attempts, *([now] * texts_in_batch)],
         default_tz=definition.get("timezone", "America/New_York"),
     )  # fmt: skip
 
@@ -97,12 +102,16 @@ def plan_step(
     used: dict[tuple[int, str], int],
     providers: dict[str, str],
 ) -> Plan:
-    """Gate, caps and rendering for one step (see Plan). `used` counts this batch's sends."""
+    """Gate, caps and rendering for one step (see Plan). `used` counts this batch's sends:
+    per (campaign id, channel) for the daily caps, and per (lead id, TEXTS) for the state
+    attempt caps (two campaigns can each have a text due to one lead in one batch; the
+    second must see the first: 15 over-cap texts in a 10,000-lead, 30-day simulation)."""
     channel = step.step["channel"]
     address = step.lead.get("email") if channel == "email" else step.lead.get("phone")
     if not address:
         return settle(step, "advance", f"no_{'email' if channel == 'email' else 'phone'}")
-    decision = gate(step, now)
+    texts = (int(step.lead["id"]), TEXTS)
+    decision = gate(step, now, used.get(texts, 0))
     if not decision.allowed:
         if decision.needs_review:
             return settle(step, "review", decision.reason)
@@ -115,6 +124,8 @@ def plan_step(
         tz = step.campaign["definition"].get("timezone", "America/New_York")
         return settle(step, "reschedule", "daily_cap", _next_day(now, tz))
     used[key] = used.get(key, 0) + 1
+    if channel == "sms":  # a call step is only queued: campaign_manager gates it when placed
+        used[texts] = used.get(texts, 0) + 1
     return Plan(step, item=outbox_item(step, address, settings, providers[channel]))
 
 

@@ -61,6 +61,13 @@ class ReportResult(Model):
     recent_attempts: list[datetime] = Field(default_factory=list)  # texts + calls, last 24 h
 
 
+class DueRescue(Model):
+    message: OutboxMessage
+    lead_state: str | None = None
+    lead_timezone: str | None = None
+    recent_attempts: list[datetime] = Field(default_factory=list)  # texts + calls, last 24 h
+
+
 class Caller(Model):
     lead_id: int
     name: str | None = None
@@ -177,9 +184,22 @@ class WebhookRepository:
         )
         return OutboxMessage.model_validate(rows[0]) if rows else None
 
-    async def due_rescues(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
-        rows = await self.transport.call("webhook_due_rescues", {"p_now": now, "p_limit": limit})
-        return [OutboxMessage.model_validate(row) for row in rows]
+    async def due_rescue_checks(self, now: datetime, limit: int = 100) -> list[DueRescue]:
+        """Due rescue texts with what the gate needs to decide again at send time."""
+        rows = await self.transport.call(
+            "webhook_due_rescue_checks", {"p_now": now, "p_limit": limit}
+        )
+        return [DueRescue.model_validate(row) for row in rows]
+
+    async def hold_rescue(
+        self, message_id: int, not_before: datetime | None, reason: str, now: datetime
+    ) -> bool:
+        """Hold a queued rescue text until `not_before`, or cancel it (None)."""
+        rows = await self.transport.call(
+            "webhook_hold_rescue",
+            {"p_id": message_id, "p_not_before": not_before, "p_reason": reason, "p_now": now},
+        )
+        return bool(rows[0]["webhook_hold_rescue"])
 
     async def caller(self, phone: str) -> Caller | None:
         rows = await self.transport.call("webhook_vapi_caller", {"p_phone": phone})

@@ -22,7 +22,7 @@ import structlog
 from pydantic import ValidationError
 
 from app.clock import Clock
-from app.db.outbox import OutboxCall, OutboxMessage, OutboxRepository
+from app.db.outbox import MessageClaim, OutboxCall, OutboxMessage, OutboxRepository
 from app.providers.errors import (
     AmbiguousProviderError,
     PermanentProviderError,
@@ -145,12 +145,25 @@ class OutboxDelivery:
             out.update(await self._deliver_chunk(ids[start : start + size], gate))
         return out
 
+    async def deliver_claimed(
+        self, claims: Sequence[MessageClaim], *, concurrency: int = 20
+    ) -> dict[int, Delivery]:
+        """Send and record rows the caller has just claimed (`enqueue_claimed`: written and
+        claimed in one call, for a provider that sends at once); same rules as a chunk of
+        `deliver_messages` after its claim."""
+        return await self._send_claimed(list(claims), asyncio.Semaphore(max(1, concurrency)))
+
     async def _deliver_chunk(
         self, message_ids: list[int], gate: asyncio.Semaphore
     ) -> dict[int, Delivery]:
         claims = await self.outbox.claim_messages(
             message_ids, self.clock.now(), self.reclaim_after_seconds
         )
+        return await self._send_claimed(claims, gate)
+
+    async def _send_claimed(
+        self, claims: list[MessageClaim], gate: asyncio.Semaphore
+    ) -> dict[int, Delivery]:
         rows = [c.message for c in claims if c.outcome in ("claimed", "reclaimed")]
         out = {
             c.message.id: Delivery(c.outcome, c.message.id)  # type: ignore[arg-type]

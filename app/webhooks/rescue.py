@@ -4,9 +4,10 @@ outcome, one SMS to the lead with the booking link.
 Contract:
 - through the campaigns' compliance gate (`app.campaigns.compliance.evaluate`): opted out
   → nothing; outside the permitted hours or over a state's attempt cap (calls and texts
-  of the last 24 h) → queued with `payload.not_before` = the next permitted instant, sent
-  by `deliver_due_rescues` once it has come; unknown timezone →
-  nothing (the gate flags the lead for a human);
+  of the last 24 h) → queued with `payload.not_before` = the next permitted instant; once
+  it has come `deliver_due_rescues` asks the gate again (texts and calls since count) and
+  sends it, holds it again, or cancels it; unknown timezone → nothing (the gate flags the
+  lead for a human);
 - at most one per lead per 24 h however many reports arrive (`webhook_enqueue_rescue`
   checks and inserts under a per-lead lock);
 - sent only through the outbox and `OutboxDelivery`, never directly.
@@ -68,7 +69,20 @@ def is_due(message: OutboxMessage, now: datetime) -> bool:
 
 
 async def deliver_due_rescues(ctx: Context) -> int:
-    """Send every queued rescue text whose time has come (wire into a periodic job)."""
-    due = await ctx.repos.webhooks.due_rescues(ctx.clock.now())
-    await hooks.deliver(ctx, [m.id for m in due])
-    return len(due)
+    """Send every queued rescue text whose time has come and that the gate still allows
+    (other contacts may have reached the lead since it was queued: a state cap counts them);
+    one it refuses for now is held until the gate's next permitted instant, one it refuses
+    for good is cancelled. Returns how many were sent."""
+    now, repo = ctx.clock.now(), ctx.repos.webhooks
+    allowed: list[int] = []
+    for due in await repo.due_rescue_checks(now):
+        lead = LeadFacts(phone=due.message.to_address, state=due.lead_state,
+                         timezone=due.lead_timezone)  # fmt: skip
+        decision = evaluate("sms", lead, now, recent_attempts=due.recent_attempts,
+                            default_tz=ctx.settings.business_timezone)  # fmt: skip
+        if decision.allowed:
+            allowed.append(due.message.id)
+        else:
+            await repo.hold_rescue(due.message.id, decision.next_at, decision.reason, now)
+    await hooks.deliver(ctx, allowed)
+    return len(allowed)

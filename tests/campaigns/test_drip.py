@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from app.campaigns import drip
 from app.clock import ManualClock
 from app.context import Context
+from app.db.models import LeadIn
 from tests.campaigns.helpers import CAMPAIGN, add_leads, load, query
 
 
@@ -142,3 +143,73 @@ steps:
     assert (await manager.place_calls(ctx))["calls_placed"] == 0  # not before its slot
     clock.set(slot)
     assert (await manager.place_calls(ctx))["calls_placed"] == 1  # chosen once, then placed
+
+
+async def test_a_batch_that_sends_at_once_is_written_and_claimed_in_one_call(
+    ctx: Context, clock: ManualClock
+) -> None:
+    # Dry-run providers have no rate limit: enqueue_outbox_claimed writes and claims the rows.
+    assert ctx.providers.sends_at_once("sms") and ctx.providers.sends_at_once("email")
+    await load(ctx)
+    await add_leads(ctx, 3)
+    await ctx.repos.campaigns.enroll(clock.now())
+    separate: list[list[int]] = []
+    claim = ctx.repos.outbox.claim_messages
+
+    async def spy(ids: list[int], *args: object) -> object:
+        separate.append(ids)
+        return await claim(ids, *args)  # type: ignore[arg-type]
+
+    ctx.repos.outbox.claim_messages = spy  # type: ignore[method-assign]
+    assert await drip.run(ctx) == {"advance": 3}
+    assert separate == []
+    rows = await query(ctx, "select status, attempts, status_history from messages")
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1)] * 3
+    assert [h["status"] for h in rows[0]["status_history"]][-2:] == ["sending", "sent"]
+
+
+async def test_rows_written_by_a_crashed_run_are_claimed_by_the_same_rules(
+    ctx: Context, clock: ManualClock
+) -> None:
+    # The same idempotency keys again (a re-run after a crash): enqueue_outbox finds the rows
+    # and claim_messages decides, as it would for a separate claim: a young claim is busy.
+    await load(ctx)
+    await add_leads(ctx, 2)
+    await ctx.repos.campaigns.enroll(clock.now())
+    item = {"idempotency_key": "k1", "channel": "sms", "provider": "dryrun",
+            "to_address": "+12125550000", "payload": {"body": "hi"}}  # fmt: skip
+    _, [first] = await ctx.repos.campaigns.enqueue_claimed([item], 600, clock.now())
+    assert first.outcome == "claimed" and first.message.status == "sending"
+    again, [second] = await ctx.repos.campaigns.enqueue_claimed([item], 600, clock.now())
+    assert second.outcome == "busy" and again["k1"].id == first.message.id
+    clock.advance(timedelta(minutes=11))
+    _, [third] = await ctx.repos.campaigns.enqueue_claimed([item], 600, clock.now())
+    assert third.outcome == "reclaimed" and third.message.ambiguous_since is not None
+
+
+async def test_two_campaigns_texting_one_capped_lead_in_one_batch_respect_the_cap(
+    ctx: Context, clock: ManualClock
+) -> None:
+    # FL: 3 texts or calls per rolling 24 h. The lead had 2; both campaigns have a text due
+    # in the same batch: the first goes, the second waits for the cap to reopen.
+    await load(ctx)
+    await load(ctx, CAMPAIGN.replace("slug: tune-up", "slug: tune-up-2"))
+    fl = LeadIn(name="Flo Rida", phone="+13055550100", state="FL", timezone="America/New_York")
+    await ctx.repos.leads.upsert([fl], clock.now())
+    earlier = clock.now() - timedelta(hours=3)
+    for n in (1, 2):
+        await query(
+            ctx,
+            "insert into messages (idempotency_key, lead_id, channel, kind, provider, to_address,"
+            " status, claimed_at, sent_at) select %s, id, 'sms', 'marketing', 'dryrun', phone,"
+            " 'sent', %s, %s from leads returning id",
+            f"earlier-{n}", earlier, earlier,
+        )  # fmt: skip
+    await ctx.repos.campaigns.enroll(clock.now())
+    counts = await drip.run(ctx)
+    assert counts == {"advance": 1, "reschedule:attempt_cap": 1}
+    texts = await query(ctx, "select 1 from messages where idempotency_key like 'drip:%%'")
+    assert len(texts) == 1
+    [waiting] = await query(ctx, "select next_run_at from enrollments where current_step = 0")
+    # the cap reopens 24 h after the earlier texts (7:00 in Miami); FL permits texts from 8:00
+    assert waiting["next_run_at"] == earlier + timedelta(hours=25)

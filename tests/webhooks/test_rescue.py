@@ -100,3 +100,32 @@ async def test_florida_attempt_cap_holds_the_text(ctx: Context, db: Db, clock: M
     text = db.one("select status, payload from messages")
     assert text["status"] == "queued"
     assert datetime.fromisoformat(text["payload"]["not_before"]) == first_call + timedelta(hours=24)
+
+
+async def test_a_held_text_is_gated_again_when_it_is_due(
+    ctx: Context, db: Db, clock: ManualClock
+) -> None:
+    # Queued at 20:55 for 08:00; by then FL's cap is full (three texts/calls since the
+    # missed call): at 08:00 the rescue text is held again instead of going out as a fourth.
+    lead_id = await seed_lead(ctx, db, phone=MIAMI, state="FL", timezone="America/New_York")
+    clock.set(datetime(2026, 11, 27, 1, 55, tzinfo=UTC))  # 20:55 EST
+    async with client(ctx) as http:
+        await post_vapi(http, _report(MIAMI, "call-fl"))
+    morning = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
+    for n in range(3):  # contacts made since (placed calls count where they were claimed)
+        at = morning - timedelta(hours=12 - n)
+        db.rows(
+            "insert into calls (idempotency_key, lead_id, to_number, status, claimed_at,"
+            " placed_at, created_at) values (%s, %s, %s, 'ended', %s, %s, %s) returning id",
+            (f"other-{n}", lead_id, MIAMI, at, at, at),
+        )
+    clock.set(morning)
+    assert await deliver_due_rescues(ctx) == 0
+    text = db.one("select status, payload from messages where kind = 'rescue'")
+    assert text["status"] == "queued"
+    # the cap reopens 24 h after the oldest contact, 20:00 EST: past FL's hours, so 08:00
+    reopens = morning + timedelta(hours=24)
+    assert datetime.fromisoformat(text["payload"]["not_before"]) == reopens
+    clock.set(reopens)
+    assert await deliver_due_rescues(ctx) == 1
+    assert db.one("select status from messages where kind = 'rescue'")["status"] == "sent"
