@@ -76,6 +76,7 @@ def admin(dsn: str, statement: sql.Composed) -> None:
 PHASES = {  # the database calls of one drip tick, timed where they are made
     "claim": ("campaigns", "claim_due"),
     "outbox write": ("campaigns", "enqueue"),
+    "outbox write + delivery claim": ("campaigns", "enqueue_claimed"),  # dry run: one call
     "delivery claim": ("outbox", "claim_messages"),
     "delivery record": ("outbox", "record_messages_sent"),
     "settle": ("campaigns", "complete"),
