@@ -111,10 +111,12 @@ async def place_calls(ctx: Context, rng: np.random.Generator | None = None) -> d
     slots = max(0, limit - in_flight)
     counts = {"calls_placed": 0, "calls_waiting": 0, "calls_failed": 0, "calls_scheduled": 0}
     timing: TimingModel | None = None
-    for call in queue:
+    called: set[int] = set()  # one call per lead per run: two campaigns' calls can be due
+    for call in queue:  # to one lead, and the queue's attempt counts predate this run
         if slots == 0:
             break
-        if not call_permitted(call, now):
+        lead_id = int(call.lead["id"])
+        if lead_id in called or not call_permitted(call, now):
             counts["calls_waiting"] += 1
             continue
         if _learned(call) and call.not_before is None:  # its slot is chosen once
@@ -128,6 +130,7 @@ async def place_calls(ctx: Context, rng: np.random.Generator | None = None) -> d
         if delivery.outcome == "concurrency":
             break
         placed = delivery.outcome in ("sent", "done")
+        called.add(lead_id)
         counts["calls_placed" if placed else "calls_failed"] += 1
         slots -= placed
     return counts

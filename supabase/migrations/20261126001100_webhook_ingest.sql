@@ -220,15 +220,11 @@ begin
     if v_outcome = 'booked' then
       perform apply_stop_rules(v_lead, 'booking', p_now);
     end if;
-    -- attempts (texts and calls) of the last 24 h, for the gate's per-state caps
-    select coalesce(jsonb_agg(t), '[]') into v_attempts from (
-      select m.created_at t from messages m
-       where m.lead_id = v_lead and m.channel = 'sms' and m.status <> 'cancelled'
-         and m.created_at > p_now - interval '24 hours'
-      union all
-      select k.created_at from calls k
-       where k.lead_id = v_lead and k.status <> 'cancelled'
-         and k.created_at > p_now - interval '24 hours') x;
+    -- attempts (texts and calls) of the last 24 h, for the gate's per-state caps: the one
+    -- definition (lead_recent_attempts: by when sent or placed). This copy counted rows by
+    -- created_at, so a call queued yesterday and placed today was missed and the rescue
+    -- text went out as a fourth contact (a 10,000-lead, 30-day simulation).
+    v_attempts := lead_recent_attempts(v_lead, p_now);
   end if;
   return query select false, v_event, v_call, v_lead, v_outcome, v_phone, v_timezone,
                       v_state, v_attempts;

@@ -213,3 +213,30 @@ async def test_two_campaigns_texting_one_capped_lead_in_one_batch_respect_the_ca
     [waiting] = await query(ctx, "select next_run_at from enrollments where current_step = 0")
     # the cap reopens 24 h after the earlier texts (7:00 in Miami); FL permits texts from 8:00
     assert waiting["next_run_at"] == earlier + timedelta(hours=25)
+
+
+async def test_two_campaigns_calling_one_lead_place_one_call_per_run(
+    ctx: Context, clock: ManualClock
+) -> None:
+    # Both calls are due in the same campaign_manager run; the queue's attempt counts
+    # predate the run, so placing both would let the second pass FL's cap (3 per 24 h).
+    text = """
+slug: calls
+name: Calls
+call_timing: asap
+window: {start: "08:00", end: "21:00"}
+steps:
+  - channel: call
+"""
+    await load(ctx, text)
+    await load(ctx, text.replace("slug: calls", "slug: calls-2"))
+    fl = LeadIn(name="Flo Rida", phone="+13055550100", state="FL", timezone="America/New_York")
+    await ctx.repos.leads.upsert([fl], clock.now())
+    from app.campaigns import manager
+
+    assert (await manager.run(ctx))["enrolled"] == 2
+    assert await drip.run(ctx) == {"advance:call_queued": 2}
+    first = await manager.run(ctx)
+    assert (first["calls_placed"], first["calls_waiting"]) == (1, 1)
+    clock.advance(timedelta(minutes=15))
+    assert (await manager.run(ctx))["calls_placed"] == 1  # the next run places the other

@@ -88,14 +88,19 @@ async def test_opted_out_or_answered_gets_no_text(ctx: Context, db: Db, clock: M
 
 
 async def test_florida_attempt_cap_holds_the_text(ctx: Context, db: Db, clock: ManualClock) -> None:
-    await seed_lead(ctx, db, phone=MIAMI, state="FL", timezone="America/New_York")
+    lead_id = await seed_lead(ctx, db, phone=MIAMI, state="FL", timezone="America/New_York")
     clock.set(datetime(2026, 11, 26, 15, 0, tzinfo=UTC))  # 10:00 EST: inside the window
     first_call = clock.now()
+    for n in range(3):  # three calls placed in 24 h: FL's cap (calls and texts together)
+        at = first_call + timedelta(hours=n)
+        db.rows(
+            "insert into calls (idempotency_key, lead_id, to_number, status, vapi_call_id,"
+            " claimed_at, placed_at, created_at) values (%s, %s, %s, 'in-progress', %s, %s,"
+            " %s, %s - interval '1 day') returning id",  # queued the day before: not counted
+            (f"cap-{n}", lead_id, MIAMI, f"cap-{n}", at, at, at),  # by created_at
+        )
+    clock.set(first_call + timedelta(hours=3))
     async with client(ctx) as http:
-        for n in range(3):  # three calls in 24 h: FL's cap (calls and texts together)
-            status = _report(MIAMI, f"cap-{n}", "02-status-update-ringing.json")
-            await post_vapi(http, status)
-            clock.advance(timedelta(hours=1))
         await post_vapi(http, _report(MIAMI, "cap-2"))
     text = db.one("select status, payload from messages")
     assert text["status"] == "queued"
