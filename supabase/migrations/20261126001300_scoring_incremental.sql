@@ -214,15 +214,9 @@ begin
            count(*) filter (where k.outcome in ('answered', 'booked')) answered,
            count(*) filter (where k.outcome in ('no_answer', 'busy')) unanswered,
            count(*) filter (where k.outcome = 'voicemail') voicemail,
-           max(coalesce(k.started_at, k.ended_at))
-             filter (where k.outcome in ('answered', 'booked')) last_answered
+           max(k.ended_at) filter (where k.outcome in ('answered', 'booked')) last_answered
       from calls k join pop p on p.id = k.lead_id
-     -- a call counts from when it was answered, not when it ended: a lead who books does so
-     -- during a call, so at its cutoff (the booking) that call had not ended; counted by its
-     -- end, booked leads were trained as never having answered, the model learned that
-     -- answering means not booking, and scored answered leads low (AUC 0.16 against the
-     -- simulated bookings in a 10,000-lead, 30-day simulation)
-     where k.status = 'ended' and coalesce(k.started_at, k.ended_at, k.updated_at) < p.cutoff
+     where k.status = 'ended' and coalesce(k.ended_at, k.updated_at) < p.cutoff
      group by k.lead_id
   )
   select p.id, p.label, p.first_at, p.cutoff, p.industry, p.source, p.state,
