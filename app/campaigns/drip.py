@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -89,32 +90,34 @@ async def _write_and_send(
 ) -> tuple[dict[str, Enqueued], dict[int, Delivery]]:
     """Providers that send at once: the rows are written and claimed in one call, then sent
     and recorded (the claim would follow the write by microseconds anyway)."""
-    reclaim = ctx.providers.delivery.reclaim_after_seconds
-    enqueued, claims = await ctx.repos.campaigns.enqueue_claimed(items, reclaim, now)
-    try:
-        delivery = ctx.providers.delivery
-        sent = await delivery.deliver_claimed(claims, concurrency=ctx.settings.drip_concurrency)
-    except Exception:  # e.g. the database dropped mid-batch: every step retries later
-        log.exception("batch delivery failed", messages=len(claims))
-        sent = {}
+    delivery, concurrency = ctx.providers.delivery, ctx.settings.drip_concurrency
+    enqueued, claims = await ctx.repos.campaigns.enqueue_claimed(
+        items, delivery.reclaim_after_seconds, now
+    )
+    sent = await _guarded(delivery.deliver_claimed(claims, concurrency=concurrency), len(claims))
     return enqueued, sent
 
 
 async def _deliver_all(ctx: Context, by_channel: dict[str, list[int]]) -> dict[int, Delivery]:
-    """Deliver each channel's outbox rows; a crash loses no step (they retry later)."""
+    """Deliver each channel's outbox rows: a channel that sends at once has its rows claimed
+    in one call, a rate-limited one `DRIP_CONCURRENCY` at a time (docs/chaos.md)."""
     out: dict[int, Delivery] = {}
     concurrency = ctx.settings.drip_concurrency
     for channel, ids in by_channel.items():
-        chunk = ctx.providers.claim_chunk(channel, concurrency, len(ids))
-        try:
-            out.update(
-                await ctx.providers.delivery.deliver_messages(
-                    ids, concurrency=concurrency, chunk=chunk
-                )
-            )
-        except Exception:  # e.g. the database dropped mid-batch: every step retries later
-            log.exception("batch delivery failed", channel=channel, messages=len(ids))
+        chunk = len(ids) if ctx.providers.sends_at_once(channel) else concurrency
+        send = ctx.providers.delivery.deliver_messages(ids, concurrency=concurrency, chunk=chunk)
+        out.update(await _guarded(send, len(ids)))
     return out
+
+
+async def _guarded(send: Awaitable[dict[int, Delivery]], n: int) -> dict[int, Delivery]:
+    """What a batch delivery returned; nothing when it crashed (e.g. the database dropped
+    mid-batch): no step is lost, each is rescheduled and its outbox row reconciled later."""
+    try:
+        return await send
+    except Exception:
+        log.exception("batch delivery failed", messages=n)
+        return {}
 
 
 def _safe_plan(

@@ -50,12 +50,6 @@ class Providers:
         """No rate limit holds `channel`'s sends back: a row claimed is sent at once."""
         return channel in self.unthrottled
 
-    def claim_chunk(self, channel: str, concurrency: int, batch: int) -> int:
-        """Rows of `channel` the delivery claims per call: the whole batch when nothing
-        throttles the sends, else `concurrency` (a throttled row claimed early waits, and an
-        opt-out arriving meanwhile would not be re-checked: docs/chaos.md)."""
-        return max(batch, 1) if self.sends_at_once(channel) else concurrency
-
     async def aclose(self) -> None:
         await self.client.aclose()
 

@@ -136,7 +136,7 @@ class OutboxDelivery:
         keeps the opt-out re-check close to the provider call and a row's claim young (a
         rate-limited batch can take minutes: a row claimed at the start would look abandoned
         to the next tick and be reclaimed while still waiting here), so a larger `chunk` is
-        only for a provider without a rate limit (`Providers.claim_chunk`). A failed send
+        only for a provider without a rate limit (`Providers.sends_at_once`). A failed send
         takes the single-row failure path. Returns each row's Delivery."""
         ids, size = list(message_ids), max(1, chunk or concurrency)
         gate = asyncio.Semaphore(max(1, concurrency))
