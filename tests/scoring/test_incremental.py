@@ -64,3 +64,19 @@ async def test_a_lead_marked_while_a_run_scores_stays_marked(
     await h.click(ctx, lead, None, now)  # marked again after the run read the marks
     await ctx.repos.scoring.clear_marks(taken.upto, None, now)
     assert (await ctx.repos.scoring.marked()).lead_ids == [lead]
+
+
+async def test_an_opt_out_and_an_ended_call_mark_their_lead_and_a_score_does_not(
+    ctx: Context, clock: ManualClock
+) -> None:
+    now = clock.now()
+    a, b = [await h.lead(ctx, n, now - timedelta(days=3)) for n in (1, 2)]
+    call = await h.call(ctx, b, "answered", now, status="queued", ended_at=None)
+    await growth.scoring(ctx)  # the new model's full pass clears every mark
+    assert (await ctx.repos.scoring.marked()).lead_ids == []
+    await h.execute(ctx, "update leads set score = 50, hot_at = %s where id = %s", now, a)
+    assert (await ctx.repos.scoring.marked()).lead_ids == []  # its own output: no mark
+    await h.execute(ctx, "update leads set sms_opted_out_at = %s where id = %s", now, a)
+    ended = "update calls set status = 'ended', ended_at = %s where id = %s"
+    await h.execute(ctx, ended, now, call)
+    assert (await ctx.repos.scoring.marked()).lead_ids == [a, b]
