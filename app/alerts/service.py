@@ -75,7 +75,7 @@ async def resolve_alert(
 async def firing_keys(ctx: Context) -> frozenset[str]:
     """The keys of every firing alert, in one read."""
     listed = await ctx.repos.alerts.list_alerts(ctx.clock.now(), limit=FIRING_LIMIT)
-    return frozenset(item.alert.key for item in listed if item.alert.status == "firing")
+    return frozenset(item.alert.key for item in listed)  # alerts_list: firing ones only
 
 
 async def acknowledge(ctx: Context, code: str, by: str) -> Alert | None:
