@@ -12,8 +12,8 @@ from app.appointments.cli import appointments_cli, digest_cli
 from app.campaigns.cli import campaigns_cli, leads_cli
 from app.cli_support import with_context
 from app.context import Context
+from app.core.settings import get_settings
 from app.scoring.cli import export_cli, insights_cli
-from app.settings import get_settings
 from app.simulate.cli import simulate as simulate_command
 
 T = TypeVar("T")

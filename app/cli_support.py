@@ -8,9 +8,9 @@ from typing import TypeVar
 
 import typer
 
-from app import logs
 from app.context import Context, open_context
-from app.settings import SettingsError, get_settings
+from app.core import logs
+from app.core.settings import SettingsError, get_settings
 
 T = TypeVar("T")
 

@@ -17,14 +17,14 @@ from typing import Any
 
 import structlog
 
-from app.clock import Clock, SystemClock
+from app.core.clock import Clock, SystemClock
+from app.core.settings import Settings, get_settings
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 from app.db.repositories import Repositories
 from app.db.transport import PostgresTransport, Transport
 from app.providers import Providers, build_providers
 from app.providers.delivery import AlertHook
-from app.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 _warned: set[str] = set()

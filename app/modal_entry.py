@@ -10,10 +10,10 @@ import asyncio
 
 from fastapi import FastAPI
 
-from app import logs
 from app.context import open_context
+from app.core import logs
+from app.core.settings import get_settings
 from app.runner import RunOutcome, run_job
-from app.settings import get_settings
 
 
 def run_scheduled(job: str, modal_call_id: str | None) -> RunOutcome:

@@ -22,15 +22,15 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
-from app import logs
 from app.campaigns import drip
 from app.campaigns.definition import load_campaign_yaml
-from app.clock import ManualClock
 from app.context import Context, open_context
+from app.core import logs
+from app.core.clock import ManualClock
+from app.core.settings import Settings
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
-from app.settings import Settings
 
 NOW = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)  # 15:00 in New York: inside every window
 CAMPAIGN = """

@@ -21,14 +21,14 @@ import uuid
 import httpx
 import respx
 
-from app import logs
-from app.clock import SystemClock
 from app.context import Context, open_context
+from app.core import logs
+from app.core.clock import SystemClock
+from app.core.settings import Settings
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 from app.db.outbox import MessageIn
 from app.db.transport import PostgresTransport
-from app.settings import Settings
 
 
 async def run(emails: int, rate: float, latency: float, concurrency: int) -> float:

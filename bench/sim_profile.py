@@ -21,8 +21,8 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from app import logs
-from app.clock import ManualClock
+from app.core import logs
+from app.core.clock import ManualClock
 from app.db.transport import PostgresTransport
 from app.simulate.engine import START, SimConfig, simulate
 

@@ -26,13 +26,13 @@ import httpx
 import psycopg
 from psycopg import conninfo, sql
 
-from app import logs
-from app.clock import ManualClock
 from app.context import open_context
+from app.core import logs
+from app.core.clock import ManualClock
+from app.core.settings import Settings
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
-from app.settings import Settings
 from app.webhooks import create_app
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)

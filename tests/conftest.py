@@ -19,11 +19,11 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from app.clock import ManualClock
 from app.context import Context, open_context
+from app.core.clock import ManualClock
+from app.core.settings import Settings
 from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
-from app.settings import Settings
 
 TEMPLATE = "nightshift_test_template"
 START = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)

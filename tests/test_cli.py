@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.core.settings import Settings, get_settings
 from app.jobs import JOBS
-from app.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTING_NAMES = {name.upper() for name in Settings.model_fields}

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.db import ConflictError, DatabaseUnavailable, InvalidInput, NotFound, Repositories
 from app.db.models import LeadIn
 from app.db.supabase import SupabaseTransport

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from psycopg.rows import dict_row
 
-from app.clock import ManualClock
 from app.context import Context, open_context
+from app.core.clock import ManualClock
+from app.core.settings import Settings
 from app.db.transport import PostgresTransport
 from app.jobs import JOBS, get_job
 from app.runner import lease_seconds, run_job
-from app.settings import Settings
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import structlog
 from pydantic import ValidationError
 
 from app.context import warn_dry_run
-from app.settings import Settings, is_placeholder
+from app.core.settings import Settings, is_placeholder
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[1]

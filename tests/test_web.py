@@ -8,12 +8,12 @@ import httpx
 import psycopg
 from psycopg import conninfo, sql
 
-from app.clock import ManualClock
 from app.context import Context, open_context
+from app.core.clock import ManualClock
+from app.core.settings import Settings
 from app.db.transport import PostgresTransport
 from app.jobs import JOBS
 from app.runner import run_job
-from app.settings import Settings
 from app.webhooks import create_app
 
 

@@ -20,12 +20,12 @@ import structlog
 from pydantic import ValidationError
 
 from app.alerts.policy import EMAIL, SMS, AlertPolicy
-from app.clock import Clock
 from app.context import Context
+from app.core.clock import Clock
+from app.core.settings import Settings
 from app.providers import Providers
 from app.providers.errors import ProviderError
 from app.providers.ports import EmailMessage, SmsMessage
-from app.settings import Settings
 
 log = structlog.get_logger(__name__)
 DB_DOWN_KEY = "database.unreachable"

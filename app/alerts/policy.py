@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.core.settings import Settings
 from app.db.alerts import Alert, Reason
-from app.settings import Settings
 
 SMS, EMAIL, ESCALATION = "sms", "email", "escalation"
 

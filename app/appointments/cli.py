@@ -16,8 +16,8 @@ import typer
 from app.appointments.loop import tick
 from app.cli_support import with_context
 from app.context import Context
+from app.core.settings import get_settings
 from app.db.appointments import Appointment, BookingIn
-from app.settings import get_settings
 
 appointments_cli = typer.Typer(help="Appointments: add, list, complete.", no_args_is_help=True)
 digest_cli = typer.Typer(help="The operator's daily digest.", invoke_without_command=True)

@@ -19,7 +19,7 @@ import structlog
 
 from app.appointments.messages import Senders, render
 from app.appointments.schedule import lead_facts, plan
-from app.campaigns.compliance import evaluate
+from app.compliance.gate import evaluate
 from app.context import Context
 from app.db.appointments import DueReminder
 from app.db.outbox import MessageIn

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from app.appointments import ics
 from app.appointments.schedule import display_zone
+from app.core.settings import Settings
 from app.db.appointments import Appointment, Kind
 from app.db.outbox import MessageIn
-from app.settings import Settings
 
 REPLY_HINT = "Reply C to confirm, R to reschedule, X to cancel."
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from app.campaigns.compliance import (
+from app.compliance.gate import (
     SEARCH_DAYS,
     LeadFacts,
     applicable_rules,
@@ -21,7 +21,7 @@ from app.campaigns.compliance import (
     next_permitted,
     permitted_at,
 )
-from app.campaigns.rules import HoursRule
+from app.compliance.rules import HoursRule
 
 SEND_MARGIN = timedelta(minutes=15)
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import structlog
 
 from app.appointments.messages import reply_text
+from app.consent.keywords import normalise
 from app.context import Context
 from app.db.appointments import ReplyAction
 from app.db.outbox import MessageIn
-from app.webhooks.sms_keywords import normalise
 
 log = structlog.get_logger(__name__)
 

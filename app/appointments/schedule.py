@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.appointments.quiet_hours import earliest_permitted, latest_permitted
-from app.campaigns.compliance import LeadFacts
+from app.compliance.gate import LeadFacts
 from app.db.appointments import Appointment, Kind, PlannedMessage
 
 REMINDERS: dict[Kind, timedelta] = {

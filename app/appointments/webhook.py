@@ -29,8 +29,8 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.appointments.loop import tick
+from app.core.settings import Settings
 from app.db.appointments import BookingIn
-from app.settings import Settings
 from app.webhooks.common import (
     JSON_TYPES,
     Rejected,

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from app.campaigns.rescue import deliver_due_rescues
 from app.campaigns.steps import Plan, plan_step, settle, step_result
 from app.db.campaigns import ClaimedStep, Enqueued, StepResult
 from app.providers.delivery import Delivery
-from app.webhooks.rescue import deliver_due_rescues
 
 if TYPE_CHECKING:
     from app.context import Context
@@ -46,7 +46,7 @@ async def run(ctx: Context) -> dict[str, Any]:
         totals.update(await process_batch(ctx, worker, steps))
         if len(steps) < settings.drip_batch_size:
             break
-    # Missed-call rescue texts held back until the lead's permitted hours (app/webhooks/rescue)
+    # Missed-call rescue texts held back until the lead's permitted hours (app/campaigns/rescue)
     rescues = await deliver_due_rescues(ctx)
     if rescues:
         totals["rescue_texts"] += rescues

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from app.campaigns.rules import US_STATES
+from app.compliance.rules import US_STATES
 from app.db.models import LeadIn
 from app.db.repositories import LeadRepository
 

@@ -19,10 +19,10 @@ import numpy as np
 import structlog
 
 from app.alerts import raise_alert
-from app.campaigns.compliance import evaluate, permitted_hours
 from app.campaigns.definition import Window
-from app.campaigns.rules import HoursRule
 from app.campaigns.steps import lead_facts
+from app.compliance.gate import evaluate, permitted_hours
+from app.compliance.rules import HoursRule
 from app.db.campaigns import QueuedCall
 from app.scoring.timing import TimingModel, choose_call_time, load_timing
 

@@ -9,14 +9,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.campaigns.compliance import Channel, Decision, LeadFacts, evaluate
 from app.campaigns.definition import Window
 from app.campaigns.templates import render, rewrite_links, variables
+from app.compliance.gate import Channel, Decision, LeadFacts, evaluate
+from app.core.settings import Settings
+from app.core.tokens import ClickToken, UnsubscribeToken, click_url, unsubscribe_url
 from app.db.campaigns import Action, ClaimedStep, StepResult
 from app.providers.content import Business
 from app.scoring.assign import pick_variant
-from app.settings import Settings
-from app.webhooks.tokens import ClickToken, UnsubscribeToken, click_url, unsubscribe_url
 
 OPT_OUT_COLUMNS = {
     "email": "email_opted_out_at",

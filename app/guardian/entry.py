@@ -14,15 +14,15 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from app import logs
-from app.clock import SystemClock
 from app.context import Context, open_context
+from app.core import logs
+from app.core.clock import SystemClock
+from app.core.settings import Settings, get_settings
 from app.db.errors import DatabaseError, DatabaseUnavailable
 from app.db.repositories import Repositories
 from app.guardian.loop import page_database_down
 from app.providers import build_providers
 from app.runner import RunOutcome, run_job
-from app.settings import Settings, get_settings
 
 
 async def guardian_tick(ctx: Context, *, modal_call_id: str | None = None) -> RunOutcome | None:

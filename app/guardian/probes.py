@@ -19,11 +19,11 @@ import httpx
 
 from app.alerts import raise_alert, resolve_alert
 from app.context import Context
+from app.core.settings import Settings
 from app.db.alerts import Severity
 from app.providers.resend import RESEND_API
 from app.providers.twilio import TWILIO_API
 from app.providers.vapi import VAPI_API
-from app.settings import Settings
 
 SEVERITY: dict[str, Severity] = {
     "database": "critical",

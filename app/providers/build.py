@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 
-from app.clock import Clock
+from app.core.clock import Clock
+from app.core.settings import Settings
 from app.db.repositories import Repositories
 from app.providers.content import Business
 from app.providers.delivery import OutboxDelivery
@@ -31,7 +32,6 @@ from app.providers.resend import ResendConfig, ResendEmailSender
 from app.providers.retry import RetryConfig, RetryPolicy, Sleep
 from app.providers.twilio import TwilioConfig, TwilioSmsSender
 from app.providers.vapi import VapiCallPlacer, VapiConfig
-from app.settings import Settings
 
 DEV_FROM = "nightshift (dry run) <dry-run@localhost>"
 

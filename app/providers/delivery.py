@@ -21,7 +21,7 @@ from typing import Any, Literal
 import structlog
 from pydantic import ValidationError
 
-from app.clock import Clock
+from app.core.clock import Clock
 from app.db.outbox import MessageClaim, OutboxCall, OutboxMessage, OutboxRepository
 from app.providers.errors import (
     AmbiguousProviderError,

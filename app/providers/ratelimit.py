@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from app.clock import Clock
+from app.core.clock import Clock
 from app.providers.retry import Sleep
 
 

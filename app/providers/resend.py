@@ -13,7 +13,7 @@ import httpx
 import structlog
 from pydantic import SecretStr
 
-from app.clock import Clock
+from app.core.clock import Clock
 from app.providers.content import Business, prepare_email
 from app.providers.errors import IdempotencyConflictError, classify_resend
 from app.providers.http import bearer, call_provider

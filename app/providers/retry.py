@@ -23,7 +23,7 @@ from typing import TypeVar
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-from app.clock import Clock
+from app.core.clock import Clock
 from app.providers.errors import QuotaExceededError, RetryableProviderError
 
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from app.clock import Clock
+from app.core.clock import Clock
 from app.providers.errors import AmbiguousProviderError, classify_twilio
 from app.providers.http import call_provider
 from app.providers.ports import ProviderRequest, SendResult, SmsMessage

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from app.clock import Clock
+from app.core.clock import Clock
 from app.providers.errors import AmbiguousProviderError, classify_vapi
 from app.providers.http import bearer, call_provider
 from app.providers.ports import CallRequest, CallResult, ProviderRequest

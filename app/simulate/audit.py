@@ -6,7 +6,7 @@ the leads' true facts; it never asks nightshift what it did. For each send to a 
 lead it counts:
 - `after_opt_out`: an SMS after that number's STOP, an email after that address's hard bounce;
 - `outside_hours`: a text or call the compliance rules (federal ∩ state, no campaign window)
-  refuse at that instant in the lead's timezone (`app.campaigns.compliance.evaluate`);
+  refuse at that instant in the lead's timezone (`app.compliance.gate.evaluate`);
 - `over_state_cap`: a sales text or call beyond a state's rolling 24 h attempt cap (FL/OK/MD
   style), counting this lead's earlier sales texts and calls as the attempts. Appointment
   texts (outbox keys `appt:...`: confirmation, reminders, no-show) are transactional, not
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from app.campaigns.compliance import LeadFacts, evaluate
+from app.compliance.gate import LeadFacts, evaluate
 from app.simulate.population import SimLead
 from app.simulate.providers import Sent, World
 

@@ -7,7 +7,7 @@ import json
 
 import typer
 
-from app import logs
+from app.core import logs
 
 
 def simulate(

@@ -34,8 +34,9 @@ import psycopg
 from psycopg import conninfo, sql
 
 from app.campaigns.definition import load_campaign_yaml
-from app.clock import ManualClock
 from app.context import Context, open_context
+from app.core.clock import ManualClock
+from app.core.settings import Settings
 from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
 from app.devserver import next_fire
@@ -43,7 +44,6 @@ from app.jobs import JOBS
 from app.providers.build import Providers
 from app.providers.delivery import OutboxDelivery
 from app.runner import run_job
-from app.settings import Settings
 from app.simulate.events import EventQueue
 from app.simulate.population import SimLead, make_population
 from app.simulate.providers import SimCalls, SimEmail, SimSms, World

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import numpy as np
 
-from app.clock import Clock
+from app.core.clock import Clock
 from app.providers.ports import CallRequest, CallResult, EmailMessage, SendResult, SmsMessage
 from app.simulate import events as ev
 from app.simulate.booking import book_by_phone

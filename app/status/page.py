@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.settings import Settings
+from app.core.settings import Settings
 from app.status.data import collect
 from app.status.render import login_page, page
 from app.webhooks.common import context, secret_value

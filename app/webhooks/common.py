@@ -21,8 +21,8 @@ from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
 from app.context import Context
+from app.core.settings import Settings
 from app.db.errors import DatabaseError, InvalidInput
-from app.settings import Settings
 
 log = structlog.get_logger(__name__)
 

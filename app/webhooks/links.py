@@ -18,10 +18,10 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from app.core.tokens import link_secret, read_click_token, read_unsubscribe_token
 from app.db.errors import DatabaseError
 from app.webhooks.common import Rejected, SafeRoute, context, read_body, reject
 from app.webhooks.resend import valid_ip
-from app.webhooks.tokens import link_secret, read_click_token, read_unsubscribe_token
 
 log = structlog.get_logger(__name__)
 router = APIRouter(route_class=SafeRoute)

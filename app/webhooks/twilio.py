@@ -20,6 +20,7 @@ import structlog
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.consent.keywords import Inbound, classify
 from app.context import Context
 from app.db.outbox import MessageIn
 from app.webhooks import hooks
@@ -36,7 +37,6 @@ from app.webhooks.common import (
     unverified_allowed,
 )
 from app.webhooks.signatures import verify_twilio_pairs, verify_twilio_signature
-from app.webhooks.sms_keywords import Inbound, classify
 from app.webhooks.twilio_status import status_update
 
 log = structlog.get_logger(__name__)
@@ -90,7 +90,7 @@ async def verified_params(request: Request) -> dict[str, str]:
 
 @router.post("/webhooks/twilio/sms")
 async def inbound_sms(request: Request, background: BackgroundTasks) -> Response:
-    """An inbound SMS: keywords, ACK, or a reply (see app.webhooks.sms_keywords)."""
+    """An inbound SMS: keywords, ACK, or a reply (see app.consent.keywords)."""
     try:
         params = await verified_params(request)
     except Rejected as exc:

@@ -7,7 +7,7 @@ Contract:
   `vapi:<call id>:status-update:<status>`;
 - end-of-call-report → the call and lead updated once, stored under
   `vapi:<call id>:end-of-call-report` (never a body hash: redeliveries differ in presigned
-  URLs); then the rescue bridge (app.webhooks.rescue);
+  URLs); then the rescue bridge (app.campaigns.rescue);
 - hang → stored for metrics; every other type (transcript, speech-update, types Vapi adds
   later) and verified bodies we cannot use → 200 `{}` (Vapi does not retry: a rejected
   report is lost).
@@ -23,6 +23,7 @@ from fastapi import BackgroundTasks, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.campaigns.rescue import is_due, queue_rescue
 from app.context import Context
 from app.db.webhooks import ReportResult
 from app.webhooks import hooks
@@ -38,7 +39,6 @@ from app.webhooks.common import (
     secret_value,
     unverified_allowed,
 )
-from app.webhooks.rescue import is_due, queue_rescue
 from app.webhooks.signatures import verify_vapi_request
 from app.webhooks.vapi_parse import call_id, obj, report_fields, status_fields
 from app.webhooks.vapi_tools import assistant_request, function_call, tool_calls

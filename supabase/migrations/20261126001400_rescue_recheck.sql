@@ -4,7 +4,7 @@
 -- send time when it was queued; meanwhile a campaign text or call could reach the lead, and
 -- the held text then went out as a fourth contact in 24 h (FL/OK/MD). A 10,000-lead, 30-day
 -- simulation found 15 such texts. The due texts now come with what the gate needs to decide
--- again at send time (app/webhooks/rescue.py).
+-- again at send time (app/campaigns/rescue.py).
 
 -- Due rescue texts with their lead's state, timezone and contact attempts of the last 24 h.
 create or replace function webhook_due_rescue_checks(p_now timestamptz, p_limit integer default 100)

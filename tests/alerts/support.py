@@ -12,11 +12,11 @@ import pytest
 from psycopg.rows import dict_row
 
 from app.alerts.direct import DirectPager
-from app.clock import ManualClock
 from app.context import Context, open_context
+from app.core.clock import ManualClock
+from app.core.settings import Settings
 from app.db.transport import PostgresTransport
 from app.providers import build_providers
-from app.settings import Settings
 from tests.conftest import make_settings
 from tests.providers.conftest import (
     BASE_URL,

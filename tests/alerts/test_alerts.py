@@ -13,7 +13,7 @@ from app.alerts import (
     resolve_alert,
     silence,
 )
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from tests.alerts.support import (
     EMAIL,
     ESCALATION,

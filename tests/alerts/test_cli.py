@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from app.alerts.cli import parse_duration
 from app.cli import cli
-from app.settings import Settings, get_settings
+from app.core.settings import Settings, get_settings
 from tests.alerts.support import EMAIL, PHONE, alert_messages, query
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ import respx
 
 from app.alerts import flush_alerts, raise_alert
 from app.alerts.direct import DB_DOWN_KEY, DirectPager, page_directly, record_direct_pages
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.db.errors import DatabaseUnavailable
 from app.db.repositories import Repositories
 from app.guardian.entry import guardian_tick, page_without_context

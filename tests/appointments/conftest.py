@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.settings import Settings
+from app.core.settings import Settings
 from tests.conftest import make_settings
 
 BOOKING_SECRET = "bk-test-secret-7d1f"

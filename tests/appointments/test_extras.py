@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 from app.appointments.ics import invite
 from app.appointments.loop import run
 from app.appointments.quiet_hours import latest_permitted
-from app.campaigns.compliance import LeadFacts
 from app.cli import cli
-from app.clock import ManualClock
+from app.compliance.gate import LeadFacts
 from app.context import Context
+from app.core.clock import ManualClock
+from app.core.settings import Settings, get_settings
 from app.providers.content import Business
 from app.providers.ports import EmailAttachment, EmailMessage
 from app.providers.resend import ResendConfig, build_email_request
-from app.settings import Settings, get_settings
 from tests.appointments.helpers import book, execute, keys, plan_rows, rows
 from tests.campaigns.helpers import add_leads, load
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from app.appointments.loop import run
-from app.clock import ManualClock
 from app.context import Context
+from app.core.clock import ManualClock
 from app.webhooks import create_app
 from tests.appointments.helpers import NY_PHONE, book, rows
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.campaigns.compliance import Channel, LeadFacts, evaluate, next_permitted
-from app.campaigns.rules import FEDERAL, HoursRule, number_facts
+from app.compliance.gate import Channel, LeadFacts, evaluate, next_permitted
+from app.compliance.rules import FEDERAL, HoursRule, number_facts
 
 NY, CHI, LA = (
     ZoneInfo("America/New_York"),

@@ -12,8 +12,8 @@ import pytest
 import respx
 
 from app.campaigns import drip
-from app.clock import ManualClock
 from app.context import open_context
+from app.core.clock import ManualClock
 from app.db.transport import PostgresTransport
 from tests.campaigns.helpers import add_leads, load, query
 from tests.conftest import make_settings

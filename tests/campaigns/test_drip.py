@@ -7,8 +7,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from app.campaigns import drip
-from app.clock import ManualClock
 from app.context import Context
+from app.core.clock import ManualClock
 from app.db.models import LeadIn
 from tests.campaigns.helpers import CAMPAIGN, add_leads, load, query
 

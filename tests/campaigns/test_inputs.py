@@ -49,7 +49,7 @@ def test_cli_import_exit_codes(
     tmp_path: Path, database_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.cli import cli
-    from app.settings import get_settings
+    from app.core.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", database_dsn)
     get_settings.cache_clear()

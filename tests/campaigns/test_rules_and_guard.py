@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.campaigns import drip, manager
-from app.clock import ManualClock
 from app.context import Context
+from app.core.clock import ManualClock
 from app.db.models import LeadIn
 from tests.campaigns.helpers import CAMPAIGN, add_leads, load, query
 

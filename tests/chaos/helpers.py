@@ -26,11 +26,11 @@ import psycopg
 import respx
 from psycopg.rows import dict_row
 
-from app.clock import ManualClock
 from app.context import Context, _alert_hook, open_context
+from app.core.clock import ManualClock
+from app.core.settings import Settings
 from app.db.transport import PostgresTransport
 from app.providers.build import build_providers
-from app.settings import Settings
 from tests.conftest import make_settings
 from tests.providers.bodies import twilio_error, twilio_message, twilio_page
 

@@ -21,7 +21,7 @@ import psycopg
 import respx
 
 from app.campaigns import drip
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from tests.chaos.helpers import Accepted, FakeProviders, real_settings, worker
 
 LEDGER = """

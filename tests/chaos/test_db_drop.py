@@ -13,7 +13,7 @@ import pytest
 import respx
 
 from app.campaigns import drip
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.db.errors import DatabaseUnavailable
 from tests.campaigns.helpers import add_leads, load
 from tests.chaos.helpers import (

@@ -22,7 +22,7 @@ import pytest
 import respx
 
 from app.campaigns import drip, manager
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from tests.campaigns.helpers import add_leads, load
 from tests.chaos.helpers import (
     EMAIL_ONLY,

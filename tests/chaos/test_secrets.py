@@ -26,8 +26,8 @@ from structlog.testing import capture_logs
 
 from app.alerts import raise_alert
 from app.campaigns import drip
-from app.clock import ManualClock
-from app.settings import Settings
+from app.core.clock import ManualClock
+from app.core.settings import Settings
 from app.webhooks.signatures import twilio_signature
 from tests.campaigns.helpers import add_leads, load
 from tests.chaos.helpers import (

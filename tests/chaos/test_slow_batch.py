@@ -20,7 +20,7 @@ import httpx
 import respx
 
 from app.campaigns import drip
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.providers.ports import SendResult, SmsMessage, SmsSender
 from tests.campaigns.helpers import add_leads, load
 from tests.chaos.helpers import (

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import respx
 
 from app.campaigns import drip
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.providers.ports import SendResult, SmsMessage, SmsSender
 from app.webhooks.signatures import twilio_signature
 from tests.campaigns.helpers import add_leads, load

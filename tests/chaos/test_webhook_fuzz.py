@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from app.clock import ManualClock
 from app.context import open_context
+from app.core.clock import ManualClock
+from app.core.settings import Settings
 from app.db.transport import PostgresTransport
-from app.settings import Settings
 from tests.conftest import make_settings
 from tests.webhooks.helpers import PUBLIC, client, fixtures_dir
 

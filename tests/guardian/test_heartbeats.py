@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from app.clock import ManualClock
 from app.context import Context
+from app.core.clock import ManualClock
 from app.guardian.heartbeats import classify
 from app.guardian.launcher import LocalJobLauncher
 from app.guardian.loop import guard

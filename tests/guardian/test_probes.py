@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.guardian.loop import guard
 from tests.alerts.support import (
     ACCOUNT_URL,

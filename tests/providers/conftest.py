@@ -11,7 +11,7 @@ import pytest
 import respx
 from pydantic import SecretStr
 
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.providers.content import Business
 from app.providers.ratelimit import KeyedRateLimiter, RateLimiter
 from app.providers.resend import ResendConfig, ResendEmailSender

@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.db.models import LeadIn
 from app.db.repositories import Repositories
 

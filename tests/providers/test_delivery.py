@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.db.outbox import CallIn, MessageIn
 from app.db.repositories import Repositories
 from app.db.transport import PostgresTransport

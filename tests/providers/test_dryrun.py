@@ -10,8 +10,8 @@ import httpx
 import pytest
 import respx
 
-from app.clock import ManualClock
 from app.context import Context
+from app.core.clock import ManualClock
 from app.db.repositories import Repositories
 from app.db.transport import PostgresTransport
 from app.providers import build_providers

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.db.errors import NotFound
 from app.db.outbox import CallIn, MessageIn, OutboxRepository
 from app.db.repositories import Repositories

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.db.models import LeadIn
 from app.db.outbox import MessageIn
 from app.db.repositories import Repositories

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import httpx
 import respx
 
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.providers.ports import SmsMessage
 from app.providers.ratelimit import KeyedRateLimiter, RateLimiter
 from app.providers.twilio import TwilioSmsSender

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.providers.errors import (
     PermanentProviderError,
     QuotaExceededError,

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import respx
 
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.providers.errors import PermanentProviderError
 from app.providers.ports import SmsMessage
 from app.providers.twilio import TwilioSmsSender

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from app.clock import ManualClock
+from app.core.clock import ManualClock
 from app.providers.errors import PermanentProviderError
 from app.providers.ports import CallRequest
 from app.providers.vapi import VapiCallPlacer

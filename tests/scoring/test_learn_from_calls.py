@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from app.clock import ManualClock
 from app.context import Context
+from app.core.clock import ManualClock
 from app.db.scoring import PendingCall
 from app.scoring.export import export_training, objection_pairs, turns
 from app.scoring.quality import score_call, score_calls

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from app.clock import ManualClock
 from app.context import Context
+from app.core.clock import ManualClock
 from app.db.scoring import TimingCell
 from app.scoring.timing import (
     choose_call_time,

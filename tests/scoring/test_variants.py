@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from app.campaigns.steps import choose_variant
-from app.clock import ManualClock
 from app.context import Context
+from app.core.clock import ManualClock
 from app.db.campaigns import ClaimedStep
 from app.db.scoring import VariantArm
 from app.scoring.assign import pick_variant

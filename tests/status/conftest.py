@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.settings import Settings
+from app.core.settings import Settings
 from tests.conftest import make_settings
 
 TOKEN = "status-test-token-5b1e"

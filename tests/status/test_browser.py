@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from app.clock import ManualClock
 from app.context import Context
+from app.core.clock import ManualClock
 from app.runner import run_job
 from app.webhooks import create_app
 from tests.appointments.helpers import book, execute

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.context import Context
-from app.settings import Settings, get_settings
+from app.core.settings import Settings, get_settings
 from app.status.data import collect
 from app.status.page import COOKIE
 from app.webhooks import create_app

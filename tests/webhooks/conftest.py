@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.settings import Settings
+from app.core.settings import Settings
 from tests.conftest import make_settings
 from tests.webhooks.helpers import PUBLIC, RESEND_SECRET, TWILIO_TOKEN, VAPI_SECRET, Db
 

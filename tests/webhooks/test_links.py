@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.clock import ManualClock
 from app.context import Context
-from app.webhooks.tokens import (
+from app.core.clock import ManualClock
+from app.core.tokens import (
     ClickToken,
     UnsubscribeToken,
     click_token,

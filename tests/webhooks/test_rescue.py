@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.campaigns import drip
-from app.clock import ManualClock
+from app.campaigns.rescue import deliver_due_rescues
 from app.context import Context
-from app.webhooks.rescue import deliver_due_rescues
+from app.core.clock import ManualClock
 from tests.webhooks.helpers import Db, client, post_vapi, seed_lead, vapi_message, vapi_time
 
 MARCUS = "+15125550148"  # Austin, TX (Central)

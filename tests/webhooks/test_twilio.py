@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from app.clock import ManualClock
 from app.context import Context
+from app.core.clock import ManualClock
 from app.webhooks import hooks
 from tests.webhooks.helpers import (
     Db,

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.clock import ManualClock
 from app.context import Context
+from app.core.clock import ManualClock
 from app.db.errors import DatabaseUnavailable
 from tests.conftest import make_settings
 from tests.webhooks.helpers import (

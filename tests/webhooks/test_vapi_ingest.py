@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.clock import ManualClock
 from app.context import Context
+from app.core.clock import ManualClock
 from app.webhooks.common import Rejected, parse_json
 from tests.webhooks.helpers import (
     Db,

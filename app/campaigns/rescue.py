@@ -2,7 +2,7 @@
 outcome, one SMS to the lead with the booking link.
 
 Contract:
-- through the campaigns' compliance gate (`app.campaigns.compliance.evaluate`): opted out
+- through the campaigns' compliance gate (`app.compliance.gate.evaluate`): opted out
   → nothing; outside the permitted hours or over a state's attempt cap (calls and texts
   of the last 24 h) → queued with `payload.not_before` = the next permitted instant; once
   it has come `deliver_due_rescues` asks the gate again (texts and calls since count) and
@@ -19,7 +19,7 @@ from datetime import datetime
 
 import structlog
 
-from app.campaigns.compliance import LeadFacts, evaluate
+from app.compliance.gate import LeadFacts, evaluate
 from app.context import Context
 from app.db.outbox import OutboxMessage
 from app.db.webhooks import ReportResult

@@ -15,7 +15,7 @@ import phonenumbers
 from phonenumbers import timezone as pn_timezone
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-from app.campaigns.npa_states import NPA_STATE
+from app.compliance.npa_states import NPA_STATE
 
 
 @dataclass(frozen=True)

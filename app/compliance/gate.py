@@ -22,7 +22,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.campaigns.rules import FEDERAL, STATE_RULES, HoursRule, area_code_state, number_facts
+from app.compliance.rules import FEDERAL, STATE_RULES, HoursRule, area_code_state, number_facts
 
 Channel = Literal["email", "sms", "call"]
 SEARCH_DAYS = 15

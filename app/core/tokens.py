@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from app.settings import Settings
+from app.core.settings import Settings
 
 Kind = Literal["r", "u"]
 _MAC_CHARS = 22  # 132 bits of HMAC-SHA256, base64url

@@ -1,0 +1,1 @@
+"""Consent: how a person says stop, start or help, in their own words."""
