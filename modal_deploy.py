@@ -70,7 +70,7 @@ def growth() -> None:
 @app.function(**_cron("guardian"))  # type: ignore[arg-type]
 def guardian() -> None:
     # Not run_scheduled: when the database is down it still pages on-call directly.
-    from app.guardian.entry import run_guardian_scheduled
+    from app.jobs.guardian import run_guardian_scheduled
 
     run_guardian_scheduled(modal.current_function_call_id())
 

@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import datetime
 
 import structlog
 import uvicorn
-from croniter import croniter
 
-from app.context import Context
-from app.guardian.entry import guardian_tick
-from app.jobs import JOBS, Job
-from app.runner import RunOutcome, run_job
+from app.jobs import JOBS
+from app.jobs.bootstrap import Context
+from app.jobs.guardian import guardian_tick
+from app.jobs.registry import next_fire
+from app.jobs.runner import RunOutcome, run_job
 from app.webhooks import create_app
 
 log = structlog.get_logger(__name__)
-
-
-def next_fire(job: Job, after: datetime) -> datetime:
-    """The next instant `job`'s cron fires strictly after `after` (UTC)."""
-    fire: datetime = croniter(job.cron, after).get_next(datetime)
-    return fire
 
 
 async def run_all_once(ctx: Context) -> list[RunOutcome]:

@@ -10,10 +10,10 @@ import asyncio
 
 from fastapi import FastAPI
 
-from app.context import open_context
 from app.core import logs
 from app.core.settings import get_settings
-from app.runner import RunOutcome, run_job
+from app.jobs.bootstrap import bootstrap
+from app.jobs.runner import RunOutcome, run_job
 
 
 def run_scheduled(job: str, modal_call_id: str | None) -> RunOutcome:
@@ -22,7 +22,7 @@ def run_scheduled(job: str, modal_call_id: str | None) -> RunOutcome:
     logs.configure(settings.log_level, json=True)
 
     async def main() -> RunOutcome:
-        async with open_context(settings) as ctx:
+        async with bootstrap(settings) as ctx:
             return await run_job(ctx, job, modal_call_id=modal_call_id)
 
     return asyncio.run(main())

@@ -21,7 +21,7 @@ HEAVY = ("sklearn", "numpy", "scipy", "pandas")
 TARGETS = {
     "web": "from app.modal_entry import web_app; web_app()",
     **{
-        job: "import app.modal_entry, app.runner; from app.jobs import get_job; "
+        job: "import app.modal_entry, app.jobs.runner; from app.jobs import get_job; "
         f"get_job('{job}').body()"
         for job in ("drip", "campaign_manager", "growth", "guardian", "appointments")
     },

@@ -24,13 +24,13 @@ from psycopg import conninfo, sql
 
 from app.campaigns import drip
 from app.campaigns.definition import load_campaign_yaml
-from app.context import Context, open_context
 from app.core import logs
 from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Context, Overrides, bootstrap
 
 NOW = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)  # 15:00 in New York: inside every window
 CAMPAIGN = """
@@ -107,7 +107,7 @@ async def measure(dsn: str, size: int, due: int) -> tuple[float, float, int]:
     settings = Settings(_env_file=None, drip_max_batches=10_000, log_level="WARNING")
     clock = ManualClock(NOW)
     transport = await PostgresTransport(dsn, max_size=4).open()
-    async with open_context(settings, clock=clock, transport=transport) as ctx:
+    async with bootstrap(settings, Overrides(clock=clock, transport=transport)) as ctx:
         saved = await ctx.repos.campaigns.upsert(load_campaign_yaml(CAMPAIGN).to_row(), NOW)
         params = {"n": size, "due": due, "campaign": saved.campaign_id, "now": NOW}
         with psycopg.connect(dsn, autocommit=True) as conn:

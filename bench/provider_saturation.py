@@ -21,7 +21,6 @@ import uuid
 import httpx
 import respx
 
-from app.context import Context, open_context
 from app.core import logs
 from app.core.clock import SystemClock
 from app.core.settings import Settings
@@ -29,6 +28,7 @@ from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 from app.db.outbox import MessageIn
 from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Context, Overrides, bootstrap
 
 
 async def run(emails: int, rate: float, latency: float, concurrency: int) -> float:
@@ -42,7 +42,7 @@ async def run(emails: int, rate: float, latency: float, concurrency: int) -> flo
     )  # fmt: skip
     transport = await PostgresTransport(server.get_uri(), max_size=4).open()
     try:
-        async with open_context(settings, clock=SystemClock(), transport=transport) as ctx:
+        async with bootstrap(settings, Overrides(clock=SystemClock(), transport=transport)) as ctx:
             ids = [await _enqueue(ctx, i) for i in range(emails)]
 
             async def answer(request: httpx.Request) -> httpx.Response:

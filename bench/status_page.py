@@ -26,13 +26,13 @@ import httpx
 import psycopg
 from psycopg import conninfo, sql
 
-from app.context import open_context
 from app.core import logs
 from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Overrides, bootstrap
 from app.webhooks import create_app
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
@@ -86,7 +86,7 @@ def summary(label: str, samples: list[float]) -> str:
 async def measure(dsn: str, requests: int) -> None:
     settings = Settings(_env_file=None, status_token=TOKEN, log_level="WARNING")
     transport = await PostgresTransport(dsn, max_size=4).open()
-    async with open_context(settings, clock=ManualClock(NOW), transport=transport) as ctx:
+    async with bootstrap(settings, Overrides(clock=ManualClock(NOW), transport=transport)) as ctx:
         app = create_app(ctx)
         auth = {"authorization": f"Bearer {TOKEN}"}
         async with (

@@ -19,11 +19,11 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from app.context import Context, open_context
 from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Context, Overrides, bootstrap
 
 TEMPLATE = "nightshift_test_template"
 START = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
@@ -117,5 +117,5 @@ def settings() -> Settings:
 async def ctx(
     settings: Settings, clock: ManualClock, transport: PostgresTransport
 ) -> AsyncIterator[Context]:
-    async with open_context(settings, clock=clock, transport=transport) as context:
+    async with bootstrap(settings, Overrides(clock=clock, transport=transport)) as context:
         yield context

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.context import Context
+from app.jobs.bootstrap import Context
 
 
 async def test_provider_quota_alert_reaches_the_alert_router(ctx: Context) -> None:

@@ -11,19 +11,19 @@ from typing import Any
 import pytest
 from psycopg.rows import dict_row
 
-from app.context import Context, open_context
 from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.transport import PostgresTransport
 from app.jobs import JOBS, get_job
-from app.runner import lease_seconds, run_job
+from app.jobs.bootstrap import Context, Overrides, bootstrap
+from app.jobs.runner import lease_seconds, run_job
 
 
 @pytest.fixture
 async def second_ctx(settings: Settings, clock: ManualClock, database_dsn: str) -> Any:
     """Another process's view of the same database (its own pool, its own holder)."""
     pg = await PostgresTransport(database_dsn, max_size=2).open()
-    async with open_context(settings, clock=clock, transport=pg) as context:
+    async with bootstrap(settings, Overrides(clock=clock, transport=pg)) as context:
         context.holder = "other-container:1"
         yield context
     await pg.close()
@@ -96,7 +96,7 @@ async def test_a_failing_body_is_recorded_and_reraised(
     async def broken(context: Context) -> dict[str, Any]:
         raise RuntimeError("provider exploded")
 
-    monkeypatch.setattr("app.campaigns.growth.run", broken)
+    monkeypatch.setattr("app.jobs.growth.run", broken)
     with pytest.raises(RuntimeError, match="provider exploded"):
         await run_job(ctx, "growth", modal_call_id="fc-01TEST")
     [run] = await _runs(ctx)
@@ -113,7 +113,7 @@ async def test_a_failing_body_is_recorded_and_reraised(
 async def test_every_registry_job_runs_through_the_wrapper(ctx: Context) -> None:
     outcomes = [await run_job(ctx, job.name) for job in JOBS]
     assert [o.status for o in outcomes] == ["succeeded"] * len(JOBS)
-    states = {s.job: s for s in await ctx.repos.job_runs.status(ctx.clock.now())}
+    states = {s.job: s for s in await ctx.repos.job_runs.status(ctx.clock.now(), [j.name for j in JOBS])}
     assert set(states) == {job.name for job in JOBS}
     assert all(s.last_success_at == ctx.clock.now() for s in states.values())
 

@@ -10,8 +10,8 @@ import pytest
 import structlog
 from pydantic import ValidationError
 
-from app.context import warn_dry_run
 from app.core.settings import Settings, is_placeholder
+from app.jobs.bootstrap import warn_dry_run
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def test_secrets_never_show_in_repr() -> None:
 def test_development_falls_back_to_dry_run_with_one_warning(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("app.context._warned", set())  # "once" is per process
+    monkeypatch.setattr("app.jobs.bootstrap._warned", set())  # "once" is per process
     settings = make_settings(nightshift_env="development", resend_api_key="re_live_abc")
     assert settings.dry_run_providers() == ["resend", "twilio", "vapi"]  # EMAIL_FROM missing too
     with structlog.testing.capture_logs() as logs:

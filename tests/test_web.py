@@ -8,12 +8,12 @@ import httpx
 import psycopg
 from psycopg import conninfo, sql
 
-from app.context import Context, open_context
 from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.transport import PostgresTransport
 from app.jobs import JOBS
-from app.runner import run_job
+from app.jobs.bootstrap import Context, Overrides, bootstrap
+from app.jobs.runner import run_job
 from app.webhooks import create_app
 
 
@@ -48,7 +48,7 @@ async def test_healthz_is_503_when_the_database_goes_away(
     with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:  # the server loses it
         admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(dbname)))
         admin.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
-    async with open_context(settings, clock=clock, transport=pg) as ctx:
+    async with bootstrap(settings, Overrides(clock=clock, transport=pg)) as ctx:
         response = await _get(ctx, "/healthz")
     await pg.close()
     assert response.status_code == 503

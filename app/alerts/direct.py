@@ -20,9 +20,9 @@ import structlog
 from pydantic import ValidationError
 
 from app.alerts.policy import EMAIL, SMS, AlertPolicy
-from app.context import Context
 from app.core.clock import Clock
 from app.core.settings import Settings
+from app.jobs.bootstrap import Context
 from app.providers import Providers
 from app.providers.errors import ProviderError
 from app.providers.ports import EmailMessage, SmsMessage

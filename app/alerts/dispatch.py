@@ -26,9 +26,9 @@ import structlog
 
 from app.alerts import render
 from app.alerts.policy import EMAIL, ESCALATION, SMS, AlertPolicy
-from app.context import Context
 from app.db.alerts import DueNotification, NotifiedAlert, Reason
 from app.db.outbox import MessageIn, OutboxMessage
+from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 Group = dict[tuple[str, str], list[render.Item]]

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from app.context import Context
 from app.db.outbox import MessageIn
+from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 

@@ -20,9 +20,9 @@ import structlog
 from app.appointments.messages import Senders, render
 from app.appointments.schedule import lead_facts, plan
 from app.compliance.gate import evaluate
-from app.context import Context
 from app.db.appointments import DueReminder
 from app.db.outbox import MessageIn
+from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 BATCH = 200

@@ -14,9 +14,9 @@ import structlog
 
 from app.appointments.messages import reply_text
 from app.consent.keywords import normalise
-from app.context import Context
 from app.db.appointments import ReplyAction
 from app.db.outbox import MessageIn
+from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 

@@ -25,7 +25,7 @@ from app.db.campaigns import ClaimedStep, Enqueued, StepResult
 from app.providers.delivery import Delivery
 
 if TYPE_CHECKING:
-    from app.context import Context
+    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 RETRY_LATER = timedelta(minutes=15)  # a retryable provider failure: try the step again then

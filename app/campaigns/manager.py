@@ -27,7 +27,7 @@ from app.db.campaigns import QueuedCall
 from app.scoring.timing import TimingModel, choose_call_time, load_timing
 
 if TYPE_CHECKING:
-    from app.context import Context
+    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 CANDIDATES_PER_SLOT = 5  # look past leads that are outside their hours right now

@@ -20,9 +20,9 @@ from datetime import datetime
 import structlog
 
 from app.compliance.gate import LeadFacts, evaluate
-from app.context import Context
 from app.db.outbox import OutboxMessage
 from app.db.webhooks import ReportResult
+from app.jobs.bootstrap import Context
 from app.webhooks import hooks
 
 log = structlog.get_logger(__name__)

@@ -86,12 +86,9 @@ class JobRunRepository(_Repository):
         )
         return JobRun.model_validate(rows[0])
 
-    async def status(self, now: datetime, jobs: Sequence[str] | None = None) -> list[JobState]:
-        """The latest run of each registry job (or of `jobs`), one indexed lookup each."""
-        from app.jobs import JOBS  # the registry is the list of jobs worth reporting
-
-        names = list(jobs) if jobs is not None else [job.name for job in JOBS]
-        rows = await self.transport.call("job_status", {"p_now": now, "p_jobs": names})
+    async def status(self, now: datetime, jobs: Sequence[str]) -> list[JobState]:
+        """The latest run of each job named in `jobs` (the registry's), one lookup each."""
+        rows = await self.transport.call("job_status", {"p_now": now, "p_jobs": list(jobs)})
         return [JobState.model_validate(row) for row in rows]
 
 

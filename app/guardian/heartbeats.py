@@ -11,17 +11,17 @@ run that failed raises its own warning.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
 import structlog
 
 from app.alerts import raise_alert, resolve_alert
-from app.context import Context
+from app.core.schedule import Job
 from app.db.models import JobState
-from app.guardian.launcher import JobLauncher
-from app.jobs import JOBS, Job
+from app.jobs.bootstrap import Context
+from app.providers.launcher import JobLauncher
 
 log = structlog.get_logger(__name__)
 Health = Literal["new", "up", "late", "down", "stalled"]
@@ -46,14 +46,17 @@ def key(job: str, what: str) -> str:
 
 
 async def check_heartbeats(
-    ctx: Context, launcher: JobLauncher, firing: Container[str] | None = None
+    ctx: Context,
+    launcher: JobLauncher,
+    jobs: Sequence[Job],
+    firing: Container[str] | None = None,
 ) -> Counter[str]:
-    """Classify every registry job, raise/resolve its alerts, restart it when down.
-    `firing`: the run's firing keys (resolve_alert skips the others)."""
+    """Classify every job of `jobs` (the registry), raise/resolve its alerts, restart it
+    when down. `firing`: the run's firing keys (resolve_alert skips the others)."""
     now = ctx.clock.now()
-    states = {s.job: s for s in await ctx.repos.job_runs.status(now)}
+    states = {s.job: s for s in await ctx.repos.job_runs.status(now, [j.name for j in jobs])}
     counts: Counter[str] = Counter()
-    for job in JOBS:
+    for job in jobs:
         if job.name == SELF:
             continue
         state = states.get(job.name)

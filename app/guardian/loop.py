@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import httpx
@@ -25,22 +25,18 @@ import structlog
 
 from app.alerts import firing_keys, flush_alerts, raise_alert, resolve_alert
 from app.alerts.direct import DB_DOWN_KEY, page_directly, record_direct_pages
-from app.context import Context
+from app.core.schedule import Job
 from app.db.errors import DatabaseError, DatabaseUnavailable
 from app.guardian.heartbeats import check_heartbeats
-from app.guardian.launcher import JobLauncher, default_launcher
 from app.guardian.probes import ProbeResult, probe_providers, record_probe
+from app.jobs.bootstrap import Context
+from app.providers.launcher import JobLauncher
 
 log = structlog.get_logger(__name__)
 ERRORS_PREFIX = "errors.new."
 
 
-async def run(ctx: Context) -> dict[str, Any]:
-    """The registry's entry point (app.jobs): one guardian tick with the default launcher."""
-    return await guard(ctx, default_launcher(ctx))
-
-
-async def guard(ctx: Context, launcher: JobLauncher) -> dict[str, Any]:
+async def guard(ctx: Context, launcher: JobLauncher, jobs: Sequence[Job]) -> dict[str, Any]:
     """One guardian tick; see the module docstring. Returns the run's counts."""
     db = await probe_database(ctx)
     counts: dict[str, Any] = {"database_ms": db.latency_ms}
@@ -50,7 +46,7 @@ async def guard(ctx: Context, launcher: JobLauncher) -> dict[str, Any]:
     firing = await firing_keys(ctx)
     await record_probe(ctx, db, firing)
     await resolve_alert(ctx, DB_DOWN_KEY, firing=firing)
-    counts.update(await check_heartbeats(ctx, launcher, firing))
+    counts.update(await check_heartbeats(ctx, launcher, jobs, firing))
     counts["probes"] = await probe_providers(ctx, firing)
     counts["new_error_fingerprints"] = await check_error_fingerprints(ctx, firing)
     report = await flush_alerts(ctx, hold=False)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import httpx
 
 from app.alerts import raise_alert, resolve_alert
-from app.context import Context
 from app.core.settings import Settings
 from app.db.alerts import Severity
+from app.jobs.bootstrap import Context
 from app.providers.resend import RESEND_API
 from app.providers.twilio import TWILIO_API
 from app.providers.vapi import VAPI_API

@@ -19,7 +19,7 @@ from app.core.clock import Clock
 from app.core.settings import Settings
 from app.db.repositories import Repositories
 from app.providers.content import Business
-from app.providers.delivery import OutboxDelivery
+from app.providers.delivery import AlertHook, OutboxDelivery
 from app.providers.dryrun import (
     DisabledSender,
     DryRunCallPlacer,
@@ -52,6 +52,15 @@ class Providers:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Adapters that replace the ones settings would choose; None keeps the chosen one."""
+
+    email: EmailSender | None = None
+    sms: SmsSender | None = None
+    calls: CallPlacer | None = None
 
 
 def resend_config(settings: Settings) -> ResendConfig:
@@ -90,8 +99,13 @@ def build_providers(
     *,
     client: httpx.AsyncClient | None = None,
     sleep: Sleep = asyncio.sleep,
+    alert: AlertHook | None = None,
+    ports: Ports | None = None,
 ) -> Providers:
-    """The provider layer for one process (limiters are shared by all its coroutines)."""
+    """The provider layer for one process (limiters are shared by all its coroutines).
+    `alert` receives the provider-level alerts (e.g. a Resend quota); default: logged.
+    `ports` replaces the adapters settings would choose (the simulator's, a test's fakes);
+    they are wrapped in the same `OutboxDelivery` as real ones."""
     client = client or httpx.AsyncClient(timeout=httpx.Timeout(settings.provider_timeout_seconds))
     retry = RetryPolicy(
         RetryConfig(
@@ -132,9 +146,12 @@ def build_providers(
             calls = DryRunCallPlacer(vapi_config(settings))
         case _:
             calls = DisabledSender("calls")
+    if ports is not None:
+        email, sms, calls = ports.email or email, ports.sms or sms, ports.calls or calls
     delivery = OutboxDelivery(
         repos.outbox, email=email, sms=sms, calls=calls, clock=clock,
         max_calls_in_flight=settings.vapi_max_concurrent_calls,
+        **({"alert": alert} if alert is not None else {}),
     )  # fmt: skip
     unthrottled = frozenset(
         channel

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from app.db.scoring import BookedCall
 
 if TYPE_CHECKING:
-    from app.context import Context
+    from app.jobs.bootstrap import Context
 
 CATEGORIES: dict[str, re.Pattern[str]] = {
     "price": re.compile(r"\b(price|cost|expensive|afford|how much|fee|cheaper)\b", re.I),

@@ -29,7 +29,7 @@ from app.scoring.reasons import reason_texts
 from app.scoring.train import evaluate_holdout, fit
 
 if TYPE_CHECKING:
-    from app.context import Context
+    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 WRITE_BATCH = 20_000  # leads per scoring_apply call: one round trip per batch

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from app.db.scoring import PendingCall
 
 if TYPE_CHECKING:
-    from app.context import Context
+    from app.jobs.bootstrap import Context
 
 NOT_CONNECTED = {"no_answer", "busy", "voicemail"}
 NORMAL_END = ("customer-ended-call", "assistant-ended-call", "assistant-said-end-call-phrase")

@@ -21,7 +21,7 @@ import numpy as np
 from app.db.scoring import TimingCell
 
 if TYPE_CHECKING:
-    from app.context import Context
+    from app.jobs.bootstrap import Context
 
 
 @dataclass(frozen=True)

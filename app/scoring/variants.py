@@ -22,7 +22,7 @@ import numpy as np
 from app.db.scoring import VariantArm
 
 if TYPE_CHECKING:
-    from app.context import Context
+    from app.jobs.bootstrap import Context
 
 DRAWS = 20_000
 WINDOW_DAYS = 90

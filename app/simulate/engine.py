@@ -34,16 +34,16 @@ import psycopg
 from psycopg import conninfo, sql
 
 from app.campaigns.definition import load_campaign_yaml
-from app.context import Context, open_context
 from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
-from app.devserver import next_fire
 from app.jobs import JOBS
+from app.jobs.bootstrap import Context, Overrides, bootstrap
+from app.jobs.registry import next_fire
+from app.jobs.runner import run_job
 from app.providers.build import Providers
 from app.providers.delivery import OutboxDelivery
-from app.runner import run_job
 from app.simulate.events import EventQueue
 from app.simulate.population import SimLead, make_population
 from app.simulate.providers import SimCalls, SimEmail, SimSms, World
@@ -206,7 +206,7 @@ async def simulate(config: SimConfig, base: Settings | None = None) -> Report:
     with seeded_numpy(config.seed), fresh_database(config.admin_dsn) as dsn:
         transport = await PostgresTransport(dsn, max_size=settings.db_pool_max_size).open()
         try:
-            async with open_context(settings, clock=clock, transport=transport) as ctx:
+            async with bootstrap(settings, Overrides(clock=clock, transport=transport)) as ctx:
                 by_address = {a: lead for lead in leads for a in (lead.phone, lead.email)}
                 world = World(clock, rng, EventQueue(), by_address, config.seed)
                 install_providers(ctx, world)

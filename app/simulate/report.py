@@ -20,7 +20,7 @@ from app.simulate.population import REGIONS, SimLead
 from app.simulate.providers import World
 
 if TYPE_CHECKING:
-    from app.context import Context
+    from app.jobs.bootstrap import Context
     from app.simulate.engine import SimConfig
 
 

@@ -17,9 +17,10 @@ from typing import Any
 
 from croniter import croniter
 
-from app.context import Context
 from app.db.models import JobState
 from app.jobs import JOBS
+from app.jobs.bootstrap import Context
+from app.jobs.health import job_health
 
 CACHE_SECONDS = 7_800  # two growth runs and some: a page load recomputes only when growth is late
 
@@ -32,7 +33,6 @@ def _seconds(state: JobState) -> float | None:
 
 def job_rows(states: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
     """One row per registered job, in registry order."""
-    from app.webhooks.api import job_health  # imported late: the web app includes this page
 
     by_name = {s["job"]: JobState.model_validate(s) for s in states}
     rows = []

@@ -14,17 +14,17 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import datetime
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from app.context import Context, open_context
 from app.db.errors import DatabaseError
-from app.db.models import JobState
 from app.jobs import JOBS
+from app.jobs.bootstrap import Context, bootstrap
+from app.jobs.health import job_health
+from app.webhooks.calendar_hook import router as booking
 from app.webhooks.routes import webhook_routers, webhook_routes
+from app.webhooks.status_page import router as status
 
 
 def create_app(context: Context | None = None) -> FastAPI:
@@ -33,7 +33,7 @@ def create_app(context: Context | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            app.state.context = context or await stack.enter_async_context(open_context())
+            app.state.context = context or await stack.enter_async_context(bootstrap())
             if context is None:  # a server process: what startup built lives as long as it
                 gc.collect()
                 gc.freeze()  # so a full collection never walks it again (a 30-60 ms pause)
@@ -44,28 +44,9 @@ def create_app(context: Context | None = None) -> FastAPI:
     app.add_api_route("/healthz", healthz, methods=["GET"])
     for router in webhook_routers():  # webhooks, /r/ and /u/ (docs/webhooks.md)
         app.include_router(router)
-    from app.appointments.webhook import router as booking  # late: they import app.webhooks
-    from app.status.page import router as status
-
     app.include_router(booking)  # POST /webhooks/booking (docs/appointments.md)
     app.include_router(status)  # GET /status, /status/login
     return app
-
-
-def job_health(state: JobState | None, name: str, now: datetime) -> dict[str, Any]:
-    """A job's last run and whether it is late (no success within period + grace)."""
-    job = next(j for j in JOBS if j.name == name)
-    if state is None:
-        return {"status": "never_run", "late": False}
-    last_ok = state.last_success_at
-    late = last_ok is None or now - last_ok > job.period + job.grace
-    return {
-        "status": state.status,
-        "started_at": state.started_at.isoformat(),
-        "finished_at": state.finished_at.isoformat() if state.finished_at else None,
-        "last_success_at": last_ok.isoformat() if last_ok else None,
-        "late": late,
-    }
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -74,7 +55,7 @@ async def healthz(request: Request) -> JSONResponse:
     now = ctx.clock.now()
     try:
         await ctx.repos.health.ping()
-        states = {s.job: s for s in await ctx.repos.job_runs.status(now)}
+        states = {s.job: s for s in await ctx.repos.job_runs.status(now, [j.name for j in JOBS])}
     except DatabaseError as exc:
         body = {"status": "down", "database": {"ok": False, "error": type(exc).__name__}}
         return JSONResponse(body, status_code=503)

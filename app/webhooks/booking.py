@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.context import Context
+from app.jobs.bootstrap import Context
 from app.webhooks.vapi_parse import call_id, customer_number, text
 
 Tool = Callable[[Context, dict[str, Any], dict[str, Any]], Awaitable[Any]]

@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
-from app.context import Context
 from app.core.settings import Settings
 from app.db.errors import DatabaseError, InvalidInput
+from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from app.context import Context
+from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 AckHook = Callable[[Context, str, str], Awaitable[Any]]

@@ -21,8 +21,8 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.consent.keywords import Inbound, classify
-from app.context import Context
 from app.db.outbox import MessageIn
+from app.jobs.bootstrap import Context
 from app.webhooks import hooks
 from app.webhooks.common import (
     FORM_TYPES,

@@ -24,8 +24,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.campaigns.rescue import is_due, queue_rescue
-from app.context import Context
 from app.db.webhooks import ReportResult
+from app.jobs.bootstrap import Context
 from app.webhooks import hooks
 from app.webhooks.common import (
     JSON_TYPES,

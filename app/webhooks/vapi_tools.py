@@ -20,9 +20,9 @@ from typing import Any
 
 import structlog
 
-from app.context import Context
 from app.db.errors import DatabaseError
 from app.db.webhooks import Caller
+from app.jobs.bootstrap import Context
 from app.webhooks.booking import TOOL_CALL_ID, TOOLS, ToolError
 from app.webhooks.vapi_parse import call_of, customer_number, obj, text
 

@@ -12,10 +12,10 @@ import pytest
 from psycopg.rows import dict_row
 
 from app.alerts.direct import DirectPager
-from app.context import Context, open_context
 from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Context, Overrides, bootstrap
 from app.providers import build_providers
 from tests.conftest import make_settings
 from tests.providers.conftest import (
@@ -81,7 +81,7 @@ async def make_ctx(clock: ManualClock, transport: PostgresTransport) -> AsyncIte
         async def make(**values: Any) -> Context:
             settings = oncall(**values)
             ctx = await stack.enter_async_context(
-                open_context(settings, clock=clock, transport=transport)
+                bootstrap(settings, Overrides(clock=clock, transport=transport))
             )
             ctx.providers = build_providers(settings, ctx.repos, clock, sleep=FakeSleep(clock))
             stack.push_async_callback(ctx.providers.aclose)

@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from app.alerts.cli import parse_duration
 from app.cli import cli
+from app.cli.alerts import parse_duration
 from app.core.settings import Settings, get_settings
 from tests.alerts.support import EMAIL, PHONE, alert_messages, query
 

@@ -16,7 +16,7 @@ from app.alerts.direct import DB_DOWN_KEY, DirectPager, page_directly, record_di
 from app.core.clock import ManualClock
 from app.db.errors import DatabaseUnavailable
 from app.db.repositories import Repositories
-from app.guardian.entry import guardian_tick, page_without_context
+from app.jobs.guardian import guardian_tick, page_without_context
 from tests.alerts.support import (
     ACCOUNT_URL,
     EMAIL,

@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from app.context import Context
 from app.db.appointments import Appointment, BookingIn
+from app.jobs.bootstrap import Context
 
 NY_PHONE = "+12125550143"  # NY: federal window only
 

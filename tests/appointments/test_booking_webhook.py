@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from app.webhooks import create_app
 from tests.appointments.conftest import BOOKING_SECRET
 from tests.appointments.helpers import keys, rows

@@ -15,9 +15,9 @@ from app.appointments.loop import run
 from app.appointments.quiet_hours import latest_permitted
 from app.cli import cli
 from app.compliance.gate import LeadFacts
-from app.context import Context
 from app.core.clock import ManualClock
 from app.core.settings import Settings, get_settings
+from app.jobs.bootstrap import Context
 from app.providers.content import Business
 from app.providers.ports import EmailAttachment, EmailMessage
 from app.providers.resend import ResendConfig, build_email_request

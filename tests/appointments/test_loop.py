@@ -8,8 +8,8 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 from app.appointments.loop import run
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from tests.appointments.helpers import book, keys, messages, plan_rows, rows
 
 # US DST starts Sunday 2027-03-14 at 02:00 local. Reminders are absolute hours before the

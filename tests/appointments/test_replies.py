@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from app.appointments.loop import run
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from app.webhooks import create_app
 from tests.appointments.helpers import NY_PHONE, book, rows
 

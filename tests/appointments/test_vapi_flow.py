@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from app.appointments.digest import build_digest
 from app.appointments.loop import run
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from app.status.data import collect
 from tests.appointments.helpers import keys, plan_rows, rows
 from tests.webhooks.helpers import client, post_vapi, vapi_message, vapi_time

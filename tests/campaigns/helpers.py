@@ -7,9 +7,9 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from app.campaigns.definition import load_campaign_yaml
-from app.context import Context
 from app.db.models import LeadIn
 from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Context
 
 CAMPAIGN = """
 slug: tune-up

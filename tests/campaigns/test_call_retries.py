@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from app.context import Context
+from app.jobs.bootstrap import Context
 from tests.campaigns.helpers import add_leads
 
 SPACING = 4 * 3600

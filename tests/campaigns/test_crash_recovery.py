@@ -12,9 +12,9 @@ import pytest
 import respx
 
 from app.campaigns import drip
-from app.context import open_context
 from app.core.clock import ManualClock
 from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Overrides, bootstrap
 from tests.campaigns.helpers import add_leads, load, query
 from tests.conftest import make_settings
 from tests.providers.bodies import twilio_message, twilio_page
@@ -43,7 +43,7 @@ async def test_killed_after_provider_accepted_sms_is_not_sent_twice(
         twilio_from_number=FROM_NUMBER,
         public_base_url="https://acme--nightshift-web.modal.run",
     )
-    async with open_context(settings, clock=clock, transport=transport) as ctx:
+    async with bootstrap(settings, Overrides(clock=clock, transport=transport)) as ctx:
         assert ctx.providers.sms.name == "twilio"
         await load(ctx, SMS_ONLY)
         await add_leads(ctx, 1)

@@ -7,9 +7,9 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from app.campaigns import drip
-from app.context import Context
 from app.core.clock import ManualClock
 from app.db.models import LeadIn
+from app.jobs.bootstrap import Context
 from tests.campaigns.helpers import CAMPAIGN, add_leads, load, query
 
 

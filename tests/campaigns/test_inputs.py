@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from app.campaigns.definition import CampaignError, load_campaign_yaml, parse_delay
 from app.campaigns.leads_import import import_csv
 from app.campaigns.templates import check_template, rewrite_links, sms_segments
-from app.context import Context
+from app.jobs.bootstrap import Context
 from tests.campaigns.helpers import CAMPAIGN, query
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.campaigns import drip, manager
-from app.context import Context
 from app.core.clock import ManualClock
 from app.db.models import LeadIn
+from app.jobs.bootstrap import Context
 from tests.campaigns.helpers import CAMPAIGN, add_leads, load, query
 
 SECOND = CAMPAIGN.replace("slug: tune-up", "slug: second").replace(

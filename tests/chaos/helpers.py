@@ -26,10 +26,10 @@ import psycopg
 import respx
 from psycopg.rows import dict_row
 
-from app.context import Context, _alert_hook, open_context
 from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Context, _alert_hook, open_context
 from app.providers.build import build_providers
 from tests.conftest import make_settings
 from tests.providers.bodies import twilio_error, twilio_message, twilio_page
@@ -116,7 +116,7 @@ async def worker(
     """One drip worker: its own pool and context (a separate container in production)."""
     transport = await PostgresTransport(dsn, max_size=pool_size).open()
     try:
-        async with open_context(settings, clock=clock, transport=transport) as ctx:
+        async with bootstrap(settings, Overrides(clock=clock, transport=transport)) as ctx:
             await ctx.providers.aclose()
             ctx.providers = build_providers(settings, ctx.repos, clock, sleep=FakeSleep(clock))
             ctx.providers.delivery.alert = _alert_hook(ctx)

@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from app.context import open_context
 from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Overrides, bootstrap
 from tests.conftest import make_settings
 from tests.webhooks.helpers import PUBLIC, client, fixtures_dir
 
@@ -173,7 +173,7 @@ async def _http(
     values: dict[str, Any], clock: ManualClock, transport: PostgresTransport
 ) -> AsyncIterator[httpx.AsyncClient]:
     config: Settings = make_settings(nightshift_env="development", **values)
-    async with open_context(config, clock=clock, transport=transport) as ctx, client(ctx) as http:
+    async with bootstrap(config, Overrides(clock=clock, transport=transport)) as ctx, client(ctx) as http:
         yield http
 
 

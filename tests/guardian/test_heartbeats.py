@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from app.context import Context
 from app.core.clock import ManualClock
 from app.guardian.heartbeats import classify
-from app.guardian.launcher import LocalJobLauncher
 from app.guardian.loop import guard
 from app.jobs import get_job
-from app.runner import run_job
+from app.jobs.bootstrap import Context
+from app.jobs.launcher import LocalJobLauncher
+from app.jobs.runner import run_job
 from tests.alerts.support import EMAIL, ESCALATION, PHONE, MakeCtx, query, sent_to
 
 

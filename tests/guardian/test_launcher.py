@@ -9,8 +9,8 @@ from typing import Any
 import modal
 import pytest
 
-from app.context import Context
-from app.guardian.launcher import LocalJobLauncher, ModalJobLauncher, default_launcher
+from app.jobs.bootstrap import Context
+from app.jobs.launcher import LocalJobLauncher, ModalJobLauncher, default_launcher
 from tests.alerts.support import MakeCtx
 
 

@@ -10,10 +10,10 @@ import httpx
 import pytest
 import respx
 
-from app.context import Context
 from app.core.clock import ManualClock
 from app.db.repositories import Repositories
 from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Context
 from app.providers import build_providers
 from app.providers.dryrun import (
     DisabledSender,

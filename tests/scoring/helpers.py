@@ -9,8 +9,8 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from app.context import Context
 from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Context
 
 
 async def execute(ctx: Context, sql: str, *params: Any) -> list[dict[str, Any]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from tests.campaigns.helpers import load
 from tests.scoring import helpers as h
 

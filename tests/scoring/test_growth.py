@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from app.campaigns import growth
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from app.scoring.model import ScoreModel
 from tests.scoring import helpers as h
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.campaigns import growth
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from tests.scoring import helpers as h
 
 HOUR = timedelta(hours=1)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from app.context import Context
 from app.core.clock import ManualClock
 from app.db.scoring import PendingCall
+from app.jobs.bootstrap import Context
 from app.scoring.export import export_training, objection_pairs, turns
 from app.scoring.quality import score_call, score_calls
 from app.webhooks.vapi_parse import report_fields

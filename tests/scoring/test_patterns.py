@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from app.scoring.patterns import fingerprint, record_patterns
 
 

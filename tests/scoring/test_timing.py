@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from app.context import Context
 from app.core.clock import ManualClock
 from app.db.scoring import TimingCell
+from app.jobs.bootstrap import Context
 from app.scoring.timing import (
     choose_call_time,
     estimate,

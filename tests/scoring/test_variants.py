@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from app.campaigns.steps import choose_variant
-from app.context import Context
 from app.core.clock import ManualClock
 from app.db.campaigns import ClaimedStep
 from app.db.scoring import VariantArm
+from app.jobs.bootstrap import Context
 from app.scoring.assign import pick_variant
 from app.scoring.variants import Arm, decide, p_best, update_variants, winner
 from tests.campaigns.helpers import load

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import uvicorn
 
-from app.context import Context
 from app.core.clock import ManualClock
-from app.runner import run_job
+from app.jobs.bootstrap import Context
+from app.jobs.runner import run_job
 from app.webhooks import create_app
 from tests.appointments.helpers import book, execute
 from tests.status.conftest import TOKEN

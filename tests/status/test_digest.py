@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from app.appointments.digest import build_digest, day_window, maybe_send_digest
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from tests.appointments.helpers import rows
 from tests.status.seed import seed
 

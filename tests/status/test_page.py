@@ -13,11 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.context import Context
 from app.core.settings import Settings, get_settings
+from app.jobs.bootstrap import Context
 from app.status.data import collect
-from app.status.page import COOKIE
 from app.webhooks import create_app
+from app.webhooks.status_page import COOKIE
 from tests.status.conftest import TOKEN
 from tests.status.seed import SECRET_NAME, SECRET_PHONE, seed
 

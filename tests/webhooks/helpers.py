@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from app.context import Context
+from app.jobs.bootstrap import Context
 from app.webhooks import create_app
 
 ROOT = Path(__file__).resolve().parents[2]

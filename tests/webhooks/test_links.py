@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from app.context import Context
 from app.core.clock import ManualClock
 from app.core.tokens import (
     ClickToken,
@@ -17,6 +16,7 @@ from app.core.tokens import (
     unsubscribe_token,
     unsubscribe_url,
 )
+from app.jobs.bootstrap import Context
 from tests.conftest import make_settings
 from tests.webhooks.helpers import PUBLIC, Db, client, seed_campaign, seed_lead, sent_email
 

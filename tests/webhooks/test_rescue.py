@@ -8,8 +8,8 @@ from typing import Any
 
 from app.campaigns import drip
 from app.campaigns.rescue import deliver_due_rescues
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from tests.webhooks.helpers import Db, client, post_vapi, seed_lead, vapi_message, vapi_time
 
 MARCUS = "+15125550148"  # Austin, TX (Central)

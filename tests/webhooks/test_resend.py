@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from app.webhooks.signatures import svix_signature
 from tests.webhooks.helpers import (
     RESEND_SECRET,

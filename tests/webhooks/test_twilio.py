@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from app.webhooks import hooks
 from tests.webhooks.helpers import (
     Db,

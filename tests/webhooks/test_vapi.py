@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from app.context import Context
 from app.core.clock import ManualClock
 from app.db.errors import DatabaseUnavailable
+from app.jobs.bootstrap import Context
 from tests.conftest import make_settings
 from tests.webhooks.helpers import (
     Db,

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.context import Context
 from app.core.clock import ManualClock
+from app.jobs.bootstrap import Context
 from app.webhooks.common import Rejected, parse_json
 from tests.webhooks.helpers import (
     Db,

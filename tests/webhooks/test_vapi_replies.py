@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from app.context import Context
 from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.errors import DatabaseUnavailable
+from app.jobs.bootstrap import Context
 from tests.conftest import make_settings
 from tests.webhooks.helpers import (
     Db,

@@ -1,38 +1,15 @@
-"""The `JobLauncher` port: re-trigger a job run (auto-restart of a down or stalled job).
-
-Adapters: `ModalJobLauncher` spawns the deployed cron function
-(`modal.Function.from_name("nightshift", job).spawn.aio()`, modal imported lazily);
-`LocalJobLauncher` runs `app.runner.run_job` in-process as a background task. Either way the
-run goes through the single-flight lease, so a restart can never double a job.
+"""The in-process `JobLauncher` (app/providers/launcher.py has the port and the Modal
+adapter): `LocalJobLauncher` runs `app.jobs.runner.run_job` as a background task; either way
+the run goes through the single-flight lease, so a restart can never double a job.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
 
-from app.context import Context
-from app.runner import RunOutcome, run_job
-
-MODAL_APP = "nightshift"
-
-
-class JobLauncher(Protocol):
-    async def launch(self, job: str) -> str:
-        """Start one run of `job`; returns an id of the launched call (for the logs)."""
-        ...
-
-
-class ModalJobLauncher:
-    def __init__(self, app_name: str = MODAL_APP) -> None:
-        self.app_name = app_name
-
-    async def launch(self, job: str) -> str:
-        import modal  # lazily: only the deployed guardian needs the Modal client
-
-        function = modal.Function.from_name(self.app_name, job)
-        call = await function.spawn.aio()
-        return str(call.object_id)
+from app.jobs.bootstrap import Context
+from app.jobs.runner import RunOutcome, run_job
+from app.providers.launcher import JobLauncher, ModalJobLauncher
 
 
 class LocalJobLauncher:

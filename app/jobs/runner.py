@@ -20,8 +20,8 @@ from uuid import UUID
 
 import structlog
 
-from app.context import Context
 from app.jobs import Job, get_job
+from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 

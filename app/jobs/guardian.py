@@ -14,15 +14,15 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from app.context import Context, open_context
 from app.core import logs
 from app.core.clock import SystemClock
 from app.core.settings import Settings, get_settings
 from app.db.errors import DatabaseError, DatabaseUnavailable
 from app.db.repositories import Repositories
 from app.guardian.loop import page_database_down
+from app.jobs.bootstrap import Context, bootstrap
+from app.jobs.runner import RunOutcome, run_job
 from app.providers import build_providers
-from app.runner import RunOutcome, run_job
 
 
 async def guardian_tick(ctx: Context, *, modal_call_id: str | None = None) -> RunOutcome | None:
@@ -66,7 +66,7 @@ def run_guardian_scheduled(modal_call_id: str | None) -> RunOutcome | None:
 
     async def main() -> RunOutcome | None:
         try:
-            async with open_context(settings) as ctx:
+            async with bootstrap(settings) as ctx:
                 return await guardian_tick(ctx, modal_call_id=modal_call_id)
         except DatabaseUnavailable as exc:
             await page_without_context(settings, exc)

@@ -8,9 +8,9 @@ from typing import TypeVar
 
 import typer
 
-from app.context import Context, open_context
 from app.core import logs
 from app.core.settings import SettingsError, get_settings
+from app.jobs.bootstrap import Context, bootstrap
 
 T = TypeVar("T")
 
@@ -26,7 +26,7 @@ def with_context(work: Callable[[Context], Awaitable[T]], *, migrate: bool = Fal
     logs.configure(settings.log_level)
 
     async def main() -> T:
-        async with open_context(settings, run_migrations=migrate) as ctx:
+        async with bootstrap(settings, run_migrations=migrate) as ctx:
             return await work(ctx)
 
     return asyncio.run(main())

@@ -1,6 +1,6 @@
 """`nightshift appointments ...` and `nightshift digest`.
 
-Registered in app/cli.py with one line each: `cli.add_typer(appointments_cli,
+Registered in app/cli/main.py with one line each: `cli.add_typer(appointments_cli,
 name="appointments")` and `cli.add_typer(digest_cli, name="digest")`. Times given on the
 command line are local to BUSINESS_TIMEZONE unless they carry an offset.
 """
@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 import typer
 
 from app.appointments.loop import tick
-from app.cli_support import with_context
-from app.context import Context
+from app.cli.support import with_context
 from app.core.settings import get_settings
 from app.db.appointments import Appointment, BookingIn
+from app.jobs.bootstrap import Context
 
 appointments_cli = typer.Typer(help="Appointments: add, list, complete.", no_args_is_help=True)
 digest_cli = typer.Typer(help="The operator's daily digest.", invoke_without_command=True)

@@ -8,39 +8,17 @@ after `period + grace` without a successful run (healthchecks.io's model).
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from app.context import Context
+from app.core.schedule import Job, next_fire
 
-JobBody = Callable[["Context"], Awaitable[dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class Job:
-    name: str
-    cron: str  # UTC, five fields
-    entry: str  # "module:function", resolved lazily so importing the registry stays cheap
-    timeout_seconds: int
-    period: timedelta
-    grace: timedelta
-    description: str
-
-    def body(self) -> JobBody:
-        module, _, attr = self.entry.partition(":")
-        body: JobBody = getattr(importlib.import_module(module), attr)
-        return body
-
+__all__ = ["JOBS", "JOBS_BY_NAME", "Job", "get_job", "next_fire"]
 
 JOBS: tuple[Job, ...] = (
     Job(
         name="drip",
         cron="*/5 * * * *",
-        entry="app.campaigns.drip:run",
+        entry="app.jobs.entries:drip",
         timeout_seconds=280,
         period=timedelta(minutes=5),
         grace=timedelta(minutes=5),
@@ -49,7 +27,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         name="campaign_manager",
         cron="*/15 * * * *",
-        entry="app.campaigns.manager:run",
+        entry="app.jobs.entries:campaign_manager",
         timeout_seconds=600,
         period=timedelta(minutes=15),
         grace=timedelta(minutes=10),
@@ -58,7 +36,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         name="growth",
         cron="7 * * * *",
-        entry="app.campaigns.growth:run",
+        entry="app.jobs.entries:growth",
         timeout_seconds=1800,
         period=timedelta(hours=1),
         grace=timedelta(minutes=30),
@@ -67,7 +45,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         name="guardian",
         cron="*/5 * * * *",
-        entry="app.guardian.loop:run",
+        entry="app.jobs.entries:guardian",
         timeout_seconds=240,
         period=timedelta(minutes=5),
         grace=timedelta(minutes=5),
@@ -76,7 +54,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         name="appointments",
         cron="*/5 * * * *",
-        entry="app.appointments.loop:run",
+        entry="app.jobs.entries:appointments",
         timeout_seconds=240,
         period=timedelta(minutes=5),
         grace=timedelta(minutes=5),
@@ -93,17 +71,3 @@ def get_job(name: str) -> Job:
         return JOBS_BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown job {name!r}; known: {', '.join(JOBS_BY_NAME)}") from None
-
-
-def pending_body(job: str, *, issue: int) -> JobBody:
-    """A loop body whose real work is not built yet: it says so in the log and its counts."""
-
-    async def body(ctx: Context) -> dict[str, Any]:
-        import structlog
-
-        structlog.get_logger(__name__).info(
-            "loop body not built yet", job=job, delivered_by=f"issue #{issue}"
-        )
-        return {"work_items": 0, "pending_issue": issue}
-
-    return body

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from app.context import Context
+from app.jobs.bootstrap import Context
 
 insights_cli = typer.Typer(help="What growth learned: scores, timing, A/B, failures, calls.",
                            no_args_is_help=True)  # fmt: skip
@@ -16,7 +16,7 @@ export_cli = typer.Typer(help="Export data sets learned from the system's outcom
 
 
 def _run(work: Any) -> Any:
-    from app.cli_support import with_context
+    from app.cli.support import with_context
 
     return with_context(work)
 

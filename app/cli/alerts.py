@@ -1,6 +1,6 @@
 """`nightshift alerts ...`: list, acknowledge, silence and test the on-call alerts.
 
-Registered in app/cli.py as `cli.add_typer(alerts_cli, name="alerts")`.
+Registered in app/cli/main.py as `cli.add_typer(alerts_cli, name="alerts")`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import typer
 
 from app.alerts.dispatch import flush_alerts
 from app.alerts.service import acknowledge, raise_alert, resolve_alert, silence
-from app.cli_support import with_context
-from app.context import Context
+from app.cli.support import with_context
 from app.db.alerts import Severity
+from app.jobs.bootstrap import Context
 
 alerts_cli = typer.Typer(help="On-call alerts: list, ack, silence, test.", no_args_is_help=True)
 _DURATION = re.compile(r"(\d+)\s*([dhms])")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.campaigns.definition import load_campaign_yaml
-from app.context import Context
 from app.db.models import LeadIn
+from app.jobs.bootstrap import Context
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -8,10 +8,10 @@ import typer
 
 from app.campaigns.definition import CampaignError, load_campaign_yaml
 from app.campaigns.leads_import import ImportReport, import_csv
-from app.cli_support import with_context
-from app.context import Context
+from app.cli.support import with_context
 from app.db.campaigns import CampaignSaved, CampaignSummary, Resumed
 from app.db.errors import NotFound
+from app.jobs.bootstrap import Context
 
 leads_cli = typer.Typer(help="Load and inspect leads.", no_args_is_help=True)
 campaigns_cli = typer.Typer(help="Load, list, and resume campaigns.", no_args_is_help=True)

@@ -30,7 +30,7 @@ from app.scoring.quality import score_calls
 from app.scoring.variants import update_variants
 
 if TYPE_CHECKING:
-    from app.context import Context
+    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 Step = Callable[["Context"], Awaitable[dict[str, Any]]]

@@ -7,13 +7,13 @@ from typing import Any, TypeVar
 
 import typer
 
-from app.alerts.cli import alerts_cli
-from app.appointments.cli import appointments_cli, digest_cli
-from app.campaigns.cli import campaigns_cli, leads_cli
-from app.cli_support import with_context
-from app.context import Context
+from app.cli.alerts import alerts_cli
+from app.cli.appointments import appointments_cli, digest_cli
+from app.cli.campaigns import campaigns_cli, leads_cli
+from app.cli.scoring import export_cli, insights_cli
+from app.cli.support import with_context
 from app.core.settings import get_settings
-from app.scoring.cli import export_cli, insights_cli
+from app.jobs.bootstrap import Context
 from app.simulate.cli import simulate as simulate_command
 
 T = TypeVar("T")
@@ -42,8 +42,8 @@ def dev(
 ) -> None:
     """Run the whole suite locally: database (embedded unless configured), migrations,
     demo data, every job on its schedule and the web app."""
-    from app import demo as demo_data
     from app import devserver
+    from app.cli import demo as demo_data
 
     async def work(ctx: Context) -> bool:
         if demo:
@@ -95,7 +95,7 @@ def migrate() -> None:
 def run(job: str = typer.Argument(..., help="Job name from the registry, e.g. drip.")) -> None:
     """Run one job once now, under its lease, and print its summary line."""
     from app.jobs import JOBS_BY_NAME
-    from app.runner import run_job
+    from app.jobs.runner import run_job
 
     if job not in JOBS_BY_NAME:
         typer.echo(f"unknown job {job!r}; known: {', '.join(JOBS_BY_NAME)}", err=True)
@@ -110,8 +110,8 @@ def run(job: str = typer.Argument(..., help="Job name from the registry, e.g. dr
 def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Jobs, open alerts, funnel, calls, deliverability, API health, model, appointments,
     and the call queue's top leads with their scoring reasons."""
-    from app.scoring.cli import scoring_status_lines
-    from app.status.cli import print_sections, snapshot_json
+    from app.cli.scoring import scoring_status_lines
+    from app.cli.status import print_sections, snapshot_json
     from app.status.data import collect
 
     async def work(ctx: Context) -> dict[str, Any]:

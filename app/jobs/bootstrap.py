@@ -1,0 +1,164 @@
+"""The composition root: `bootstrap(settings, overrides)` builds the object graph once.
+
+Contract:
+- the database follows settings: DATABASE_URL → PostgresTransport; else SUPABASE_URL +
+  SUPABASE_SERVICE_ROLE_KEY → SupabaseTransport; else the embedded Postgres (pgserver),
+  started, migrated, and stopped when the graph closes;
+- tests, dry runs and the simulator replace parts through `Overrides` (clock, transport,
+  provider ports, random generator, sleep); nothing patches a graph after it is built, and
+  no library's global state is touched;
+- the graph is for the composition's users only (the jobs' entries, the web app, the CLI):
+  each job entry and handler hands a domain function the few collaborators it names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import structlog
+
+from app.alerts import Alerts
+from app.alerts.policy import AlertPolicy
+from app.core.clock import Clock, SystemClock
+from app.core.settings import Settings, get_settings
+from app.db.embedded import start_embedded
+from app.db.migrate import migrate
+from app.db.repositories import Repositories
+from app.db.transport import PostgresTransport, Transport
+from app.providers import Providers, build_providers
+from app.providers.build import Ports
+from app.providers.delivery import AlertHook
+from app.providers.retry import Sleep
+
+log = structlog.get_logger(__name__)
+_warned: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a test, a dry run or the simulator replaces; None keeps what settings choose."""
+
+    clock: Clock | None = None
+    transport: Transport | None = None
+    ports: Ports | None = None
+    rng: np.random.Generator | None = None
+    sleep: Sleep | None = None
+    holder: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """The built graph. Only the jobs' entries, the web app and the CLI hold it."""
+
+    settings: Settings
+    clock: Clock
+    transport: Transport
+    repos: Repositories
+    holder: str
+    database_mode: str
+    providers: Providers
+    alerts: Alerts
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
+
+
+def warn_dry_run(settings: Settings) -> list[str]:
+    """One loud warning per provider (per process) that runs as its dry-run twin."""
+    providers = settings.dry_run_providers()
+    for provider in providers:
+        if provider not in _warned:
+            _warned.add(provider)
+            log.warning(
+                "DRY RUN: provider credentials missing, nothing will really be sent",
+                provider=provider,
+                needs=settings.provider_requirements()[provider],
+            )
+    return providers
+
+
+async def _open_transport(
+    settings: Settings, stack: AsyncExitStack, *, run_migrations: bool
+) -> Transport:
+    mode = settings.database_mode()
+    if mode == "supabase":
+        from app.db.supabase import SupabaseTransport  # supabase-py: heavy, only when used
+
+        assert settings.supabase_url and settings.supabase_service_role_key
+        key = settings.supabase_service_role_key.get_secret_value()
+        supabase = await SupabaseTransport(settings.supabase_url, key).open()
+        stack.push_async_callback(supabase.close)
+        return supabase
+    if mode == "postgres":
+        assert settings.database_url is not None
+        dsn = settings.database_url.get_secret_value()
+    else:
+        server = start_embedded(settings.embedded_pg_dir)
+        stack.callback(server.cleanup)
+        dsn = server.get_uri()
+        run_migrations = True  # the embedded database is always brought up to date
+    if run_migrations:
+        applied = migrate(dsn)
+        if applied:
+            log.info("migrations applied", versions=applied)
+    postgres = await PostgresTransport(dsn, max_size=settings.db_pool_max_size).open()
+    stack.push_async_callback(postgres.close)
+    return postgres
+
+
+def alert_hook(alerts: Alerts) -> AlertHook:
+    """Provider-layer alerts (e.g. a Resend quota) go to the one alert entry point."""
+
+    async def hook(severity: str, title: str, details: dict[str, Any]) -> None:
+        key = f"provider:{details.get('code') or title}"
+        await alerts.raise_alert(key, severity, title, details)  # type: ignore[arg-type]
+
+    return hook
+
+
+def build_graph(
+    settings: Settings, transport: Transport, overrides: Overrides = Overrides()
+) -> Context:
+    """The graph over an open transport; the caller closes `providers` (see `bootstrap`)."""
+    clock = overrides.clock or SystemClock()
+    repos = Repositories(transport)
+    alerts = Alerts(repos.alerts, clock, AlertPolicy.from_settings(settings))
+    providers = build_providers(
+        settings, repos, clock, sleep=overrides.sleep or asyncio.sleep,
+        alert=alert_hook(alerts), ports=overrides.ports,
+    )  # fmt: skip
+    return Context(
+        settings=settings,
+        clock=clock,
+        transport=transport,
+        repos=repos,
+        holder=overrides.holder or f"{socket.gethostname()}:{os.getpid()}",
+        database_mode=settings.database_mode(),
+        providers=providers,
+        alerts=alerts,
+        rng=overrides.rng if overrides.rng is not None else np.random.default_rng(),
+    )
+
+
+@asynccontextmanager
+async def bootstrap(
+    settings: Settings | None = None,
+    overrides: Overrides = Overrides(),
+    *,
+    run_migrations: bool = False,
+) -> AsyncIterator[Context]:
+    """Build the graph; everything it opened is closed on exit (embedded server included)."""
+    settings = settings or get_settings()
+    warn_dry_run(settings)
+    async with AsyncExitStack() as stack:
+        transport = overrides.transport or await _open_transport(
+            settings, stack, run_migrations=run_migrations
+        )
+        graph = build_graph(settings, transport, overrides)
+        stack.push_async_callback(graph.providers.aclose)
+        yield graph
