@@ -1,7 +1,7 @@
 """Lead-scoring benchmark on real telemarketing outcomes (UCI Bank Marketing, Moro et al. 2014).
 
 Runs the SAME model code as the growth job (app.scoring.train.fit / ScoreModel) on
-`../shared/data/bank-marketing/bank-additional-full.csv` (41,188 calls, 11.3 % success),
+`bench/data/bank-marketing/bank-additional-full.csv` (41,188 calls, 11.3 % success),
 without `duration` (known only after the call):
 
 1. the paper's setting: rows in time order, a rolling window (train on the latest W rows,
@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 from app.scoring.model import FeatureSpec, normalise_category, transform  # noqa: E402
 from app.scoring.train import auc, capture, fit, subset  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "bank-marketing" / "bank-additional-full.csv"
+# In the repository (CC BY 4.0: licence and citation in its README).
+DATA = ROOT / "bench" / "data" / "bank-marketing" / "bank-additional-full.csv"
 FIRST_PREDICTED = 20_000  # every rolling setting predicts rows 20,000..41,187 (2009-2010)
 # (window W, block K, inverse regularisation C): train on the latest W rows, predict the next
 # K, slide by K and refit. The first is a long memory; the second adapts to the strong drift

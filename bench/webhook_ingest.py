@@ -1,11 +1,11 @@
 """Webhook ingest: requests/s and latency of the web app under load.
 
 The app runs under uvicorn in its own process (a real embedded Postgres behind it); this
-process is the load generator. It posts the shared Vapi fixtures — status updates and
-end-of-call reports, each with a fresh call id so every one is stored and applied, not
-deduplicated — plus assistant-requests, with bounded concurrency, and prints requests/s and
-p50/p99 latency per message type. Targets: 800 req/s with p99 under 50 ms; assistant-request
-p99 under 50 ms.
+process is the load generator. It posts the recorded Vapi fixtures (`tests/fixtures/vapi`) —
+status updates and end-of-call reports, each with a fresh call id so every one is stored and
+applied, not deduplicated — plus assistant-requests, with bounded concurrency, and prints
+requests/s and p50/p99 latency per message type. Targets: 800 req/s with p99 under 50 ms;
+assistant-request p99 under 50 ms.
 
 The load generator is deliberately lean, like wrk: the server, this process and Postgres
 share the machine's cores, so every cycle spent building requests here is taken from the
@@ -40,7 +40,7 @@ from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "vapi"
+FIXTURES = ROOT / "tests" / "fixtures" / "vapi"
 SECRET = "bench-vapi-secret"
 KINDS = {
     "status-update": "04-status-update-ended.json",

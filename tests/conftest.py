@@ -11,7 +11,8 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,3 +120,21 @@ async def ctx(
 ) -> AsyncIterator[Context]:
     async with bootstrap(settings, Overrides(clock=clock, transport=transport)) as context:
         yield context
+
+
+Rebuild = Callable[..., Awaitable[Context]]
+
+
+@pytest.fixture
+async def rebuild(ctx: Context) -> AsyncIterator[Rebuild]:
+    """`await rebuild(**values)` (or `rebuild(settings)`): a new graph on the same database
+    and clock with other settings, as a redeploy with them would build it (the built graph
+    is never patched)."""
+    async with AsyncExitStack() as stack:
+
+        async def make(settings: Settings | None = None, **values: Any) -> Context:
+            new = settings or ctx.settings.model_copy(update=values)
+            overrides = Overrides(clock=ctx.clock, transport=ctx.transport, rng=ctx.rng)
+            return await stack.enter_async_context(bootstrap(new, overrides))
+
+        yield make

@@ -113,7 +113,9 @@ async def test_a_failing_body_is_recorded_and_reraised(
 async def test_every_registry_job_runs_through_the_wrapper(ctx: Context) -> None:
     outcomes = [await run_job(ctx, job.name) for job in JOBS]
     assert [o.status for o in outcomes] == ["succeeded"] * len(JOBS)
-    states = {s.job: s for s in await ctx.repos.job_runs.status(ctx.clock.now(), [j.name for j in JOBS])}
+    states = {
+        s.job: s for s in await ctx.repos.job_runs.status(ctx.clock.now(), [j.name for j in JOBS])
+    }
     assert set(states) == {job.name for job in JOBS}
     assert all(s.last_success_at == ctx.clock.now() for s in states.values())
 

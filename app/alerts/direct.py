@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import ValidationError
@@ -22,10 +22,12 @@ from pydantic import ValidationError
 from app.alerts.policy import EMAIL, SMS, AlertPolicy
 from app.core.clock import Clock
 from app.core.settings import Settings
-from app.jobs.bootstrap import Context
 from app.providers import Providers
 from app.providers.errors import ProviderError
 from app.providers.ports import EmailMessage, SmsMessage
+
+if TYPE_CHECKING:  # TEMP until the room takes named collaborators
+    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 DB_DOWN_KEY = "database.unreachable"

@@ -20,7 +20,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
@@ -28,7 +28,9 @@ from app.alerts import render
 from app.alerts.policy import EMAIL, ESCALATION, SMS, AlertPolicy
 from app.db.alerts import DueNotification, NotifiedAlert, Reason
 from app.db.outbox import MessageIn, OutboxMessage
-from app.jobs.bootstrap import Context
+
+if TYPE_CHECKING:  # TEMP until the room takes named collaborators
+    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 Group = dict[tuple[str, str], list[render.Item]]

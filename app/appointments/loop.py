@@ -13,7 +13,7 @@ moment the compliance gate refuses (a late run past the window, an opt-out) is s
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -22,7 +22,9 @@ from app.appointments.schedule import lead_facts, plan
 from app.compliance.gate import evaluate
 from app.db.appointments import DueReminder
 from app.db.outbox import MessageIn
-from app.jobs.bootstrap import Context
+
+if TYPE_CHECKING:  # TEMP until the room takes named collaborators
+    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 BATCH = 200

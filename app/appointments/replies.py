@@ -10,13 +10,17 @@ deliver; anything else (or no such appointment) returns [] and stays a normal re
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import structlog
 
 from app.appointments.messages import reply_text
 from app.consent.keywords import normalise
 from app.db.appointments import ReplyAction
 from app.db.outbox import MessageIn
-from app.jobs.bootstrap import Context
+
+if TYPE_CHECKING:  # TEMP until the room takes named collaborators
+    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 

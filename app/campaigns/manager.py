@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import structlog
 
-from app.alerts import raise_alert
 from app.campaigns.definition import Window
 from app.campaigns.steps import lead_facts
 from app.compliance.gate import evaluate, permitted_hours
@@ -54,8 +53,7 @@ async def guard_deliverability(ctx: Context) -> int:
     """Pause spiking campaigns (one SQL call) and raise a warning alert for each."""
     paused = await ctx.repos.manager.deliverability_check(ctx.clock.now())
     for p in paused:
-        await raise_alert(
-            ctx, f"campaign_paused:{p.slug}", "warning",
+        await ctx.alerts.raise_alert(f"campaign_paused:{p.slug}", "warning",
             f"Campaign {p.slug} paused: {p.metric} {p.rate:.2%} over {p.sample} sends",
             {"metric": p.metric, "rate": p.rate, "threshold": p.threshold,
              "resume": f"nightshift campaigns resume {p.slug}"},

@@ -16,14 +16,17 @@ Contract:
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import structlog
 
 from app.compliance.gate import LeadFacts, evaluate
 from app.db.outbox import OutboxMessage
 from app.db.webhooks import ReportResult
-from app.jobs.bootstrap import Context
 from app.webhooks import hooks
+
+if TYPE_CHECKING:  # TEMP until the room takes named collaborators
+    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 RESCUE_OUTCOMES = frozenset({"no_answer", "busy", "voicemail"})

@@ -13,7 +13,6 @@ from typing import cast
 import typer
 
 from app.alerts.dispatch import flush_alerts
-from app.alerts.service import acknowledge, raise_alert, resolve_alert, silence
 from app.cli.support import with_context
 from app.db.alerts import Severity
 from app.jobs.bootstrap import Context
@@ -64,7 +63,7 @@ def ack(
 ) -> None:
     """Acknowledge a firing alert: its repeats and escalation stop."""
     who = by or getpass.getuser()
-    alert = with_context(lambda ctx: acknowledge(ctx, code, who))
+    alert = with_context(lambda ctx: ctx.alerts.acknowledge(code, who))
     if alert is None:
         typer.echo(f"no firing alert with code {code.upper()}", err=True)
         raise typer.Exit(1)
@@ -79,7 +78,7 @@ def silence_(
 ) -> None:
     """Silence an alert key: still recorded, not sent, until the silence ends."""
     duration = parse_duration(for_)
-    made = with_context(lambda ctx: silence(ctx, key, duration, reason))
+    made = with_context(lambda ctx: ctx.alerts.silence(key, duration, reason))
     typer.echo(f"silenced {made.key} until {made.until:%Y-%m-%d %H:%M} UTC")
 
 
@@ -95,9 +94,9 @@ def test(
 
     async def work(ctx: Context) -> str:
         key = f"alerts.test.{ctx.clock.now():%Y%m%dT%H%M%S}"
-        alert = await raise_alert(ctx, key, level, "test alert (nightshift alerts test)")
+        alert = await ctx.alerts.raise_alert(key, level, "test alert (nightshift alerts test)")
         sent = await flush_alerts(ctx, hold=False)
-        await resolve_alert(ctx, key)
+        await ctx.alerts.resolve_alert(key)
         resolved = await flush_alerts(ctx, hold=False)
         return (
             f"{key} ({alert.code}): {sent.enqueued} notification(s) "

@@ -13,15 +13,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Container, Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
-from app.alerts import raise_alert, resolve_alert
 from app.core.schedule import Job
 from app.db.models import JobState
-from app.jobs.bootstrap import Context
 from app.providers.launcher import JobLauncher
+
+if TYPE_CHECKING:  # TEMP until the room takes named collaborators
+    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 Health = Literal["new", "up", "late", "down", "stalled"]
@@ -81,24 +82,23 @@ async def _apply(
     details = {"job": job.name, "last_success_at": last, "state": health}
     if health in ("up", "new"):
         for what in ("late", "down", "stalled", "restart_limit"):
-            await resolve_alert(ctx, key(job.name, what), firing=firing)
+            await ctx.alerts.resolve_alert(key(job.name, what), firing=firing)
         return
     if health == "late":
-        await raise_alert(
-            ctx,
+        await ctx.alerts.raise_alert(
             key(job.name, "late"),
             "warning",
             f"{job.name} is late: no successful run since {last}",
             details,
         )
         return
-    await resolve_alert(ctx, key(job.name, "late"), firing=firing)
+    await ctx.alerts.resolve_alert(key(job.name, "late"), firing=firing)
     title = (
         f"{job.name} is stalled: a run is past its {job.timeout_seconds}s timeout"
         if health == "stalled"
         else f"{job.name} is down: no successful run since {last}"
     )
-    await raise_alert(ctx, key(job.name, health), "critical", title, details)
+    await ctx.alerts.raise_alert(key(job.name, health), "critical", title, details)
 
 
 async def _failed_run(
@@ -106,15 +106,14 @@ async def _failed_run(
 ) -> None:
     if state is not None and state.status in ("failed", "abandoned"):
         error = (state.error or state.status)[:300]
-        await raise_alert(
-            ctx,
+        await ctx.alerts.raise_alert(
             key(job.name, "failed"),
             "warning",
             f"{job.name}'s last run {state.status}: {error}",
             {"job": job.name, "run_id": str(state.run_id)},
         )
     elif state is not None and state.status == "succeeded":
-        await resolve_alert(ctx, key(job.name, "failed"), firing=firing)
+        await ctx.alerts.resolve_alert(key(job.name, "failed"), firing=firing)
 
 
 async def _restart(
@@ -123,8 +122,7 @@ async def _restart(
     limit = ctx.settings.guardian_max_restarts_per_hour
     decision = await ctx.repos.alerts.record_restart(job.name, limit, health, ctx.clock.now())
     if not decision.allowed:
-        await raise_alert(
-            ctx,
+        await ctx.alerts.raise_alert(
             key(job.name, "restart_limit"),
             "critical",
             f"{job.name} still {health} after {limit} restarts in an hour: "
@@ -137,8 +135,7 @@ async def _restart(
         call_id = await launcher.launch(job.name)
     except Exception as exc:  # any launcher failure must not stop the other checks
         log.error("restart failed", job=job.name, error=type(exc).__name__)
-        await raise_alert(
-            ctx,
+        await ctx.alerts.raise_alert(
             key(job.name, "restart_failed"),
             "critical",
             f"{job.name} could not be restarted: {type(exc).__name__}",
@@ -146,5 +143,5 @@ async def _restart(
         )
         return False
     log.warning("job restarted", job=job.name, health=health, call_id=call_id)
-    await resolve_alert(ctx, key(job.name, "restart_failed"), firing=firing)
+    await ctx.alerts.resolve_alert(key(job.name, "restart_failed"), firing=firing)
     return True

@@ -18,19 +18,21 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
 
-from app.alerts import firing_keys, flush_alerts, raise_alert, resolve_alert
+from app.alerts import flush_alerts
 from app.alerts.direct import DB_DOWN_KEY, page_directly, record_direct_pages
 from app.core.schedule import Job
 from app.db.errors import DatabaseError, DatabaseUnavailable
 from app.guardian.heartbeats import check_heartbeats
 from app.guardian.probes import ProbeResult, probe_providers, record_probe
-from app.jobs.bootstrap import Context
 from app.providers.launcher import JobLauncher
+
+if TYPE_CHECKING:  # TEMP until the room takes named collaborators
+    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 ERRORS_PREFIX = "errors.new."
@@ -43,9 +45,9 @@ async def guard(ctx: Context, launcher: JobLauncher, jobs: Sequence[Job]) -> dic
     if await record_direct_pages(ctx):
         counts["direct_pages_recorded"] = True
     # one read of the firing keys: resolving a key that is not firing costs no round trip
-    firing = await firing_keys(ctx)
+    firing = await ctx.alerts.firing_keys()
     await record_probe(ctx, db, firing)
-    await resolve_alert(ctx, DB_DOWN_KEY, firing=firing)
+    await ctx.alerts.resolve_alert(DB_DOWN_KEY, firing=firing)
     counts.update(await check_heartbeats(ctx, launcher, jobs, firing))
     counts["probes"] = await probe_providers(ctx, firing)
     counts["new_error_fingerprints"] = await check_error_fingerprints(ctx, firing)
@@ -91,16 +93,15 @@ async def check_error_fingerprints(ctx: Context, firing: Collection[str] | None 
     for item in found:
         key = ERRORS_PREFIX + hashlib.sha256(item.fingerprint.encode()).hexdigest()[:10]
         keys.add(key)
-        await raise_alert(
-            ctx,
+        await ctx.alerts.raise_alert(
             key,
             "warning",
             f"new error, {item.occurrences}x in the last hour: {item.sample[:160]}",
             {"fingerprint": item.fingerprint[:300]},
         )
-    for firing_key in firing if firing is not None else await firing_keys(ctx):
+    for firing_key in firing if firing is not None else await ctx.alerts.firing_keys():
         if firing_key.startswith(ERRORS_PREFIX) and firing_key not in keys:
-            await resolve_alert(ctx, firing_key)
+            await ctx.alerts.resolve_alert(firing_key)
     return len(keys)
 
 

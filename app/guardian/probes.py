@@ -14,16 +14,18 @@ from __future__ import annotations
 import time
 from collections.abc import Container, Generator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
-from app.alerts import raise_alert, resolve_alert
 from app.core.settings import Settings
 from app.db.alerts import Severity
-from app.jobs.bootstrap import Context
 from app.providers.resend import RESEND_API
 from app.providers.twilio import TWILIO_API
 from app.providers.vapi import VAPI_API
+
+if TYPE_CHECKING:  # TEMP until the room takes named collaborators
+    from app.jobs.bootstrap import Context
 
 SEVERITY: dict[str, Severity] = {
     "database": "critical",
@@ -132,12 +134,11 @@ async def record_probe(
         "failures_in_a_row": record.consecutive_failures,
     }
     if result.ok:
-        await resolve_alert(ctx, down, firing=firing)
-        await resolve_alert(ctx, auth, firing=firing)
+        await ctx.alerts.resolve_alert(down, firing=firing)
+        await ctx.alerts.resolve_alert(auth, firing=firing)
         return "ok"
     if result.auth_rejected:
-        await raise_alert(
-            ctx,
+        await ctx.alerts.raise_alert(
             auth,
             "critical",
             f"{result.target} rejected our credentials (HTTP {result.status_code})",
@@ -145,8 +146,7 @@ async def record_probe(
         )
         return "alerted"
     if record.consecutive_failures >= ctx.settings.guardian_probe_failures:
-        await raise_alert(
-            ctx,
+        await ctx.alerts.raise_alert(
             down,
             SEVERITY[result.target],
             f"{result.target} unhealthy: {result.error} "

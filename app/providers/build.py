@@ -5,6 +5,11 @@
 listed by `settings.dry_run_providers()` runs as its dry-run twin; a disabled feature gets a
 `DisabledSender`; everything else is the real adapter. Retry waits, rate limiters and the
 delivery layer all read time from the same injected clock.
+
+Each message channel has one limiter, handed both to its sender and to the delivery (which
+sizes its claims by it): a real adapter's comes from settings (`RESEND_RATE_PER_SECOND`,
+`TWILIO_RATE_PER_SECOND_PER_SENDER`); a dry-run twin or a disabled feature reaches no
+provider, so its limiter never waits (`unlimited`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from app.providers.dryrun import (
     DryRunSmsSender,
 )
 from app.providers.ports import CallPlacer, EmailSender, SmsSender
-from app.providers.ratelimit import KeyedRateLimiter, RateLimiter
+from app.providers.ratelimit import KeyedRateLimiter, Pace, RateLimiter, unlimited
 from app.providers.resend import ResendConfig, ResendEmailSender
 from app.providers.retry import RetryConfig, RetryPolicy, Sleep
 from app.providers.twilio import TwilioConfig, TwilioSmsSender
@@ -43,12 +48,6 @@ class Providers:
     calls: CallPlacer
     delivery: OutboxDelivery
     client: httpx.AsyncClient
-    # channels whose sender has no rate limit (dry runs, disabled, the simulator's)
-    unthrottled: frozenset[str] = frozenset()
-
-    def sends_at_once(self, channel: str) -> bool:
-        """No rate limit holds `channel`'s sends back: a row claimed is sent at once."""
-        return channel in self.unthrottled
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -99,13 +98,8 @@ def build_providers(
     *,
     client: httpx.AsyncClient | None = None,
     sleep: Sleep = asyncio.sleep,
-    alert: AlertHook | None = None,
-    ports: Ports | None = None,
 ) -> Providers:
-    """The provider layer for one process (limiters are shared by all its coroutines).
-    `alert` receives the provider-level alerts (e.g. a Resend quota); default: logged.
-    `ports` replaces the adapters settings would choose (the simulator's, a test's fakes);
-    they are wrapped in the same `OutboxDelivery` as real ones."""
+    """The provider layer for one process (limiters are shared by all its coroutines)."""
     client = client or httpx.AsyncClient(timeout=httpx.Timeout(settings.provider_timeout_seconds))
     retry = RetryPolicy(
         RetryConfig(
@@ -116,46 +110,53 @@ def build_providers(
         sleep=sleep,
     )
     common: dict[str, Any] = {"client": client, "retry": retry, "clock": clock}
-    email: EmailSender
-    sms: SmsSender
-    calls: CallPlacer
+    email, email_pace = _email(settings, common, sleep)
+    sms, sms_pace = _sms(settings, common, sleep)
+    calls = _calls(settings, common)
+    delivery = OutboxDelivery(
+        repos.outbox, email=email, sms=sms, calls=calls, clock=clock,
+        limiters={"email": email_pace, "sms": sms_pace},
+        max_calls_in_flight=settings.vapi_max_concurrent_calls,
+    )  # fmt: skip
+    return Providers(email, sms, calls, delivery, client)
+
+
+def _email(settings: Settings, common: dict[str, Any], sleep: Sleep) -> tuple[EmailSender, Pace]:
+    """The email sender and the limiter that paces it."""
+    clock = common["clock"]
     match _mode(settings, "resend"):
         case "real":
             limiter = RateLimiter(settings.resend_rate_per_second, clock=clock, sleep=sleep)
-            email = ResendEmailSender(resend_config(settings), limiter=limiter, **common)
+            return ResendEmailSender(resend_config(settings), limiter=limiter, **common), limiter
         case "dryrun":
-            email = DryRunEmailSender(resend_config(settings))
+            return DryRunEmailSender(resend_config(settings)), unlimited(clock)
         case _:
-            email = DisabledSender("email")
+            return DisabledSender("email"), unlimited(clock)
+
+
+def _sms(settings: Settings, common: dict[str, Any], sleep: Sleep) -> tuple[SmsSender, Pace]:
+    """The SMS sender and the limiter that paces it (per sender number)."""
+    clock = common["clock"]
     match _mode(settings, "twilio"):
         case "real":
-            per_sender = KeyedRateLimiter(
-                settings.twilio_rate_per_second_per_sender, clock=clock, sleep=sleep
-            )
-            sms = TwilioSmsSender(twilio_config(settings), limiter=per_sender, **common)
+            rate = settings.twilio_rate_per_second_per_sender
+            per_sender = KeyedRateLimiter(rate, clock=clock, sleep=sleep)
+            return TwilioSmsSender(
+                twilio_config(settings), limiter=per_sender, **common
+            ), per_sender
         case "dryrun":
-            sms = DryRunSmsSender(twilio_config(settings))
+            return DryRunSmsSender(twilio_config(settings)), unlimited(clock)
         case _:
-            sms = DisabledSender("sms")
+            return DisabledSender("sms"), unlimited(clock)
+
+
+def _calls(settings: Settings, common: dict[str, Any]) -> CallPlacer:
     match _mode(settings, "vapi"):
         case "real":
-            calls = VapiCallPlacer(
+            return VapiCallPlacer(
                 vapi_config(settings), max_concurrent=settings.vapi_max_concurrent_calls, **common
             )
         case "dryrun":
-            calls = DryRunCallPlacer(vapi_config(settings))
+            return DryRunCallPlacer(vapi_config(settings))
         case _:
-            calls = DisabledSender("calls")
-    if ports is not None:
-        email, sms, calls = ports.email or email, ports.sms or sms, ports.calls or calls
-    delivery = OutboxDelivery(
-        repos.outbox, email=email, sms=sms, calls=calls, clock=clock,
-        max_calls_in_flight=settings.vapi_max_concurrent_calls,
-        **({"alert": alert} if alert is not None else {}),
-    )  # fmt: skip
-    unthrottled = frozenset(
-        channel
-        for channel, provider in (("email", "resend"), ("sms", "twilio"))
-        if _mode(settings, provider) != "real"
-    )
-    return Providers(email, sms, calls, delivery, client, unthrottled)
+            return DisabledSender("calls")

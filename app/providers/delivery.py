@@ -8,14 +8,17 @@ Contract for `deliver_message(id)` / `place_call(id)`:
 - permanent error → the row fails (Twilio 21610 also opts the lead out of SMS, atomically);
 - retryable error (after the policy gave up) → the row goes back to 'queued', stamped
   ambiguous when the provider may have acted; a quota error raises a warning alert.
+A batch (`deliver_messages`) is claimed chunk by chunk, each chunk sized by `claim_chunk`
+from the channel's rate limiter: what it lets out in `CLAIM_AHEAD`.
 This is the only way the rest of nightshift reaches a provider.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 import structlog
@@ -38,10 +41,16 @@ from app.providers.ports import (
     SmsMessage,
     SmsSender,
 )
+from app.providers.ratelimit import Pace
 
 log = structlog.get_logger(__name__)
 Outcome = Literal["sent", "failed", "requeued", "suppressed", "busy", "done", "concurrency"]
 AlertHook = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+# How far ahead of its send a batch row may be claimed. Short, so the claim's opt-out re-check
+# stays close to the provider call (a STOP arriving later is applied to rows not yet claimed)
+# and a claim never nears the reclaim age while it waits for the limiter; long enough that the
+# chunk's two database calls and its last send's latency are small against it.
+CLAIM_AHEAD = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -98,12 +107,16 @@ class OutboxDelivery:
         sms: SmsSender,
         calls: CallPlacer,
         clock: Clock,
+        limiters: Mapping[str, Pace] | None = None,
         max_calls_in_flight: int = 10,
         reclaim_after_seconds: int = 600,
         alert: AlertHook = _log_alert,
     ) -> None:
+        """`limiters`: by channel (`email`, `sms`), the limiter that paces that channel's
+        sends (the one its sender acquires); it sizes `claim_chunk`."""
         self.outbox = outbox
         self.email, self.sms, self.calls = email, sms, calls
+        self.limiters: Mapping[str, Pace] = limiters or {}
         self.clock = clock
         self.max_calls_in_flight = max_calls_in_flight
         self.reclaim_after_seconds = reclaim_after_seconds
@@ -127,31 +140,31 @@ class OutboxDelivery:
         )
         return Delivery("sent", row.id, result.provider, result.provider_id, result.reconciled)
 
+    def claim_chunk(self, channel: str) -> int:
+        """Rows of `channel` that `deliver_messages` should claim per call: what the
+        channel's limiter lets out in `CLAIM_AHEAD` (Twilio at 1/s: 2; Resend at 10/s: 20; a
+        limiter that spaces nothing: the whole batch). 1 for a channel with no limiter given
+        (its pace unknown, each row is claimed right before its send)."""
+        limiter = self.limiters.get(channel)
+        return 1 if limiter is None else limiter.sends_within(CLAIM_AHEAD)
+
     async def deliver_messages(
         self, message_ids: Sequence[int], *, concurrency: int = 20, chunk: int | None = None
     ) -> dict[int, Delivery]:
         """`deliver_message` for a batch, same rules, in chunks of `chunk` rows (default:
-        `concurrency`): ONE claim call per chunk, its sends `concurrency` at a time, ONE
-        record call for its accepted sends. Claiming a chunk only when it is about to go out
+        `concurrency`; drip passes `claim_chunk`): ONE claim call per chunk, its sends
+        `concurrency` at a time, ONE record call for its accepted sends; the next chunk is
+        claimed when this one is recorded. Claiming a chunk only when it is about to go out
         keeps the opt-out re-check close to the provider call and a row's claim young (a
         rate-limited batch can take minutes: a row claimed at the start would look abandoned
-        to the next tick and be reclaimed while still waiting here), so a larger `chunk` is
-        only for a provider without a rate limit (`Providers.sends_at_once`). A failed send
-        takes the single-row failure path. Returns each row's Delivery."""
+        to the next tick and be reclaimed while still waiting here). A failed send takes the
+        single-row failure path. Returns each row's Delivery."""
         ids, size = list(message_ids), max(1, chunk or concurrency)
         gate = asyncio.Semaphore(max(1, concurrency))
         out: dict[int, Delivery] = {}
         for start in range(0, len(ids), size):
             out.update(await self._deliver_chunk(ids[start : start + size], gate))
         return out
-
-    async def deliver_claimed(
-        self, claims: Sequence[MessageClaim], *, concurrency: int = 20
-    ) -> dict[int, Delivery]:
-        """Send and record rows the caller has just claimed (`enqueue_claimed`: written and
-        claimed in one call, for a provider that sends at once); same rules as a chunk of
-        `deliver_messages` after its claim."""
-        return await self._send_claimed(list(claims), asyncio.Semaphore(max(1, concurrency)))
 
     async def _deliver_chunk(
         self, message_ids: list[int], gate: asyncio.Semaphore

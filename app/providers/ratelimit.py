@@ -5,22 +5,47 @@ next free slot (now, or one interval after the previous slot) and sleeps until i
 under a lock makes concurrent callers queue in order. `KeyedRateLimiter` keeps one limiter per
 key (Twilio: per sender number). Time is read from the Clock and waited with the injected
 `sleep`, so tests measure the spacing on a ManualClock.
+
+A rate of `math.inf` spaces nothing (`unlimited()`): the limiter of a sender that reaches no
+provider (a dry run, a disabled feature, the simulator's). `sends_within(window)` is how many
+sends a limiter lets out over a window: the delivery layer sizes its claims with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import sys
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from app.core.clock import Clock
 from app.providers.retry import Sleep
 
+UNBOUNDED = sys.maxsize  # `sends_within` of a limiter that spaces nothing
+
+
+class Pace(Protocol):
+    """What the delivery layer needs to know about a channel's limiter."""
+
+    def sends_within(self, window: timedelta) -> int: ...
+
+
+def _interval(rate_per_second: float) -> timedelta:
+    if not rate_per_second > 0:
+        raise ValueError("rate_per_second must be positive")
+    # timedelta keeps microseconds: a rate above 2,000,000/s spaces nothing, like inf
+    return timedelta(seconds=1 / rate_per_second)
+
+
+def _sends_within(interval: timedelta, window: timedelta) -> int:
+    # at the steady rate one send per interval: the whole intervals in the window, at least 1
+    return UNBOUNDED if not interval else max(1, window // interval)
+
 
 class RateLimiter:
     def __init__(self, rate_per_second: float, *, clock: Clock, sleep: Sleep = asyncio.sleep):
-        if rate_per_second <= 0:
-            raise ValueError("rate_per_second must be positive")
-        self.interval = timedelta(seconds=1 / rate_per_second)
+        self.interval = _interval(rate_per_second)
         self.clock = clock
         self.sleep = sleep
         self._next: datetime | None = None
@@ -36,6 +61,11 @@ class RateLimiter:
             await self.sleep(wait)
         return slot
 
+    def sends_within(self, window: timedelta) -> int:
+        """Slots handed out over `window` at the steady rate: `window // interval`, at least 1;
+        `UNBOUNDED` when slots are not spaced at all."""
+        return _sends_within(self.interval, window)
+
 
 class KeyedRateLimiter:
     """One RateLimiter per key, created on first use."""
@@ -45,6 +75,7 @@ class KeyedRateLimiter:
         self.clock = clock
         self.sleep = sleep
         self._limiters: dict[str, RateLimiter] = {}
+        self._interval = _interval(rate_per_second)
 
     async def acquire(self, key: str) -> datetime:
         limiter = self._limiters.get(key)
@@ -52,3 +83,12 @@ class KeyedRateLimiter:
             limiter = RateLimiter(self.rate, clock=self.clock, sleep=self.sleep)
             self._limiters[key] = limiter
         return await limiter.acquire()
+
+    def sends_within(self, window: timedelta) -> int:
+        """`RateLimiter.sends_within` of one key (an adapter sends from one key: its sender)."""
+        return _sends_within(self._interval, window)
+
+
+def unlimited(clock: Clock) -> RateLimiter:
+    """A limiter that never waits, for a sender that reaches no provider."""
+    return RateLimiter(math.inf, clock=clock)

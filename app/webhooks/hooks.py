@@ -1,8 +1,8 @@
 """Hand-offs from the webhooks to other parts of nightshift, resolved at call time so the
 webhooks do not import modules that are still being built.
 
-- `acknowledge(ctx, code, by)`: an on-call engineer's `ACK <code>` SMS. Calls
-  `app.alerts.acknowledge(ctx, code, by)` when the alerts package provides it, else the
+- `ctx.alerts.acknowledge(code, by)`: an on-call engineer's `ACK <code>` SMS. Calls
+  `app.alerts.ctx.alerts.acknowledge(code, by)` when the alerts package provides it, else the
   alerts repository's `acknowledge(code, by, now)`; returns the alert or None.
 - `deliver(ctx, ids)`: sends queued outbox messages through the providers' OutboxDelivery
   (the only way an SMS or email leaves nightshift); one failure never stops the others.

@@ -1,30 +1,47 @@
 """Pure signature checks for the three webhook providers (no I/O, no settings).
 
-Contract: each function returns True only when the request provably comes from the
-provider; every comparison is constant-time (`hmac.compare_digest`); a missing header,
-a malformed value or an unset secret is simply False, never an exception.
+Contract: each `verify_*` returns True only when the request provably comes from the
+provider; a missing header, a malformed value or an unset secret is simply False, never an
+exception. Signatures are compared in constant time (for equal lengths: a length is no
+secret).
 
-- Twilio `X-Twilio-Signature`: base64(HMAC-SHA1(auth token, url + sorted name+value
-  pairs)); for a JSON body Twilio adds `bodySHA256=<hex>` to the query and signs the URL
-  alone (twilio-python `RequestValidator.validate`). Like the SDK, the URL is also tried
-  with the default port added or removed.
-- Resend (Svix): `v1,` + base64(HMAC-SHA256(base64decode(secret minus `whsec_`),
-  `svix-id.svix-timestamp.body`)); any `v1` entry of the space-separated header may match;
-  |now - timestamp| <= 300 s, boundary inclusive (svix, standardwebhooks).
+- Twilio `X-Twilio-Signature`: the `twilio` SDK's `RequestValidator.validate` decides:
+  base64(HMAC-SHA1(auth token, url + name+value pairs sorted by name, then value)); for a
+  JSON body Twilio adds `bodySHA256=<hex>` to the query and signs the URL alone. The URL is
+  also tried with its port added (the scheme's default) or removed.
+- Resend (Svix): `standardwebhooks.Webhook.sign` (the class `svix.webhooks.Webhook` wraps)
+  computes `v1,` + base64(HMAC-SHA256(base64decode(secret minus `whsec_`),
+  `svix-id.svix-timestamp.body`)); any entry of the space-separated `svix-signature` header
+  may match, label included; |now - timestamp| <= 300 s, boundary inclusive, on the
+  injected clock.
 - Vapi: `x-vapi-secret: <secret>` or `Authorization: Bearer <secret>`; or, when the HMAC
   secret is set, `x-signature` = hex(HMAC-SHA256(secret, `{x-timestamp}.{raw body}`)) with
-  the timestamp in seconds or milliseconds (unit undocumented) within 300 s.
+  the timestamp in seconds or milliseconds (unit undocumented) within 300 s. Vapi ships no
+  verifier, so this one is ours (`app.core.signing`).
+
+The SDKs are imported inside the functions: the web function's cold start does not pay for
+them (bench/cold_start.py), only the first request of each provider does (~30 ms Twilio,
+~25 ms standardwebhooks).
+
+Where the SDK's rule differs from the hand-written check this module replaced, the SDK's
+holds for Twilio: identical repeated name=value pairs count once, any port (not only the
+default one) is also tried removed, and `bodySHA256` must be lower-case hex as Twilio sends
+it. For Svix, `resend.Webhooks.verify` is not used: it reads the real clock (so a frozen or
+simulated clock cannot be honoured), accepts any label before the comma (`v1a,<sig>`), and
+fails a body that is not JSON.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from app.core.signing import constant_time_equal, hmac_sha256_hex
+
+if TYPE_CHECKING:
+    from standardwebhooks.webhooks import Webhook
 
 SVIX_TOLERANCE_SECONDS = 300
 VAPI_HMAC_TOLERANCE_SECONDS = 300
@@ -34,41 +51,41 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {key.lower(): value for key, value in headers.items()}
 
 
-def _equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
-
-
 # ------------------------------------------------------------------------------------------
 # Twilio
 # ------------------------------------------------------------------------------------------
+class _MultiParams(dict[str, list[str]]):
+    """Form params with repeated names, in the shape the SDK reads: `getall(name)` (the
+    Flask/multidict API; a plain dict would keep one value per name)."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
+def _multi(pairs: Iterable[tuple[str, str]]) -> _MultiParams:
+    params = _MultiParams()
+    for name, value in pairs:
+        params.setdefault(name, []).append(value)
+    return params
+
+
+def _twilio_validate(auth_token: str, url: str, params: Any, signature: str) -> bool:
+    from twilio.request_validator import RequestValidator
+
+    try:
+        return RequestValidator(auth_token).validate(url, params, signature) is True
+    except ValueError:
+        # urllib refuses the URL (a non-numeric port, a broken IPv6 host) or the text holds
+        # a lone surrogate UTF-8 cannot encode: not a request Twilio signed.
+        return False
+
+
 def twilio_signature(auth_token: str, url: str, pairs: Iterable[tuple[str, str]] = ()) -> str:
-    """The signature Twilio computes: params sorted by name, then by value (duplicates)."""
-    data = url + "".join(name + value for name, value in sorted(pairs))
-    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
+    """The signature Twilio computes for `url` and the form `pairs` (the SDK's
+    `compute_signature`; tests use it to sign their own requests)."""
+    from twilio.request_validator import RequestValidator
 
-
-def _port_variants(url: str) -> list[str]:
-    """The URL as given, plus with the scheme's default port added or removed."""
-    parts = urlsplit(url)
-    default = {"https": 443, "http": 80}.get(parts.scheme)
-    if default is None or not parts.hostname:
-        return [url]
-    host = parts.hostname
-    with_port = f"{host}:{default}"
-    if parts.port is None:
-        other = urlunsplit(parts._replace(netloc=_netloc(parts.netloc, host, with_port)))
-    elif parts.port == default:
-        other = urlunsplit(parts._replace(netloc=_netloc(parts.netloc, f"{host}:{default}", host)))
-    else:
-        return [url]
-    return [url, other]
-
-
-def _netloc(netloc: str, old: str, new: str) -> str:
-    userinfo, _, hostport = netloc.rpartition("@")
-    hostport = new if hostport.lower() == old.lower() else hostport
-    return f"{userinfo}@{hostport}" if userinfo else hostport
+    return str(RequestValidator(auth_token).compute_signature(url, _multi(pairs)))
 
 
 def verify_twilio_pairs(
@@ -77,68 +94,78 @@ def verify_twilio_pairs(
     """Form-encoded variant over a list of pairs (keeps repeated names, e.g. MediaUrl)."""
     if not auth_token or not signature:
         return False
-    items = list(pairs)
-    return any(
-        _equal(twilio_signature(auth_token, u, items), signature) for u in _port_variants(url)
-    )
-
-
-def _verify_twilio_json(auth_token: str, url: str, body: str, signature: str) -> bool:
-    expected = parse_qs(urlsplit(url).query).get("bodySHA256", [""])[0]
-    actual = hashlib.sha256(body.encode()).hexdigest()
-    if not expected or not _equal(actual, expected.lower()):
-        return False
-    return verify_twilio_pairs(auth_token, url, (), signature)
+    return _twilio_validate(auth_token, url, _multi(pairs), signature)
 
 
 def verify_twilio_signature(
     auth_token: str, url: str, params: Mapping[str, str] | str, signature: str
 ) -> bool:
     """Twilio's `X-Twilio-Signature` over the public URL and the form params; a `str` is
-    the raw JSON body (the URL must then carry `bodySHA256`)."""
+    the raw JSON body (the URL must then carry `bodySHA256`, the hex SHA-256 of that body)."""
+    if not auth_token or not signature:
+        return False
     if isinstance(params, str):
-        return bool(auth_token and signature) and _verify_twilio_json(
-            auth_token, url, params, signature
-        )
-    return verify_twilio_pairs(auth_token, url, params.items(), signature)
+        try:
+            signed_body = "bodySHA256" in parse_qs(urlsplit(url).query)
+        except ValueError:
+            return False
+        # Without bodySHA256 the SDK would read the string as form params and raise.
+        return signed_body and _twilio_validate(auth_token, url, params, signature)
+    return _twilio_validate(auth_token, url, dict(params), signature)
 
 
 # ------------------------------------------------------------------------------------------
 # Resend (Svix)
 # ------------------------------------------------------------------------------------------
-def _svix_key(secret: str) -> bytes | None:
-    raw = secret.removeprefix("whsec_")
+def _svix_webhook(secret: str) -> Webhook | None:
+    """The SDK's signer for `secret`, or None when the secret decodes to no key."""
+    from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
+
     try:
-        return base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError):
+        return Webhook(secret)
+    except (EmptyWebhookSecretError, ValueError):  # binascii.Error is a ValueError
         return None
 
 
+def _at(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
 def svix_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
-    """`v1,<base64 HMAC-SHA256>` as Svix signs it (used by tests to sign their own bodies)."""
-    key = _svix_key(secret) or b""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    """`v1,<base64 HMAC-SHA256>` as Svix signs it (tests use it to sign their own bodies);
+    ValueError for a secret that holds no key or a timestamp that is not an integer."""
+    webhook = _svix_webhook(secret)
+    if webhook is None:
+        raise ValueError("not a Svix signing secret")
+    return webhook.sign(msg_id, _at(int(timestamp)), body)
 
 
 def verify_svix_signature(
     secret: str, headers: Mapping[str, str], body: bytes, now: datetime | None = None
 ) -> bool:
-    """Svix headers (`svix-id`, `svix-timestamp`, `svix-signature`), 300 s tolerance."""
+    """Svix headers (`svix-id`, `svix-timestamp`, `svix-signature`, any case) on the raw
+    body; the timestamp within 300 s of `now` (default: the real clock)."""
     h = _lower(headers)
     msg_id, stamp, header = h.get("svix-id"), h.get("svix-timestamp"), h.get("svix-signature")
-    if not (secret and msg_id and stamp and header) or _svix_key(secret) is None:
+    if not (secret and msg_id and stamp and header):
         return False
+    # Plain decimal digits only: the SDK signs the integer it is given, so the header must be
+    # that integer's own spelling ("+1614265330" or " 1614265330" were signed as written).
+    if not (stamp.isascii() and stamp.isdigit()):
+        return False
+    moment = now or datetime.now(UTC)
     try:
         sent = int(stamp)
-    except ValueError:
+        fresh = abs(moment.timestamp() - sent) <= SVIX_TOLERANCE_SECONDS
+    except (ValueError, OverflowError):  # thousands of digits: int() or float() refuses
         return False
-    now = now or datetime.now(UTC)
-    if abs(now.timestamp() - sent) > SVIX_TOLERANCE_SECONDS:
+    webhook = _svix_webhook(secret) if fresh else None
+    if webhook is None:
         return False
-    expected = svix_signature(secret, msg_id, stamp, body)
-    candidates = [part for part in header.split(" ") if part.startswith("v1,")]
-    return any(_equal(candidate, expected) for candidate in candidates)
+    # The SDK's own verify() reads the real clock, so it is its sign() that is used here, and
+    # the comparison below is the one verify() makes: whole `v1,<sig>` entries.
+    expected = webhook.sign(msg_id, _at(sent), body)
+    return any(constant_time_equal(entry, expected) for entry in header.split(" "))
 
 
 # ------------------------------------------------------------------------------------------
@@ -146,7 +173,7 @@ def verify_svix_signature(
 # ------------------------------------------------------------------------------------------
 def vapi_hmac_signature(secret: str, timestamp: str, body: bytes) -> str:
     """hex(HMAC-SHA256(secret, `{timestamp}.{body}`)): Vapi's HMAC credential defaults."""
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac_sha256_hex(secret, timestamp.encode() + b"." + body)
 
 
 def _timestamp_fresh(stamp: str, now: datetime) -> bool:
@@ -163,15 +190,15 @@ def _vapi_hmac_ok(h: dict[str, str], body: bytes, secret: str, now: datetime) ->
     if not (signature and stamp) or not _timestamp_fresh(stamp, now):
         return False
     expected = vapi_hmac_signature(secret, stamp, body)
-    return _equal(signature.strip().lower().removeprefix("sha256="), expected)
+    return constant_time_equal(signature.strip().lower().removeprefix("sha256="), expected)
 
 
 def _vapi_secret_ok(h: dict[str, str], secret: str) -> bool:
     given = h.get("x-vapi-secret")
-    if given is not None and _equal(given, secret):
+    if given is not None and constant_time_equal(given, secret):
         return True
     scheme, _, token = h.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and _equal(token.strip(), secret)
+    return scheme.lower() == "bearer" and constant_time_equal(token.strip(), secret)
 
 
 def verify_vapi_request(

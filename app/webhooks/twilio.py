@@ -123,7 +123,7 @@ async def inbound_sms(request: Request, background: BackgroundTasks) -> Response
 
 async def _acknowledge(ctx: Context, code: str, sid: str, sender: str) -> int:
     """Hands the ACK to the alerts package and queues the confirmation text; its id."""
-    alert = await hooks.acknowledge(ctx, code, sender)
+    alert = await hooks.ctx.alerts.acknowledge(code, sender)
     key = getattr(alert, "key", None)
     body = (f"nightshift: {key} acknowledged ({code}); repeats stopped." if alert is not None
             else f"nightshift: no firing alert with code {code}.")  # fmt: skip

@@ -16,7 +16,6 @@ from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.transport import PostgresTransport
 from app.jobs.bootstrap import Context, Overrides, bootstrap
-from app.providers import build_providers
 from tests.conftest import make_settings
 from tests.providers.conftest import (
     BASE_URL,
@@ -80,12 +79,8 @@ async def make_ctx(clock: ManualClock, transport: PostgresTransport) -> AsyncIte
 
         async def make(**values: Any) -> Context:
             settings = oncall(**values)
-            ctx = await stack.enter_async_context(
-                bootstrap(settings, Overrides(clock=clock, transport=transport))
-            )
-            ctx.providers = build_providers(settings, ctx.repos, clock, sleep=FakeSleep(clock))
-            stack.push_async_callback(ctx.providers.aclose)
-            return ctx
+            overrides = Overrides(clock=clock, transport=transport, sleep=FakeSleep(clock))
+            return await stack.enter_async_context(bootstrap(settings, overrides))
 
         yield make
 

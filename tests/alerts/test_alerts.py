@@ -5,14 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.alerts import (
-    acknowledge,
-    flush_alerts,
-    handle_sms_reply,
-    raise_alert,
-    resolve_alert,
-    silence,
-)
+from app.alerts import flush_alerts
 from app.core.clock import ManualClock
 from tests.alerts.support import (
     EMAIL,
@@ -32,9 +25,9 @@ async def test_critical_goes_by_sms_and_email_warning_by_email_info_only_to_logs
     make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
 ) -> None:
     ctx = await make_ctx()
-    await raise_alert(ctx, "job.drip.down", "critical", "drip is down")
-    await raise_alert(ctx, "probe.resend.down", "warning", "resend unhealthy")
-    await raise_alert(ctx, "demo.info", "info", "an informational note", {"n": 1})
+    await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
+    await ctx.alerts.raise_alert("probe.resend.down", "warning", "resend unhealthy")
+    await ctx.alerts.raise_alert("demo.info", "info", "an informational note", {"n": 1})
     clock.advance(WINDOW)
     report = await flush_alerts(ctx)
 
@@ -57,11 +50,11 @@ async def test_raising_a_firing_alert_again_counts_it_and_sends_nothing_new(
     make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
 ) -> None:
     ctx = await make_ctx()
-    first = await raise_alert(ctx, "job.drip.down", "critical", "drip is down")
+    first = await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     clock.advance(WINDOW)
     await flush_alerts(ctx)
     clock.advance(timedelta(minutes=5))
-    again = await raise_alert(ctx, "job.drip.down", "critical", "drip is still down")
+    again = await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is still down")
     await flush_alerts(ctx)
 
     assert (again.id, again.code, again.count) == (first.id, first.code, 2)
@@ -73,9 +66,9 @@ async def test_alerts_raised_within_the_window_go_out_as_one_message(
     make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
 ) -> None:
     ctx = await make_ctx()
-    await raise_alert(ctx, "job.drip.down", "critical", "drip is down")
+    await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     clock.advance(timedelta(seconds=10))
-    await raise_alert(ctx, "job.growth.down", "critical", "growth is down")
+    await ctx.alerts.raise_alert("job.growth.down", "critical", "growth is down")
     early = await flush_alerts(ctx)  # the first is only 10 s old: held
     clock.advance(WINDOW)
     await flush_alerts(ctx)
@@ -92,9 +85,9 @@ async def test_an_alert_resolved_within_the_window_sends_nothing(
     make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
 ) -> None:
     ctx = await make_ctx()
-    await raise_alert(ctx, "probe.twilio.down", "critical", "twilio unhealthy")
+    await ctx.alerts.raise_alert("probe.twilio.down", "critical", "twilio unhealthy")
     clock.advance(timedelta(seconds=10))
-    resolved = await resolve_alert(ctx, "probe.twilio.down")
+    resolved = await ctx.alerts.resolve_alert("probe.twilio.down")
     clock.advance(timedelta(minutes=10))
     report = await flush_alerts(ctx)
 
@@ -106,8 +99,8 @@ async def test_firing_unacknowledged_alerts_repeat_at_their_severitys_interval(
     make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
 ) -> None:
     ctx = await make_ctx(oncall_escalation_phones="")
-    await raise_alert(ctx, "job.drip.down", "critical", "drip is down")
-    await raise_alert(ctx, "job.drip.late", "warning", "drip is late")
+    await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
+    await ctx.alerts.raise_alert("job.drip.late", "warning", "drip is late")
     clock.advance(WINDOW)
     await flush_alerts(ctx)
     clock.advance(timedelta(minutes=29))
@@ -128,13 +121,13 @@ async def test_ack_by_sms_from_an_oncall_phone_stops_repeats_and_escalation(
     make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
 ) -> None:
     ctx = await make_ctx()
-    alert = await raise_alert(ctx, "job.drip.down", "critical", "drip is down")
+    alert = await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     clock.advance(WINDOW)
     await flush_alerts(ctx)
 
-    refused = await handle_sms_reply(ctx, STRANGER, f"ACK {alert.code}")
-    not_ack = await handle_sms_reply(ctx, PHONE, "hello")
-    reply = await handle_sms_reply(ctx, PHONE, f" ack {alert.code.lower()} ")
+    refused = await ctx.alerts.handle_sms_reply(STRANGER, f"ACK {alert.code}")
+    not_ack = await ctx.alerts.handle_sms_reply(PHONE, "hello")
+    reply = await ctx.alerts.handle_sms_reply(PHONE, f" ack {alert.code.lower()} ")
     clock.advance(timedelta(hours=2))
     await flush_alerts(ctx)
 
@@ -148,8 +141,8 @@ async def test_ack_by_sms_from_an_oncall_phone_stops_repeats_and_escalation(
 
 async def test_ack_with_an_unknown_code_says_so(make_ctx: MakeCtx) -> None:
     ctx = await make_ctx()
-    assert await acknowledge(ctx, "ZZZZ", "me") is None
-    assert await handle_sms_reply(ctx, PHONE, "ACK ZZZZ") == (
+    assert await ctx.alerts.acknowledge("ZZZZ", "me") is None
+    assert await ctx.alerts.handle_sms_reply(PHONE, "ACK ZZZZ") == (
         "nightshift: no firing alert with code ZZZZ."
     )
 
@@ -158,8 +151,8 @@ async def test_unacknowledged_critical_escalates_after_15_minutes_once(
     make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
 ) -> None:
     ctx = await make_ctx()
-    await raise_alert(ctx, "job.drip.down", "critical", "drip is down")
-    await raise_alert(ctx, "job.drip.late", "warning", "drip is late")  # never escalates
+    await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
+    await ctx.alerts.raise_alert("job.drip.late", "warning", "drip is late")  # never escalates
     clock.advance(WINDOW)
     await flush_alerts(ctx)
     clock.advance(timedelta(minutes=14))
@@ -179,10 +172,10 @@ async def test_resolution_is_sent_on_the_channels_that_were_notified(
     make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
 ) -> None:
     ctx = await make_ctx()
-    await raise_alert(ctx, "probe.resend.down", "warning", "resend unhealthy")
+    await ctx.alerts.raise_alert("probe.resend.down", "warning", "resend unhealthy")
     clock.advance(WINDOW)
     await flush_alerts(ctx)
-    await resolve_alert(ctx, "probe.resend.down")
+    await ctx.alerts.resolve_alert("probe.resend.down")
     await flush_alerts(ctx)
     await flush_alerts(ctx)  # sent once only
 
@@ -199,9 +192,9 @@ async def test_a_silenced_key_is_recorded_but_not_sent_until_the_silence_ends(
     make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
 ) -> None:
     ctx = await make_ctx()
-    await silence(ctx, "job.drip.*", timedelta(hours=2), "maintenance")
-    await raise_alert(ctx, "job.drip.down", "critical", "drip is down")
-    await raise_alert(ctx, "job.growth.down", "critical", "growth is down")
+    await ctx.alerts.silence("job.drip.*", timedelta(hours=2), "maintenance")
+    await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
+    await ctx.alerts.raise_alert("job.growth.down", "critical", "growth is down")
     clock.advance(WINDOW)
     await flush_alerts(ctx)
     (sms,) = sent_to(database_dsn, PHONE)
@@ -221,7 +214,7 @@ async def test_concurrent_flushes_send_each_notification_once(
     import asyncio
 
     ctx = await make_ctx()
-    await raise_alert(ctx, "job.drip.down", "critical", "drip is down")
+    await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     clock.advance(WINDOW)
     await asyncio.gather(flush_alerts(ctx), flush_alerts(ctx))
 
@@ -234,11 +227,11 @@ async def test_a_warning_raised_again_as_critical_pages_at_the_higher_tier(
     make_ctx: MakeCtx, clock: ManualClock, database_dsn: str
 ) -> None:
     ctx = await make_ctx()
-    await raise_alert(ctx, "probe.twilio.down", "warning", "twilio slow")
+    await ctx.alerts.raise_alert("probe.twilio.down", "warning", "twilio slow")
     clock.advance(WINDOW)
     await flush_alerts(ctx)
     assert sent_to(database_dsn, PHONE) == []
-    upgraded = await raise_alert(ctx, "probe.twilio.down", "critical", "twilio down")
+    upgraded = await ctx.alerts.raise_alert("probe.twilio.down", "critical", "twilio down")
     await flush_alerts(ctx)
 
     assert upgraded.severity == "critical" and upgraded.count == 2

@@ -7,8 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = (ROOT / "docs" / "runbook.md").read_text()
-# raise_alert(ctx, "literal.key" | f"prefix{...}", ...): the key's text up to the first {
-_LITERAL_KEY = re.compile(r"raise_alert\(\s*\w+,\s*f?\"([^\"{]+)")
+# ctx.alerts.raise_alert("literal.key" | f"prefix{...}", ...): the key's text up to the first {
+_LITERAL_KEY = re.compile(r"raise_alert\(\s*(?:\w+,\s*)?f?\"([^\"{]+)")
 
 
 def test_every_job_alert_key_is_in_the_runbook() -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from app.alerts import flush_alerts, raise_alert
+from app.alerts import flush_alerts
 from app.alerts.direct import DB_DOWN_KEY, DirectPager, page_directly, record_direct_pages
 from app.core.clock import ManualClock
 from app.db.errors import DatabaseUnavailable
@@ -61,7 +61,7 @@ async def test_storm_cap_one_summary_sms_then_the_rest_by_email(
 ) -> None:
     ctx = await make_ctx(alert_sms_per_hour=3, oncall_escalation_phones="")
     for n in range(6):  # six separate critical notifications within the hour
-        await raise_alert(ctx, f"job.j{n}.down", "critical", f"job {n} is down")
+        await ctx.alerts.raise_alert(f"job.j{n}.down", "critical", f"job {n} is down")
         clock.advance(WINDOW)
         await flush_alerts(ctx)
 
@@ -74,7 +74,7 @@ async def test_storm_cap_one_summary_sms_then_the_rest_by_email(
     assert len(emails) == 6 and all(f"job.j{n}.down" in emails[n] for n in range(6))
 
     clock.advance(timedelta(hours=1))  # the window slides: SMS again
-    await raise_alert(ctx, "job.j9.down", "critical", "job 9 is down")
+    await ctx.alerts.raise_alert("job.j9.down", "critical", "job 9 is down")
     clock.advance(WINDOW)
     await flush_alerts(ctx)
     assert "job.j9.down" in sent_to(database_dsn, PHONE)[-1]["payload"]["body"]
@@ -89,7 +89,7 @@ async def test_email_provider_down_warnings_go_by_sms(
             503, json={"statusCode": 503, "name": "service_unavailable", "message": "down"}
         )
     )
-    await raise_alert(ctx, "probe.vapi.down", "warning", "vapi unhealthy")
+    await ctx.alerts.raise_alert("probe.vapi.down", "warning", "vapi unhealthy")
     clock.advance(WINDOW)
     report = await flush_alerts(ctx)
 
@@ -113,7 +113,7 @@ async def test_email_down_with_two_recipients_tries_resend_once_and_texts_once(
             json={"statusCode": 401, "name": "invalid_api_key", "message": "API key is invalid"},
         )
     )
-    await raise_alert(ctx, "probe.vapi.down", "warning", "vapi unhealthy")
+    await ctx.alerts.raise_alert("probe.vapi.down", "warning", "vapi unhealthy")
     clock.advance(WINDOW)
     report = await flush_alerts(ctx)
 
@@ -131,7 +131,7 @@ async def test_twilio_down_criticals_go_by_email(
         return_value=httpx.Response(401, json=twilio_error(20003, "Authenticate", 401))
     )
     resend = resend_ok(api)
-    await raise_alert(ctx, "job.drip.down", "critical", "drip is down")
+    await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     clock.advance(WINDOW)
     await flush_alerts(ctx)
 
@@ -151,7 +151,7 @@ async def test_twilio_down_with_default_routes_still_emails_once(
     api.post(MESSAGES_URL).mock(return_value=httpx.Response(500, json={"message": "oops"}))
     api.get(MESSAGES_URL).mock(return_value=httpx.Response(500, json={"message": "oops"}))
     resend = resend_ok(api)
-    await raise_alert(ctx, "job.drip.down", "critical", "drip is down")
+    await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     clock.advance(WINDOW)
     await flush_alerts(ctx)
     assert resend.call_count == 1  # the email route; no duplicate fallback email

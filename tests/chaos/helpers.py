@@ -29,8 +29,7 @@ from psycopg.rows import dict_row
 from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.transport import PostgresTransport
-from app.jobs.bootstrap import Context, _alert_hook, open_context
-from app.providers.build import build_providers
+from app.jobs.bootstrap import Context, Overrides, bootstrap
 from tests.conftest import make_settings
 from tests.providers.bodies import twilio_error, twilio_message, twilio_page
 
@@ -116,14 +115,9 @@ async def worker(
     """One drip worker: its own pool and context (a separate container in production)."""
     transport = await PostgresTransport(dsn, max_size=pool_size).open()
     try:
-        async with bootstrap(settings, Overrides(clock=clock, transport=transport)) as ctx:
-            await ctx.providers.aclose()
-            ctx.providers = build_providers(settings, ctx.repos, clock, sleep=FakeSleep(clock))
-            ctx.providers.delivery.alert = _alert_hook(ctx)
-            try:
-                yield ctx
-            finally:
-                await ctx.providers.aclose()
+        overrides = Overrides(clock=clock, transport=transport, sleep=FakeSleep(clock))
+        async with bootstrap(settings, overrides) as ctx:
+            yield ctx
     finally:
         await transport.close()
 

@@ -24,7 +24,6 @@ import respx
 import structlog
 from structlog.testing import capture_logs
 
-from app.alerts import raise_alert
 from app.campaigns import drip
 from app.core.clock import ManualClock
 from app.core.settings import Settings
@@ -128,7 +127,9 @@ async def representative_run(database_dsn: str, clock: ManualClock) -> list[str]
             await add_leads(ctx, 4)
             await ctx.repos.campaigns.enroll(clock.now())
             await drip.run(ctx)
-            await raise_alert(ctx, "chaos:test", "critical", "drip is failing", {"why": "test"})
+            await ctx.alerts.raise_alert(
+                "chaos:test", "critical", "drip is failing", {"why": "test"}
+            )
             async with client(ctx, PUBLIC) as http:
                 vapi = (fixtures_dir() / "vapi" / "02-status-update-ringing.json").read_bytes()
                 json_type = {"content-type": "application/json"}

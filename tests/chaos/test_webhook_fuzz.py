@@ -173,7 +173,10 @@ async def _http(
     values: dict[str, Any], clock: ManualClock, transport: PostgresTransport
 ) -> AsyncIterator[httpx.AsyncClient]:
     config: Settings = make_settings(nightshift_env="development", **values)
-    async with bootstrap(config, Overrides(clock=clock, transport=transport)) as ctx, client(ctx) as http:
+    async with (
+        bootstrap(config, Overrides(clock=clock, transport=transport)) as ctx,
+        client(ctx) as http,
+    ):
         yield http
 
 

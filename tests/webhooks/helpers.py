@@ -1,4 +1,5 @@
-"""Shared helpers for the webhook tests: the shared fixtures and a client on the real app."""
+"""Shared helpers for the webhook tests: the recorded provider fixtures and a client on the
+real app."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from app.jobs.bootstrap import Context
 from app.webhooks import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
 PUBLIC = "https://hooks.example.com"
 TWILIO_TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
 RESEND_SECRET = "whsec_GGSAYQ2BaJJVFNgBJoLuuKR+jeWOdX/t"
@@ -22,12 +24,9 @@ VAPI_SECRET = "vapi-test-secret"
 
 
 def fixtures_dir() -> Path:
-    """`../shared/fixtures` beside the repository (CI clones shared/ next to it)."""
-    for base in (ROOT, *ROOT.parents):
-        candidate = base / "shared" / "fixtures"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("shared/fixtures not found beside the repository")
+    """`tests/fixtures` in this repository: `vapi/`, `twilio/`, `resend/` (see their READMEs).
+    Tests read nothing outside the repository (tests/test_self_contained.py)."""
+    return FIXTURES
 
 
 def fixture(provider: str, name: str) -> dict[str, Any]:
@@ -53,7 +52,7 @@ async def client(ctx: Context, base_url: str = PUBLIC) -> AsyncIterator[httpx.As
 
 
 async def replay(http: httpx.AsyncClient, data: dict[str, Any]) -> httpx.Response:
-    """Send a shared Twilio/Resend fixture exactly as recorded (raw body, its headers)."""
+    """Send a recorded Twilio/Resend fixture exactly as is (raw body, its headers)."""
     url = data["url"].removeprefix(PUBLIC)
     skip = {"host", "content-length"}
     headers = {k: v for k, v in data["headers"].items() if k.lower() not in skip}

@@ -163,9 +163,8 @@ async def test_ack_from_on_call_number_acknowledges(
 
 
 async def test_ack_reaches_the_real_alerts_package(ctx: Context, db: Db) -> None:
-    from app.alerts import raise_alert
 
-    alert = await raise_alert(ctx, "job.drip.down", "critical", "drip is down", {})
+    alert = await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down", {})
     assert alert is not None
     params = {
         "MessageSid": "SMack3",
