@@ -1,11 +1,11 @@
-"""Regenerate app/compliance/npa_states.py: the US state of each NANP area code.
+"""Regenerate app/core/npa_states.py: the US state of each NANP area code.
 
 The table is what phonenumbers' geocoder says for one sample number of each area code
 (200-999). Loading the geocoder's data costs ~0.8 s per process, which every cold `drip`
 tick and every simulator run paid; the table costs nothing. tests/campaigns/test_npa_states.py
 fails when a phonenumbers upgrade changes an answer: run this again then.
 
-    .venv/bin/python scripts/gen_npa_states.py > app/compliance/npa_states.py
+    .venv/bin/python scripts/gen_npa_states.py > app/core/npa_states.py
 """
 
 from __future__ import annotations

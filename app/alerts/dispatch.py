@@ -1,6 +1,7 @@
 """Sending alert notifications: due → grouped per recipient → storm cap → outbox → delivery.
 
-Contract of `flush_alerts(ctx, hold=True)`:
+Contract of `flush_alerts(dispatch, hold=True)` (`dispatch`: an `AlertDispatch`, the
+collaborators a flush uses, built by the caller):
 - what is due comes from the database (new, repeat, escalate, resolved; silenced keys and
   info alerts never); a new alert waits `hold` = the grouping window, so one that resolves
   inside it sends nothing, and everything due at once goes out as ONE message per recipient;
@@ -18,23 +19,37 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import structlog
 
 from app.alerts import render
 from app.alerts.policy import EMAIL, ESCALATION, SMS, AlertPolicy
+from app.core.clock import Clock
 from app.db.alerts import DueNotification, NotifiedAlert, Reason
 from app.db.outbox import MessageIn, OutboxMessage
-
-if TYPE_CHECKING:  # TEMP until the room takes named collaborators
-    from app.jobs.bootstrap import Context
+from app.db.repositories import Repositories
+from app.providers.delivery import OutboxDelivery
 
 log = structlog.get_logger(__name__)
 Group = dict[tuple[str, str], list[render.Item]]
 Channel = Literal["email", "sms"]
+
+
+@dataclass(frozen=True)
+class AlertDispatch:
+    """What a flush uses: the database (alerts and outbox repositories), the outbox delivery,
+    the provider name written on each channel's rows (`{"email": ..., "sms": ...}`), the
+    routing policy and the clock."""
+
+    repos: Repositories
+    delivery: OutboxDelivery
+    providers: Mapping[str, str]
+    policy: AlertPolicy
+    clock: Clock
 
 
 @dataclass
@@ -52,11 +67,11 @@ class _Plan:
     extra: list[MessageIn] = field(default_factory=list)
 
 
-async def flush_alerts(ctx: Context, *, hold: bool = True) -> FlushReport:
+async def flush_alerts(dispatch: AlertDispatch, *, hold: bool = True) -> FlushReport:
     """Send every alert notification due now; see the module docstring."""
-    policy = AlertPolicy.from_settings(ctx.settings)
-    now = ctx.clock.now()
-    due = await ctx.repos.alerts.notifications_due(
+    policy, alerts = dispatch.policy, dispatch.repos.alerts
+    now = dispatch.clock.now()
+    due = await alerts.notifications_due(
         now,
         hold_seconds=policy.hold_seconds if hold else 0,
         repeat_warning_seconds=policy.repeat_warning_seconds,
@@ -66,17 +81,17 @@ async def flush_alerts(ctx: Context, *, hold: bool = True) -> FlushReport:
     report = FlushReport(due=len(due))
     if due:
         plan = _group(policy, due)
-        await _apply_storm_cap(ctx, policy, plan, now)
-        messages = [*_messages(plan, _providers(ctx)), *plan.extra]
+        await _apply_storm_cap(dispatch, plan, now)
+        messages = [*_messages(plan, dispatch.providers), *plan.extra]
         notified = [
             NotifiedAlert(id=alert_id, reason=reason, channels=sorted(channels))
             for (alert_id, reason), channels in plan.channels.items()
         ]
-        ids = await ctx.repos.alerts.record_notifications(messages, notified, now)
+        ids = await alerts.record_notifications(messages, notified, now)
         report.enqueued = len(ids)
         if not messages:
             log.warning("alerts due but no on-call recipient configured", due=len(due))
-    await _deliver_pending(ctx, policy, report)
+    await _deliver_pending(dispatch, report)
     return report
 
 
@@ -93,11 +108,12 @@ def _group(policy: AlertPolicy, due: list[DueNotification]) -> _Plan:
     return plan
 
 
-async def _apply_storm_cap(ctx: Context, policy: AlertPolicy, plan: _Plan, now: datetime) -> None:
+async def _apply_storm_cap(dispatch: AlertDispatch, plan: _Plan, now: datetime) -> None:
+    policy = dispatch.policy
     phones = sorted({to for (channel, to) in plan.groups if channel in (SMS, ESCALATION)})
     if not phones:
         return
-    counts = await ctx.repos.alerts.sms_counts(phones, now - timedelta(hours=1))
+    counts = await dispatch.repos.alerts.sms_counts(phones, now - timedelta(hours=1))
     for (channel, to), items in list(plan.groups.items()):
         count = counts.get(to)
         if channel == EMAIL or count is None or count.sent < policy.sms_per_hour:
@@ -131,11 +147,7 @@ def _storm_message(to: str, held_back: int, cap: int, now: datetime) -> MessageI
     )
 
 
-def _providers(ctx: Context) -> dict[str, str]:
-    return {"email": ctx.providers.email.name, "sms": ctx.providers.sms.name}
-
-
-def _messages(plan: _Plan, providers: dict[str, str]) -> list[MessageIn]:
+def _messages(plan: _Plan, providers: Mapping[str, str]) -> list[MessageIn]:
     messages = []
     for (channel, to), items in sorted(plan.groups.items()):
         state = sorted(f"{a.id}:{reason}:{a.notifications}" for reason, a in items)
@@ -164,52 +176,54 @@ def _messages(plan: _Plan, providers: dict[str, str]) -> list[MessageIn]:
     return messages
 
 
-async def _deliver_pending(ctx: Context, policy: AlertPolicy, report: FlushReport) -> None:
+async def _deliver_pending(dispatch: AlertDispatch, report: FlushReport) -> None:
     """Deliver every pending alert row. Once a channel fails in this flush its remaining rows
     are not tried (each try may spend the provider's whole retry budget, and the guardian has
     a timeout): they stay queued for the next flush and go by the fallback channel now."""
     failing: set[str] = set()
-    for pending in await ctx.repos.alerts.pending_messages(ctx.clock.now()):
+    for pending in await dispatch.repos.alerts.pending_messages(dispatch.clock.now()):
         if pending.channel in failing:
             report.outcomes["deferred"] += 1
         else:
-            delivery = await ctx.providers.delivery.deliver_message(pending.message_id)
+            delivery = await dispatch.delivery.deliver_message(pending.message_id)
             report.outcomes[delivery.outcome] += 1
             if delivery.outcome not in ("failed", "requeued"):
                 continue
             failing.add(pending.channel)
-        report.fallbacks += await _fallback(ctx, policy, pending.message_id)
+        report.fallbacks += await _fallback(dispatch, pending.message_id)
 
 
-async def _fallback(ctx: Context, policy: AlertPolicy, message_id: int) -> int:
+async def _fallback(dispatch: AlertDispatch, message_id: int) -> int:
     """Send a failed alert message's content by the other channel; the number sent."""
-    row = await ctx.repos.outbox.get_message(message_id)
+    row = await dispatch.repos.outbox.get_message(message_id)
     if row is None or row.payload.get("fallback") or row.payload.get("storm"):
         return 0
     other: Channel = "sms" if row.channel == "email" else "email"
     if other in row.payload.get("channels", []):
         return 0  # that channel already carries this notification
-    recipients = await _fallback_recipients(ctx, policy, other)
-    provider = _providers(ctx)[other]
+    recipients = await _fallback_recipients(dispatch, other)
+    provider = dispatch.providers[other]
     messages = [_fallback_message(row, other, to, provider) for to in recipients]
     if not messages:
         return 0
     log.warning("alert channel failed: falling back", failed=row.channel, fallback=other)
-    ids = await ctx.repos.alerts.record_notifications(messages, [], ctx.clock.now())
+    ids = await dispatch.repos.alerts.record_notifications(messages, [], dispatch.clock.now())
     sent = 0
     for fallback_id in ids:
-        delivery = await ctx.providers.delivery.deliver_message(fallback_id)
+        delivery = await dispatch.delivery.deliver_message(fallback_id)
         sent += delivery.outcome == "sent"
     return sent
 
 
-async def _fallback_recipients(ctx: Context, policy: AlertPolicy, channel: str) -> list[str]:
+async def _fallback_recipients(dispatch: AlertDispatch, channel: str) -> list[str]:
+    policy = dispatch.policy
     if channel == EMAIL:
         return list(policy.emails)
     phones = list(policy.phones)
     if not phones:
         return []
-    counts = await ctx.repos.alerts.sms_counts(phones, ctx.clock.now() - timedelta(hours=1))
+    since = dispatch.clock.now() - timedelta(hours=1)
+    counts = await dispatch.repos.alerts.sms_counts(phones, since)
     return [p for p in phones if counts[p].sent < policy.sms_per_hour]  # the cap holds here too
 
 

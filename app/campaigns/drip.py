@@ -3,10 +3,11 @@
 One tick: claim a batch of due steps (one call: FOR UPDATE SKIP LOCKED + lease) → plan each
 (gate, caps, render; pure) → write every outbox row of the batch (one call) → deliver each
 through the provider layer (which claims the row before calling the provider) → settle every
-enrollment of the batch (one call). When every provider of the batch sends at once (no rate
-limit: dry runs), the rows are written and claimed in the same call. Repeats while batches
-come back full, up to a bound. A step outside the permitted window is rescheduled to the next
-permitted instant; one lead's failure is logged and rescheduled, never the end of the run.
+enrollment of the batch (one call). Each channel's rows are claimed in chunks sized by its
+provider's rate limiter (`OutboxDelivery.claim_chunk`), the same way for every provider.
+Repeats while batches come back full, up to a bound. A step outside the permitted window is
+rescheduled to the next permitted instant; one lead's failure is logged and rescheduled, never
+the end of the run.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ async def run(ctx: Context) -> dict[str, Any]:
 
 
 async def process_batch(ctx: Context, worker: str, steps: list[ClaimedStep]) -> Counter[str]:
-    """Plan, write the outbox rows, deliver, settle: one call each for the whole batch
-    (claim and record of the sends included), plus the provider requests themselves."""
+    """Plan, write the outbox rows, deliver, settle: one call each for the whole batch, a
+    claim and a record call per delivery chunk, plus the provider requests themselves."""
     now = ctx.clock.now()
     providers = {
         "email": ctx.providers.email.name,
@@ -65,11 +66,8 @@ async def process_batch(ctx: Context, worker: str, steps: list[ClaimedStep]) -> 
     used: dict[tuple[int, str], int] = {}
     plans = [_safe_plan(s, now, ctx, used, providers) for s in steps]
     items = [p.item for p in plans if p.item]
-    if all(ctx.providers.sends_at_once(i["channel"]) for i in items if i["channel"] != "call"):
-        enqueued, deliveries = await _write_and_send(ctx, items, now)
-    else:
-        enqueued = await ctx.repos.campaigns.enqueue(items, now)
-        deliveries = await _deliver_all(ctx, _by_channel(items, enqueued))
+    enqueued = await ctx.repos.campaigns.enqueue(items, now)
+    deliveries = await _deliver_all(ctx, _by_channel(items, enqueued))
     row_ids = {id(p): enqueued[p.item["idempotency_key"]].id for p in plans if p.item}
     results = [p.result or _after_delivery(ctx, p, deliveries.get(row_ids[id(p)])) for p in plans]
     await ctx.repos.campaigns.complete(worker, results, ctx.clock.now())
@@ -85,27 +83,15 @@ def _by_channel(items: list[dict[str, Any]], enqueued: dict[str, Enqueued]) -> d
     return out
 
 
-async def _write_and_send(
-    ctx: Context, items: list[dict[str, Any]], now: datetime
-) -> tuple[dict[str, Enqueued], dict[int, Delivery]]:
-    """Providers that send at once: the rows are written and claimed in one call, then sent
-    and recorded (the claim would follow the write by microseconds anyway)."""
-    delivery, concurrency = ctx.providers.delivery, ctx.settings.drip_concurrency
-    enqueued, claims = await ctx.repos.campaigns.enqueue_claimed(
-        items, delivery.reclaim_after_seconds, now
-    )
-    sent = await _guarded(delivery.deliver_claimed(claims, concurrency=concurrency), len(claims))
-    return enqueued, sent
-
-
 async def _deliver_all(ctx: Context, by_channel: dict[str, list[int]]) -> dict[int, Delivery]:
-    """Deliver each channel's outbox rows: a channel that sends at once has its rows claimed
-    in one call, a rate-limited one `DRIP_CONCURRENCY` at a time (docs/chaos.md)."""
+    """Deliver each channel's outbox rows, `DRIP_CONCURRENCY` sends at a time, claimed in
+    chunks of what the channel's rate limiter lets out in a short while: a row is claimed
+    (and its opt-out re-checked) only shortly before its send (docs/chaos.md)."""
     out: dict[int, Delivery] = {}
-    concurrency = ctx.settings.drip_concurrency
+    delivery, concurrency = ctx.providers.delivery, ctx.settings.drip_concurrency
     for channel, ids in by_channel.items():
-        chunk = len(ids) if ctx.providers.sends_at_once(channel) else concurrency
-        send = ctx.providers.delivery.deliver_messages(ids, concurrency=concurrency, chunk=chunk)
+        chunk = delivery.claim_chunk(channel)
+        send = delivery.deliver_messages(ids, concurrency=concurrency, chunk=chunk)
         out.update(await _guarded(send, len(ids)))
     return out
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from app.compliance.rules import US_STATES
+from app.core.phone import Phone
 from app.db.models import LeadIn
 from app.db.repositories import LeadRepository
 
@@ -54,13 +54,7 @@ class ImportReport:
 
 
 def normalise_phone(raw: str) -> str:
-    try:
-        number = phonenumbers.parse(raw, "US")
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Phone.parse(raw).e164  # InvalidPhone is a ValueError: a row-level error
 
 
 def normalise_email(raw: str) -> str:

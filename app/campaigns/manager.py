@@ -12,35 +12,51 @@ One tick:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import structlog
 
+from app.alerts import Alerts
 from app.campaigns.definition import Window
 from app.campaigns.steps import lead_facts
 from app.compliance.gate import evaluate, permitted_hours
 from app.compliance.rules import HoursRule
-from app.db.campaigns import QueuedCall
+from app.core.clock import Clock
+from app.core.settings import Settings
+from app.db.campaigns import ManagerRepository, QueuedCall
+from app.db.repositories import Repositories
+from app.providers.delivery import OutboxDelivery
 from app.scoring.timing import TimingModel, choose_call_time, load_timing
-
-if TYPE_CHECKING:
-    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 CANDIDATES_PER_SLOT = 5  # look past leads that are outside their hours right now
 
 
-async def run(ctx: Context) -> dict[str, Any]:
-    """One tick of `campaign_manager`; returns its counts."""
-    now = ctx.clock.now()
-    enrolled = await ctx.repos.campaigns.enroll(now)
-    paused = await guard_deliverability(ctx)
-    requeued = await ctx.repos.manager.requeue_unanswered(
-        ctx.settings.call_max_attempts, int(ctx.settings.call_retry_spacing_hours * 3600), now
+@dataclass(frozen=True)
+class ManagerDeps:
+    """What a `campaign_manager` tick uses (the job entry builds it): the database, the
+    clock, settings (call limits, retry spacing, timing estimates), the alerts service and
+    the outbox delivery that places calls."""
+
+    repos: Repositories
+    clock: Clock
+    settings: Settings
+    alerts: Alerts
+    delivery: OutboxDelivery
+
+
+async def run(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, Any]:
+    """One tick of `campaign_manager`; returns its counts. `rng` samples learned call slots."""
+    now, settings = deps.clock.now(), deps.settings
+    enrolled = await deps.repos.campaigns.enroll(now)
+    paused = await guard_deliverability(deps.repos.manager, deps.alerts, deps.clock.now())
+    requeued = await deps.repos.manager.requeue_unanswered(
+        settings.call_max_attempts, int(settings.call_retry_spacing_hours * 3600), now
     )
-    placed = await place_calls(ctx)
+    placed = await place_calls(deps, rng)
     return {
         "enrolled": sum(e.enrolled for e in enrolled),
         "paused": paused,
@@ -49,11 +65,11 @@ async def run(ctx: Context) -> dict[str, Any]:
     }
 
 
-async def guard_deliverability(ctx: Context) -> int:
+async def guard_deliverability(repo: ManagerRepository, alerts: Alerts, now: datetime) -> int:
     """Pause spiking campaigns (one SQL call) and raise a warning alert for each."""
-    paused = await ctx.repos.manager.deliverability_check(ctx.clock.now())
+    paused = await repo.deliverability_check(now)
     for p in paused:
-        await ctx.alerts.raise_alert(f"campaign_paused:{p.slug}", "warning",
+        await alerts.raise_alert(f"campaign_paused:{p.slug}", "warning",
             f"Campaign {p.slug} paused: {p.metric} {p.rate:.2%} over {p.sample} sends",
             {"metric": p.metric, "rate": p.rate, "threshold": p.threshold,
              "resume": f"nightshift campaigns resume {p.slug}"},
@@ -99,13 +115,14 @@ def call_permitted(call: QueuedCall, now: datetime) -> bool:
     return decision.allowed
 
 
-async def place_calls(ctx: Context, rng: np.random.Generator | None = None) -> dict[str, int]:
+async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, int]:
     """Place waiting calls hottest-first while Vapi has free concurrency. A call of a campaign
-    with `call_timing: learned` first gets its slot from Thompson sampling over the lead's
-    permitted hours (growth's best time to call) and waits for it when that is later."""
-    limit = ctx.settings.vapi_max_concurrent_calls
-    now = ctx.clock.now()
-    queue, in_flight = await ctx.repos.manager.call_queue(limit * CANDIDATES_PER_SLOT, now)
+    with `call_timing: learned` first gets its slot from Thompson sampling (drawn from `rng`)
+    over the lead's permitted hours (growth's best time to call) and waits for it when that
+    is later."""
+    limit = deps.settings.vapi_max_concurrent_calls
+    now = deps.clock.now()
+    queue, in_flight = await deps.repos.manager.call_queue(limit * CANDIDATES_PER_SLOT, now)
     slots = max(0, limit - in_flight)
     counts = {"calls_placed": 0, "calls_waiting": 0, "calls_failed": 0, "calls_scheduled": 0}
     timing: TimingModel | None = None
@@ -119,12 +136,12 @@ async def place_calls(ctx: Context, rng: np.random.Generator | None = None) -> d
             continue
         if _learned(call) and call.not_before is None:  # its slot is chosen once
             timing = timing or await load_timing(ctx)
-            at = choose_slot(call, timing, now, rng or np.random.default_rng())
+            at = choose_slot(call, timing, now, rng)
             if at > now:
-                await ctx.repos.manager.defer_call(call.id, at, now)
+                await deps.repos.manager.defer_call(call.id, at, now)
                 counts["calls_scheduled"] += 1
                 continue
-        delivery = await ctx.providers.delivery.place_call(call.id)
+        delivery = await deps.delivery.place_call(call.id)
         if delivery.outcome == "concurrency":
             break
         placed = delivery.outcome in ("sent", "done")

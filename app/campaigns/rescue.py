@@ -16,54 +16,61 @@ Contract:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import structlog
 
 from app.compliance.gate import LeadFacts, evaluate
+from app.core.settings import Settings
 from app.db.outbox import OutboxMessage
-from app.db.webhooks import ReportResult
-from app.webhooks import hooks
-
-if TYPE_CHECKING:  # TEMP until the room takes named collaborators
-    from app.jobs.bootstrap import Context
+from app.db.webhooks import ReportResult, WebhookRepository
+from app.providers.delivery import OutboxDelivery
 
 log = structlog.get_logger(__name__)
 RESCUE_OUTCOMES = frozenset({"no_answer", "busy", "voicemail"})
 
 
-def rescue_text(ctx: Context) -> str:
-    s = ctx.settings
-    return (f"Sorry we missed you! This is {s.business_name}. Book a time that suits you: "
-            f"{s.booking_url} Reply STOP to opt out.")  # fmt: skip
+def rescue_text(business_name: str, booking_url: str) -> str:
+    return (f"Sorry we missed you! This is {business_name}. Book a time that suits you: "
+            f"{booking_url} Reply STOP to opt out.")  # fmt: skip
 
 
-def send_time(ctx: Context, report: ReportResult, now: datetime) -> datetime | None:
-    """When the text may go (now, or the next permitted instant); None: it may not."""
+def send_time(report: ReportResult, now: datetime, default_tz: str) -> datetime | None:
+    """When the text may go (now, or the next permitted instant); None: it may not.
+    `default_tz`: the zone of a lead whose own is unknown (the business's)."""
     lead = LeadFacts(phone=report.lead_phone, state=report.lead_state,
                      timezone=report.lead_timezone)  # fmt: skip
     decision = evaluate("sms", lead, now, recent_attempts=report.recent_attempts,
-                        default_tz=ctx.settings.business_timezone)  # fmt: skip
+                        default_tz=default_tz)  # fmt: skip
     if decision.allowed:
         return now
     log.info("rescue text held", lead_id=report.lead_id, reason=decision.reason)
     return decision.next_at
 
 
-async def queue_rescue(ctx: Context, report: ReportResult) -> OutboxMessage | None:
-    """Queue the rescue text for a finished call, if the rules allow one."""
+async def queue_rescue(
+    report: ReportResult,
+    *,
+    repo: WebhookRepository,
+    settings: Settings,
+    sms_provider: str,
+    now: datetime,
+) -> OutboxMessage | None:
+    """Queue the rescue text for a finished call, if the rules allow one. `settings` gives
+    the business's name, booking link and timezone; `sms_provider` names the SMS sender."""
     if report.outcome not in RESCUE_OUTCOMES or report.lead_id is None or not report.lead_phone:
         return None
-    now = ctx.clock.now()
-    when = send_time(ctx, report, now)
+    when = send_time(report, now, settings.business_timezone)
     if when is None:
         return None
     message = {
         "idempotency_key": f"rescue:{report.lead_id}:{report.call_id}",
-        "provider": ctx.providers.sms.name,
-        "payload": {"body": rescue_text(ctx), "not_before": when.isoformat()},
+        "provider": sms_provider,
+        "payload": {
+            "body": rescue_text(settings.business_name, settings.booking_url),
+            "not_before": when.isoformat(),
+        },
     }
-    return await ctx.repos.webhooks.enqueue_rescue(report.lead_id, message, now)
+    return await repo.enqueue_rescue(report.lead_id, message, now)
 
 
 def is_due(message: OutboxMessage, now: datetime) -> bool:
@@ -71,21 +78,22 @@ def is_due(message: OutboxMessage, now: datetime) -> bool:
     return not_before is None or datetime.fromisoformat(not_before) <= now
 
 
-async def deliver_due_rescues(ctx: Context) -> int:
+async def deliver_due_rescues(
+    repo: WebhookRepository, delivery: OutboxDelivery, default_tz: str, now: datetime
+) -> int:
     """Send every queued rescue text whose time has come and that the gate still allows
     (other contacts may have reached the lead since it was queued: a state cap counts them);
     one it refuses for now is held until the gate's next permitted instant, one it refuses
     for good is cancelled. Returns how many were sent."""
-    now, repo = ctx.clock.now(), ctx.repos.webhooks
     allowed: list[int] = []
     for due in await repo.due_rescue_checks(now):
         lead = LeadFacts(phone=due.message.to_address, state=due.lead_state,
                          timezone=due.lead_timezone)  # fmt: skip
         decision = evaluate("sms", lead, now, recent_attempts=due.recent_attempts,
-                            default_tz=ctx.settings.business_timezone)  # fmt: skip
+                            default_tz=default_tz)  # fmt: skip
         if decision.allowed:
             allowed.append(due.message.id)
         else:
             await repo.hold_rescue(due.message.id, decision.next_at, decision.reason, now)
-    await hooks.deliver(ctx, allowed)
+    await delivery.deliver_each(allowed)
     return len(allowed)

@@ -7,14 +7,22 @@ from typing import Any, TypeVar
 
 import typer
 
+from app import devserver
+from app.cli import demo as demo_data
 from app.cli.alerts import alerts_cli
 from app.cli.appointments import appointments_cli, digest_cli
 from app.cli.campaigns import campaigns_cli, leads_cli
-from app.cli.scoring import export_cli, insights_cli
+from app.cli.scoring import export_cli, insights_cli, scoring_status_lines
+from app.cli.status import print_sections, snapshot_json
 from app.cli.support import with_context
 from app.core.settings import get_settings
+from app.db.embedded import start_embedded
+from app.db.migrate import migrate as apply
+from app.jobs import JOBS_BY_NAME
 from app.jobs.bootstrap import Context
+from app.jobs.runner import run_job
 from app.simulate.cli import simulate as simulate_command
+from app.status.data import collect
 
 T = TypeVar("T")
 
@@ -42,8 +50,6 @@ def dev(
 ) -> None:
     """Run the whole suite locally: database (embedded unless configured), migrations,
     demo data, every job on its schedule and the web app."""
-    from app import devserver
-    from app.cli import demo as demo_data
 
     async def work(ctx: Context) -> bool:
         if demo:
@@ -64,8 +70,6 @@ def dev(
 @cli.command()
 def migrate() -> None:
     """Apply pending migrations (supabase/migrations) in order; a no-op when up to date."""
-    from app.db.embedded import start_embedded
-    from app.db.migrate import migrate as apply
 
     settings = get_settings()
     mode = settings.database_mode()
@@ -94,8 +98,6 @@ def migrate() -> None:
 @cli.command()
 def run(job: str = typer.Argument(..., help="Job name from the registry, e.g. drip.")) -> None:
     """Run one job once now, under its lease, and print its summary line."""
-    from app.jobs import JOBS_BY_NAME
-    from app.jobs.runner import run_job
 
     if job not in JOBS_BY_NAME:
         typer.echo(f"unknown job {job!r}; known: {', '.join(JOBS_BY_NAME)}", err=True)
@@ -110,9 +112,6 @@ def run(job: str = typer.Argument(..., help="Job name from the registry, e.g. dr
 def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Jobs, open alerts, funnel, calls, deliverability, API health, model, appointments,
     and the call queue's top leads with their scoring reasons."""
-    from app.cli.scoring import scoring_status_lines
-    from app.cli.status import print_sections, snapshot_json
-    from app.status.data import collect
 
     async def work(ctx: Context) -> dict[str, Any]:
         snap = await collect(ctx)

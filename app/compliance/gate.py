@@ -22,7 +22,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.compliance.rules import FEDERAL, STATE_RULES, HoursRule, area_code_state, number_facts
+from app.compliance.rules import FEDERAL, STATE_RULES, HoursRule
+from app.core.phone import Phone
 
 Channel = Literal["email", "sms", "call"]
 SEARCH_DAYS = 15
@@ -61,7 +62,7 @@ def candidate_zones(channel: Channel, lead: LeadFacts, default_tz: str) -> tuple
         return (str(lead.timezone),)
     if channel == "email":
         return (default_tz,)
-    return number_facts(lead.phone).zones if lead.phone else ()
+    return Phone(lead.phone).zones if lead.phone else ()
 
 
 def applicable_rules(
@@ -70,7 +71,7 @@ def applicable_rules(
     """Federal ∩ lead's state ∩ area-code state ∩ campaign window (email: window only)."""
     rules = [] if channel == "email" else [FEDERAL]
     if channel != "email":
-        states = {lead.state, area_code_state(lead.phone) if lead.phone else None}
+        states = {lead.state, Phone(lead.phone).state if lead.phone else None}
         rules += [STATE_RULES[s] for s in sorted(s for s in states if s) if s in STATE_RULES]
     return rules + ([window] if window else [])
 

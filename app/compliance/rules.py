@@ -9,13 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
-from functools import lru_cache
-
-import phonenumbers
-from phonenumbers import timezone as pn_timezone
-from phonenumbers.tzdata import TIMEZONE_DATA
-
-from app.compliance.npa_states import NPA_STATE
 
 
 @dataclass(frozen=True)
@@ -93,77 +86,6 @@ US_STATES = {
     "West Virginia": "WV", "Wisconsin": "WI", "Wyoming": "WY", "Washington D.C.": "DC",
     "Washington State": "WA",  # phonenumbers' geocoder says so for 206, 253, ...
 }  # fmt: skip
-
-# NANP area codes whose exchanges span several zones (phonenumbers 9.0.43 data): an exchange
-# missing from the override table falls back to ONE default zone, which is not proof.
-SPLIT_AREA_CODES = frozenset(
-    [
-        "208",
-        "219",
-        "270",
-        "308",
-        "423",
-        "541",
-        "574",
-        "605",
-        "606",
-        "620",
-        "701",
-        "775",
-        "785",
-        "812",
-        "850",
-        "906",
-        "907",
-        "928",
-    ]
-)
-
-
-@dataclass(frozen=True)
-class NumberFacts:
-    zones: tuple[str, ...]  # empty when unknown (invalid, toll-free, non-geographic)
-    state: str | None  # the area code's state (FL/OK/CT presume residency from it)
-
-
-@lru_cache(maxsize=64)
-def _area_code_zones(npa: str) -> tuple[str, ...]:
-    """Every zone any prefix of this NANP area code maps to."""
-    prefix = "1" + npa
-    found = {z for key, zones in TIMEZONE_DATA.items() if key.startswith(prefix) for z in zones}
-    return tuple(sorted(found))
-
-
-def _exchange_listed(national: str) -> bool:
-    return any(("1" + national[:n]) in TIMEZONE_DATA for n in range(4, len(national) + 1))
-
-
-@lru_cache(maxsize=100_000)
-def number_facts(e164: str) -> NumberFacts:
-    """Candidate zones and area-code state of a US number, per compliance.md §5."""
-    try:
-        number = phonenumbers.parse(e164, "US")
-    except phonenumbers.NumberParseException:
-        return NumberFacts((), None)
-    geographic = phonenumbers.is_number_type_geographical(
-        phonenumbers.number_type(number), number.country_code or 1
-    )
-    if not phonenumbers.is_valid_number(number) or not geographic:
-        return NumberFacts((), None)
-    zones = tuple(z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown")
-    national = str(number.national_number)
-    if national[:3] in SPLIT_AREA_CODES and not _exchange_listed(national):
-        zones = _area_code_zones(national[:3])
-    return NumberFacts(zones, area_code_state(e164))
-
-
-def area_code_state(e164: str) -> str | None:
-    """The state of a NANP number's area code (FL/OK/CT presume residency from it)."""
-    if not (e164.startswith("+1") and len(e164) == 12 and e164[2:].isdigit()):
-        return None
-    # A table, not the geocoder: its data costs ~0.8 s per process (scripts/gen_npa_states.py)
-    return NPA_STATE.get(e164[2:5])
-
 
 def state_from_description(text: str) -> str | None:
     """'Pensacola, FL' → FL; 'Florida' → FL; otherwise None."""

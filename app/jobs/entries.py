@@ -22,8 +22,16 @@ async def drip(ctx: Context) -> dict[str, Any]:
     return await drip_loop.run(ctx)
 
 
+def manager_deps(ctx: Context) -> manager_loop.ManagerDeps:
+    """What `campaign_manager` uses, from the graph."""
+    return manager_loop.ManagerDeps(
+        repos=ctx.repos, clock=ctx.clock, settings=ctx.settings, alerts=ctx.alerts,
+        delivery=ctx.providers.delivery,
+    )  # fmt: skip
+
+
 async def campaign_manager(ctx: Context) -> dict[str, Any]:
-    return await manager_loop.run(ctx)
+    return await manager_loop.run(manager_deps(ctx), ctx.rng)
 
 
 async def growth(ctx: Context) -> dict[str, Any]:

@@ -15,7 +15,8 @@ provider, so its limiter never waits (`unlimited`).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -55,11 +56,17 @@ class Providers:
 
 @dataclass(frozen=True)
 class Ports:
-    """Adapters that replace the ones settings would choose; None keeps the chosen one."""
+    """Adapters that replace the ones settings would choose; None keeps the chosen one.
+    `limiters`, by channel (`email`, `sms`): the limiter that paces a replacement sender; a
+    replacement without one reaches no rate-limited provider (its limiter never waits)."""
 
     email: EmailSender | None = None
     sms: SmsSender | None = None
     calls: CallPlacer | None = None
+    limiters: Mapping[str, Pace] = field(default_factory=dict)
+
+    def pace(self, channel: str, clock: Clock) -> Pace:
+        return self.limiters.get(channel) or unlimited(clock)
 
 
 def resend_config(settings: Settings) -> ResendConfig:
@@ -98,8 +105,13 @@ def build_providers(
     *,
     client: httpx.AsyncClient | None = None,
     sleep: Sleep = asyncio.sleep,
+    alert: AlertHook | None = None,
+    ports: Ports | None = None,
 ) -> Providers:
-    """The provider layer for one process (limiters are shared by all its coroutines)."""
+    """The provider layer for one process (limiters are shared by all its coroutines).
+    `alert` receives the provider-level alerts (e.g. a Resend quota); default: logged.
+    `ports` replaces the adapters settings would choose (the simulator's, a test's fakes);
+    they are wrapped in the same `OutboxDelivery` as real ones, paced by `ports.limiters`."""
     client = client or httpx.AsyncClient(timeout=httpx.Timeout(settings.provider_timeout_seconds))
     retry = RetryPolicy(
         RetryConfig(
@@ -113,10 +125,17 @@ def build_providers(
     email, email_pace = _email(settings, common, sleep)
     sms, sms_pace = _sms(settings, common, sleep)
     calls = _calls(settings, common)
+    if ports is not None:
+        if ports.email is not None:
+            email, email_pace = ports.email, ports.pace("email", clock)
+        if ports.sms is not None:
+            sms, sms_pace = ports.sms, ports.pace("sms", clock)
+        calls = ports.calls or calls
     delivery = OutboxDelivery(
         repos.outbox, email=email, sms=sms, calls=calls, clock=clock,
         limiters={"email": email_pace, "sms": sms_pace},
         max_calls_in_flight=settings.vapi_max_concurrent_calls,
+        alert=alert,
     )  # fmt: skip
     return Providers(email, sms, calls, delivery, client)
 

@@ -16,7 +16,7 @@ This is the only way the rest of nightshift reaches a provider.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -110,17 +110,18 @@ class OutboxDelivery:
         limiters: Mapping[str, Pace] | None = None,
         max_calls_in_flight: int = 10,
         reclaim_after_seconds: int = 600,
-        alert: AlertHook = _log_alert,
+        alert: AlertHook | None = None,
     ) -> None:
         """`limiters`: by channel (`email`, `sms`), the limiter that paces that channel's
-        sends (the one its sender acquires); it sizes `claim_chunk`."""
+        sends (the one its sender acquires); it sizes `claim_chunk`. `alert`: where a quota
+        error is raised (default: logged)."""
         self.outbox = outbox
         self.email, self.sms, self.calls = email, sms, calls
         self.limiters: Mapping[str, Pace] = limiters or {}
         self.clock = clock
         self.max_calls_in_flight = max_calls_in_flight
         self.reclaim_after_seconds = reclaim_after_seconds
-        self.alert = alert
+        self.alert = alert or _log_alert
 
     async def deliver_message(self, message_id: int) -> Delivery:
         """Send one outbox message (email or SMS) at most once."""
@@ -139,6 +140,17 @@ class OutboxDelivery:
             row.id, result.provider, result.provider_id, self.clock.now(), request
         )
         return Delivery("sent", row.id, result.provider, result.provider_id, result.reconciled)
+
+    async def deliver_each(self, message_ids: Iterable[int]) -> None:
+        """`deliver_message` for each id in turn (a webhook's replies, due rescue texts);
+        a failure is logged and never stops the others."""
+        for message_id in message_ids:
+            try:
+                result = await self.deliver_message(message_id)
+                log.info("message delivered", outbox_id=message_id, outcome=result.outcome)
+            except Exception as exc:  # one failed send must not lose the others
+                log.error("message delivery failed", outbox_id=message_id,
+                          error=type(exc).__name__)  # fmt: skip
 
     def claim_chunk(self, channel: str) -> int:
         """Rows of `channel` that `deliver_messages` should claim per call: what the

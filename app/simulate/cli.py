@@ -8,6 +8,8 @@ import json
 import typer
 
 from app.core import logs
+from app.simulate.engine import SimConfig
+from app.simulate.engine import simulate as run
 
 
 def simulate(
@@ -25,9 +27,6 @@ def simulate(
     """Run the real jobs and webhook handlers on a virtual clock against simulated
     providers and leads; print messages, calls, bookings, opt-outs, compliance violations,
     duplicates, learned best hours and the scoring AUC. Exit 1 on any violation/duplicate."""
-    from app.simulate.engine import SimConfig
-    from app.simulate.engine import simulate as run
-
     logs.configure("ERROR")
     report = asyncio.run(run(SimConfig(leads=leads, days=days, seed=seed, admin_dsn=dsn)))
     typer.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.text())

@@ -3,8 +3,9 @@
 Contract of `simulate(config)`:
 - a fresh database per run: a new database on the server of `config.admin_dsn` (else on an
   embedded Postgres started in a temporary directory), migrated, dropped afterwards;
-- the context is the production one (`open_context`) with a ManualClock; its providers are
-  replaced by the simulated ones behind the same `OutboxDelivery`, so every outbox rule holds;
+- the graph is the production one (`bootstrap`) with a ManualClock and the simulated
+  adapters as its ports (`sim_ports`), behind the same `OutboxDelivery`, so every outbox rule
+  holds;
 - leads from `make_population` and the two example campaigns are loaded through the same
   repository calls the CLI uses;
 - the clock moves in 5-minute ticks; at each tick the webhooks due are posted (in-process
@@ -36,14 +37,15 @@ from psycopg import conninfo, sql
 from app.campaigns.definition import load_campaign_yaml
 from app.core.clock import ManualClock
 from app.core.settings import Settings
+from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
 from app.jobs import JOBS
 from app.jobs.bootstrap import Context, Overrides, bootstrap
 from app.jobs.registry import next_fire
 from app.jobs.runner import run_job
-from app.providers.build import Providers
-from app.providers.delivery import OutboxDelivery
+from app.providers.build import Ports
+from app.providers.ratelimit import unlimited
 from app.simulate.events import EventQueue
 from app.simulate.population import SimLead, make_population
 from app.simulate.providers import SimCalls, SimEmail, SimSms, World
@@ -113,7 +115,6 @@ def fresh_database(admin_dsn: str | None) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="nightshift-sim-") as tmp:
         server = None
         if admin_dsn is None:
-            from app.db.embedded import start_embedded
 
             server = start_embedded(str(Path(tmp) / "pg"))
             admin_dsn = str(server.get_uri())
@@ -133,16 +134,12 @@ def fresh_database(admin_dsn: str | None) -> Iterator[str]:
                 server.cleanup()
 
 
-def install_providers(ctx: Context, world: World) -> None:
-    """Swap the simulated adapters in behind a new OutboxDelivery (same rules, same hook)."""
-    email, sms, calls = SimEmail(world), SimSms(world), SimCalls(world)
-    old = ctx.providers.delivery
-    delivery = OutboxDelivery(
-        ctx.repos.outbox, email=email, sms=sms, calls=calls, clock=ctx.clock,
-        max_calls_in_flight=ctx.settings.vapi_max_concurrent_calls, alert=old.alert,
-    )  # fmt: skip
-    unthrottled = frozenset({"email", "sms"})  # the simulated providers answer at once
-    ctx.providers = Providers(email, sms, calls, delivery, ctx.providers.client, unthrottled)
+def sim_ports(world: World) -> Ports:
+    """The simulated adapters, built into the graph behind the real OutboxDelivery (same
+    rules, same alert hook). They answer at once: their limiters never wait, so drip claims
+    a channel's whole batch per call (`OutboxDelivery.claim_chunk`)."""
+    pace = {"email": unlimited(world.clock), "sms": unlimited(world.clock)}
+    return Ports(SimEmail(world), SimSms(world), SimCalls(world), limiters=pace)
 
 
 async def load_world(ctx: Context, leads: list[SimLead]) -> None:
@@ -206,10 +203,10 @@ async def simulate(config: SimConfig, base: Settings | None = None) -> Report:
     with seeded_numpy(config.seed), fresh_database(config.admin_dsn) as dsn:
         transport = await PostgresTransport(dsn, max_size=settings.db_pool_max_size).open()
         try:
-            async with bootstrap(settings, Overrides(clock=clock, transport=transport)) as ctx:
-                by_address = {a: lead for lead in leads for a in (lead.phone, lead.email)}
-                world = World(clock, rng, EventQueue(), by_address, config.seed)
-                install_providers(ctx, world)
+            by_address = {a: lead for lead in leads for a in (lead.phone, lead.email)}
+            world = World(clock, rng, EventQueue(), by_address, config.seed)
+            overrides = Overrides(clock=clock, transport=transport, ports=sim_ports(world))
+            async with bootstrap(settings, overrides) as ctx:
                 await load_world(ctx, leads)
                 runs = await _drive(ctx, world, START + timedelta(days=config.days))
                 return await build_report(ctx, world, leads, config, started, runs.as_dict())

@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.appointments.loop import tick
+from app.core.phone import E164
 from app.core.settings import Settings
 from app.db.appointments import BookingIn
 from app.webhooks.common import (
@@ -46,7 +47,6 @@ from app.webhooks.common import (
 
 router = APIRouter(route_class=SafeRoute)
 SIGNATURE_HEADERS = ("x-booking-signature", "x-cal-signature-256")
-E164 = r"^\+[1-9][0-9]{6,14}$"
 
 
 class BookingBody(BaseModel):
@@ -57,7 +57,7 @@ class BookingBody(BaseModel):
     ends_at: AwareDatetime | None = None
     duration_minutes: int | None = Field(default=None, ge=5, le=1440)
     name: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, pattern=E164)
+    phone: E164 | None = None
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)
     timezone: str | None = None
     notes: str | None = Field(default=None, max_length=2000)

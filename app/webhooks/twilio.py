@@ -23,7 +23,6 @@ from fastapi.responses import JSONResponse
 from app.consent.keywords import Inbound, classify
 from app.db.outbox import MessageIn
 from app.jobs.bootstrap import Context
-from app.webhooks import hooks
 from app.webhooks.common import (
     FORM_TYPES,
     JSON_TYPES,
@@ -117,13 +116,13 @@ async def inbound_sms(request: Request, background: BackgroundTasks) -> Response
             ids.append(await _acknowledge(ctx, inbound.ack_code, sid, sender))
         except Exception as exc:
             log.error("ACK not applied", code=inbound.ack_code, error=type(exc).__name__)
-    background.add_task(hooks.deliver, ctx, ids)
+    background.add_task(ctx.providers.delivery.deliver_each, ids)
     return twiml()
 
 
 async def _acknowledge(ctx: Context, code: str, sid: str, sender: str) -> int:
     """Hands the ACK to the alerts package and queues the confirmation text; its id."""
-    alert = await hooks.ctx.alerts.acknowledge(code, sender)
+    alert = await ctx.alerts.acknowledge(code, sender)
     key = getattr(alert, "key", None)
     body = (f"nightshift: {key} acknowledged ({code}); repeats stopped." if alert is not None
             else f"nightshift: no firing alert with code {code}.")  # fmt: skip

@@ -26,7 +26,6 @@ from starlette.routing import Route
 from app.campaigns.rescue import is_due, queue_rescue
 from app.db.webhooks import ReportResult
 from app.jobs.bootstrap import Context
-from app.webhooks import hooks
 from app.webhooks.common import (
     JSON_TYPES,
     Rejected,
@@ -113,12 +112,15 @@ async def _report(
 async def _rescue(ctx: Context, report: ReportResult, background: BackgroundTasks) -> None:
     """The report is stored: a failing rescue is logged, never turned into an error reply."""
     try:
-        rescue = await queue_rescue(ctx, report)
+        rescue = await queue_rescue(
+            report, repo=ctx.repos.webhooks, settings=ctx.settings,
+            sms_provider=ctx.providers.sms.name, now=ctx.clock.now(),
+        )  # fmt: skip
     except Exception as exc:
         log.error("rescue text not queued", call_id=report.call_id, error=type(exc).__name__)
         return
     if rescue is not None and is_due(rescue, ctx.clock.now()):
-        background.add_task(hooks.deliver, ctx, [rescue.id])
+        background.add_task(ctx.providers.delivery.deliver_each, [rescue.id])
 
 
 async def _hang(ctx: Context, message: dict[str, Any], payload: dict[str, Any], *_: Any) -> Any:

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.compliance.gate import Channel, LeadFacts, evaluate, next_permitted
-from app.compliance.rules import FEDERAL, HoursRule, number_facts
+from app.compliance.rules import FEDERAL, HoursRule
+from app.core.phone import Phone
 
 NY, CHI, LA = (
     ZoneInfo("America/New_York"),
@@ -127,10 +128,10 @@ def test_campaign_window_on_top_of_the_law() -> None:
 
 
 def test_split_area_code_facts() -> None:
-    assert number_facts("+18504341234").zones == ("America/Chicago",)
-    assert set(number_facts("+18505550123").zones) == {"America/Chicago", "America/New_York"}
-    assert number_facts("+18504341234").state == "FL"
-    assert number_facts("+18005550100").zones == ()
+    assert Phone("+18504341234").zones == ("America/Chicago",)
+    assert set(Phone("+18505550123").zones) == {"America/Chicago", "America/New_York"}
+    assert Phone("+18504341234").state == "FL"
+    assert Phone("+18005550100").zones == ()
 
 
 def test_next_permitted_none_when_never() -> None:

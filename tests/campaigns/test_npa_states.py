@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from app.compliance.npa_states import NPA_STATE
-from app.compliance.rules import area_code_state
+from app.core.npa_states import NPA_STATE
+from app.core.phone import area_code_state
 
 GENERATOR = Path(__file__).parents[2] / "scripts" / "gen_npa_states.py"
 

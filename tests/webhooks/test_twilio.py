@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from app.alerts import Alerts
 from app.core.clock import ManualClock
 from app.jobs.bootstrap import Context
-from app.webhooks import hooks
 from tests.webhooks.helpers import (
     Db,
     client,
@@ -139,11 +139,11 @@ async def test_ack_from_on_call_number_acknowledges(
 ) -> None:
     acked: list[tuple[str, str]] = []
 
-    async def fake_ack(_ctx: Context, code: str, by: str) -> object:
+    async def fake_ack(_alerts: Alerts, code: str, by: str) -> object:
         acked.append((code, by))
         return SimpleNamespace(key="job.drip.down")
 
-    monkeypatch.setattr(hooks, "_alerts_hook", lambda: fake_ack)
+    monkeypatch.setattr(Alerts, "acknowledge", fake_ack)
     oncall = {"MessageSid": "SMack1", "From": "+14155550100", "To": "+1", "Body": "ack k7q2"}
     stranger = {**oncall, "MessageSid": "SMack2", "From": USER}
     async with client(ctx) as http:
