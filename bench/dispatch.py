@@ -1,11 +1,16 @@
 """Drip dispatch throughput: steps sent per second end to end, and its baseline.
 
 For each table size (10k, 100k, 1M leads) the SAME number of steps is due (default 10,000):
-claim → gate → render → outbox rows → dry-run (zero-latency) provider → record → next step,
-exactly as the `drip` job runs them. Beside it, the database's own ceiling: the same number
-of outbox rows written by one `INSERT ... SELECT`. Prints one row per size.
+claim → gate → render → outbox rows → delivery claim → Twilio adapter → record → next step,
+through the code production runs: the `drip` job's entry, the real Twilio adapter (its rate
+limiter, retry policy and httpx client), its limit raised the way a deployment raises it
+(TWILIO_RATE_PER_SECOND_PER_SENDER, `--rate`), which also sizes the delivery's claims. Only
+the network is missing: respx answers each Twilio request in-process, at once. Beside it,
+the database's own ceiling: the same number of outbox rows written by one
+`INSERT ... SELECT`. Prints one row per size.
 
     .venv/bin/python bench/dispatch.py [--sizes 10000,100000,1000000] [--due 10000]
+                                       [--rate 100000]
 
 Not a test: it prints measured figures (see bench/RESULTS.md).
 """
@@ -14,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import tempfile
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import psycopg
+import respx
 from psycopg import conninfo, sql
 
 from app.campaigns import drip
@@ -31,6 +39,7 @@ from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
 from app.jobs.bootstrap import Context, Overrides, bootstrap
+from app.jobs.drip import drip_deps
 
 NOW = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)  # 15:00 in New York: inside every window
 CAMPAIGN = """
@@ -76,7 +85,6 @@ def admin(dsn: str, statement: sql.Composed) -> None:
 PHASES = {  # the database calls of one drip tick, timed where they are made
     "claim": ("campaigns", "claim_due"),
     "outbox write": ("campaigns", "enqueue"),
-    "outbox write + delivery claim": ("campaigns", "enqueue_claimed"),  # dry run: one call
     "delivery claim": ("outbox", "claim_messages"),
     "delivery record": ("outbox", "record_messages_sent"),
     "settle": ("campaigns", "complete"),
@@ -102,9 +110,43 @@ def time_phases(ctx: Context) -> None:
         setattr(repo, method, timed)
 
 
-async def measure(dsn: str, size: int, due: int) -> tuple[float, float, int]:
-    """(engine seconds, baseline seconds, steps sent) for one table size."""
-    settings = Settings(_env_file=None, drip_max_batches=10_000, log_level="WARNING")
+BATCH = Settings(_env_file=None).drip_batch_size
+
+
+def deployment(rate: float) -> Settings:
+    """A production-shaped deployment: real Twilio (placeholder-free, made-up credentials),
+    its rate limit `rate`; email and calls off (the bench campaign only texts)."""
+    return Settings(
+        _env_file=None, log_level="WARNING", drip_max_batches=10_000,
+        public_base_url="https://bench.example.com", twilio_account_sid=TWILIO_SID,
+        twilio_auth_token="9f8e7d6c5b4a39281706f5e4d3c2b1a0", twilio_from_number="+15005550006",
+        twilio_rate_per_second_per_sender=rate, email_enabled=False, calls_enabled=False,
+    )  # fmt: skip
+
+
+TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
+MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+SENT = itertools.count()
+
+
+def twilio_accepts(request: httpx.Request) -> httpx.Response:
+    """Twilio's 201 for a created message (the fields its API returns), at once."""
+    form = dict(httpx.QueryParams(request.content.decode()))
+    sid = f"SM{next(SENT):032x}"
+    return httpx.Response(201, json={
+        "account_sid": TWILIO_SID, "api_version": "2010-04-01", "body": form["Body"],
+        "date_created": "Tue, 24 Nov 2026 20:00:00 +0000", "date_sent": None,
+        "date_updated": "Tue, 24 Nov 2026 20:00:00 +0000", "direction": "outbound-api",
+        "error_code": None, "error_message": None, "from": form.get("From"),
+        "messaging_service_sid": None, "num_media": "0", "num_segments": "1", "price": None,
+        "price_unit": "USD", "sid": sid, "status": "queued", "to": form["To"],
+        "uri": f"/2010-04-01/Accounts/{TWILIO_SID}/Messages/{sid}.json",
+    })  # fmt: skip
+
+
+async def measure(dsn: str, size: int, due: int, rate: float) -> tuple[float, float, int, int]:
+    """(engine seconds, baseline seconds, steps sent, SMS claim chunk) for one table size."""
+    settings = deployment(rate)
     clock = ManualClock(NOW)
     transport = await PostgresTransport(dsn, max_size=4).open()
     async with bootstrap(settings, Overrides(clock=clock, transport=transport)) as ctx:
@@ -115,9 +157,12 @@ async def measure(dsn: str, size: int, due: int) -> tuple[float, float, int]:
                 if statement.strip():
                     conn.execute(statement.encode(), params)
         time_phases(ctx)
-        started = time.perf_counter()
-        counts = await drip.run(ctx)
-        engine = time.perf_counter() - started
+        chunk = ctx.providers.delivery.claim_chunk("sms")
+        with respx.mock(assert_all_mocked=True) as twilio:
+            twilio.post(MESSAGES_URL).mock(side_effect=twilio_accepts)
+            started = time.perf_counter()
+            counts = await drip.run(drip_deps(ctx))
+            engine = time.perf_counter() - started
     await transport.close()
     with psycopg.connect(dsn, autocommit=True) as conn:
         # the same rows the engine sent, due again (lead ids 1..due were the due ones)
@@ -125,14 +170,17 @@ async def measure(dsn: str, size: int, due: int) -> tuple[float, float, int]:
         started = time.perf_counter()
         conn.execute(BASELINE.encode(), {"now": NOW}).close()
         baseline = time.perf_counter() - started
-    return engine, baseline, counts.get("advance", 0)
+    return engine, baseline, counts.get("advance", 0), chunk
 
 
-async def main(sizes: list[int], due: int) -> None:
+async def main(sizes: list[int], due: int, rate: float) -> None:
     logs.configure("WARNING")
     server = start_embedded(tempfile.mkdtemp(prefix="nightshift-bench-"))
     base = server.get_uri()
-    print(f"drip dispatch, {due:,} steps due, dry-run provider (zero latency), batch 500")
+    print(
+        f"drip dispatch, {due:,} steps due, batch {BATCH}, Twilio adapter limited to {rate:,.0f}/s"
+        " (TWILIO_RATE_PER_SECOND_PER_SENDER), each request answered at once"
+    )
     columns = ("leads", 10), ("sent", 7), ("engine s", 9), ("steps/s", 9), ("baseline s", 11)
     print(" ".join(f"{name:>{width}}" for name, width in columns), f"{'rows/s':>9} {'ratio':>6}")
     try:
@@ -142,7 +190,7 @@ async def main(sizes: list[int], due: int) -> None:
             admin(base, sql.SQL("create database {}").format(sql.Identifier(name)))
             dsn = conninfo.make_conninfo(base, dbname=name)
             migrate(dsn)
-            engine, baseline, sent = await measure(dsn, size, due)
+            engine, baseline, sent, chunk = await measure(dsn, size, due, rate)
             print(
                 f"{size:>10,} {sent:>7,} {engine:>9.2f} {sent / engine:>9,.0f} {baseline:>11.3f}"
                 f" {due / baseline:>9,.0f} {engine / baseline:>6.1f}"
@@ -151,6 +199,8 @@ async def main(sizes: list[int], due: int) -> None:
             rest = engine - sum(phases.values())  # planning (gate + render), sends, overhead
             shares = [f"{name} {sec:.2f}" for name, sec in phases.items()]
             print(f"{'':>10} database s: {', '.join(shares)}; the rest (Python) {rest:.2f}")
+            calls = -(-BATCH // chunk)
+            print(f"{'':>10} claim chunk {chunk:,} texts: {calls} claim call(s) per {BATCH} steps")
     finally:
         server.cleanup()
 
@@ -161,5 +211,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--due", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=100_000.0,
+                        help="TWILIO_RATE_PER_SECOND_PER_SENDER (default 100000)")  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(main([int(s) for s in args.sizes.split(",")], args.due))
+    asyncio.run(main([int(s) for s in args.sizes.split(",")], args.due, args.rate))

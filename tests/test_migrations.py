@@ -1,5 +1,6 @@
 """Migrations apply to a fresh Postgres, are recorded, and a second run changes nothing;
-the schema's security rules hold (RLS everywhere, functions for service_role only)."""
+the schema's security rules hold (RLS everywhere, functions in public and internal for
+service_role only, schema internal for service_role only)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ def _schema_snapshot(dsn: str) -> list[tuple[object, ...]]:
                where table_schema = 'public' order by 1, 2"""
             ).fetchall()
             + conn.execute(
-                "select proname, md5(prosrc) from pg_proc p join pg_namespace n"
-                " on n.oid = p.pronamespace where nspname = 'public' order by 1, 2"
+                "select nspname, proname, md5(prosrc) from pg_proc p join pg_namespace n"
+                " on n.oid = p.pronamespace where nspname in ('public', 'internal')"
+                " order by 1, 2, 3"
             ).fetchall()
         )
 
@@ -67,14 +69,36 @@ def test_every_required_table_exists_with_rls(database_dsn: str) -> None:
 def test_functions_are_executable_by_service_role_only(database_dsn: str) -> None:
     with psycopg.connect(database_dsn) as conn:
         rows = conn.execute(
-            """select p.oid::regprocedure::text,
+            """select n.nspname, p.oid::regprocedure::text,
                       has_function_privilege('anon', p.oid, 'execute'),
                       has_function_privilege('authenticated', p.oid, 'execute'),
                       has_function_privilege('service_role', p.oid, 'execute')
                  from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-                where nspname = 'public'"""
+                where nspname in ('public', 'internal')"""
         ).fetchall()
-    assert rows, "no functions found"
+    assert {r[0] for r in rows} == {"public", "internal"}, "no functions found"
+    assert [r[1] for r in rows if r[2] or r[3] or not r[4]] == []
+
+
+def test_only_service_role_may_use_the_internal_schema(database_dsn: str) -> None:
+    with psycopg.connect(database_dsn) as conn:
+        rows = conn.execute(
+            "select r, has_schema_privilege(r, 'internal', 'usage')"
+            " from unnest(array['anon', 'authenticated', 'service_role']) r"
+        ).fetchall()
+    assert dict(rows) == {"anon": False, "authenticated": False, "service_role": True}
+
+
+def test_tables_are_granted_to_service_role_only(database_dsn: str) -> None:
+    with psycopg.connect(database_dsn) as conn:
+        rows = conn.execute(
+            """select c.relname,
+                      has_table_privilege('anon', c.oid, 'select, insert, update, delete'),
+                      has_table_privilege('authenticated', c.oid, 'select, insert, update, delete'),
+                      has_table_privilege('service_role', c.oid, 'select, insert, update, delete')
+                 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                where nspname = 'public' and relkind = 'r'"""
+        ).fetchall()
     assert [r[0] for r in rows if r[1] or r[2] or not r[3]] == []
 
 

@@ -23,8 +23,8 @@ from app.jobs.runner import lease_seconds, run_job
 async def second_ctx(settings: Settings, clock: ManualClock, database_dsn: str) -> Any:
     """Another process's view of the same database (its own pool, its own holder)."""
     pg = await PostgresTransport(database_dsn, max_size=2).open()
-    async with bootstrap(settings, Overrides(clock=clock, transport=pg)) as context:
-        context.holder = "other-container:1"
+    overrides = Overrides(clock=clock, transport=pg, holder="other-container:1")
+    async with bootstrap(settings, overrides) as context:
         yield context
     await pg.close()
 

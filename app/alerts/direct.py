@@ -1,11 +1,12 @@
 """Paging when the database itself is down: straight through the provider ports.
 
 Contract:
-- `page_directly` sends a critical alert by SMS to ONCALL_PHONES and by email to
+- `page_directly(line, ...)` sends a critical alert by SMS to ONCALL_PHONES and by email to
   ONCALL_EMAILS without touching the database (no outbox row: it cannot be written), at most
   once per critical repeat interval per key in this process (`DirectPager` memory);
-- the page is kept in `DirectPager.unrecorded` and `record_direct_pages(ctx)` writes it into
-  `alerts` once the database answers again (the guardian does this first thing each run);
+- the page is kept in `DirectPager.unrecorded` and `record_direct_pages(repo, clock)` writes
+  it into `alerts` once the database answers again (the guardian does this first thing each
+  run);
 - one failed channel never stops the other (Twilio down → the email still goes).
 Limitation: the memory is per process; a new container forgets earlier direct pages.
 """
@@ -14,23 +15,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
 
 from app.alerts.policy import EMAIL, SMS, AlertPolicy
 from app.core.clock import Clock
-from app.core.settings import Settings
-from app.providers import Providers
+from app.db.alerts import AlertRepository
 from app.providers.errors import ProviderError
-from app.providers.ports import EmailMessage, SmsMessage
-
-if TYPE_CHECKING:  # TEMP until the room takes named collaborators
-    from app.jobs.bootstrap import Context
+from app.providers.ports import EmailMessage, EmailSender, SmsMessage, SmsSender
 
 log = structlog.get_logger(__name__)
 DB_DOWN_KEY = "database.unreachable"
+
+
+@dataclass(frozen=True)
+class DirectLine:
+    """What paging without the database uses: the two provider ports, the on-call policy
+    (recipients, repeat interval) and the clock."""
+
+    sms: SmsSender
+    email: EmailSender
+    policy: AlertPolicy
+    clock: Clock
 
 
 @dataclass(frozen=True)
@@ -52,9 +60,7 @@ PAGER = DirectPager()
 
 
 async def page_directly(
-    settings: Settings,
-    providers: Providers,
-    clock: Clock,
+    line: DirectLine,
     key: str,
     title: str,
     details: dict[str, Any],
@@ -64,17 +70,17 @@ async def page_directly(
     """Send the critical alert `key` now, bypassing the database; None when it was already
     sent within the critical repeat interval. `pager` defaults to the process's PAGER."""
     pager = pager if pager is not None else PAGER
-    policy = AlertPolicy.from_settings(settings)
-    now = clock.now()
+    policy = line.policy
+    now = line.clock.now()
     last = pager.last_sent.get(key)
     if last is not None and now - last < timedelta(seconds=policy.repeat_critical_seconds):
         return None
     body = f"[CRIT] {key}: {title} — paged directly (database down: ACK unavailable)"
     tag = f"direct-{key}-{now:%Y%m%dT%H%M}"
     channels = []
-    if await _sms_all(providers, policy, tag, body, now):
+    if await _sms_all(line.sms, policy, tag, body, now):
         channels.append(SMS)
-    if await _email_all(providers, policy, tag, body, details):
+    if await _email_all(line.email, policy, tag, body, details):
         channels.append(EMAIL)
     page = DirectPage(key, title, details, channels, now)
     pager.last_sent[key] = now
@@ -83,16 +89,14 @@ async def page_directly(
     return page
 
 
-async def _sms_all(
-    providers: Providers, policy: AlertPolicy, tag: str, body: str, now: datetime
-) -> bool:
+async def _sms_all(sms: SmsSender, policy: AlertPolicy, tag: str, body: str, now: datetime) -> bool:
     sent = False
     for phone in policy.phones:
         message = SmsMessage(
             outbox_id=0, idempotency_key=f"{tag}-{phone}", to=phone, body=body, claimed_at=now
         )
         try:
-            await providers.sms.send(message)
+            await sms.send(message)
             sent = True
         except (ProviderError, ValidationError) as exc:
             log.error("direct alert SMS failed", error=type(exc).__name__)
@@ -100,7 +104,7 @@ async def _sms_all(
 
 
 async def _email_all(
-    providers: Providers, policy: AlertPolicy, tag: str, body: str, details: dict[str, Any]
+    email: EmailSender, policy: AlertPolicy, tag: str, body: str, details: dict[str, Any]
 ) -> bool:
     sent = False
     text = body + "\n\n" + "\n".join(f"{k}: {v}" for k, v in sorted(details.items()))
@@ -115,27 +119,29 @@ async def _email_all(
             kind="alert",
         )
         try:
-            await providers.email.send(message)
+            await email.send(message)
             sent = True
         except (ProviderError, ValidationError) as exc:
             log.error("direct alert email failed", error=type(exc).__name__)
     return sent
 
 
-async def record_direct_pages(ctx: Context, *, pager: DirectPager | None = None) -> int:
+async def record_direct_pages(
+    repo: AlertRepository, clock: Clock, *, pager: DirectPager | None = None
+) -> int:
     """Write the pages sent while the database was down into `alerts`; how many."""
     pager = pager if pager is not None else PAGER
     recorded = 0
     while pager.unrecorded:
         page = pager.unrecorded[0]
-        await ctx.repos.alerts.record_direct(
+        await repo.record_direct(
             page.key,
             "critical",
             page.title,
             page.details,
             page.channels,
             page.sent_at,
-            ctx.clock.now(),
+            clock.now(),
         )
         pager.unrecorded.pop(0)
         recorded += 1

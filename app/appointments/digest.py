@@ -1,11 +1,12 @@
 """The operator's daily digest, sent by the `growth` job.
 
 Contract:
-- `maybe_send_digest(ctx) -> bool`: once the business's local clock (BUSINESS_TIMEZONE) is
-  past DIGEST_HOUR, queues and sends the digest of the previous local day to OPERATOR_EMAILS
-  (else ONCALL_EMAILS), at most once per local day — the `digests` row and the outbox rows
-  are written in one transaction, keyed by the day; True only when this call sent it;
-- `build_digest(ctx, day)`: the numbers of one local day [00:00, 24:00) (DST-safe) —
+- `maybe_send_digest(repo, clock, settings, delivery, email_provider=) -> bool`: once the
+  business's local clock (BUSINESS_TIMEZONE) is past DIGEST_HOUR, queues and sends the
+  digest of the previous local day to OPERATOR_EMAILS (else ONCALL_EMAILS), at most once
+  per local day — the `digests` row and the outbox rows are written in one transaction,
+  keyed by the day; True only when this call sent it;
+- `build_digest(repo, now, settings, day)`: the numbers of one local day [00:00, 24:00) (DST-safe) —
   leads, messages by channel, replies, calls by outcome, bookings, no-shows, opt-outs, hot
   leads to call, job health, alerts fired/resolved, top failure patterns — as text and html;
 - `nightshift digest --preview` prints the text and sends nothing.
@@ -14,17 +15,19 @@ Contract:
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
 
+from app.core.clock import Clock
+from app.core.settings import Settings
+from app.db.appointments import AppointmentRepository
 from app.db.outbox import MessageIn
-
-if TYPE_CHECKING:  # TEMP until the room takes named collaborators
-    from app.jobs.bootstrap import Context
+from app.providers.delivery import OutboxDelivery
 
 log = structlog.get_logger(__name__)
 
@@ -69,51 +72,77 @@ def render_text(business: str, day: date, n: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def build_digest(ctx: Context, day: date | str | None = None) -> Digest:
-    """The digest of local `day` (default: yesterday in BUSINESS_TIMEZONE)."""
-    zone, now = ZoneInfo(ctx.settings.business_timezone), ctx.clock.now()
+async def build_digest(
+    repo: AppointmentRepository, now: datetime, settings: Settings, day: date | str | None = None
+) -> Digest:
+    """The digest of local `day` (default: the day before `now` in BUSINESS_TIMEZONE)."""
+    zone = ZoneInfo(settings.business_timezone)
     if isinstance(day, str):
         day = date.fromisoformat(day)
     day = day or now.astimezone(zone).date() - timedelta(days=1)
     start, end = day_window(day, zone)
-    numbers = await ctx.repos.appointments.digest_numbers(start, end, now)
-    subject = f"{ctx.settings.business_name}: digest for {day:%a %b %-d}"
-    return Digest(day, numbers, subject, render_text(ctx.settings.business_name, day, numbers))
+    numbers = await repo.digest_numbers(start, end, now)
+    subject = f"{settings.business_name}: digest for {day:%a %b %-d}"
+    return Digest(day, numbers, subject, render_text(settings.business_name, day, numbers))
 
 
-def recipients(ctx: Context) -> list[str]:
-    return list(ctx.settings.operator_emails or ctx.settings.oncall_emails)
+def recipients(settings: Settings) -> list[str]:
+    """OPERATOR_EMAILS, else ONCALL_EMAILS."""
+    return list(settings.operator_emails or settings.oncall_emails)
 
 
-async def send_digest(ctx: Context, digest: Digest) -> list[int]:
-    """Queue (once per day) and deliver the digest; the outbox ids, [] when already sent."""
+async def send_digest(
+    repo: AppointmentRepository,
+    delivery: OutboxDelivery,
+    digest: Digest,
+    *,
+    email_provider: str,
+    to: Sequence[str],
+    now: datetime,
+) -> list[int]:
+    """Queue (once per day) and deliver the digest to the addresses `to`, as outbox rows
+    written for `email_provider`; the outbox ids, [] when already sent (or nobody to)."""
     body = f'<pre style="font:14px monospace">{html.escape(digest.text)}</pre>'
     payload = {"subject": digest.subject, "html": body, "text": digest.text}
     messages = [
-        MessageIn(idempotency_key=f"digest:{digest.day}:{to}", channel="email", to_address=to,
-                  provider=ctx.providers.email.name, kind="transactional", payload=payload)
-        for to in recipients(ctx)
+        MessageIn(idempotency_key=f"digest:{digest.day}:{address}", channel="email",
+                  to_address=address, provider=email_provider, kind="transactional",
+                  payload=payload)
+        for address in to
     ]  # fmt: skip
     if not messages:
         return []
-    ids = await ctx.repos.appointments.digest_record(digest.day, messages, ctx.clock.now())
+    ids = await repo.digest_record(digest.day, messages, now)
     for message_id in ids:
-        await ctx.providers.delivery.deliver_message(message_id)
+        await delivery.deliver_message(message_id)
     return ids
 
 
-async def maybe_send_digest(ctx: Context) -> bool:
-    """Send yesterday's digest if it is past DIGEST_HOUR locally and not sent yet."""
-    local = ctx.clock.now().astimezone(ZoneInfo(ctx.settings.business_timezone))
-    if local.hour < ctx.settings.digest_hour:
+async def maybe_send_digest(
+    repo: AppointmentRepository,
+    clock: Clock,
+    settings: Settings,
+    delivery: OutboxDelivery,
+    *,
+    email_provider: str,
+) -> bool:
+    """Send yesterday's digest if it is past DIGEST_HOUR locally and not sent yet; its
+    outbox rows are written for `email_provider` (the email sender's name)."""
+    local = clock.now().astimezone(ZoneInfo(settings.business_timezone))
+    if local.hour < settings.digest_hour:
         return False
     day = local.date() - timedelta(days=1)
-    if await ctx.repos.appointments.digest_sent(day):
+    if await repo.digest_sent(day):
         return False
-    if not recipients(ctx):
+    to = recipients(settings)
+    if not to:
         log.warning("daily digest not sent: set OPERATOR_EMAILS or ONCALL_EMAILS")
         return False
-    sent = bool(await send_digest(ctx, await build_digest(ctx, day)))
+    digest = await build_digest(repo, clock.now(), settings, day)
+    ids = await send_digest(
+        repo, delivery, digest, email_provider=email_provider, to=to, now=clock.now()
+    )
+    sent = bool(ids)
     if sent:
         log.info("daily digest sent", day=str(day))
     return sent

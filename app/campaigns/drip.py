@@ -15,62 +15,84 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from app.campaigns.rescue import deliver_due_rescues
 from app.campaigns.steps import Plan, plan_step, settle, step_result
+from app.core.clock import Clock
+from app.core.settings import Settings
 from app.db.campaigns import ClaimedStep, Enqueued, StepResult
-from app.providers.delivery import Delivery
-
-if TYPE_CHECKING:
-    from app.jobs.bootstrap import Context
+from app.db.repositories import Repositories
+from app.providers.delivery import Delivery, OutboxDelivery
 
 log = structlog.get_logger(__name__)
 RETRY_LATER = timedelta(minutes=15)  # a retryable provider failure: try the step again then
 BUSY_LATER = timedelta(minutes=5)  # another worker holds the outbox row
 
 
-async def run(ctx: Context) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DripDeps:
+    """What a drip tick uses (the job entry builds it): the database (campaigns, and the
+    rescue texts), the clock, settings (batch sizes, lease, concurrency, content), the
+    outbox delivery (its senders name each channel's provider) and the process's holder
+    name, which prefixes each run's lease owner."""
+
+    repos: Repositories
+    clock: Clock
+    settings: Settings
+    delivery: OutboxDelivery
+    holder: str
+
+
+async def run(deps: DripDeps) -> dict[str, Any]:
     """One tick of `drip`; returns counts by outcome."""
-    worker = f"{ctx.holder}:{uuid.uuid4().hex[:8]}"
-    settings = ctx.settings
+    worker = f"{deps.holder}:{uuid.uuid4().hex[:8]}"
+    settings = deps.settings
     totals: Counter[str] = Counter()
     for _ in range(settings.drip_max_batches):
-        steps = await ctx.repos.campaigns.claim_due(
-            worker, settings.drip_batch_size, settings.drip_lease_seconds, ctx.clock.now()
+        steps = await deps.repos.campaigns.claim_due(
+            worker, settings.drip_batch_size, settings.drip_lease_seconds, deps.clock.now()
         )
         if not steps:
             break
-        totals.update(await process_batch(ctx, worker, steps))
+        totals.update(await process_batch(deps, worker, steps))
         if len(steps) < settings.drip_batch_size:
             break
     # Missed-call rescue texts held back until the lead's permitted hours (app/campaigns/rescue)
-    rescues = await deliver_due_rescues(ctx)
+    rescues = await deliver_due_rescues(
+        deps.repos.webhooks, deps.delivery, settings.business_timezone, deps.clock.now()
+    )
     if rescues:
         totals["rescue_texts"] += rescues
     return dict(totals)
 
 
-async def process_batch(ctx: Context, worker: str, steps: list[ClaimedStep]) -> Counter[str]:
+async def process_batch(deps: DripDeps, worker: str, steps: list[ClaimedStep]) -> Counter[str]:
     """Plan, write the outbox rows, deliver, settle: one call each for the whole batch, a
     claim and a record call per delivery chunk, plus the provider requests themselves."""
-    now = ctx.clock.now()
+    now, delivery = deps.clock.now(), deps.delivery
     providers = {
-        "email": ctx.providers.email.name,
-        "sms": ctx.providers.sms.name,
-        "call": ctx.providers.calls.name,
+        "email": delivery.email.name,
+        "sms": delivery.sms.name,
+        "call": delivery.calls.name,
     }
     used: dict[tuple[int, str], int] = {}
-    plans = [_safe_plan(s, now, ctx, used, providers) for s in steps]
+    plans = [_safe_plan(s, now, deps.settings, used, providers) for s in steps]
     items = [p.item for p in plans if p.item]
-    enqueued = await ctx.repos.campaigns.enqueue(items, now)
-    deliveries = await _deliver_all(ctx, _by_channel(items, enqueued))
+    enqueued = await deps.repos.campaigns.enqueue(items, now)
+    deliveries = await _deliver_all(
+        delivery, deps.settings.drip_concurrency, _by_channel(items, enqueued)
+    )
     row_ids = {id(p): enqueued[p.item["idempotency_key"]].id for p in plans if p.item}
-    results = [p.result or _after_delivery(ctx, p, deliveries.get(row_ids[id(p)])) for p in plans]
-    await ctx.repos.campaigns.complete(worker, results, ctx.clock.now())
+    results = [
+        p.result or _after_delivery(p, deliveries.get(row_ids[id(p)]), deps.clock.now())
+        for p in plans
+    ]
+    await deps.repos.campaigns.complete(worker, results, deps.clock.now())
     return Counter(f"{r.action}:{r.reason}" if r.reason else r.action for r in results)
 
 
@@ -83,12 +105,13 @@ def _by_channel(items: list[dict[str, Any]], enqueued: dict[str, Enqueued]) -> d
     return out
 
 
-async def _deliver_all(ctx: Context, by_channel: dict[str, list[int]]) -> dict[int, Delivery]:
+async def _deliver_all(
+    delivery: OutboxDelivery, concurrency: int, by_channel: dict[str, list[int]]
+) -> dict[int, Delivery]:
     """Deliver each channel's outbox rows, `DRIP_CONCURRENCY` sends at a time, claimed in
     chunks of what the channel's rate limiter lets out in a short while: a row is claimed
     (and its opt-out re-checked) only shortly before its send (docs/chaos.md)."""
     out: dict[int, Delivery] = {}
-    delivery, concurrency = ctx.providers.delivery, ctx.settings.drip_concurrency
     for channel, ids in by_channel.items():
         chunk = delivery.claim_chunk(channel)
         send = delivery.deliver_messages(ids, concurrency=concurrency, chunk=chunk)
@@ -109,20 +132,20 @@ async def _guarded(send: Awaitable[dict[int, Delivery]], n: int) -> dict[int, De
 def _safe_plan(
     step: ClaimedStep,
     now: datetime,
-    ctx: Context,
+    settings: Settings,
     used: dict[tuple[int, str], int],
     providers: dict[str, str],
 ) -> Plan:
     try:
-        return plan_step(step, now, ctx.settings, used, providers)
+        return plan_step(step, now, settings, used, providers)
     except Exception as exc:  # a bad template or row must not stop the batch
         log.exception("step planning failed", enrollment_id=step.enrollment_id)
         return settle(step, "reschedule", f"error:{type(exc).__name__}", now + RETRY_LATER)
 
 
-def _after_delivery(ctx: Context, plan: Plan, delivery: Delivery | None) -> StepResult:
-    """How a step ends, from what delivery did with its outbox row."""
-    step, now = plan.step, ctx.clock.now()
+def _after_delivery(plan: Plan, delivery: Delivery | None, now: datetime) -> StepResult:
+    """How a step ends at `now`, from what delivery did with its outbox row."""
+    step = plan.step
     if step.step["channel"] == "call":  # queued: campaign_manager places calls hottest-first
         return step_result(step, "advance", "call_queued")
     if delivery is None:  # the batch's delivery crashed: the outbox row is reconciled later

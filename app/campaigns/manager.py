@@ -115,6 +115,14 @@ def call_permitted(call: QueuedCall, now: datetime) -> bool:
     return decision.allowed
 
 
+async def _timing(deps: ManagerDeps) -> TimingModel:
+    s = deps.settings
+    return await load_timing(
+        deps.repos.scoring, deps.clock.now(), window_days=s.timing_window_days,
+        timezone=s.business_timezone, prior_strength=s.timing_prior_strength,
+    )  # fmt: skip
+
+
 async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, int]:
     """Place waiting calls hottest-first while Vapi has free concurrency. A call of a campaign
     with `call_timing: learned` first gets its slot from Thompson sampling (drawn from `rng`)
@@ -135,7 +143,7 @@ async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, 
             counts["calls_waiting"] += 1
             continue
         if _learned(call) and call.not_before is None:  # its slot is chosen once
-            timing = timing or await load_timing(ctx)
+            timing = timing or await _timing(deps)
             at = choose_slot(call, timing, now, rng)
             if at > now:
                 await deps.repos.manager.defer_call(call.id, at, now)

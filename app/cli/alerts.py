@@ -12,10 +12,11 @@ from typing import cast
 
 import typer
 
-from app.alerts.dispatch import flush_alerts
+from app.alerts import flush_alerts
 from app.cli.support import with_context
 from app.db.alerts import Severity
 from app.jobs.bootstrap import Context
+from app.jobs.guardian import alert_dispatch
 
 alerts_cli = typer.Typer(help="On-call alerts: list, ack, silence, test.", no_args_is_help=True)
 _DURATION = re.compile(r"(\d+)\s*([dhms])")
@@ -95,9 +96,9 @@ def test(
     async def work(ctx: Context) -> str:
         key = f"alerts.test.{ctx.clock.now():%Y%m%dT%H%M%S}"
         alert = await ctx.alerts.raise_alert(key, level, "test alert (nightshift alerts test)")
-        sent = await flush_alerts(ctx, hold=False)
+        sent = await flush_alerts(alert_dispatch(ctx), hold=False)
         await ctx.alerts.resolve_alert(key)
-        resolved = await flush_alerts(ctx, hold=False)
+        resolved = await flush_alerts(alert_dispatch(ctx), hold=False)
         return (
             f"{key} ({alert.code}): {sent.enqueued} notification(s) "
             f"{dict(sent.outcomes)}, resolved: {resolved.enqueued} {dict(resolved.outcomes)}"

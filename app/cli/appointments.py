@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from app.appointments.digest import build_digest, recipients, send_digest
 from app.appointments.loop import tick
 from app.cli.support import with_context
 from app.core.settings import get_settings
 from app.db.appointments import Appointment, BookingIn
 from app.jobs.bootstrap import Context
+from app.jobs.appointments import appointment_deps
 
 appointments_cli = typer.Typer(help="Appointments: add, list, complete.", no_args_is_help=True)
 digest_cli = typer.Typer(help="The operator's daily digest.", invoke_without_command=True)
@@ -62,7 +64,7 @@ def add(
         result = await ctx.repos.appointments.upsert(booking, ctx.clock.now())
         if result.appointment is None:
             return f"not booked: {result.outcome}"
-        await tick(ctx)
+        await tick(appointment_deps(ctx))
         return f"{result.outcome}: {describe(result.appointment)}"
 
     typer.echo(with_context(work))
@@ -104,15 +106,18 @@ def digest(
     as_json: bool = typer.Option(False, "--json", help="The numbers as JSON."),
 ) -> None:
     """Print (with --preview) or send now the digest of one local day."""
-    from app.appointments.digest import build_digest, send_digest
 
     async def work(ctx: Context) -> str:
-        built = await build_digest(ctx, day)
+        repo, settings = ctx.repos.appointments, ctx.settings
+        built = await build_digest(repo, ctx.clock.now(), settings, day)
         if as_json:
             return json.dumps(built.numbers, indent=2, default=str)
         if preview:
             return built.text
-        ids = await send_digest(ctx, built)
+        ids = await send_digest(
+            repo, ctx.providers.delivery, built, email_provider=ctx.providers.email.name,
+            to=recipients(settings), now=ctx.clock.now(),
+        )  # fmt: skip
         return f"digest of {built.day} queued: {len(ids)} email(s)" if ids else "already sent"
 
     typer.echo(with_context(work))

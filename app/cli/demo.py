@@ -9,7 +9,7 @@ from app.campaigns.definition import load_campaign_yaml
 from app.db.models import LeadIn
 from app.jobs.bootstrap import Context
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 DEMO_LEADS: tuple[LeadIn, ...] = (
     LeadIn(name="Maria Lopez", phone="+15125550101", email="maria.lopez@example.com",

@@ -7,7 +7,11 @@ from typing import Any
 
 import typer
 
+from app.cli.support import with_context
 from app.jobs.bootstrap import Context
+from app.scoring.export import export_training
+from app.scoring.leads import describe_model
+from app.scoring.timing import TimingModel, load_timing, table
 
 insights_cli = typer.Typer(help="What growth learned: scores, timing, A/B, failures, calls.",
                            no_args_is_help=True)  # fmt: skip
@@ -16,16 +20,12 @@ export_cli = typer.Typer(help="Export data sets learned from the system's outcom
 
 
 def _run(work: Any) -> Any:
-    from app.cli.support import with_context
-
     return with_context(work)
 
 
 async def scoring_status_lines(ctx: Context, limit: int = 5) -> list[str]:
     """Which model scores leads, then the top `limit` leads (the call order) with their
     reasons: for `nightshift insights scores` and for `nightshift status` to print."""
-    from app.scoring.leads import describe_model
-
     now = ctx.clock.now()
     model = await ctx.repos.scoring.latest_model(now)
     lines = [describe_model(model) if model else "no scoring model yet: growth has not run"]
@@ -49,9 +49,15 @@ def scores(limit: int = typer.Option(20, help="How many leads to show.")) -> Non
 def timing() -> None:
     """Answer and booking rate per state and local hour (Beta-Binomial posterior means over
     the last TIMING_WINDOW_DAYS of calls)."""
-    from app.scoring.timing import load_timing, table
 
-    model = _run(load_timing)
+    async def work(ctx: Context) -> TimingModel:
+        s = ctx.settings
+        return await load_timing(
+            ctx.repos.scoring, ctx.clock.now(), window_days=s.timing_window_days,
+            timezone=s.business_timezone, prior_strength=s.timing_prior_strength,
+        )  # fmt: skip
+
+    model = _run(work)
     typer.echo(f"prior answer rate {model.answer_prior.mean:.3f}, "
                f"booking rate {model.booking_prior.mean:.3f}")  # fmt: skip
     typer.echo(
@@ -109,10 +115,9 @@ def calls(limit: int = typer.Option(20, help="How many calls.")) -> None:
 def training(out: Path = typer.Option(..., "--out", help="Directory to write into.")) -> None:
     """Booked calls' transcripts and objection -> response pairs (JSONL), plus
     call_handling_playbook.md and objection_responses.md for the agents' knowledge base."""
-    from app.scoring.export import export_training
 
     async def work(ctx: Context) -> dict[str, int]:
-        return await export_training(ctx, out)
+        return await export_training(ctx.repos.scoring, ctx.clock.now(), out)
 
     counts = _run(work)
     typer.echo(f"wrote {counts['calls']} booked call(s), {counts['objections']} objection(s) "

@@ -1,4 +1,4 @@
-"""The alerts and guardian repository (supabase/migrations/20261126000500_alerts_guardian.sql).
+"""The alerts and guardian repository (functions in supabase/schemas/05_alerts.sql).
 
 Contract: one Postgres function per method, one round trip each, the caller's clock as `now`.
 - `raise_` is raise-or-dedupe in one statement: a firing alert with the key only counts;

@@ -1,4 +1,5 @@
-"""The appointments, digest and status repository (migration 20261126000800).
+"""The appointments, digest and status repository (functions in
+supabase/schemas/07_appointments.sql).
 
 Contract: one Postgres function per method, one round trip; batches go in as jsonb. A
 booking is idempotent per external id; reminders are unique per (appointment, version,
@@ -21,7 +22,7 @@ ReplyAction = Literal["confirm", "reschedule", "cancel"]
 
 
 class Appointment(Model):
-    """An appointment with its lead's contact facts (`appointments_view`)."""
+    """An appointment with its lead's contact facts (`internal.appointment_view`)."""
 
     id: int
     lead_id: int
@@ -116,8 +117,8 @@ class AppointmentRepository:
     async def upsert(
         self, booking: BookingIn, now: datetime, event: dict[str, Any] | None = None
     ) -> BookingOutcome:
-        """Book, reschedule or cancel (see the migration); `event` = {dedupe_key, payload}
-        of a webhook delivery makes a replay of it a no-op ('duplicate')."""
+        """Book, reschedule or cancel (appointments_upsert in 07_appointments.sql); `event` =
+        {dedupe_key, payload} of a webhook delivery makes a replay of it a no-op ('duplicate')."""
         payload = booking.model_dump(mode="json", exclude_none=True)
         rows = await self.transport.call(
             "appointments_upsert", {"p_booking": payload, "p_now": now, "p_event": event}

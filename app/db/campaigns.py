@@ -1,5 +1,6 @@
 """Repository for campaigns, enrollments and the drip claim (functions in
-supabase/migrations/20261126000300_campaigns.sql). One round trip per call, batches as jsonb."""
+supabase/schemas/02_campaigns.sql; the outbox writes, enqueue_outbox and
+enqueue_outbox_claimed, in 03_outbox.sql). One round trip per call, batches as jsonb."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The outbox repository: messages and calls written and claimed before a provider is called.
 
-Contract (see supabase/migrations/20261126000200_outbox.sql):
+Contract (see supabase/schemas/03_outbox.sql):
 - `enqueue_*` writes a queued row; the same idempotency key returns the existing row;
 - `claim_*` moves it to sending/placing, re-checking every opt-out, and says why when it
   cannot (`suppressed`, `busy`, `done`, `concurrency`);

@@ -1,7 +1,8 @@
 """Typed repositories over the Transport port: pydantic models in, pydantic models out.
 
 They do not know which transport is underneath; each method is one function call, one
-round trip, and batches go in as jsonb arrays.
+round trip, and batches go in as jsonb arrays. The functions of this module's repositories
+(leads, job runs, system logs) are in supabase/schemas/01_core.sql.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""Repository for scoring and growth (functions in
-supabase/migrations/20261126000700_scoring_growth.sql). One round trip per call; batches
-travel as arrays/jsonb."""
+"""Repository for scoring and growth (functions in supabase/schemas/06_scoring.sql). One
+round trip per call; batches travel as arrays/jsonb."""
 
 from __future__ import annotations
 
@@ -148,7 +147,7 @@ class ScoringRepository:
         return await self.transport.call("scoring_features", args)
 
     async def marked(self) -> Marked:
-        """The leads marked for scoring (see 20261126001300_scoring_incremental.sql)."""
+        """The leads marked for scoring (see scoring_dirty in 06_scoring.sql)."""
         rows = await self.transport.call("scoring_marked")
         return Marked.model_validate(rows[0])
 

@@ -1,5 +1,4 @@
-"""Repository for the simulator's reads (functions in
-supabase/migrations/20261126000900_simulate.sql)."""
+"""Repository for the simulator's reads (functions in supabase/schemas/08_simulate.sql)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The webhooks repository: store-and-apply functions for provider events, links, bookings.
 
-Contract (see supabase/migrations/20261126000400_webhooks.sql):
+Contract (see supabase/schemas/04_webhooks.sql):
 - every `apply_*` stores the raw event under its dedupe key and applies it in ONE
   transaction; `duplicate=True` means the key was taken before and nothing changed;
 - statuses only move forward (messages and calls), opt-outs apply everywhere they cover.

@@ -13,16 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Container, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import structlog
 
 from app.core.schedule import Job
 from app.db.models import JobState
+from app.guardian.watch import Watch
 from app.providers.launcher import JobLauncher
-
-if TYPE_CHECKING:  # TEMP until the room takes named collaborators
-    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 Health = Literal["new", "up", "late", "down", "stalled"]
@@ -47,15 +45,19 @@ def key(job: str, what: str) -> str:
 
 
 async def check_heartbeats(
-    ctx: Context,
+    watch: Watch,
     launcher: JobLauncher,
     jobs: Sequence[Job],
     firing: Container[str] | None = None,
+    *,
+    max_restarts: int,
 ) -> Counter[str]:
     """Classify every job of `jobs` (the registry), raise/resolve its alerts, restart it
-    when down. `firing`: the run's firing keys (resolve_alert skips the others)."""
-    now = ctx.clock.now()
-    states = {s.job: s for s in await ctx.repos.job_runs.status(now, [j.name for j in jobs])}
+    when down, at most `max_restarts` times an hour (GUARDIAN_MAX_RESTARTS_PER_HOUR).
+    `firing`: the run's firing keys (resolve_alert skips the others)."""
+    now = watch.clock.now()
+    names = [j.name for j in jobs]
+    states = {s.job: s for s in await watch.repos.job_runs.status(now, names)}
     counts: Counter[str] = Counter()
     for job in jobs:
         if job.name == SELF:
@@ -63,16 +65,16 @@ async def check_heartbeats(
         state = states.get(job.name)
         health = classify(job, state, now)
         counts[health] += 1
-        await _apply(ctx, job, health, state, firing)
-        await _failed_run(ctx, job, state, firing)
+        await _apply(watch, job, health, state, firing)
+        await _failed_run(watch, job, state, firing)
         if health in ("down", "stalled"):
-            restarted = await _restart(ctx, launcher, job, health, firing)
+            restarted = await _restart(watch, launcher, job, health, firing, max_restarts)
             counts["restarted" if restarted else "held"] += 1
     return counts
 
 
 async def _apply(
-    ctx: Context, job: Job, health: Health, state: JobState | None, firing: Container[str] | None
+    watch: Watch, job: Job, health: Health, state: JobState | None, firing: Container[str] | None
 ) -> None:
     last = (
         f"{state.last_success_at:%Y-%m-%d %H:%M} UTC"
@@ -82,47 +84,52 @@ async def _apply(
     details = {"job": job.name, "last_success_at": last, "state": health}
     if health in ("up", "new"):
         for what in ("late", "down", "stalled", "restart_limit"):
-            await ctx.alerts.resolve_alert(key(job.name, what), firing=firing)
+            await watch.alerts.resolve_alert(key(job.name, what), firing=firing)
         return
     if health == "late":
-        await ctx.alerts.raise_alert(
+        await watch.alerts.raise_alert(
             key(job.name, "late"),
             "warning",
             f"{job.name} is late: no successful run since {last}",
             details,
         )
         return
-    await ctx.alerts.resolve_alert(key(job.name, "late"), firing=firing)
+    await watch.alerts.resolve_alert(key(job.name, "late"), firing=firing)
     title = (
         f"{job.name} is stalled: a run is past its {job.timeout_seconds}s timeout"
         if health == "stalled"
         else f"{job.name} is down: no successful run since {last}"
     )
-    await ctx.alerts.raise_alert(key(job.name, health), "critical", title, details)
+    await watch.alerts.raise_alert(key(job.name, health), "critical", title, details)
 
 
 async def _failed_run(
-    ctx: Context, job: Job, state: JobState | None, firing: Container[str] | None
+    watch: Watch, job: Job, state: JobState | None, firing: Container[str] | None
 ) -> None:
     if state is not None and state.status in ("failed", "abandoned"):
         error = (state.error or state.status)[:300]
-        await ctx.alerts.raise_alert(
+        await watch.alerts.raise_alert(
             key(job.name, "failed"),
             "warning",
             f"{job.name}'s last run {state.status}: {error}",
             {"job": job.name, "run_id": str(state.run_id)},
         )
     elif state is not None and state.status == "succeeded":
-        await ctx.alerts.resolve_alert(key(job.name, "failed"), firing=firing)
+        await watch.alerts.resolve_alert(key(job.name, "failed"), firing=firing)
 
 
 async def _restart(
-    ctx: Context, launcher: JobLauncher, job: Job, health: Health, firing: Container[str] | None
+    watch: Watch,
+    launcher: JobLauncher,
+    job: Job,
+    health: Health,
+    firing: Container[str] | None,
+    limit: int,
 ) -> bool:
-    limit = ctx.settings.guardian_max_restarts_per_hour
-    decision = await ctx.repos.alerts.record_restart(job.name, limit, health, ctx.clock.now())
+    now = watch.clock.now()
+    decision = await watch.repos.alerts.record_restart(job.name, limit, health, now)
     if not decision.allowed:
-        await ctx.alerts.raise_alert(
+        await watch.alerts.raise_alert(
             key(job.name, "restart_limit"),
             "critical",
             f"{job.name} still {health} after {limit} restarts in an hour: "
@@ -135,7 +142,7 @@ async def _restart(
         call_id = await launcher.launch(job.name)
     except Exception as exc:  # any launcher failure must not stop the other checks
         log.error("restart failed", job=job.name, error=type(exc).__name__)
-        await ctx.alerts.raise_alert(
+        await watch.alerts.raise_alert(
             key(job.name, "restart_failed"),
             "critical",
             f"{job.name} could not be restarted: {type(exc).__name__}",
@@ -143,5 +150,5 @@ async def _restart(
         )
         return False
     log.warning("job restarted", job=job.name, health=health, call_id=call_id)
-    await ctx.alerts.resolve_alert(key(job.name, "restart_failed"), firing=firing)
+    await watch.alerts.resolve_alert(key(job.name, "restart_failed"), firing=firing)
     return True

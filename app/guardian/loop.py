@@ -10,6 +10,11 @@ One run, in order:
 5. new error fingerprints in system_logs (`errors.new.<hash>`);
 6. every due notification is sent: this run is the grouping window (`flush_alerts`, no hold);
 7. HEARTBEAT_URL is pinged, so an outside monitor notices when the guardian stops.
+
+`guard(deps, launcher, jobs)` takes what the run uses, as `GuardianDeps` (built by the jobs
+layer, app/jobs/guardian.py): the checks' shared collaborators (`Watch`), the guardian's
+settings (`GuardianConfig`), the HTTP client of the probes and the heartbeat ping, the direct
+pager (database down) and the alert dispatch (the flush).
 """
 
 from __future__ import annotations
@@ -18,103 +23,160 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import structlog
 
-from app.alerts import flush_alerts
-from app.alerts.direct import DB_DOWN_KEY, page_directly, record_direct_pages
+from app.alerts import AlertDispatch, flush_alerts
+from app.alerts.direct import DB_DOWN_KEY, DirectLine, page_directly, record_direct_pages
 from app.core.schedule import Job
+from app.core.settings import Settings
 from app.db.errors import DatabaseError, DatabaseUnavailable
+from app.db.repositories import HealthRepository
 from app.guardian.heartbeats import check_heartbeats
-from app.guardian.probes import ProbeResult, probe_providers, record_probe
+from app.guardian.probes import (
+    HttpProbe,
+    ProbeResult,
+    http_probes,
+    probe_providers,
+    record_probe,
+)
+from app.guardian.watch import Watch
 from app.providers.launcher import JobLauncher
-
-if TYPE_CHECKING:  # TEMP until the room takes named collaborators
-    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 ERRORS_PREFIX = "errors.new."
 
 
-async def guard(ctx: Context, launcher: JobLauncher, jobs: Sequence[Job]) -> dict[str, Any]:
-    """One guardian tick; see the module docstring. Returns the run's counts."""
-    db = await probe_database(ctx)
+@dataclass(frozen=True)
+class GuardianConfig:
+    """The guardian's settings (GUARDIAN_*, HEARTBEAT_URL) and the provider probes they
+    enable. The URL and the probes carry secrets: they stay out of the repr."""
+
+    probe_timeout_seconds: float
+    probe_failures: int
+    max_restarts_per_hour: int
+    error_fingerprint_threshold: int
+    heartbeat_url: str | None = field(default=None, repr=False)
+    probes: tuple[HttpProbe, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GuardianConfig:
+        return cls(
+            probe_timeout_seconds=settings.guardian_probe_timeout_seconds,
+            probe_failures=settings.guardian_probe_failures,
+            max_restarts_per_hour=settings.guardian_max_restarts_per_hour,
+            error_fingerprint_threshold=settings.guardian_error_fingerprint_threshold,
+            heartbeat_url=settings.heartbeat_url,
+            probes=tuple(http_probes(settings)),
+        )
+
+
+@dataclass(frozen=True)
+class GuardianDeps:
+    """What one guardian run uses; see the module docstring."""
+
+    watch: Watch
+    config: GuardianConfig
+    client: httpx.AsyncClient
+    direct: DirectLine
+    dispatch: AlertDispatch
+
+
+async def guard(deps: GuardianDeps, launcher: JobLauncher, jobs: Sequence[Job]) -> dict[str, Any]:
+    """One guardian tick over the registry `jobs`; see the module docstring. Returns the
+    run's counts."""
+    watch, config = deps.watch, deps.config
+    db = await probe_database(watch.repos.health, deps.direct, config.probe_timeout_seconds)
     counts: dict[str, Any] = {"database_ms": db.latency_ms}
-    if await record_direct_pages(ctx):
+    if await record_direct_pages(watch.repos.alerts, watch.clock):
         counts["direct_pages_recorded"] = True
     # one read of the firing keys: resolving a key that is not firing costs no round trip
-    firing = await ctx.alerts.firing_keys()
-    await record_probe(ctx, db, firing)
-    await ctx.alerts.resolve_alert(DB_DOWN_KEY, firing=firing)
-    counts.update(await check_heartbeats(ctx, launcher, jobs, firing))
-    counts["probes"] = await probe_providers(ctx, firing)
-    counts["new_error_fingerprints"] = await check_error_fingerprints(ctx, firing)
-    report = await flush_alerts(ctx, hold=False)
+    firing = await watch.alerts.firing_keys()
+    await record_probe(watch, db, firing, failures=config.probe_failures)
+    await watch.alerts.resolve_alert(DB_DOWN_KEY, firing=firing)
+    counts.update(
+        await check_heartbeats(
+            watch, launcher, jobs, firing, max_restarts=config.max_restarts_per_hour
+        )
+    )
+    counts["probes"] = await probe_providers(
+        watch,
+        deps.client,
+        config.probes,
+        firing,
+        seconds=config.probe_timeout_seconds,
+        failures=config.probe_failures,
+    )
+    counts["new_error_fingerprints"] = await check_error_fingerprints(
+        watch, firing, min_count=config.error_fingerprint_threshold
+    )
+    report = await flush_alerts(deps.dispatch, hold=False)
     counts["alerts_due"], counts["notifications"] = report.due, report.enqueued
-    counts["heartbeat_pinged"] = await ping_heartbeat(ctx)
+    counts["heartbeat_pinged"] = await ping_heartbeat(
+        deps.client, config.heartbeat_url, config.probe_timeout_seconds
+    )
     return counts
 
 
-async def probe_database(ctx: Context) -> ProbeResult:
-    """`db_ping` under the probe timeout. On failure: page directly, then raise
-    DatabaseUnavailable (the run cannot go on)."""
+async def probe_database(
+    health: HealthRepository, direct: DirectLine, seconds: float
+) -> ProbeResult:
+    """`db_ping` under a timeout of `seconds`. On failure: page directly through `direct`, then
+    raise DatabaseUnavailable (the run cannot go on)."""
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(ctx.settings.guardian_probe_timeout_seconds):
-            await ctx.repos.health.ping()
+        async with asyncio.timeout(seconds):
+            await health.ping()
     except (DatabaseError, TimeoutError) as exc:
-        await page_database_down(ctx, exc)
+        await page_database_down(direct, exc)
         raise DatabaseUnavailable(f"database probe failed: {type(exc).__name__}") from exc
     return ProbeResult("database", True, int((time.perf_counter() - started) * 1000))
 
 
-async def page_database_down(ctx: Context, exc: BaseException) -> None:
+async def page_database_down(direct: DirectLine, exc: BaseException) -> None:
     """The critical `database.unreachable`, straight through the providers (not stored)."""
     await page_directly(
-        ctx.settings,
-        ctx.providers,
-        ctx.clock,
+        direct,
         DB_DOWN_KEY,
         "database unreachable: every job is stopped",
         {"error": type(exc).__name__},
     )
 
 
-async def check_error_fingerprints(ctx: Context, firing: Collection[str] | None = None) -> int:
-    """Warn about error fingerprints new in the last hour and seen more than the threshold;
-    resolve the ones no longer in that set (`firing`: the run's firing keys, else read
-    here). Returns how many are firing."""
-    found = await ctx.repos.alerts.new_error_fingerprints(
-        ctx.clock.now(), min_count=ctx.settings.guardian_error_fingerprint_threshold
-    )
+async def check_error_fingerprints(
+    watch: Watch, firing: Collection[str] | None = None, *, min_count: int
+) -> int:
+    """Warn about error fingerprints new in the last hour and seen more than `min_count`
+    times (GUARDIAN_ERROR_FINGERPRINT_THRESHOLD); resolve the ones no longer in that set
+    (`firing`: the run's firing keys, else read here). Returns how many are firing."""
+    found = await watch.repos.alerts.new_error_fingerprints(watch.clock.now(), min_count=min_count)
     keys = set()
     for item in found:
         key = ERRORS_PREFIX + hashlib.sha256(item.fingerprint.encode()).hexdigest()[:10]
         keys.add(key)
-        await ctx.alerts.raise_alert(
+        await watch.alerts.raise_alert(
             key,
             "warning",
             f"new error, {item.occurrences}x in the last hour: {item.sample[:160]}",
             {"fingerprint": item.fingerprint[:300]},
         )
-    for firing_key in firing if firing is not None else await ctx.alerts.firing_keys():
+    for firing_key in firing if firing is not None else await watch.alerts.firing_keys():
         if firing_key.startswith(ERRORS_PREFIX) and firing_key not in keys:
-            await ctx.alerts.resolve_alert(firing_key)
+            await watch.alerts.resolve_alert(firing_key)
     return len(keys)
 
 
-async def ping_heartbeat(ctx: Context) -> bool:
-    """GET HEARTBEAT_URL (healthchecks.io-compatible). Never raises; the URL is a secret
-    (anyone holding it can ping), so it is never logged."""
-    url = ctx.settings.heartbeat_url
+async def ping_heartbeat(client: httpx.AsyncClient, url: str | None, seconds: float) -> bool:
+    """GET `url` (HEARTBEAT_URL, healthchecks.io-compatible) under a timeout of `seconds`; False
+    when unset. Never raises; the URL is a secret (anyone holding it can ping), so it is
+    never logged."""
     if not url:
         return False
     try:
-        response = await ctx.providers.client.get(
-            url, timeout=ctx.settings.guardian_probe_timeout_seconds
-        )
+        response = await client.get(url, timeout=seconds)
     except httpx.HTTPError as exc:
         log.warning("heartbeat ping failed", error=type(exc).__name__)
         return False

@@ -12,20 +12,17 @@ providers are not probed. The database probe lives in loop.py (its failure path 
 from __future__ import annotations
 
 import time
-from collections.abc import Container, Generator
+from collections.abc import Container, Generator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import httpx
 
 from app.core.settings import Settings
 from app.db.alerts import Severity
+from app.guardian.watch import Watch
 from app.providers.resend import RESEND_API
 from app.providers.twilio import TWILIO_API
 from app.providers.vapi import VAPI_API
-
-if TYPE_CHECKING:  # TEMP until the room takes named collaborators
-    from app.jobs.bootstrap import Context
 
 SEVERITY: dict[str, Severity] = {
     "database": "critical",
@@ -114,14 +111,20 @@ def _ms(started: float) -> int:
 
 
 async def record_probe(
-    ctx: Context, result: ProbeResult, firing: Container[str] | None = None
+    watch: Watch,
+    result: ProbeResult,
+    firing: Container[str] | None = None,
+    *,
+    failures: int,
 ) -> str:
     """Record the result and raise/resolve its alerts; returns ok|failing|alerted.
-    `firing`: the run's firing keys (resolve_alert skips the others)."""
-    record = await ctx.repos.alerts.record_health_check(
+    `failures`: how many failures in a row raise `probe.<target>.down`
+    (GUARDIAN_PROBE_FAILURES). `firing`: the run's firing keys (resolve_alert skips the
+    others)."""
+    record = await watch.repos.alerts.record_health_check(
         result.target,
         result.ok,
-        ctx.clock.now(),
+        watch.clock.now(),
         latency_ms=result.latency_ms,
         status_code=result.status_code,
         error=result.error,
@@ -134,19 +137,19 @@ async def record_probe(
         "failures_in_a_row": record.consecutive_failures,
     }
     if result.ok:
-        await ctx.alerts.resolve_alert(down, firing=firing)
-        await ctx.alerts.resolve_alert(auth, firing=firing)
+        await watch.alerts.resolve_alert(down, firing=firing)
+        await watch.alerts.resolve_alert(auth, firing=firing)
         return "ok"
     if result.auth_rejected:
-        await ctx.alerts.raise_alert(
+        await watch.alerts.raise_alert(
             auth,
             "critical",
             f"{result.target} rejected our credentials (HTTP {result.status_code})",
             details,
         )
         return "alerted"
-    if record.consecutive_failures >= ctx.settings.guardian_probe_failures:
-        await ctx.alerts.raise_alert(
+    if record.consecutive_failures >= failures:
+        await watch.alerts.raise_alert(
             down,
             SEVERITY[result.target],
             f"{result.target} unhealthy: {result.error} "
@@ -157,11 +160,19 @@ async def record_probe(
     return "failing"
 
 
-async def probe_providers(ctx: Context, firing: Container[str] | None = None) -> dict[str, str]:
-    """Probe every real provider; the outcome per target."""
-    timeout = ctx.settings.guardian_probe_timeout_seconds
+async def probe_providers(
+    watch: Watch,
+    client: httpx.AsyncClient,
+    probes: Sequence[HttpProbe],
+    firing: Container[str] | None = None,
+    *,
+    seconds: float,
+    failures: int,
+) -> dict[str, str]:
+    """Run each of `probes` (`http_probes`: the real providers) under a timeout of `seconds`
+    and record it (`record_probe`); the outcome per target."""
     outcomes = {}
-    for probe in http_probes(ctx.settings):
-        result = await run_http_probe(ctx.providers.client, probe, timeout)
-        outcomes[probe.target] = await record_probe(ctx, result, firing)
+    for probe in probes:
+        result = await run_http_probe(client, probe, seconds)
+        outcomes[probe.target] = await record_probe(watch, result, firing, failures=failures)
     return outcomes

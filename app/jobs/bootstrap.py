@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import structlog
 
 from app.alerts import Alerts
@@ -36,6 +36,9 @@ from app.providers import Providers, build_providers
 from app.providers.build import Ports
 from app.providers.delivery import AlertHook
 from app.providers.retry import Sleep
+
+if TYPE_CHECKING:  # numpy costs the web function's cold start ~0.2 s; only jobs draw
+    import numpy as np
 
 log = structlog.get_logger(__name__)
 _warned: set[str] = set()
@@ -65,7 +68,13 @@ class Context:
     database_mode: str
     providers: Providers
     alerts: Alerts
-    rng: np.random.Generator = field(default_factory=np.random.default_rng)
+    rng_factory: Callable[[], np.random.Generator]
+
+    @cached_property
+    def rng(self) -> np.random.Generator:
+        """The one random generator of this graph, made on first use (the web app never
+        draws, so it never loads numpy)."""
+        return self.rng_factory()
 
 
 def warn_dry_run(settings: Settings) -> list[str]:
@@ -121,6 +130,17 @@ def alert_hook(alerts: Alerts) -> AlertHook:
     return hook
 
 
+def _rng_factory(given: np.random.Generator | None) -> Callable[[], np.random.Generator]:
+    def fresh() -> np.random.Generator:
+        if given is not None:
+            return given
+        import numpy as np  # lazily: see the TYPE_CHECKING import
+
+        return np.random.default_rng()
+
+    return fresh
+
+
 def build_graph(
     settings: Settings, transport: Transport, overrides: Overrides = Overrides()
 ) -> Context:
@@ -141,7 +161,7 @@ def build_graph(
         database_mode=settings.database_mode(),
         providers=providers,
         alerts=alerts,
-        rng=overrides.rng if overrides.rng is not None else np.random.default_rng(),
+        rng_factory=_rng_factory(overrides.rng),
     )
 
 

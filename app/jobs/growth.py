@@ -4,7 +4,8 @@ One run, each step independent (one failing step is logged and the others still 
 run then fails so the guardian sees it):
 1. scoring: keep the lead-scoring model current (train on the latest window of outcomes, or
    the documented prior below the threshold) and score every lead, reasons and hot flags;
-2. variants: A/B assignment weights by Thompson sampling, winners promoted and recorded;
+2. variants: A/B assignment weights by Thompson sampling, winners promoted and recorded
+   (the draws seeded from the hour: `variants_rng`);
 3. failures: error fingerprints of system_logs counted per day (the digest's trend);
 4. quality: a quality score for every newly finished call;
 5. status: the status page's window aggregates (7/30-day funnel, calls per day,
@@ -14,32 +15,59 @@ run then fails so the guardian sees it):
 6. digest: the operator's daily digest, once per local day after DIGEST_HOUR (it reads
    what the steps above recorded, so it runs last).
 Best time to call needs no step: it is estimated from `calls` when asked (app.scoring.timing).
+Each step unpacks the graph and hands its domain function the collaborators it names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
+import numpy as np
 import structlog
 
 from app.appointments.digest import maybe_send_digest
+from app.jobs.bootstrap import Context
 from app.scoring.leads import current_model, describe_model, score_all
 from app.scoring.patterns import record_patterns
 from app.scoring.quality import score_calls
-from app.scoring.variants import update_variants
-
-if TYPE_CHECKING:
-    from app.jobs.bootstrap import Context
+from app.scoring.variants import hourly_seed, update_variants
 
 log = structlog.get_logger(__name__)
-Step = Callable[["Context"], Awaitable[dict[str, Any]]]
+Step = Callable[[Context], Awaitable[dict[str, Any]]]
 
 
 async def scoring(ctx: Context) -> dict[str, Any]:
-    stored = await current_model(ctx)
-    counts = await score_all(ctx, stored)
+    repos, settings = ctx.repos, ctx.settings
+    stored = await current_model(repos.scoring, ctx.clock.now(), settings)
+    counts = await score_all(repos.scoring, repos.logs, ctx.clock, settings, stored)
     return {**counts, "model_version": stored.version, "model": describe_model(stored)}
+
+
+def variants_rng(now: datetime) -> np.random.Generator:
+    """The A/B draws' generator: seeded from the hour of `now`, in every run.
+
+    Chosen over the graph's `rng` because (1) a rerun within the hour (a retry, a guardian
+    restart) must reproduce the same weights and winners, and a deployed graph's `rng` is
+    unseeded; (2) in the simulator the clock is simulated, so the hourly seed is already
+    deterministic for a run; (3) the graph's `rng` stream stays the call-slot sampler's
+    alone, so adding an A/B step never shifts which slots a simulation draws."""
+    return np.random.default_rng(hourly_seed(now))
+
+
+async def variants(ctx: Context) -> dict[str, Any]:
+    now = ctx.clock.now()
+    return await update_variants(ctx.repos.scoring, now, ctx.settings, variants_rng(now))
+
+
+async def failures(ctx: Context) -> dict[str, Any]:
+    return await record_patterns(ctx.repos.scoring, ctx.clock.now())
+
+
+async def quality(ctx: Context) -> dict[str, Any]:
+    review_below = ctx.settings.call_quality_review_below
+    return await score_calls(ctx.repos.scoring, ctx.clock, review_below)
 
 
 async def status(ctx: Context) -> dict[str, Any]:
@@ -48,14 +76,18 @@ async def status(ctx: Context) -> dict[str, Any]:
 
 
 async def digest(ctx: Context) -> dict[str, Any]:
-    return {"digest_sent": await maybe_send_digest(ctx)}
+    sent = await maybe_send_digest(
+        ctx.repos.appointments, ctx.clock, ctx.settings, ctx.providers.delivery,
+        email_provider=ctx.providers.email.name,
+    )  # fmt: skip
+    return {"digest_sent": sent}
 
 
 STEPS: tuple[tuple[str, Step], ...] = (
     ("scoring", scoring),
-    ("variants", update_variants),
-    ("failures", record_patterns),
-    ("quality", score_calls),
+    ("variants", variants),
+    ("failures", failures),
+    ("quality", quality),
     ("status", status),
     ("digest", digest),
 )

@@ -1,11 +1,15 @@
-"""Running the guardian so that a dead database still pages someone.
+"""The guardian's entry: its collaborators built from the graph, and runs that still page
+someone when the database is dead.
 
-`run_job` needs the database before the loop body starts (lease, job_runs), and
-`open_context` needs it to open at all. These wrappers catch that and send the critical
-`database.unreachable` straight through the providers:
-- `guardian_tick(ctx)`: for an open context (`nightshift dev`'s scheduler);
-- `run_guardian_scheduled(modal_call_id)`: for Modal's cron function (replaces
-  `run_scheduled("guardian", ...)` in app/modal_entry.py).
+- `run(ctx)`: the `guardian` job's body;
+- `guardian_deps(ctx)`, `alert_dispatch(ctx)`, `direct_line(ctx)`: what `guard`,
+  `flush_alerts` and `page_directly` take, unpacked from the graph (the `guardian` entry, the
+  `alerts test` command and the tests build them here, one way);
+- `run_job` needs the database before the loop body starts (lease, job_runs), and
+  `bootstrap` needs it to open at all. These wrappers catch that and send the critical
+  `database.unreachable` straight through the providers:
+  - `guardian_tick(ctx)`: for an open graph (`nightshift dev`'s scheduler);
+  - `run_guardian_scheduled(modal_call_id)`: for Modal's cron function (modal_deploy.py).
 """
 
 from __future__ import annotations
@@ -14,15 +18,45 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from app.alerts import AlertDispatch
+from app.alerts.direct import DirectLine
 from app.core import logs
-from app.core.clock import SystemClock
 from app.core.settings import Settings, get_settings
 from app.db.errors import DatabaseError, DatabaseUnavailable
-from app.db.repositories import Repositories
-from app.guardian.loop import page_database_down
-from app.jobs.bootstrap import Context, bootstrap
+from app.guardian.loop import GuardianConfig, GuardianDeps, guard, page_database_down
+from app.guardian.watch import Watch
+from app.jobs.bootstrap import Context, bootstrap, build_graph
+from app.jobs.launcher import default_launcher
+from app.jobs.registry import JOBS
 from app.jobs.runner import RunOutcome, run_job
-from app.providers import build_providers
+
+
+def alert_dispatch(ctx: Context) -> AlertDispatch:
+    """What `flush_alerts` uses, from the graph."""
+    providers = {"email": ctx.providers.email.name, "sms": ctx.providers.sms.name}
+    return AlertDispatch(ctx.repos, ctx.providers.delivery, providers, ctx.alerts.policy, ctx.clock)
+
+
+def direct_line(ctx: Context) -> DirectLine:
+    """What `page_directly` uses (no database), from the graph."""
+    return DirectLine(ctx.providers.sms, ctx.providers.email, ctx.alerts.policy, ctx.clock)
+
+
+def guardian_deps(ctx: Context) -> GuardianDeps:
+    """What `guard` uses, from the graph."""
+    return GuardianDeps(
+        watch=Watch(ctx.repos, ctx.clock, ctx.alerts),
+        config=GuardianConfig.from_settings(ctx.settings),
+        client=ctx.providers.client,
+        direct=direct_line(ctx),
+        dispatch=alert_dispatch(ctx),
+    )
+
+
+async def run(ctx: Context) -> dict[str, Any]:
+    """The `guardian` job's body (the registry points here): one tick, local or Modal
+    restarts, every registry job watched."""
+    return await guard(guardian_deps(ctx), default_launcher(ctx), JOBS)
 
 
 async def guardian_tick(ctx: Context, *, modal_call_id: str | None = None) -> RunOutcome | None:
@@ -30,12 +64,12 @@ async def guardian_tick(ctx: Context, *, modal_call_id: str | None = None) -> Ru
     try:
         return await run_job(ctx, "guardian", modal_call_id=modal_call_id, reraise=False)
     except DatabaseError as exc:
-        await page_database_down(ctx, exc)
+        await page_database_down(direct_line(ctx), exc)
         return None
 
 
 class _NoDatabase:
-    """A transport for a context whose database is down: every call fails."""
+    """A transport for a graph whose database is down: every call fails."""
 
     name = "unavailable"
 
@@ -47,16 +81,13 @@ class _NoDatabase:
 
 
 async def page_without_context(settings: Settings, exc: BaseException) -> None:
-    """The direct page when not even a context could be opened."""
-    clock = SystemClock()
-    transport = _NoDatabase()
-    repos = Repositories(transport)
-    providers = build_providers(settings, repos, clock)
-    ctx = Context(settings, clock, transport, repos, "guardian", "unavailable", providers)
+    """The direct page when not even a graph over the database could be built: the
+    composition root builds one over `_NoDatabase`, and only its provider ports are used."""
+    graph = build_graph(settings, _NoDatabase())
     try:
-        await page_database_down(ctx, exc)
+        await page_database_down(direct_line(graph), exc)
     finally:
-        await providers.aclose()
+        await graph.providers.aclose()
 
 
 def run_guardian_scheduled(modal_call_id: str | None) -> RunOutcome | None:

@@ -18,7 +18,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         name="drip",
         cron="*/5 * * * *",
-        entry="app.jobs.entries:drip",
+        entry="app.jobs.drip:run",
         timeout_seconds=280,
         period=timedelta(minutes=5),
         grace=timedelta(minutes=5),
@@ -27,7 +27,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         name="campaign_manager",
         cron="*/15 * * * *",
-        entry="app.jobs.entries:campaign_manager",
+        entry="app.jobs.campaign_manager:run",
         timeout_seconds=600,
         period=timedelta(minutes=15),
         grace=timedelta(minutes=10),
@@ -36,7 +36,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         name="growth",
         cron="7 * * * *",
-        entry="app.jobs.entries:growth",
+        entry="app.jobs.growth:run",
         timeout_seconds=1800,
         period=timedelta(hours=1),
         grace=timedelta(minutes=30),
@@ -45,7 +45,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         name="guardian",
         cron="*/5 * * * *",
-        entry="app.jobs.entries:guardian",
+        entry="app.jobs.guardian:run",
         timeout_seconds=240,
         period=timedelta(minutes=5),
         grace=timedelta(minutes=5),
@@ -54,7 +54,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         name="appointments",
         cron="*/5 * * * *",
-        entry="app.jobs.entries:appointments",
+        entry="app.jobs.appointments:run",
         timeout_seconds=240,
         period=timedelta(minutes=5),
         grace=timedelta(minutes=5),

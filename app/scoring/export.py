@@ -17,13 +17,11 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from app.db.scoring import BookedCall
-
-if TYPE_CHECKING:
-    from app.jobs.bootstrap import Context
+from app.db.scoring import BookedCall, ScoringRepository
 
 CATEGORIES: dict[str, re.Pattern[str]] = {
     "price": re.compile(r"\b(price|cost|expensive|afford|how much|fee|cheaper)\b", re.I),
@@ -130,6 +128,10 @@ def write_export(records: list[dict[str, Any]], out: Path) -> dict[str, int]:
     return {"calls": len(records), "objections": len(pairs)}
 
 
-async def export_training(ctx: Context, out: Path, limit: int = 10_000) -> dict[str, int]:
-    calls = await ctx.repos.scoring.booked_calls(limit, ctx.clock.now())
+async def export_training(
+    repo: ScoringRepository, now: datetime, out: Path, limit: int = 10_000
+) -> dict[str, int]:
+    """Write the four files of up to `limit` booked calls (as of `now`) into `out`; the
+    counts of calls and objections written."""
+    calls = await repo.booked_calls(limit, now)
     return write_export([call_record(c) for c in calls], out)

@@ -15,21 +15,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import structlog
 
-from app.db.scoring import StoredModel
+from app.core.clock import Clock
+from app.core.settings import Settings
+from app.db.repositories import LogRepository
+from app.db.scoring import ScoringRepository, StoredModel
 from app.scoring.features import LEAD_SPEC, labels, to_columns
 from app.scoring.model import ScoreModel
 from app.scoring.prior import prior_model
 from app.scoring.reasons import reason_texts
 from app.scoring.train import evaluate_holdout, fit
-
-if TYPE_CHECKING:
-    from app.jobs.bootstrap import Context
 
 log = structlog.get_logger(__name__)
 WRITE_BATCH = 20_000  # leads per scoring_apply call: one round trip per batch
@@ -56,9 +56,9 @@ def train_model(rows: list[dict[str, Any]], c: float) -> ScoreModel:
     return model
 
 
-async def current_model(ctx: Context) -> StoredModel:
-    """The model to score with now (see the module docstring)."""
-    s, now, repo = ctx.settings, ctx.clock.now(), ctx.repos.scoring
+async def current_model(repo: ScoringRepository, now: datetime, s: Settings) -> StoredModel:
+    """The model to score with at `now` (see the module docstring); the SCORING_* settings
+    decide when it is retrained and how."""
     latest = await repo.latest_model(now)
     fresh = latest is not None and now - latest.trained_at < timedelta(
         hours=s.scoring_retrain_hours
@@ -94,10 +94,13 @@ def describe_model(stored: StoredModel) -> str:
             f"({m.get('bookings')} bookings), holdout AUC {shown}")  # fmt: skip
 
 
-async def score_all(ctx: Context, stored: StoredModel) -> dict[str, Any]:
+async def score_all(
+    repo: ScoringRepository, logs: LogRepository, clock: Clock, s: Settings, stored: StoredModel
+) -> dict[str, Any]:
     """Score with `stored` and write scores, reasons and hot flags back: every lead when
-    the model is new (not yet applied), else only the leads marked since the last run."""
-    s, now, repo = ctx.settings, ctx.clock.now(), ctx.repos.scoring
+    the model is new (not yet applied), else only the leads marked since the last run.
+    Newly hot leads are written to `logs` for the operator."""
+    now = clock.now()
     full = stored.applied_at is None
     marked = await repo.marked()
     if not full and not marked.lead_ids:
@@ -106,10 +109,10 @@ async def score_all(ctx: Context, stored: StoredModel) -> dict[str, Any]:
         "score", s.scoring_horizon_days, s.scoring_train_window_days, now,
         lead_ids=None if full else marked.lead_ids,
     )  # fmt: skip
-    hot = await _write_scores(ctx, stored, rows) if rows else []
+    hot = await _write_scores(repo, clock, s, stored, rows) if rows else []
     await repo.clear_marks(marked.upto, stored.version if full else None, now)
     if hot:
-        await ctx.repos.logs.write(
+        await logs.write(
             "info", "scoring", f"{len(hot)} lead(s) became hot: call them first", now,
             {"leads": hot[:50]},
         )  # fmt: skip
@@ -117,10 +120,14 @@ async def score_all(ctx: Context, stored: StoredModel) -> dict[str, Any]:
 
 
 async def _write_scores(
-    ctx: Context, stored: StoredModel, rows: list[dict[str, Any]]
+    repo: ScoringRepository,
+    clock: Clock,
+    s: Settings,
+    stored: StoredModel,
+    rows: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Probabilities, reasons and the write-back of `rows`; the leads that became hot."""
-    s, now = ctx.settings, ctx.clock.now()
+    now = clock.now()  # read again: the feature read before this may have taken a while
     model = ScoreModel.from_json(stored.model)
     cols = to_columns(rows)
     proba, contrib = model.explain(cols)
@@ -130,7 +137,7 @@ async def _write_scores(
     hot: list[dict[str, Any]] = []
     for start in range(0, len(ids), WRITE_BATCH):
         end = start + WRITE_BATCH
-        result = await ctx.repos.scoring.apply_scores(
+        result = await repo.apply_scores(
             ids[start:end], scores[start:end].tolist(), reasons[start:end],
             s.scoring_hot_threshold, now,
         )  # fmt: skip

@@ -12,10 +12,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from app.jobs.bootstrap import Context
+from app.db.scoring import ScoringRepository
 
 _MASKS = (
     (re.compile(r"https?://\S+"), "<url>"),
@@ -57,11 +56,11 @@ def _day_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-async def record_patterns(ctx: Context) -> dict[str, int]:
-    """Recount yesterday's and today's error fingerprints (two SQL calls)."""
-    now = ctx.clock.now()
+async def record_patterns(repo: ScoringRepository, now: datetime) -> dict[str, int]:
+    """Recount the error fingerprints of the UTC day of `now` and the day before (two SQL
+    calls)."""
     since = _day_start(now) - timedelta(days=1)
-    lines = await ctx.repos.scoring.failure_lines(since, now)
+    lines = await repo.failure_lines(since, now)
     rows = day_counts(lines)
-    await ctx.repos.scoring.record_failures(rows, now)
+    await repo.record_failures(rows, now)
     return {"error_lines": len(lines), "error_patterns": len({r["fingerprint"] for r in rows})}

@@ -19,12 +19,10 @@ conversation to judge. Scores below CALL_QUALITY_REVIEW_BELOW are listed for rev
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from app.db.scoring import PendingCall
-
-if TYPE_CHECKING:
-    from app.jobs.bootstrap import Context
+from app.core.clock import Clock
+from app.db.scoring import PendingCall, ScoringRepository
 
 NOT_CONNECTED = {"no_answer", "busy", "voicemail"}
 NORMAL_END = ("customer-ended-call", "assistant-ended-call", "assistant-said-end-call-phrase")
@@ -83,11 +81,12 @@ def score_call(call: PendingCall) -> tuple[int, list[str]]:
     return round(max(0.0, min(100.0, points))), reasons
 
 
-async def score_calls(ctx: Context) -> dict[str, int]:
-    """Score the finished calls not scored yet, a batch per call pair (read, write)."""
-    pending = await ctx.repos.scoring.quality_pending(BATCH, ctx.clock.now())
+async def score_calls(repo: ScoringRepository, clock: Clock, review_below: int) -> dict[str, int]:
+    """Score the finished calls not scored yet, a batch per call pair (read, write); a score
+    below `review_below` (CALL_QUALITY_REVIEW_BELOW) counts as low quality."""
+    pending = await repo.quality_pending(BATCH, clock.now())
     scored = [(call.call_id, *score_call(call)) for call in pending]
     rows = [{"call_id": i, "score": score, "reasons": why} for i, score, why in scored]
-    await ctx.repos.scoring.record_quality(rows, ctx.clock.now())
-    low = sum(1 for _, score, _ in scored if score < ctx.settings.call_quality_review_below)
+    await repo.record_quality(rows, clock.now())
+    low = sum(1 for _, score, _ in scored if score < review_below)
     return {"calls_scored": len(rows), "calls_low_quality": low}

@@ -13,15 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from app.db.scoring import TimingCell
-
-if TYPE_CHECKING:
-    from app.jobs.bootstrap import Context
+from app.db.scoring import ScoringRepository, TimingCell
 
 
 @dataclass(frozen=True)
@@ -85,13 +81,20 @@ def estimate(cells: Iterable[TimingCell], strength: float = 10.0) -> TimingModel
     return TimingModel(out, answer, booking)
 
 
-async def load_timing(ctx: Context) -> TimingModel:
-    """The current estimates (one SQL call): load once per tick, then choose per call."""
-    s = ctx.settings
-    cells = await ctx.repos.scoring.timing_stats(
-        s.timing_window_days, s.business_timezone, ctx.clock.now()
-    )
-    return estimate(cells, s.timing_prior_strength)
+async def load_timing(
+    repo: ScoringRepository,
+    now: datetime,
+    *,
+    window_days: int,
+    timezone: str,
+    prior_strength: float,
+) -> TimingModel:
+    """The estimates at `now` (one SQL call): load once per tick, then choose per call.
+    Reads the calls of the last `window_days` (TIMING_WINDOW_DAYS); a lead without a known
+    zone counts in `timezone` (BUSINESS_TIMEZONE); the prior is worth `prior_strength`
+    pseudo-calls (TIMING_PRIOR_STRENGTH)."""
+    cells = await repo.timing_stats(window_days, timezone, now)
+    return estimate(cells, prior_strength)
 
 
 def thompson_hour(

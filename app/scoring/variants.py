@@ -15,14 +15,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 
-from app.db.scoring import VariantArm
-
-if TYPE_CHECKING:
-    from app.jobs.bootstrap import Context
+from app.core.settings import Settings
+from app.db.scoring import ScoringRepository, VariantArm
 
 DRAWS = 20_000
 WINDOW_DAYS = 90
@@ -90,13 +89,19 @@ def decide(
     return out
 
 
-async def update_variants(ctx: Context, seed: int | None = None) -> dict[str, int]:
-    """Recompute every step's assignment weights and promote winners (two SQL calls)."""
-    s, now = ctx.settings, ctx.clock.now()
-    stats = await ctx.repos.scoring.variant_stats(WINDOW_DAYS, s.scoring_horizon_days, now)
-    # Seeded from the hour, so a rerun within the hour reproduces the same decision.
-    rng = np.random.default_rng(seed if seed is not None else int(now.timestamp()) // 3600)
+def hourly_seed(now: datetime) -> int:
+    """The seed of a deployed run's draws: the hour of `now` since the epoch, so a rerun
+    within the hour (a retry, a guardian restart) reproduces the same weights and winners."""
+    return int(now.timestamp()) // 3600
+
+
+async def update_variants(
+    repo: ScoringRepository, now: datetime, s: Settings, rng: np.random.Generator
+) -> dict[str, int]:
+    """Recompute every step's assignment weights and promote winners (two SQL calls); the
+    Monte Carlo draws come from `rng` (the caller chooses its seed: see `hourly_seed`)."""
+    stats = await repo.variant_stats(WINDOW_DAYS, s.scoring_horizon_days, now)
     goals = {"email": s.ab_goal_email, "sms": s.ab_goal_sms}
     decisions = decide(stats, goals, s.ab_min_sample, s.ab_promote_probability, rng)
-    recorded = await ctx.repos.scoring.record_variants(decisions, now)
+    recorded = await repo.record_variants(decisions, now)
     return {"ab_steps": recorded, "ab_winners": sum(1 for d in decisions if d["winner"])}

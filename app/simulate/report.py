@@ -126,6 +126,14 @@ def _counts(world: World) -> tuple[dict[str, int], dict[str, int]]:
     return messages, calls
 
 
+async def _timing(ctx: Context) -> TimingModel:
+    s = ctx.settings
+    return await load_timing(
+        ctx.repos.scoring, ctx.clock.now(), window_days=s.timing_window_days,
+        timezone=s.business_timezone, prior_strength=s.timing_prior_strength,
+    )  # fmt: skip
+
+
 async def build_report(
     ctx: Context, world: World, leads: list[SimLead], config: SimConfig, started: float,
     extra: dict[str, Any],
@@ -141,7 +149,7 @@ async def build_report(
         opt_outs={"sms_stop": opt_outs["sms"], "email_hard_bounce": opt_outs["email"]},
         engagement={"email_clicks": o["email_clicked"], "sms_replies": o["sms_reply"]},
         audit={**asdict(found), "violations": found.violations},
-        best_hour=learned_hours(await load_timing(ctx)),
+        best_hour=learned_hours(await _timing(ctx)),
         scoring=await scoring_summary(ctx, world),
         run={**extra, "webhooks_posted": world.queue.posted,
              "webhooks_rejected": len(world.queue.rejected),

@@ -32,6 +32,7 @@ from app.appointments.loop import tick
 from app.core.phone import E164
 from app.core.settings import Settings
 from app.db.appointments import BookingIn
+from app.jobs.appointments import appointment_deps
 from app.webhooks.common import (
     JSON_TYPES,
     Rejected,
@@ -155,6 +156,6 @@ async def booking_webhook(request: Request, background: BackgroundTasks) -> JSON
     result = await ctx.repos.appointments.upsert(booking, ctx.clock.now(), event)
     if result.outcome in ("no_lead", "unknown"):
         return reject("booking", Rejected(422, f"booking not applied: {result.outcome}"))
-    background.add_task(tick, ctx)
+    background.add_task(tick, appointment_deps(ctx))
     appointment_id = result.appointment.id if result.appointment else None
     return JSONResponse({"outcome": result.outcome, "appointment_id": appointment_id})

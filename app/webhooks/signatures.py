@@ -12,22 +12,23 @@ secret).
 - Resend (Svix): `standardwebhooks.Webhook.sign` (the class `svix.webhooks.Webhook` wraps)
   computes `v1,` + base64(HMAC-SHA256(base64decode(secret minus `whsec_`),
   `svix-id.svix-timestamp.body`)); any entry of the space-separated `svix-signature` header
-  may match, label included; |now - timestamp| <= 300 s, boundary inclusive, on the
-  injected clock.
+  may match, label included; `svix-timestamp` is plain decimal digits and |now - timestamp|
+  <= 300 s, boundary inclusive, on the injected clock. The SDK decodes the secret (unpadded
+  base64 too); one that decodes to no key is False.
 - Vapi: `x-vapi-secret: <secret>` or `Authorization: Bearer <secret>`; or, when the HMAC
   secret is set, `x-signature` = hex(HMAC-SHA256(secret, `{x-timestamp}.{raw body}`)) with
   the timestamp in seconds or milliseconds (unit undocumented) within 300 s. Vapi ships no
   verifier, so this one is ours (`app.core.signing`).
 
 The SDKs are imported inside the functions: the web function's cold start does not pay for
-them (bench/cold_start.py), only the first request of each provider does (~30 ms Twilio,
-~25 ms standardwebhooks).
+them (bench/cold_start.py), only the first request of each provider does (~15 ms Twilio,
+~10 ms standardwebhooks).
 
 Where the SDK's rule differs from the hand-written check this module replaced, the SDK's
 holds for Twilio: identical repeated name=value pairs count once, any port (not only the
 default one) is also tried removed, and `bodySHA256` must be lower-case hex as Twilio sends
 it. For Svix, `resend.Webhooks.verify` is not used: it reads the real clock (so a frozen or
-simulated clock cannot be honoured), accepts any label before the comma (`v1a,<sig>`), and
+injected clock cannot be honoured), accepts any label before the comma (`v1a,<sig>`), and
 fails a body that is not JSON.
 """
 

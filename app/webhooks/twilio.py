@@ -20,6 +20,7 @@ import structlog
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.appointments.replies import handle_reply
 from app.consent.keywords import Inbound, classify
 from app.db.outbox import MessageIn
 from app.jobs.bootstrap import Context
@@ -108,9 +109,10 @@ async def inbound_sms(request: Request, background: BackgroundTasks) -> Response
         return twiml()
     ids = list(result.message_ids)
     if inbound.kind == "reply":  # C / R / X answering an appointment text (issue 8)
-        from app.appointments.replies import handle_reply  # late: it imports app.webhooks
-
-        ids += await handle_reply(ctx, sender, params.get("Body", ""), sid)
+        ids += await handle_reply(
+            ctx.repos.appointments, ctx.clock.now(), ctx.settings, ctx.providers.sms.name,
+            sender=sender, body=params.get("Body", ""), sid=sid,
+        )  # fmt: skip
     if inbound.kind == "ack" and inbound.ack_code:
         try:  # stored already: a failure here is logged, the reply stays a 200
             ids.append(await _acknowledge(ctx, inbound.ack_code, sid, sender))

@@ -99,26 +99,25 @@ def status_fields(message: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def _iso(value: str | None) -> datetime | None:
+def instant(value: Any) -> datetime | None:
+    """Vapi's ISO-8601 timestamp, parsed once here; None when absent, unreadable or without
+    an offset (a naive time cannot be placed). The transport serialises it for the database."""
+    raw = text(value)
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
     except ValueError:
         return None
+    return parsed if parsed and parsed.tzinfo else None
 
 
-def instant(value: Any) -> str | None:
-    """An ISO-8601 timestamp normalised, or None when absent or unreadable."""
-    parsed = _iso(text(value))
-    return parsed.isoformat() if parsed and parsed.tzinfo else None
-
-
-def duration(message: dict[str, Any], started: str | None, ended: str | None) -> float | None:
+def duration(
+    message: dict[str, Any], started: datetime | None, ended: datetime | None
+) -> float | None:
     seconds = number(message.get("durationSeconds"))
     if seconds is not None:
         return seconds
-    start, end = _iso(started), _iso(ended)
-    if start and end:
-        return max(0.0, (end - start).total_seconds())
+    if started and ended:
+        return max(0.0, (ended - started).total_seconds())
     ms = number(message.get("durationMs"))
     return ms / 1000 if ms is not None else None
 

@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from app.alerts.direct import DirectPager
 from app.core.clock import ManualClock
 from app.core.settings import Settings
-from app.db.transport import PostgresTransport
+from app.db.transport import PostgresTransport, Transport
 from app.jobs.bootstrap import Context, Overrides, bootstrap
 from tests.conftest import make_settings
 from tests.providers.conftest import (
@@ -74,10 +74,11 @@ MakeCtx = Callable[..., Awaitable[Context]]
 
 @pytest.fixture
 async def make_ctx(clock: ManualClock, transport: PostgresTransport) -> AsyncIterator[MakeCtx]:
-    """`await make_ctx(**settings)`: a context on the test database with on-call settings."""
+    """`await make_ctx(**settings)`: a graph on the test database with on-call settings;
+    `make_ctx(transport=..., **settings)`: the same over another transport (a dead one)."""
     async with AsyncExitStack() as stack:
 
-        async def make(**values: Any) -> Context:
+        async def make(*, transport: Transport = transport, **values: Any) -> Context:
             settings = oncall(**values)
             overrides = Overrides(clock=clock, transport=transport, sleep=FakeSleep(clock))
             return await stack.enter_async_context(bootstrap(settings, overrides))

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from app.alerts import flush_alerts
 from app.core.clock import ManualClock
+from app.jobs.guardian import alert_dispatch
 from tests.alerts.support import (
     EMAIL,
     ESCALATION,
@@ -29,7 +30,7 @@ async def test_critical_goes_by_sms_and_email_warning_by_email_info_only_to_logs
     await ctx.alerts.raise_alert("probe.resend.down", "warning", "resend unhealthy")
     await ctx.alerts.raise_alert("demo.info", "info", "an informational note", {"n": 1})
     clock.advance(WINDOW)
-    report = await flush_alerts(ctx)
+    report = await flush_alerts(alert_dispatch(ctx))
 
     assert report.outcomes == {"sent": 2}
     sms, email = sent_to(database_dsn, PHONE), sent_to(database_dsn, EMAIL)
@@ -52,10 +53,10 @@ async def test_raising_a_firing_alert_again_counts_it_and_sends_nothing_new(
     ctx = await make_ctx()
     first = await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     clock.advance(WINDOW)
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     clock.advance(timedelta(minutes=5))
     again = await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is still down")
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
 
     assert (again.id, again.code, again.count) == (first.id, first.code, 2)
     assert again.last_seen_at == clock.now() and again.title == "drip is still down"
@@ -69,9 +70,9 @@ async def test_alerts_raised_within_the_window_go_out_as_one_message(
     await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     clock.advance(timedelta(seconds=10))
     await ctx.alerts.raise_alert("job.growth.down", "critical", "growth is down")
-    early = await flush_alerts(ctx)  # the first is only 10 s old: held
+    early = await flush_alerts(alert_dispatch(ctx))  # the first is only 10 s old: held
     clock.advance(WINDOW)
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
 
     assert early.enqueued == 0
     (sms,) = sent_to(database_dsn, PHONE)
@@ -89,7 +90,7 @@ async def test_an_alert_resolved_within_the_window_sends_nothing(
     clock.advance(timedelta(seconds=10))
     resolved = await ctx.alerts.resolve_alert("probe.twilio.down")
     clock.advance(timedelta(minutes=10))
-    report = await flush_alerts(ctx)
+    report = await flush_alerts(alert_dispatch(ctx))
 
     assert resolved is not None and resolved.status == "resolved"
     assert report.due == 0 and alert_messages(database_dsn) == []
@@ -102,17 +103,17 @@ async def test_firing_unacknowledged_alerts_repeat_at_their_severitys_interval(
     await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     await ctx.alerts.raise_alert("job.drip.late", "warning", "drip is late")
     clock.advance(WINDOW)
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     clock.advance(timedelta(minutes=29))
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     assert len(sent_to(database_dsn, PHONE)) == 1  # 29 min: no repeat yet
     clock.advance(timedelta(minutes=1))
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     sms = sent_to(database_dsn, PHONE)
     assert len(sms) == 2 and sms[1]["payload"]["body"].startswith("[REPEAT CRIT] job.drip.down")
 
     clock.advance(timedelta(hours=3, minutes=30))  # 4 h since the warning's first email
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     emails = [m["payload"]["text"] for m in sent_to(database_dsn, EMAIL)]
     assert sum("[REPEAT WARN] job.drip.late" in text for text in emails) == 1
 
@@ -123,13 +124,13 @@ async def test_ack_by_sms_from_an_oncall_phone_stops_repeats_and_escalation(
     ctx = await make_ctx()
     alert = await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     clock.advance(WINDOW)
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
 
     refused = await ctx.alerts.handle_sms_reply(STRANGER, f"ACK {alert.code}")
     not_ack = await ctx.alerts.handle_sms_reply(PHONE, "hello")
     reply = await ctx.alerts.handle_sms_reply(PHONE, f" ack {alert.code.lower()} ")
     clock.advance(timedelta(hours=2))
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
 
     assert refused is None and not_ack is None
     assert reply == f"nightshift: job.drip.down acknowledged ({alert.code}); repeats stopped."
@@ -154,14 +155,14 @@ async def test_unacknowledged_critical_escalates_after_15_minutes_once(
     await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     await ctx.alerts.raise_alert("job.drip.late", "warning", "drip is late")  # never escalates
     clock.advance(WINDOW)
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     clock.advance(timedelta(minutes=14))
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     assert sent_to(database_dsn, ESCALATION) == []
     clock.advance(timedelta(minutes=1))
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     clock.advance(timedelta(minutes=5))
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
 
     (escalated,) = sent_to(database_dsn, ESCALATION)
     assert escalated["channel"] == "sms"
@@ -174,10 +175,10 @@ async def test_resolution_is_sent_on_the_channels_that_were_notified(
     ctx = await make_ctx()
     await ctx.alerts.raise_alert("probe.resend.down", "warning", "resend unhealthy")
     clock.advance(WINDOW)
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     await ctx.alerts.resolve_alert("probe.resend.down")
-    await flush_alerts(ctx)
-    await flush_alerts(ctx)  # sent once only
+    await flush_alerts(alert_dispatch(ctx))
+    await flush_alerts(alert_dispatch(ctx))  # sent once only
 
     emails = sent_to(database_dsn, EMAIL)
     assert len(emails) == 2
@@ -196,7 +197,7 @@ async def test_a_silenced_key_is_recorded_but_not_sent_until_the_silence_ends(
     await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     await ctx.alerts.raise_alert("job.growth.down", "critical", "growth is down")
     clock.advance(WINDOW)
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     (sms,) = sent_to(database_dsn, PHONE)
     assert "job.growth.down" in sms["payload"]["body"]
     assert "job.drip.down" not in sms["payload"]["body"]
@@ -204,7 +205,7 @@ async def test_a_silenced_key_is_recorded_but_not_sent_until_the_silence_ends(
     assert listed == {"job.drip.down": True, "job.growth.down": False}
 
     clock.advance(timedelta(hours=2))
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     assert "job.drip.down" in sent_to(database_dsn, PHONE)[-1]["payload"]["body"]
 
 
@@ -216,7 +217,7 @@ async def test_concurrent_flushes_send_each_notification_once(
     ctx = await make_ctx()
     await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     clock.advance(WINDOW)
-    await asyncio.gather(flush_alerts(ctx), flush_alerts(ctx))
+    await asyncio.gather(flush_alerts(alert_dispatch(ctx)), flush_alerts(alert_dispatch(ctx)))
 
     messages = alert_messages(database_dsn)
     assert sorted(m["to_address"] for m in messages) == sorted([PHONE, EMAIL])
@@ -229,10 +230,10 @@ async def test_a_warning_raised_again_as_critical_pages_at_the_higher_tier(
     ctx = await make_ctx()
     await ctx.alerts.raise_alert("probe.twilio.down", "warning", "twilio slow")
     clock.advance(WINDOW)
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     assert sent_to(database_dsn, PHONE) == []
     upgraded = await ctx.alerts.raise_alert("probe.twilio.down", "critical", "twilio down")
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
 
     assert upgraded.severity == "critical" and upgraded.count == 2
     (sms,) = sent_to(database_dsn, PHONE)

@@ -15,8 +15,7 @@ from app.alerts import flush_alerts
 from app.alerts.direct import DB_DOWN_KEY, DirectPager, page_directly, record_direct_pages
 from app.core.clock import ManualClock
 from app.db.errors import DatabaseUnavailable
-from app.db.repositories import Repositories
-from app.jobs.guardian import guardian_tick, page_without_context
+from app.jobs.guardian import alert_dispatch, direct_line, guardian_tick, page_without_context
 from tests.alerts.support import (
     ACCOUNT_URL,
     EMAIL,
@@ -63,7 +62,7 @@ async def test_storm_cap_one_summary_sms_then_the_rest_by_email(
     for n in range(6):  # six separate critical notifications within the hour
         await ctx.alerts.raise_alert(f"job.j{n}.down", "critical", f"job {n} is down")
         clock.advance(WINDOW)
-        await flush_alerts(ctx)
+        await flush_alerts(alert_dispatch(ctx))
 
     sms = sent_to(database_dsn, PHONE)
     bodies = [m["payload"]["body"] for m in sms]
@@ -76,7 +75,7 @@ async def test_storm_cap_one_summary_sms_then_the_rest_by_email(
     clock.advance(timedelta(hours=1))  # the window slides: SMS again
     await ctx.alerts.raise_alert("job.j9.down", "critical", "job 9 is down")
     clock.advance(WINDOW)
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     assert "job.j9.down" in sent_to(database_dsn, PHONE)[-1]["payload"]["body"]
 
 
@@ -91,7 +90,7 @@ async def test_email_provider_down_warnings_go_by_sms(
     )
     await ctx.alerts.raise_alert("probe.vapi.down", "warning", "vapi unhealthy")
     clock.advance(WINDOW)
-    report = await flush_alerts(ctx)
+    report = await flush_alerts(alert_dispatch(ctx))
 
     assert resend.call_count == 1 and report.fallbacks == 1
     email, sms = alert_messages(database_dsn)
@@ -99,7 +98,9 @@ async def test_email_provider_down_warnings_go_by_sms(
     assert (sms["channel"], sms["to_address"], sms["status"]) == ("sms", PHONE, "sent")
     assert sms["payload"]["fallback"] is True and "probe.vapi.down" in sms["payload"]["body"]
 
-    await flush_alerts(ctx)  # email still down: the queued row is retried, no second SMS
+    await flush_alerts(
+        alert_dispatch(ctx)
+    )  # email still down: the queued row is retried, no second SMS
     assert resend.call_count == 2 and len(sent_to(database_dsn, PHONE)) == 1
 
 
@@ -115,7 +116,7 @@ async def test_email_down_with_two_recipients_tries_resend_once_and_texts_once(
     )
     await ctx.alerts.raise_alert("probe.vapi.down", "warning", "vapi unhealthy")
     clock.advance(WINDOW)
-    report = await flush_alerts(ctx)
+    report = await flush_alerts(alert_dispatch(ctx))
 
     assert resend.call_count == 1  # the second email row is deferred, not tried
     assert report.outcomes == {"failed": 1, "deferred": 1}
@@ -133,7 +134,7 @@ async def test_twilio_down_criticals_go_by_email(
     resend = resend_ok(api)
     await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     clock.advance(WINDOW)
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
 
     assert twilio.call_count == 1 and resend.call_count == 1
     sms, email = alert_messages(database_dsn)
@@ -153,7 +154,7 @@ async def test_twilio_down_with_default_routes_still_emails_once(
     resend = resend_ok(api)
     await ctx.alerts.raise_alert("job.drip.down", "critical", "drip is down")
     clock.advance(WINDOW)
-    await flush_alerts(ctx)
+    await flush_alerts(alert_dispatch(ctx))
     assert resend.call_count == 1  # the email route; no duplicate fallback email
     assert len(sent_to(database_dsn, EMAIL)) == 1
 
@@ -164,26 +165,19 @@ async def test_database_down_pages_directly_then_records_it_when_back(
     ctx = await make_ctx(**RESEND, **TWILIO)
     twilio, resend = twilio_ok(api), resend_ok(api)
     pager = DirectPager()
+    line = direct_line(ctx)
     page = await page_directly(
-        ctx.settings,
-        ctx.providers,
-        clock,
-        DB_DOWN_KEY,
-        "database unreachable",
-        {"error": "X"},
-        pager=pager,
+        line, DB_DOWN_KEY, "database unreachable", {"error": "X"}, pager=pager
     )
     clock.advance(timedelta(minutes=5))
-    again = await page_directly(
-        ctx.settings, ctx.providers, clock, DB_DOWN_KEY, "database unreachable", {}, pager=pager
-    )
+    again = await page_directly(line, DB_DOWN_KEY, "database unreachable", {}, pager=pager)
 
     assert page is not None and page.channels == ["sms", "email"] and again is None
     assert twilio.call_count == 1 and resend.call_count == 1  # once per repeat interval
     assert b"database.unreachable" in twilio.calls.last.request.content
     assert alert_messages(database_dsn) == []  # nothing stored while "down"
 
-    assert await record_direct_pages(ctx, pager=pager) == 1
+    assert await record_direct_pages(ctx.repos.alerts, ctx.clock, pager=pager) == 1
     (row,) = query(
         database_dsn,
         "select key, severity, status, notified_channels, last_notified_at from alerts",
@@ -213,17 +207,16 @@ class _DeadTransport:
 async def test_guardian_tick_with_the_database_down_pages_through_the_providers(
     make_ctx: MakeCtx, api: respx.MockRouter, fresh_pager: DirectPager, database_dsn: str
 ) -> None:
-    ctx = await make_ctx(**RESEND, **TWILIO)
-    repos = ctx.repos
-    ctx.repos = Repositories(_DeadTransport())
+    down = await make_ctx(transport=_DeadTransport(), **RESEND, **TWILIO)
     twilio, resend = twilio_ok(api), resend_ok(api)
 
-    outcome = await guardian_tick(ctx)
+    outcome = await guardian_tick(down)
     assert outcome is None
     assert twilio.call_count == 1 and resend.call_count == 1
     assert [p.key for p in fresh_pager.unrecorded] == [DB_DOWN_KEY]
 
-    ctx.repos = repos  # the database is back: the next run records the page and resolves it
+    # the database is back (a graph over it): the next run records the page and resolves it
+    ctx = await make_ctx(**RESEND, **TWILIO)
     api.get(RESEND_DOMAINS).mock(return_value=httpx.Response(200, json={"data": []}))
     api.get(ACCOUNT_URL).mock(return_value=httpx.Response(200, json={"sid": "AC1"}))
     back = await guardian_tick(ctx)

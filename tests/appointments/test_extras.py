@@ -17,6 +17,7 @@ from app.cli import cli
 from app.compliance.gate import LeadFacts
 from app.core.clock import ManualClock
 from app.core.settings import Settings, get_settings
+from app.jobs.appointments import appointment_deps
 from app.jobs.bootstrap import Context
 from app.providers.content import Business
 from app.providers.ports import EmailAttachment, EmailMessage
@@ -87,7 +88,7 @@ async def test_vapi_booking_is_confirmed_by_the_loop(
                "timezone": "America/New_York"}  # fmt: skip
     result = await ctx.repos.webhooks.book_appointment(booking, clock.now())
     assert result.outcome == "booked" and result.appointment_id is not None
-    await run(ctx)
+    await run(appointment_deps(ctx))
     assert keys(database_dsn, result.appointment_id) == [
         f"appt:{result.appointment_id}:v1:confirmation:sms"
     ]

@@ -11,6 +11,7 @@ import pytest
 
 from app.appointments.loop import run
 from app.core.clock import ManualClock
+from app.jobs.appointments import appointment_deps
 from app.jobs.bootstrap import Context
 from app.webhooks import create_app
 from tests.appointments.helpers import NY_PHONE, book, rows
@@ -49,7 +50,7 @@ def answer(dsn: str, sid: str) -> dict[str, object] | None:
 
 async def booked(ctx: Context) -> int:
     a = await book(ctx, STARTS)
-    await run(ctx)  # confirmation texted: replies now refer to it
+    await run(appointment_deps(ctx))  # confirmation texted: replies now refer to it
     return a.id
 
 
@@ -80,7 +81,7 @@ async def test_x_cancels_frees_the_slot_and_stops_reminders(
     assert state(database_dsn, appointment_id) == "cancelled"
     assert await ctx.repos.webhooks.booked_slots(STARTS, STARTS + timedelta(hours=1)) == []
     clock.set(STARTS - timedelta(minutes=30))
-    await run(ctx)
+    await run(appointment_deps(ctx))
     sent = rows(
         database_dsn,
         "select idempotency_key from messages where idempotency_key like %s",

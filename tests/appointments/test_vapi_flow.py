@@ -9,6 +9,7 @@ from datetime import timedelta
 from app.appointments.digest import build_digest
 from app.appointments.loop import run
 from app.core.clock import ManualClock
+from app.jobs.appointments import appointment_deps
 from app.jobs.bootstrap import Context
 from app.status.data import collect
 from tests.appointments.helpers import keys, plan_rows, rows
@@ -25,7 +26,7 @@ async def test_vapi_tool_call_booking_to_confirmation_status_and_digest(
     assert response.status_code == 200, response.text
     [a] = rows(database_dsn, "select id, starts_at, source from appointments")
     assert a["source"] == "vapi"
-    counts = await run(ctx)
+    counts = await run(appointment_deps(ctx))
     assert counts["sent"] == 1  # the caller has a phone, no email: one text
     [sms] = [m for m in keys(database_dsn, a["id"]) if m.endswith(":sms")]
     assert sms == f"appt:{a['id']}:v1:confirmation:sms"
@@ -39,5 +40,5 @@ async def test_vapi_tool_call_booking_to_confirmation_status_and_digest(
     snap = await collect(ctx)
     assert snap["appointments"]["booked_7d"] == 1 and snap["appointments"]["upcoming"] == 1
     clock.advance(timedelta(days=1))
-    digest = await build_digest(ctx)
+    digest = await build_digest(ctx.repos.appointments, ctx.clock.now(), ctx.settings)
     assert digest.numbers["bookings"] == 1

@@ -15,6 +15,7 @@ from app.campaigns import drip
 from app.core.clock import ManualClock
 from app.db.transport import PostgresTransport
 from app.jobs.bootstrap import Overrides, bootstrap
+from app.jobs.drip import drip_deps
 from tests.campaigns.helpers import add_leads, load, query
 from tests.conftest import make_settings
 from tests.providers.bodies import twilio_message, twilio_page
@@ -67,11 +68,11 @@ async def test_killed_after_provider_accepted_sms_is_not_sent_twice(
                 raise Crash("killed")
 
             monkeypatch.setattr(ctx.repos.outbox, "record_messages_sent", crash)
-            assert await drip.run(ctx) == {"reschedule:error:delivery": 1}
+            assert await drip.run(drip_deps(ctx)) == {"reschedule:error:delivery": 1}
             monkeypatch.setattr(ctx.repos.outbox, "record_messages_sent", original)
 
             clock.advance(timedelta(minutes=16))  # the step's retry time; the claim is stale
-            assert await drip.run(ctx) == {"advance": 1}
+            assert await drip.run(drip_deps(ctx)) == {"advance": 1}
             assert post.call_count == 1  # reconciliation found it: no second text
 
         [row] = await query(ctx, "select status, provider_id, attempts from messages")

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.campaigns import drip
 from app.core.clock import ManualClock
+from app.core.settings import Settings
 from app.db.models import LeadIn
-from app.jobs.bootstrap import Context
+from app.db.transport import PostgresTransport, Row, Transport
+from app.jobs.bootstrap import Context, Overrides, bootstrap
+from app.jobs.campaign_manager import manager_deps
+from app.jobs.drip import drip_deps
+from app.providers.build import build_providers
+from app.providers.ratelimit import UNBOUNDED
 from tests.campaigns.helpers import CAMPAIGN, add_leads, load, query
+from tests.chaos.helpers import real_settings, rows
+from tests.conftest import Rebuild
 
 
 async def test_enroll_send_first_step_then_wait_for_the_delay(
@@ -20,15 +30,15 @@ async def test_enroll_send_first_step_then_wait_for_the_delay(
     await add_leads(ctx, 3)
     enrolled = await ctx.repos.campaigns.enroll(clock.now())
     assert [e.enrolled for e in enrolled] == [3]
-    counts = await drip.run(ctx)
+    counts = await drip.run(drip_deps(ctx))
     assert counts == {"advance": 3}
     rows = await query(ctx, "select channel, status, to_address, payload from messages order by id")
     assert [r["channel"] for r in rows] == ["sms"] * 3
     assert all(r["status"] == "sent" for r in rows)
     assert rows[0]["payload"]["body"].startswith("Hi Lead, Demo Heating & Air here")
-    assert await drip.run(ctx) == {}  # the email step waits 2 days
+    assert await drip.run(drip_deps(ctx)) == {}  # the email step waits 2 days
     clock.advance(timedelta(days=2, minutes=1))
-    assert await drip.run(ctx) == {"advance": 3}
+    assert await drip.run(drip_deps(ctx)) == {"advance": 3}
     emails = await query(ctx, "select payload from messages where channel = 'email'")
     assert len(emails) == 3
     assert (
@@ -38,12 +48,14 @@ async def test_enroll_send_first_step_then_wait_for_the_delay(
     assert {s["status"] for s in states} == {"completed"}
 
 
-async def test_two_concurrent_runs_send_every_step_exactly_once(ctx: Context) -> None:
+async def test_two_concurrent_runs_send_every_step_exactly_once(
+    ctx: Context, rebuild: Rebuild
+) -> None:
     await load(ctx)
     await add_leads(ctx, 500)
     await ctx.repos.campaigns.enroll(ctx.clock.now())
-    ctx.settings = ctx.settings.model_copy(update={"drip_batch_size": 50})
-    await asyncio.gather(drip.run(ctx), drip.run(ctx))
+    deps = drip_deps(await rebuild(drip_batch_size=50))
+    await asyncio.gather(drip.run(deps), drip.run(deps))
     [row] = await query(ctx, "select count(*) n, count(distinct enrollment_id) e from messages")
     assert (row["n"], row["e"]) == (500, 500)
     [sent] = await query(ctx, "select count(*) n from messages where status = 'sent'")
@@ -57,7 +69,7 @@ async def test_outside_hours_is_rescheduled_to_the_next_permitted_instant(
     await load(ctx)
     await add_leads(ctx, 1)
     await ctx.repos.campaigns.enroll(clock.now())
-    assert await drip.run(ctx) == {"reschedule:outside_permitted_hours": 1}
+    assert await drip.run(drip_deps(ctx)) == {"reschedule:outside_permitted_hours": 1}
     [enrollment] = await query(ctx, "select next_run_at, lease_owner from enrollments")
     assert enrollment["lease_owner"] is None
     assert enrollment["next_run_at"].hour == 13  # 08:00 New York = 13:00 UTC
@@ -65,7 +77,7 @@ async def test_outside_hours_is_rescheduled_to_the_next_permitted_instant(
 
 
 async def test_call_steps_are_queued_then_placed_hottest_first(
-    ctx: Context, clock: ManualClock
+    ctx: Context, clock: ManualClock, rebuild: Rebuild
 ) -> None:
     text = """
 slug: calls
@@ -80,10 +92,10 @@ steps:
     await query(ctx, "update leads set score = id * 10 returning id")
     from app.campaigns import manager
 
-    ctx.settings = ctx.settings.model_copy(update={"vapi_max_concurrent_calls": 2})
-    assert (await manager.run(ctx))["enrolled"] == 3
-    assert await drip.run(ctx) == {"advance:call_queued": 3}
-    counts = await manager.run(ctx)
+    ctx = await rebuild(vapi_max_concurrent_calls=2)
+    assert (await manager.run(manager_deps(ctx), ctx.rng))["enrolled"] == 3
+    assert await drip.run(drip_deps(ctx)) == {"advance:call_queued": 3}
+    counts = await manager.run(manager_deps(ctx), ctx.rng)
     assert counts["calls_placed"] == 2
     rows = await query(
         ctx,
@@ -108,10 +120,10 @@ async def test_daily_channel_cap_defers_the_rest_to_tomorrow(
     )
     await add_leads(ctx, 3)
     await ctx.repos.campaigns.enroll(clock.now())
-    assert await drip.run(ctx) == {"advance": 2, "reschedule:daily_cap": 1}
+    assert await drip.run(drip_deps(ctx)) == {"advance": 2, "reschedule:daily_cap": 1}
     [deferred] = await query(ctx, "select next_run_at from enrollments where current_step = 0")
     assert deferred["next_run_at"].date() > clock.now().date()
-    assert await drip.run(ctx) == {}  # the cap holds for the rest of the day
+    assert await drip.run(drip_deps(ctx)) == {}  # the cap holds for the rest of the day
 
 
 async def test_learned_call_timing_waits_for_the_sampled_hour(
@@ -131,41 +143,73 @@ steps:
     await load(ctx, text)
     await add_leads(ctx, 1)  # a New York number; 15:00 UTC = 10:00 in New York
     await ctx.repos.campaigns.enroll(clock.now())
-    await drip.run(ctx)
+    await drip.run(drip_deps(ctx))
     # no call history yet: every hour has the same prior; this seed picks a later hour
-    counts = await manager.place_calls(ctx, rng=np.random.default_rng(7))
+    counts = await manager.place_calls(manager_deps(ctx), np.random.default_rng(7))
     assert (counts["calls_scheduled"], counts["calls_placed"]) == (1, 0)
     [call] = await query(ctx, "select not_before from calls")
     slot = call["not_before"]
     assert slot > clock.now() and slot.minute == 0
     local_hour = slot.astimezone(ZoneInfo("America/New_York")).hour
     assert 8 <= local_hour <= 20  # inside the federal window: the slot is a permitted hour
-    assert (await manager.place_calls(ctx))["calls_placed"] == 0  # not before its slot
+    early = await manager.place_calls(manager_deps(ctx), ctx.rng)
+    assert early["calls_placed"] == 0  # not before its slot
     clock.set(slot)
-    assert (await manager.place_calls(ctx))["calls_placed"] == 1  # chosen once, then placed
+    placed = await manager.place_calls(manager_deps(ctx), ctx.rng)
+    assert placed["calls_placed"] == 1  # chosen once, then placed
 
 
-async def test_a_batch_that_sends_at_once_is_written_and_claimed_in_one_call(
+class Recorded:
+    """A Transport (passed as an override) that notes every function called and the ids of
+    every `claim_messages` call."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner, self.name = inner, inner.name
+        self.functions: list[str] = []
+        self.claims: list[list[int]] = []
+
+    async def call(self, function: str, args: Mapping[str, Any] | None = None) -> list[Row]:
+        self.functions.append(function)
+        if function == "claim_messages" and args is not None:
+            self.claims.append(list(args["p_ids"]))
+        return await self.inner.call(function, args)
+
+    async def close(self) -> None:  # the fixture closes the inner transport
+        pass
+
+
+async def test_a_dry_run_batch_is_claimed_in_one_call_per_channel(
+    settings: Settings, clock: ManualClock, transport: PostgresTransport, database_dsn: str
+) -> None:
+    # A dry-run twin reaches no provider: its limiter never waits, so the chunk is the batch.
+    recorded = Recorded(transport)
+    async with bootstrap(settings, Overrides(clock=clock, transport=recorded)) as ctx:
+        assert ctx.providers.delivery.claim_chunk("sms") == UNBOUNDED
+        await load(ctx)
+        await add_leads(ctx, 3)
+        await ctx.repos.campaigns.enroll(clock.now())
+        assert await drip.run(drip_deps(ctx)) == {"advance": 3}
+    assert [len(ids) for ids in recorded.claims] == [3]
+    assert "enqueue_outbox_claimed" not in recorded.functions  # one path: write, then claim
+    messages = rows(database_dsn, "select status, attempts, status_history from messages")
+    assert [(r["status"], r["attempts"]) for r in messages] == [("sent", 1)] * 3
+    assert [h["status"] for h in messages[0]["status_history"]][-2:] == ["sending", "sent"]
+
+
+async def test_the_claim_chunk_follows_each_providers_rate_limit(
     ctx: Context, clock: ManualClock
 ) -> None:
-    # Dry-run providers have no rate limit: enqueue_outbox_claimed writes and claims the rows.
-    assert ctx.providers.sends_at_once("sms") and ctx.providers.sends_at_once("email")
-    await load(ctx)
-    await add_leads(ctx, 3)
-    await ctx.repos.campaigns.enroll(clock.now())
-    separate: list[list[int]] = []
-    claim = ctx.repos.outbox.claim_messages
+    # Real adapters: the limiters come from settings, and so does the chunk (CLAIM_AHEAD = 2 s).
+    async def chunks(**rates: float) -> tuple[int, int]:
+        providers = build_providers(real_settings(**rates), ctx.repos, clock)
+        await providers.aclose()
+        return providers.delivery.claim_chunk("sms"), providers.delivery.claim_chunk("email")
 
-    async def spy(ids: list[int], *args: object) -> object:
-        separate.append(ids)
-        return await claim(ids, *args)  # type: ignore[arg-type]
-
-    ctx.repos.outbox.claim_messages = spy  # type: ignore[method-assign]
-    assert await drip.run(ctx) == {"advance": 3}
-    assert separate == []
-    rows = await query(ctx, "select status, attempts, status_history from messages")
-    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1)] * 3
-    assert [h["status"] for h in rows[0]["status_history"]][-2:] == ["sending", "sent"]
+    assert await chunks() == (2000, 2000)  # the chaos suite's 1000/s
+    defaults = {"twilio_rate_per_second_per_sender": 1.0, "resend_rate_per_second": 10.0}
+    assert await chunks(**defaults) == (2, 20)
+    fast = {"twilio_rate_per_second_per_sender": 1e6, "resend_rate_per_second": 1e6}
+    assert await chunks(**fast) == (2_000_000, 2_000_000)
 
 
 async def test_rows_written_by_a_crashed_run_are_claimed_by_the_same_rules(
@@ -206,7 +250,7 @@ async def test_two_campaigns_texting_one_capped_lead_in_one_batch_respect_the_ca
             f"earlier-{n}", earlier, earlier,
         )  # fmt: skip
     await ctx.repos.campaigns.enroll(clock.now())
-    counts = await drip.run(ctx)
+    counts = await drip.run(drip_deps(ctx))
     assert counts == {"advance": 1, "reschedule:attempt_cap": 1}
     texts = await query(ctx, "select 1 from messages where idempotency_key like 'drip:%%'")
     assert len(texts) == 1
@@ -234,9 +278,10 @@ steps:
     await ctx.repos.leads.upsert([fl], clock.now())
     from app.campaigns import manager
 
-    assert (await manager.run(ctx))["enrolled"] == 2
-    assert await drip.run(ctx) == {"advance:call_queued": 2}
-    first = await manager.run(ctx)
+    assert (await manager.run(manager_deps(ctx), ctx.rng))["enrolled"] == 2
+    assert await drip.run(drip_deps(ctx)) == {"advance:call_queued": 2}
+    first = await manager.run(manager_deps(ctx), ctx.rng)
     assert (first["calls_placed"], first["calls_waiting"]) == (1, 1)
     clock.advance(timedelta(minutes=15))
-    assert (await manager.run(ctx))["calls_placed"] == 1  # the next run places the other
+    again = await manager.run(manager_deps(ctx), ctx.rng)
+    assert again["calls_placed"] == 1  # the next run places the other

@@ -9,6 +9,8 @@ from app.campaigns import drip, manager
 from app.core.clock import ManualClock
 from app.db.models import LeadIn
 from app.jobs.bootstrap import Context
+from app.jobs.campaign_manager import manager_deps
+from app.jobs.drip import drip_deps
 from tests.campaigns.helpers import CAMPAIGN, add_leads, load, query
 
 SECOND = CAMPAIGN.replace("slug: tune-up", "slug: second").replace(
@@ -24,7 +26,7 @@ async def test_opt_out_between_claim_and_send_stops_the_send(ctx: Context) -> No
     assert len(claimed) == 2
     # the STOP webhook lands now, after the claim read the lead
     await query(ctx, "update leads set sms_opted_out_at = now() where id = 1 returning id")
-    counts = await drip.process_batch(ctx, "w1", claimed)
+    counts = await drip.process_batch(drip_deps(ctx), "w1", claimed)
     assert counts == {"advance": 1, "stop:opted_out:sms": 1}
     rows = {
         r["lead_id"]: r
@@ -101,7 +103,7 @@ async def _bounces(ctx: Context, campaign_id: int, bounced: int, total: int, tag
 async def test_auto_pause_resume_and_cool_off(ctx: Context, clock: ManualClock) -> None:
     campaign_id = await load(ctx)
     await _bounces(ctx, campaign_id, 6, 100, "a")  # 6 % > 5 %
-    counts = await manager.run(ctx)
+    counts = await manager.run(manager_deps(ctx), ctx.rng)
     assert counts["paused"] == 1
     [c] = await query(ctx, "select status, paused_reason from campaigns")
     assert c["status"] == "paused" and "hard_bounce_rate 6.00%" in c["paused_reason"]
@@ -110,20 +112,20 @@ async def test_auto_pause_resume_and_cool_off(ctx: Context, clock: ManualClock) 
 
     resumed = await ctx.repos.manager.resume("tune-up", clock.now())
     assert (resumed.was, resumed.status) == ("paused", "active")
-    assert (await manager.run(ctx))["paused"] == 0  # cool-off: 6 % < 2 x 5 %
+    assert (await manager.run(manager_deps(ctx), ctx.rng))["paused"] == 0  # cool-off: 6 % < 2 x 5 %
     await _bounces(ctx, campaign_id, 12, 100, "b")  # the last 200: 18 of 200 = 9 %
-    assert (await manager.run(ctx))["paused"] == 0
+    assert (await manager.run(manager_deps(ctx), ctx.rng))["paused"] == 0
     await _bounces(ctx, campaign_id, 25, 100, "c")  # last 200: 37 of 200 = 18.5 % > 10 %
-    assert (await manager.run(ctx))["paused"] == 1
+    assert (await manager.run(manager_deps(ctx), ctx.rng))["paused"] == 1
     await ctx.repos.manager.resume("tune-up", clock.now())
     clock.advance(timedelta(days=8))  # cool-off over: back to the plain 5 %
-    assert (await manager.run(ctx))["paused"] == 1
+    assert (await manager.run(manager_deps(ctx), ctx.rng))["paused"] == 1
 
 
 async def test_small_samples_never_pause(ctx: Context) -> None:
     campaign_id = await load(ctx)
     await _bounces(ctx, campaign_id, 5, 10, "a")  # 50 % but only 10 sends
-    assert (await manager.run(ctx))["paused"] == 0
+    assert (await manager.run(manager_deps(ctx), ctx.rng))["paused"] == 0
 
 
 async def test_state_cap_counts_attempts_when_made_not_when_queued(ctx: Context) -> None:
@@ -153,4 +155,4 @@ async def test_state_cap_counts_attempts_when_made_not_when_queued(ctx: Context)
     [now] = await query(ctx, "select now() t")
     clock.set(now["t"].replace(hour=15))  # 10:00 in Florida: inside every window
     await ctx.repos.campaigns.enroll(clock.now())
-    assert await drip.run(ctx) == {"reschedule:attempt_cap": 1}
+    assert await drip.run(drip_deps(ctx)) == {"reschedule:attempt_cap": 1}

@@ -22,6 +22,7 @@ import respx
 
 from app.campaigns import drip
 from app.core.clock import ManualClock
+from app.jobs.drip import drip_deps
 from tests.chaos.helpers import Accepted, FakeProviders, real_settings, worker
 
 LEDGER = """
@@ -60,7 +61,7 @@ def main(dsn: str, limit: int, start: str) -> None:
         with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
             fake.install(router)
             async with worker(settings, clock, dsn) as ctx:
-                await drip.run(ctx)
+                await drip.run(drip_deps(ctx))
 
     asyncio.run(run())
     sys.exit(3)  # reaching here means the kill never came

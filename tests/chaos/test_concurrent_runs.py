@@ -11,6 +11,7 @@ import respx
 
 from app.campaigns import drip
 from app.core.clock import ManualClock
+from app.jobs.drip import drip_deps
 from tests.campaigns.helpers import add_leads, load
 from tests.chaos.helpers import TWO_STEPS, FakeProviders, assert_exactly_once, real_settings, worker
 
@@ -34,12 +35,12 @@ async def test_concurrent_runs_send_every_step_exactly_once(
             await load(ctxs[0], TWO_STEPS)
             await add_leads(ctxs[0], LEADS)
             await ctxs[0].repos.campaigns.enroll(clock.now())
-            totals = await asyncio.gather(*(drip.run(c) for c in ctxs))
+            totals = await asyncio.gather(*(drip.run(drip_deps(c)) for c in ctxs))
             # A step another worker held (busy) is rescheduled, never dropped: one more
             # sequential pass (after the retry delay) settles anything left over.
             for _ in range(3):
                 clock.advance(drip.RETRY_LATER)
-                await drip.run(ctxs[0])
+                await drip.run(drip_deps(ctxs[0]))
     settled = sum(sum(t.values()) for t in totals)
     assert settled >= LEADS  # every worker's claims were settled (advance or reschedule)
     assert sum(t.get("advance", 0) for t in totals) > 0

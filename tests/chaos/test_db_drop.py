@@ -15,6 +15,7 @@ import respx
 from app.campaigns import drip
 from app.core.clock import ManualClock
 from app.db.errors import DatabaseUnavailable
+from app.jobs.drip import drip_deps
 from tests.campaigns.helpers import add_leads, load
 from tests.chaos.helpers import (
     TWO_STEPS,
@@ -38,7 +39,11 @@ select count(pg_terminate_backend(pid)) n from pg_stat_activity
 async def test_connection_dropped_mid_batch_then_next_run_completes(
     database_dsn: str, clock: ManualClock
 ) -> None:
-    settings = real_settings(drip_batch_size=20, drip_concurrency=1)
+    # Twilio at one text per 2 s: the limiter lets 1 out in CLAIM_AHEAD, so delivery claims
+    # one row per call
+    settings = real_settings(
+        drip_batch_size=20, drip_concurrency=1, twilio_rate_per_second_per_sender=0.5
+    )
     fake = FakeProviders(clock)
     terminated: list[int] = []
 
@@ -55,7 +60,7 @@ async def test_connection_dropped_mid_batch_then_next_run_completes(
             await add_leads(ctx, LEADS)
             await ctx.repos.campaigns.enroll(clock.now())
             try:
-                counts = await drip.run(ctx)
+                counts = await drip.run(drip_deps(ctx))
             except DatabaseUnavailable:
                 counts = {"failed": 1}
         assert terminated and terminated[0] >= 1  # the pool's connections really went away
@@ -64,7 +69,7 @@ async def test_connection_dropped_mid_batch_then_next_run_completes(
         if counts != {"failed": 1}:
             assert counts == {"reschedule:error:delivery": 20, "advance": LEADS - 20}
         [sending] = rows(database_dsn, "select count(*) n from messages where status='sending'")
-        # delivery claims one chunk (DRIP_CONCURRENCY=1 row) at a time: only the row whose
+        # delivery claims one chunk (1 row at this rate) at a time: only the row whose
         # record call was cut off is left 'sending'; the rest of the batch was never claimed
         assert sending["n"] == 1
         assert len(fake.accepted) >= DROP_AFTER
@@ -72,7 +77,7 @@ async def test_connection_dropped_mid_batch_then_next_run_completes(
         clock.advance(timedelta(minutes=20))  # past the lease, the reclaim age and +15 min
         async with worker(settings, clock, database_dsn) as ctx:
             done_before = counts.get("advance", 0)
-            assert await drip.run(ctx) == {"advance": 2 * LEADS - done_before}
+            assert await drip.run(drip_deps(ctx)) == {"advance": 2 * LEADS - done_before}
     assert_exactly_once(database_dsn, fake.accepted, steps=2)
     sms_posts = [r for r in fake.requests if r[0] == "sms"]
     assert len(sms_posts) == LEADS  # the cut-off row was reconciled, not re-sent
@@ -100,14 +105,14 @@ async def test_connection_dropped_just_before_settling_the_batch(
 
             monkeypatch.setattr(ctx.repos.campaigns, "complete", drop_then_complete)
             with pytest.raises(DatabaseUnavailable):
-                await drip.run(ctx)
+                await drip.run(drip_deps(ctx))
         [sent] = rows(database_dsn, "select count(*) n from messages where status = 'sent'")
         assert sent["n"] == 20  # recorded before the drop
         assert len(fake.accepted) == 20
 
         clock.advance(timedelta(minutes=20))  # past the enrollments' lease
         async with worker(settings, clock, database_dsn) as ctx:
-            counts = await drip.run(ctx)
+            counts = await drip.run(drip_deps(ctx))
     assert counts == {"advance": 2 * LEADS}
     assert_exactly_once(database_dsn, fake.accepted, steps=2)
     assert len(fake.requests) == 2 * LEADS  # the first 20 were not sent again

@@ -23,6 +23,8 @@ import respx
 
 from app.campaigns import drip, manager
 from app.core.clock import ManualClock
+from app.jobs.campaign_manager import manager_deps
+from app.jobs.drip import drip_deps
 from tests.campaigns.helpers import add_leads, load
 from tests.chaos.helpers import (
     EMAIL_ONLY,
@@ -79,7 +81,7 @@ async def test_429_for_a_minute_then_recovery_sends_each_message_once(
             await load(ctx, CAMPAIGNS[channel])
             await add_leads(ctx, LEADS)
             await ctx.repos.campaigns.enroll(clock.now())
-            assert await drip.run(ctx) == {"advance": LEADS}
+            assert await drip.run(drip_deps(ctx)) == {"advance": LEADS}
             sleep = ctx.providers.delivery.sms.retry.sleep  # type: ignore[attr-defined]
     assert_exactly_once(database_dsn, fake.accepted, steps=1)
     assert clock.now() >= recovers_at  # the outage was waited out, not skipped
@@ -113,7 +115,7 @@ async def test_timeout_after_the_provider_accepted_never_sends_twice(
             await load(ctx, CAMPAIGNS[channel])
             await add_leads(ctx, LEADS)
             await ctx.repos.campaigns.enroll(clock.now())
-            assert await drip.run(ctx) == {"advance": LEADS}
+            assert await drip.run(drip_deps(ctx)) == {"advance": LEADS}
         lists = [c for c in router.calls if c.request.method == "GET"]
     assert len(timed_out) == LEADS  # every single send timed out after being accepted
     assert_exactly_once(database_dsn, fake.accepted, steps=1)
@@ -141,7 +143,7 @@ async def test_resend_daily_quota_raises_a_warning_then_sends_once_after_reset(
             await load(ctx, EMAIL_ONLY)
             await add_leads(ctx, LEADS)
             await ctx.repos.campaigns.enroll(clock.now())
-            counts = await drip.run(ctx)
+            counts = await drip.run(drip_deps(ctx))
             assert counts == {"reschedule:requeued": LEADS}
             assert fake.accepted == []
             # Never retried in-process: one request per message.
@@ -157,7 +159,7 @@ async def test_resend_daily_quota_raises_a_warning_then_sends_once_after_reset(
 
             quota_spent = False
             clock.advance(drip.RETRY_LATER + timedelta(minutes=1))
-            assert await drip.run(ctx) == {"advance": LEADS}
+            assert await drip.run(drip_deps(ctx)) == {"advance": LEADS}
     assert_exactly_once(database_dsn, fake.accepted, steps=1)
 
 
@@ -210,8 +212,8 @@ async def test_vapi_failing_after_creating_the_call_never_places_it_twice(
             await load(ctx, CALLS)
             await add_leads(ctx, 3)
             await ctx.repos.campaigns.enroll(clock.now())
-            assert await drip.run(ctx) == {"advance:call_queued": 3}
-            counts = await manager.run(ctx)
+            assert await drip.run(drip_deps(ctx)) == {"advance:call_queued": 3}
+            counts = await manager.run(manager_deps(ctx), ctx.rng)
             assert counts["calls_placed"] == 3
     numbers = Counter(c["customer"]["number"] for c in created)
     assert set(numbers.values()) == {1}, f"DUPLICATE CALLS: {numbers}"

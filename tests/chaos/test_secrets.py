@@ -27,6 +27,7 @@ from structlog.testing import capture_logs
 from app.campaigns import drip
 from app.core.clock import ManualClock
 from app.core.settings import Settings
+from app.jobs.drip import drip_deps
 from app.webhooks.signatures import twilio_signature
 from tests.campaigns.helpers import add_leads, load
 from tests.chaos.helpers import (
@@ -126,7 +127,7 @@ async def representative_run(database_dsn: str, clock: ManualClock) -> list[str]
             await load(ctx, TWO_STEPS)
             await add_leads(ctx, 4)
             await ctx.repos.campaigns.enroll(clock.now())
-            await drip.run(ctx)
+            await drip.run(drip_deps(ctx))
             await ctx.alerts.raise_alert(
                 "chaos:test", "critical", "drip is failing", {"why": "test"}
             )

@@ -19,6 +19,7 @@ import respx
 
 from app.campaigns import drip
 from app.core.clock import ManualClock
+from app.jobs.drip import drip_deps
 from tests.campaigns.helpers import add_leads, load
 from tests.chaos.helpers import (
     TWO_STEPS,
@@ -99,7 +100,7 @@ async def test_worker_killed_mid_batch_then_next_run_finishes_without_duplicates
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
         fake.install(router)
         async with worker(settings, clock, database_dsn) as ctx:
-            counts = await drip.run(ctx)
+            counts = await drip.run(drip_deps(ctx))
     assert counts == {"advance": 2 * LEADS}
     assert_exactly_once(database_dsn, fake.accepted, steps=2)
     reconciled = rows(database_dsn, "select count(*) n from messages where attempts = 2")

@@ -21,6 +21,7 @@ import respx
 
 from app.campaigns import drip
 from app.core.clock import ManualClock
+from app.jobs.drip import drip_deps
 from app.providers.ports import SendResult, SmsMessage, SmsSender
 from tests.campaigns.helpers import add_leads, load
 from tests.chaos.helpers import (
@@ -81,15 +82,15 @@ async def test_batch_outlasting_the_lease_is_not_sent_twice_by_the_next_tick(
             started = clock.now()
 
             async def next_tick() -> None:
-                tick.append(await drip.run(b))
+                tick.append(await drip.run(drip_deps(b)))
 
             a.providers.delivery.sms = NextTickAt(
                 a.providers.delivery.sms, clock, started + timedelta(seconds=605), next_tick
             )
-            first = await drip.run(a)
+            first = await drip.run(drip_deps(a))
             for _ in range(2):  # whatever the tick found busy was rescheduled: settle it
                 clock.advance(drip.RETRY_LATER)
-                await drip.run(b)
+                await drip.run(drip_deps(b))
     assert tick, "the next tick never came: the batch was faster than the lease"
     assert sum(first.values()) == LEADS
     assert_exactly_once(database_dsn, fake.accepted, steps=1)

@@ -1,17 +1,20 @@
 """A lead texts STOP while a drip batch is still going out (sent one per second per sender):
 the design re-checks opt-outs "right before the provider call" — delivery claims (and so
-re-checks) each chunk of rows only when it is about to send it — so a lead who opted out
-before their text's turn must not get it."""
+re-checks) each chunk of rows only when it is about to send it, a chunk being what the
+limiter lets out in `CLAIM_AHEAD` (2 texts here, whatever DRIP_CONCURRENCY) — so a lead who
+opted out before their text's turn must not get it."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 import respx
 
 from app.campaigns import drip
 from app.core.clock import ManualClock
+from app.jobs.drip import drip_deps
 from app.providers.ports import SendResult, SmsMessage, SmsSender
 from app.webhooks.signatures import twilio_signature
 from tests.campaigns.helpers import add_leads, load
@@ -48,10 +51,11 @@ class StopArrives:
         return getattr(self.inner, name)
 
 
+@pytest.mark.parametrize("concurrency", [1, 20])  # the chunk follows the limiter, not this
 async def test_stop_received_mid_batch_stops_the_not_yet_sent_text(
-    database_dsn: str, clock: ManualClock
+    concurrency: int, database_dsn: str, clock: ManualClock
 ) -> None:
-    settings = real_settings(twilio_rate_per_second_per_sender=1.0, drip_concurrency=1)
+    settings = real_settings(twilio_rate_per_second_per_sender=1.0, drip_concurrency=concurrency)
     fake = FakeProviders(clock)
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
         fake.install(router)
@@ -81,7 +85,7 @@ async def test_stop_received_mid_batch_stops_the_not_yet_sent_text(
                 stopped.append(number)
 
             ctx.providers.delivery.sms = StopArrives(ctx.providers.delivery.sms, stop_arrives)
-            await drip.run(ctx)
+            await drip.run(drip_deps(ctx))
     assert len(stopped) == 1
     [lead] = rows(
         database_dsn, "select sms_opted_out_at from leads where phone = %s", (stopped[0],)

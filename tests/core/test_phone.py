@@ -39,9 +39,11 @@ def test_what_is_no_number_says_why(raw: str, reason: str) -> None:
         Phone.parse(raw)
 
 
-@pytest.mark.parametrize("text", ["212-555-0188", "+1 212 555 0188", "12125550188", "1 (212) 555-0188"])
+@pytest.mark.parametrize(
+    "text", ["212-555-0188", "+1 212 555 0188", "12125550188", "1 (212) 555-0188"]
+)
 def test_a_machine_must_send_e164(text: str) -> None:
-    with pytest.raises(InvalidPhone, match="E.164"):
+    with pytest.raises(InvalidPhone, match=r"E\.164"):
         Phone.from_e164(text)
     assert Phone.from_e164("+442071234567").e164 == "+442071234567"
 
@@ -61,5 +63,5 @@ def test_the_pydantic_types_parse_once_at_the_edge() -> None:
         sent: E164 | None = None
 
     assert Form(typed="(212) 555-0188").typed == "+12125550188"
-    with pytest.raises(ValidationError, match="E.164"):
+    with pytest.raises(ValidationError, match=r"E\.164"):
         Form(typed="2125550188", sent="212-555-0188")

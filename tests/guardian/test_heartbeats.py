@@ -4,16 +4,19 @@ restart limit escalating instead of looping; stalled and failed runs."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from app.alerts import Alerts
 from app.core.clock import ManualClock
+from app.db.alerts import Alert, AlertRepository
 from app.guardian.heartbeats import classify
 from app.guardian.loop import guard
-from app.jobs import get_job
-from app.jobs.bootstrap import Context
+from app.jobs import JOBS, get_job
+from app.jobs.guardian import guardian_deps
 from app.jobs.launcher import LocalJobLauncher
 from app.jobs.runner import run_job
 from tests.alerts.support import EMAIL, ESCALATION, PHONE, MakeCtx, query, sent_to
@@ -32,7 +35,7 @@ class RecordingLauncher:
 
 @pytest.fixture(autouse=True)
 def quick_drip(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def body(ctx: Context) -> dict[str, Any]:
+    async def body(*collaborators: Any) -> dict[str, Any]:  # whatever the entry hands it
         return {"sent": 0}
 
     monkeypatch.setattr("app.campaigns.drip.run", body)
@@ -55,17 +58,17 @@ async def test_a_job_goes_late_then_down_is_restarted_and_comes_back_up(
     await run_job(ctx, "drip")  # drip: period 5 min + grace 5 min
 
     clock.advance(timedelta(minutes=10))
-    up = await guard(ctx, launcher)
+    up = await guard(guardian_deps(ctx), launcher, JOBS)
     assert up["up"] == 1 and status(database_dsn, "job.drip.late") is None
 
     clock.advance(timedelta(minutes=1))
-    late = await guard(ctx, launcher)
+    late = await guard(guardian_deps(ctx), launcher, JOBS)
     assert late["late"] == 1 and status(database_dsn, "job.drip.late") == "firing"
     assert sent_to(database_dsn, PHONE) == []  # a warning: email only
     assert "[WARN] job.drip.late" in sent_to(database_dsn, EMAIL)[0]["payload"]["text"]
 
     clock.advance(timedelta(minutes=10))
-    down = await guard(ctx, launcher)
+    down = await guard(guardian_deps(ctx), launcher, JOBS)
     outcomes = await launcher.drain()
     assert (down["down"], down["restarted"]) == (1, 1)
     assert [(o.job, o.status) for o in outcomes] == [("drip", "succeeded")]
@@ -74,7 +77,7 @@ async def test_a_job_goes_late_then_down_is_restarted_and_comes_back_up(
     assert bodies(database_dsn, PHONE)[0].startswith("[CRIT] job.drip.down: drip is down")
 
     clock.advance(timedelta(minutes=5))
-    back = await guard(ctx, launcher)
+    back = await guard(guardian_deps(ctx), launcher, JOBS)
     assert back["up"] == 1 and status(database_dsn, "job.drip.down") == "resolved"
     assert bodies(database_dsn, PHONE)[-1].startswith("[RESOLVED CRIT] job.drip.down")
     assert len(bodies(database_dsn, PHONE)) == 2  # down, then resolved: nothing else paged
@@ -88,7 +91,7 @@ async def test_restart_limit_escalates_and_stops_restarting(
     await run_job(ctx, "drip")
     clock.advance(timedelta(minutes=21))
     for _ in range(4):  # every 5 minutes, the job never comes back
-        await guard(ctx, launcher)
+        await guard(guardian_deps(ctx), launcher, JOBS)
         clock.advance(timedelta(minutes=5))
 
     assert launcher.launched == ["drip", "drip"]
@@ -109,9 +112,10 @@ async def test_a_run_past_its_timeout_is_stalled_critical_and_restarted(
     job = get_job("appointments")
     await ctx.repos.job_runs.start(job.name, uuid.uuid4(), "dead:1", 300, clock.now())
     clock.advance(timedelta(seconds=job.timeout_seconds))
-    assert (await guard(ctx, launcher)).get("stalled", 0) == 0  # at its timeout: still fine
+    at_timeout = await guard(guardian_deps(ctx), launcher, JOBS)
+    assert at_timeout.get("stalled", 0) == 0  # at its timeout: still fine
     clock.advance(timedelta(seconds=1))
-    counts = await guard(ctx, launcher)
+    counts = await guard(guardian_deps(ctx), launcher, JOBS)
 
     assert counts["stalled"] == 1 and launcher.launched == ["appointments"]
     assert "[CRIT] job.appointments.stalled" in bodies(database_dsn, PHONE)[0]
@@ -122,12 +126,12 @@ async def test_a_failed_run_warns_and_the_next_success_resolves_it(
 ) -> None:
     ctx = await make_ctx()
 
-    async def broken(ctx: Context) -> dict[str, Any]:
+    async def broken(*collaborators: Any) -> dict[str, Any]:
         raise RuntimeError("template missing")
 
     monkeypatch.setattr("app.campaigns.drip.run", broken)
     await run_job(ctx, "drip", reraise=False)
-    await guard(ctx, RecordingLauncher())
+    await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
     (row,) = query(database_dsn, "select severity, title from alerts where key = 'job.drip.failed'")
     assert row == {
         "severity": "warning",
@@ -135,10 +139,10 @@ async def test_a_failed_run_warns_and_the_next_success_resolves_it(
     }
 
     monkeypatch.undo()
-    monkeypatch.setattr("app.campaigns.drip.run", lambda ctx: _ok())
+    monkeypatch.setattr("app.campaigns.drip.run", lambda *collaborators: _ok())
     clock.advance(timedelta(minutes=5))
     await run_job(ctx, "drip")
-    await guard(ctx, RecordingLauncher())
+    await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
     assert status(database_dsn, "job.drip.failed") == "resolved"
 
 
@@ -169,21 +173,29 @@ async def test_a_quiet_run_resolves_nothing_and_reads_the_firing_keys_once(
     ctx = await make_ctx()
     launcher = LocalJobLauncher(ctx)
     await run_job(ctx, "drip")
-    resolved: list[str] = []
-    inner = ctx.repos.alerts.resolve
-
-    async def counting(key: str, now: Any) -> Any:
-        resolved.append(key)
-        return await inner(key, now)
-
-    ctx.repos.alerts.resolve = counting  # type: ignore[method-assign]
+    repo = _CountingResolves(ctx.transport)
+    deps = guardian_deps(ctx)
+    deps = replace(deps, watch=replace(deps.watch, alerts=Alerts(repo, clock, ctx.alerts.policy)))
+    resolved = repo.resolved
     clock.advance(timedelta(minutes=1))
-    await guard(ctx, launcher)
+    await guard(deps, launcher, JOBS)
     assert resolved == []
 
     clock.advance(timedelta(minutes=11))  # drip late: raised; back up: resolved, one call
-    await guard(ctx, launcher)
+    await guard(deps, launcher, JOBS)
     await run_job(ctx, "drip")
-    await guard(ctx, launcher)
+    await guard(deps, launcher, JOBS)
     assert resolved == ["job.drip.late"]
     assert status(database_dsn, "job.drip.late") == "resolved"
+
+
+class _CountingResolves(AlertRepository):
+    """The alerts repository, noting each key it is asked to resolve."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.resolved: list[str] = []
+
+    async def resolve(self, key: str, now: datetime) -> Alert | None:
+        self.resolved.append(key)
+        return await super().resolve(key, now)

@@ -9,7 +9,6 @@ from typing import Any
 import modal
 import pytest
 
-from app.jobs.bootstrap import Context
 from app.jobs.launcher import LocalJobLauncher, ModalJobLauncher, default_launcher
 from tests.alerts.support import MakeCtx
 
@@ -42,7 +41,7 @@ async def test_local_launcher_runs_under_the_lease_so_it_never_doubles(
     ctx = await make_ctx()
     ran: list[str] = []
 
-    async def body(context: Context) -> dict[str, Any]:
+    async def body(*collaborators: Any) -> dict[str, Any]:  # whatever the entry hands it
         ran.append("drip")
         return {}
 

@@ -13,6 +13,8 @@ import respx
 
 from app.core.clock import ManualClock
 from app.guardian.loop import guard
+from app.jobs import JOBS
+from app.jobs.guardian import guardian_deps
 from tests.alerts.support import (
     ACCOUNT_URL,
     MESSAGES_URL,
@@ -69,7 +71,7 @@ async def test_healthy_providers_are_probed_and_recorded(
     make_ctx: MakeCtx, database_dsn: str, api: respx.MockRouter
 ) -> None:
     ctx = await make_ctx(**REAL)
-    counts = await guard(ctx, RecordingLauncher())
+    counts = await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
 
     assert counts["probes"] == {"resend": "ok", "twilio": "ok", "vapi": "ok"}
     assert checks(database_dsn) == [
@@ -85,7 +87,7 @@ async def test_healthy_providers_are_probed_and_recorded(
 
 async def test_dry_run_providers_are_not_probed(make_ctx: MakeCtx, database_dsn: str) -> None:
     ctx = await make_ctx()
-    counts = await guard(ctx, RecordingLauncher())
+    counts = await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
     assert counts["probes"] == {} and checks(database_dsn) == [("database", True)]
 
 
@@ -103,7 +105,7 @@ async def test_a_send_only_resend_key_counts_as_healthy(
         )
     )
     ctx = await make_ctx(**REAL)
-    assert (await guard(ctx, RecordingLauncher()))["probes"]["resend"] == "ok"
+    assert (await guard(guardian_deps(ctx), RecordingLauncher(), JOBS))["probes"]["resend"] == "ok"
 
 
 @pytest.mark.parametrize(
@@ -120,17 +122,17 @@ async def test_5xx_alerts_after_two_failures_in_a_row_and_resolves_on_recovery(
     ctx = await make_ctx(**REAL)
     healthy = api[target].return_value
     api[target].mock(return_value=httpx.Response(503, json={"message": "Service Unavailable"}))
-    first = await guard(ctx, RecordingLauncher())
+    first = await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
     assert first["probes"][target] == "failing" and firing(database_dsn) == {}
 
     clock.advance(timedelta(minutes=5))
-    second = await guard(ctx, RecordingLauncher())
+    second = await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
     assert second["probes"][target] == "alerted"
     assert firing(database_dsn) == {f"probe.{target}.down": severity}
 
     api[target].mock(return_value=healthy)
     clock.advance(timedelta(minutes=5))
-    await guard(ctx, RecordingLauncher())
+    await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
     assert firing(database_dsn) == {}
     rows = query(
         database_dsn,
@@ -150,7 +152,7 @@ async def test_rejected_credentials_alert_critical_at_once(
 ) -> None:
     api[target].mock(return_value=httpx.Response(401, json={"message": "Invalid key"}))
     ctx = await make_ctx(**REAL)
-    counts = await guard(ctx, RecordingLauncher())
+    counts = await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
     assert counts["probes"][target] == "alerted"
     assert firing(database_dsn) == {f"probe.{target}.auth": "critical"}
 
@@ -160,9 +162,9 @@ async def test_timeouts_count_as_failures_and_never_leak_the_key(
 ) -> None:
     api["vapi"].mock(side_effect=httpx.ConnectTimeout("timed out"))
     ctx = await make_ctx(**REAL)
-    await guard(ctx, RecordingLauncher())
+    await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
     clock.advance(timedelta(minutes=5))
-    await guard(ctx, RecordingLauncher())
+    await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
 
     assert firing(database_dsn) == {"probe.vapi.down": "warning"}
     stored = str(query(database_dsn, "select * from health_checks")) + str(
@@ -176,9 +178,9 @@ async def test_each_run_pings_the_heartbeat_url_and_survives_its_failure(
 ) -> None:
     ping = api.get(HEARTBEAT).mock(return_value=httpx.Response(200, text="OK"))
     ctx = await make_ctx(heartbeat_url=HEARTBEAT)
-    assert (await guard(ctx, RecordingLauncher()))["heartbeat_pinged"] is True
+    assert (await guard(guardian_deps(ctx), RecordingLauncher(), JOBS))["heartbeat_pinged"] is True
     ping.mock(side_effect=httpx.ConnectError("refused"))
-    assert (await guard(ctx, RecordingLauncher()))["heartbeat_pinged"] is False
+    assert (await guard(guardian_deps(ctx), RecordingLauncher(), JOBS))["heartbeat_pinged"] is False
     assert ping.call_count == 2
 
 
@@ -194,7 +196,7 @@ async def test_a_new_error_fingerprint_seen_often_raises_a_warning(
             "error", "job:drip", f"render failed for lead {n} at https://x.test/{n}", clock.now()
         )
         await ctx.repos.logs.write("error", "job:drip", f"lead {n} has no timezone", clock.now())
-    counts = await guard(ctx, RecordingLauncher())
+    counts = await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
 
     assert counts["new_error_fingerprints"] == 1
     (row,) = query(database_dsn, "select key, title, details from alerts")
@@ -203,5 +205,5 @@ async def test_a_new_error_fingerprint_seen_often_raises_a_warning(
     assert row["details"] == {"fingerprint": "render failed for lead <n> at <url>"}
 
     clock.advance(timedelta(hours=2))  # gone quiet: resolved
-    await guard(ctx, RecordingLauncher())
+    await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
     assert firing(database_dsn) == {}

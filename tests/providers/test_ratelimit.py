@@ -1,16 +1,19 @@
-"""Rate limiters, measured on the injected clock: bursts are spread at the configured rate."""
+"""Rate limiters, measured on the injected clock: bursts are spread at the configured rate;
+what a limiter lets out over a window (which sizes the delivery's claims)."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import datetime, timedelta
 
 import httpx
+import pytest
 import respx
 
 from app.core.clock import ManualClock
 from app.providers.ports import SmsMessage
-from app.providers.ratelimit import KeyedRateLimiter, RateLimiter
+from app.providers.ratelimit import UNBOUNDED, KeyedRateLimiter, RateLimiter, unlimited
 from app.providers.twilio import TwilioSmsSender
 from tests.providers.bodies import twilio_message
 from tests.providers.conftest import MESSAGES_URL, FakeSleep
@@ -71,3 +74,25 @@ async def test_each_sender_has_its_own_limit(clock: ManualClock, sleep: FakeSlee
     b1 = await limiter.acquire("MG0123")
     a2 = await limiter.acquire("+15005550006")
     assert offsets([a1, b1, a2], start) == [0.0, 0.0, 1.0]
+
+
+def test_what_a_limiter_lets_out_over_a_window(clock: ManualClock) -> None:
+    two_seconds = timedelta(seconds=2)
+    assert RateLimiter(1, clock=clock).sends_within(two_seconds) == 2  # Twilio long code
+    assert RateLimiter(10, clock=clock).sends_within(two_seconds) == 20  # Resend's default
+    assert RateLimiter(0.2, clock=clock).sends_within(two_seconds) == 1  # never less than 1
+    assert KeyedRateLimiter(1, clock=clock).sends_within(two_seconds) == 2  # per sender
+
+
+def test_a_limiter_that_spaces_nothing_lets_everything_out_at_once(clock: ManualClock) -> None:
+    assert unlimited(clock).sends_within(timedelta(seconds=2)) == UNBOUNDED
+    # beyond timedelta's microsecond: no spacing either
+    assert RateLimiter(1e7, clock=clock).sends_within(timedelta(seconds=2)) == UNBOUNDED
+    with pytest.raises(ValueError):
+        RateLimiter(0, clock=clock)
+
+
+async def test_an_unlimited_limiter_never_waits(clock: ManualClock, sleep: FakeSleep) -> None:
+    limiter = RateLimiter(math.inf, clock=clock, sleep=sleep)
+    slots = await asyncio.gather(*(limiter.acquire() for _ in range(50)))
+    assert set(slots) == {clock.now()} and sleep.waits == []

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from app.campaigns import growth
 from app.core.clock import ManualClock
+from app.jobs import growth
 from app.jobs.bootstrap import Context
 from app.scoring.model import ScoreModel
+from tests.conftest import Rebuild
 from tests.scoring import helpers as h
 
 DAY = timedelta(days=1)
@@ -151,8 +152,10 @@ async def test_a_failing_step_does_not_stop_the_others(
     assert rows[0]["n"] == 1  # and quality after it
 
 
-async def test_growth_sends_the_daily_digest_once_per_day(ctx: Context, clock: ManualClock) -> None:
-    ctx.settings = ctx.settings.model_copy(update={"operator_emails": ["owner@example.com"]})
+async def test_growth_sends_the_daily_digest_once_per_day(
+    rebuild: Rebuild, clock: ManualClock
+) -> None:
+    ctx = await rebuild(operator_emails=["owner@example.com"])
     clock.set(clock.now().replace(hour=11))  # 06:00 in New York: before DIGEST_HOUR (7)
     assert (await growth.run(ctx))["digest_sent"] is False
     clock.advance(timedelta(hours=2))  # 08:00 in New York

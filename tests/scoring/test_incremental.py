@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.campaigns import growth
 from app.core.clock import ManualClock
+from app.jobs import growth
 from app.jobs.bootstrap import Context
 from tests.scoring import helpers as h
 

@@ -39,7 +39,7 @@ async def test_training_export_on_the_shared_fixtures(
     ctx: Context, clock: ManualClock, tmp_path: Path
 ) -> None:
     message = await _apply_reports(ctx)
-    counts = await export_training(ctx, tmp_path)
+    counts = await export_training(ctx.repos.scoring, ctx.clock.now(), tmp_path)
     assert counts["calls"] == 1  # only the booked call; no-answer and voicemail are not
     (record,) = [json.loads(x) for x in (tmp_path / "booked_calls.jsonl").read_text().splitlines()]
     assert record["vapi_call_id"] == message["call"]["id"]
@@ -63,8 +63,11 @@ async def test_training_export_on_the_shared_fixtures(
 
 async def test_quality_scores_every_finished_call_once(ctx: Context, clock: ManualClock) -> None:
     await _apply_reports(ctx)
-    assert await score_calls(ctx) == {"calls_scored": 3, "calls_low_quality": 0}
-    assert await score_calls(ctx) == {"calls_scored": 0, "calls_low_quality": 0}
+    below = ctx.settings.call_quality_review_below
+    first = await score_calls(ctx.repos.scoring, ctx.clock, below)
+    assert first == {"calls_scored": 3, "calls_low_quality": 0}
+    again = await score_calls(ctx.repos.scoring, ctx.clock, below)
+    assert again == {"calls_scored": 0, "calls_low_quality": 0}
     from tests.scoring.helpers import execute
 
     rows = await execute(

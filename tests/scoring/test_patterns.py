@@ -28,8 +28,9 @@ async def test_counts_per_day_trend_and_new(ctx: Context, clock: ManualClock) ->
         await ctx.repos.logs.write("error", "drip", f"Resend 502 for message {100 + i}", now)
     await ctx.repos.logs.write("critical", "vapi", "Vapi concurrency 10 reached", now)
     await ctx.repos.logs.write("warning", "drip", "only a warning 1", now)  # not an error
-    assert await record_patterns(ctx) == {"error_lines": 11, "error_patterns": 2}
-    assert await record_patterns(ctx) == {"error_lines": 11, "error_patterns": 2}  # recount
+    expected = {"error_lines": 11, "error_patterns": 2}
+    assert await record_patterns(ctx.repos.scoring, now) == expected
+    assert await record_patterns(ctx.repos.scoring, now) == expected  # recount
     top = await ctx.repos.scoring.failure_summary(7, 10, now)
     assert [(p.fingerprint, p.today, p.is_new) for p in top] == [
         ("Resend <n> for message <n>", 6, False),  # seen yesterday: not new

@@ -35,7 +35,14 @@ async def test_stats_per_state_and_local_hour(ctx: Context, clock: ManualClock) 
     cells = await ctx.repos.scoring.timing_stats(90, "America/New_York", now)
     got = {(c.state, c.local_hour): (c.attempts, c.answered, c.booked) for c in cells}
     assert got == {("CA", 7): (1, 0, 0), ("NY", 10): (3, 2, 1), ("TX", 10): (1, 1, 0)}
-    model = await load_timing(ctx)  # BUSINESS_TIMEZONE New York for the unknown zone
+    s = ctx.settings  # BUSINESS_TIMEZONE New York for the unknown zone
+    model = await load_timing(
+        ctx.repos.scoring,
+        now,
+        window_days=s.timing_window_days,
+        timezone=s.business_timezone,
+        prior_strength=s.timing_prior_strength,
+    )
     assert model.get("NY", 10).attempts == 3 and model.get("TX", 10).answer.mean > 0.5
 
 

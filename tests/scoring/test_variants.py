@@ -103,12 +103,18 @@ async def _sends(
         )
 
 
+async def _update(ctx: Context, seed: int) -> dict[str, int]:
+    """One `update_variants` at the clock's time, its draws seeded with `seed`."""
+    rng = np.random.default_rng(seed)
+    return await update_variants(ctx.repos.scoring, ctx.clock.now(), ctx.settings, rng)
+
+
 async def test_winner_is_promoted_recorded_and_used(ctx: Context, clock: ManualClock) -> None:
     campaign = await load(ctx, AB_CAMPAIGN)
     (step,) = await h.execute(ctx, "select id, template from campaign_steps")
     await _sends(ctx, step, campaign, "a", 120, 4, clock.now() - timedelta(days=2))
     await _sends(ctx, step, campaign, "b", 120, 25, clock.now() - timedelta(days=2))
-    counts = await update_variants(ctx, seed=0)
+    counts = await _update(ctx, seed=0)
     assert counts == {"ab_steps": 1, "ab_winners": 1}
     (shown,) = await ctx.repos.scoring.variant_decisions()
     assert (shown.campaign, shown.goal, shown.winner) == ("ab-test", "click", "b")
@@ -125,7 +131,7 @@ async def test_winner_is_promoted_recorded_and_used(ctx: Context, clock: ManualC
     )
     assert choose_variant(claimed)["name"] == "b"
     clock.advance(timedelta(hours=1))
-    await update_variants(ctx, seed=1)  # a winner sticks and keeps its promotion time
+    await _update(ctx, seed=1)  # a winner sticks and keeps its promotion time
     (again,) = await ctx.repos.scoring.variant_decisions()
     assert again.winner == "b" and again.promoted_at == shown.promoted_at
 
@@ -135,7 +141,7 @@ async def test_no_winner_below_the_minimum_sample(ctx: Context, clock: ManualClo
     (step,) = await h.execute(ctx, "select id from campaign_steps")
     await _sends(ctx, step, campaign, "a", 30, 0, clock.now() - timedelta(days=1))
     await _sends(ctx, step, campaign, "b", 30, 15, clock.now() - timedelta(days=1))
-    assert (await update_variants(ctx, seed=0))["ab_winners"] == 0
+    assert (await _update(ctx, seed=0))["ab_winners"] == 0
     (shown,) = await ctx.repos.scoring.variant_decisions()
     assert shown.winner is None and shown.p_best["b"] > 0.99  # sure, but too few sends
     (saved,) = await h.execute(ctx, "select template from campaign_steps")

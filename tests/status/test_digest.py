@@ -14,9 +14,19 @@ DAY = date(2026, 11, 25)  # America/Chicago; the clock starts 2026-11-26 09:00 C
 DAY_START = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
 
+async def _maybe_send(ctx: Context) -> bool:
+    return await maybe_send_digest(
+        ctx.repos.appointments,
+        ctx.clock,
+        ctx.settings,
+        ctx.providers.delivery,
+        email_provider=ctx.providers.email.name,
+    )
+
+
 async def test_numbers_of_a_hand_built_day(ctx: Context, database_dsn: str) -> None:
     seed(database_dsn, DAY_START)
-    digest = await build_digest(ctx)
+    digest = await build_digest(ctx.repos.appointments, ctx.clock.now(), ctx.settings)
     n = digest.numbers
     assert digest.day == DAY
     assert n["leads"] == 3  # the fourth was created at 22:00 the evening before
@@ -43,11 +53,11 @@ async def test_sent_once_per_local_day_after_the_digest_hour(
 ) -> None:
     seed(database_dsn, DAY_START)
     clock.set(datetime(2026, 11, 26, 12, 59, tzinfo=UTC))  # 06:59 CST: too early
-    assert await maybe_send_digest(ctx) is False
+    assert await _maybe_send(ctx) is False
     clock.set(datetime(2026, 11, 26, 13, 0, tzinfo=UTC))  # 07:00 CST
-    assert await maybe_send_digest(ctx) is True
+    assert await _maybe_send(ctx) is True
     clock.set(datetime(2026, 11, 27, 5, 0, tzinfo=UTC))  # 23:00 CST, same local day
-    assert await maybe_send_digest(ctx) is False
+    assert await _maybe_send(ctx) is False
     sent = rows(
         database_dsn,
         "select idempotency_key, to_address, status, payload->>'subject' s"
@@ -58,4 +68,4 @@ async def test_sent_once_per_local_day_after_the_digest_hour(
     ]
     assert "digest for Wed Nov 25" in sent[0]["s"]
     clock.set(datetime(2026, 11, 27, 13, 30, tzinfo=UTC))  # next morning: the next day's
-    assert await maybe_send_digest(ctx) is True
+    assert await _maybe_send(ctx) is True

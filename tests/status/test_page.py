@@ -18,6 +18,7 @@ from app.jobs.bootstrap import Context
 from app.status.data import collect
 from app.webhooks import create_app
 from app.webhooks.status_page import COOKIE
+from tests.conftest import Rebuild
 from tests.status.conftest import TOKEN
 from tests.status.seed import SECRET_NAME, SECRET_PHONE, seed
 
@@ -81,9 +82,13 @@ async def test_login_form_sets_a_secure_httponly_cookie(http: httpx.AsyncClient)
     assert forged.status_code == 401
 
 
-async def test_no_configured_token_refuses_everyone(ctx: Context, http: httpx.AsyncClient) -> None:
-    ctx.settings = ctx.settings.model_copy(update={"status_token": None})
-    response = await http.get("/status", headers={"authorization": "Bearer "})
+async def test_no_configured_token_refuses_everyone(rebuild: Rebuild) -> None:
+    ctx = await rebuild(status_token=None)
+    app = create_app(ctx)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://h.test") as http:
+            response = await http.get("/status", headers={"authorization": "Bearer "})
     assert response.status_code == 401 and "STATUS_TOKEN is not configured" in response.text
 
 

@@ -10,6 +10,7 @@ from app.campaigns import drip
 from app.campaigns.rescue import deliver_due_rescues
 from app.core.clock import ManualClock
 from app.jobs.bootstrap import Context
+from app.jobs.drip import drip_deps
 from tests.webhooks.helpers import Db, client, post_vapi, seed_lead, vapi_message, vapi_time
 
 MARCUS = "+15125550148"  # Austin, TX (Central)
@@ -23,6 +24,12 @@ def _report(
     call = body["message"]["call"]
     call["id"], call["customer"]["number"] = call_id, number
     return body
+
+
+async def _deliver_due(ctx: Context) -> int:
+    return await deliver_due_rescues(
+        ctx.repos.webhooks, ctx.providers.delivery, ctx.settings.business_timezone, ctx.clock.now()
+    )
 
 
 async def test_missed_call_gets_one_text_per_day(ctx: Context, db: Db, clock: ManualClock) -> None:
@@ -61,9 +68,9 @@ async def test_at_2055_in_florida_it_is_queued_for_the_morning(
     morning = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)  # 08:00 EST
     assert datetime.fromisoformat(text["payload"]["not_before"]) == morning
     clock.set(morning - timedelta(minutes=1))
-    assert await deliver_due_rescues(ctx) == 0
+    assert await _deliver_due(ctx) == 0
     clock.set(morning)
-    assert await drip.run(ctx) == {"rescue_texts": 1}  # the drip tick sends held rescues
+    assert await drip.run(drip_deps(ctx)) == {"rescue_texts": 1}  # the drip tick sends held rescues
     assert db.one("select status from messages")["status"] == "sent"
 
 
@@ -125,12 +132,12 @@ async def test_a_held_text_is_gated_again_when_it_is_due(
             (f"other-{n}", lead_id, MIAMI, at, at, at),
         )
     clock.set(morning)
-    assert await deliver_due_rescues(ctx) == 0
+    assert await _deliver_due(ctx) == 0
     text = db.one("select status, payload from messages where kind = 'rescue'")
     assert text["status"] == "queued"
     # the cap reopens 24 h after the oldest contact, 20:00 EST: past FL's hours, so 08:00
     reopens = morning + timedelta(hours=24)
     assert datetime.fromisoformat(text["payload"]["not_before"]) == reopens
     clock.set(reopens)
-    assert await deliver_due_rescues(ctx) == 1
+    assert await _deliver_due(ctx) == 1
     assert db.one("select status from messages where kind = 'rescue'")["status"] == "sent"

@@ -3,7 +3,10 @@ and on tampered copies."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -208,3 +211,28 @@ def test_vapi_hmac_signature(stamp: str) -> None:
     assert not verify_vapi_request(headers, BODY, now=NOW + timedelta(minutes=6), **kw)
     assert not verify_vapi_request({**headers, "x-timestamp": "1773759701"}, BODY, now=NOW, **kw)
     assert not verify_vapi_request(headers, BODY, secret=None, hmac_secret="other", now=NOW)
+
+
+def test_vapi_hostile_header_text_is_false_not_an_exception() -> None:
+    kw: dict[str, Any] = {"secret": "s3cret", "hmac_secret": "hmac-key", "now": NOW}
+    assert verify_vapi_request({"x-vapi-secret": "\ud800"}, BODY, **kw) is False
+    hostile = {"x-signature": "\ud800", "x-timestamp": "1773759700"}
+    assert verify_vapi_request(hostile, BODY, **kw) is False
+
+
+def test_the_sdks_load_on_first_use_not_with_the_module() -> None:
+    # The web function imports this module at start: the SDKs must stay out of its cold start.
+    code = (
+        "import sys, app.webhooks.signatures as s; "
+        "print(sorted(m for m in ('twilio', 'standardwebhooks') if m in sys.modules)); "
+        "s.verify_twilio_signature('t', 'https://h.example/', {}, 'x'); "
+        "s.verify_svix_signature('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', "
+        "{'svix-id': 'm', 'svix-timestamp': str(int(__import__('time').time())), "
+        "'svix-signature': 'v1,x'}, b''); "
+        "print(sorted(m for m in ('twilio', 'standardwebhooks') if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split("\n")[:2] == ["[]", "['standardwebhooks', 'twilio']"]

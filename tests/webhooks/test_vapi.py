@@ -12,7 +12,7 @@ import pytest
 from app.core.clock import ManualClock
 from app.db.errors import DatabaseUnavailable
 from app.jobs.bootstrap import Context
-from tests.conftest import make_settings
+from tests.conftest import Rebuild, make_settings
 from tests.webhooks.helpers import (
     Db,
     client,
@@ -234,15 +234,17 @@ async def test_database_down_is_503_not_500(ctx: Context, monkeypatch: pytest.Mo
     assert response.json() == {"error": "database unavailable"}
 
 
-async def test_unsigned_requests_only_in_development_without_secrets(ctx: Context, db: Db) -> None:
+async def test_unsigned_requests_only_in_development_without_secrets(
+    rebuild: Rebuild, db: Db
+) -> None:
     body = vapi_body("09-hang.json")
     unsigned = {"Content-Type": "application/json"}
-    ctx.settings = make_settings(nightshift_env="development")  # no webhook secrets at all
+    ctx = await rebuild(make_settings(nightshift_env="development"))  # no webhook secrets at all
     async with client(ctx) as http:
         assert (
             await http.post("/webhooks/vapi", content=body, headers=unsigned)
         ).status_code == 200
-    ctx.settings = make_settings(nightshift_env="development", vapi_webhook_hmac_secret="h")
+    ctx = await rebuild(make_settings(nightshift_env="development", vapi_webhook_hmac_secret="h"))
     async with client(ctx) as http:
         assert (
             await http.post("/webhooks/vapi", content=body, headers=unsigned)

@@ -15,7 +15,7 @@ from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.errors import DatabaseUnavailable
 from app.jobs.bootstrap import Context
-from tests.conftest import make_settings
+from tests.conftest import Rebuild, make_settings
 from tests.webhooks.helpers import (
     Db,
     client,
@@ -209,10 +209,8 @@ async def test_database_trouble_falls_back_to_the_default(
             assert response.json()["assistantId"] == "asst-default"
 
 
-async def test_no_assistant_configured_is_a_spoken_error(ctx: Context) -> None:
-    ctx.settings = make_settings(
-        **{**ctx.settings.model_dump(), "vapi_assistant_id": None, "vapi_assistant_rules": {}}
-    )
+async def test_no_assistant_configured_is_a_spoken_error(ctx: Context, rebuild: Rebuild) -> None:
+    ctx = await rebuild(vapi_assistant_id=None, vapi_assistant_rules={})
     async with client(ctx) as http:
         response = await post_vapi(http, vapi_message("01-assistant-request.json"))
     assert response.status_code == 200

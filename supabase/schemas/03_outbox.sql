@@ -1,0 +1,571 @@
+-- The outbox: messages (email, SMS) and calls, written before any provider is called; the
+-- opt-out list every claim checks (repository: app/db/outbox.py).
+--
+-- Never twice: a row is written (queued), then CLAIMED (messages: 'sending', calls:
+-- 'placing') before the provider is called, and the result is recorded after. A claim
+-- re-checks every opt-out that covers the channel. A failure whose outcome is unknown
+-- (timeout, dropped connection, 5xx) stamps `ambiguous_since`; whoever claims the row
+-- next must first ask the provider whether it created the message/call since then.
+
+-- A function body is checked when the function runs, not here: it may read a table that a
+-- later file declares. (The migrations are applied with the check on.)
+set check_function_bodies = off;
+
+-- ---------------------------------------------------------------------------------------
+-- messages: one row per intended send, written BEFORE the provider is called
+-- ---------------------------------------------------------------------------------------
+create table messages (
+  id              bigint generated always as identity primary key,
+  idempotency_key text not null unique,
+  lead_id         bigint references leads (id) on delete set null,
+  enrollment_id   bigint references enrollments (id) on delete set null,
+  campaign_id     bigint references campaigns (id) on delete set null,
+  step_id         bigint references campaign_steps (id) on delete set null,
+  channel         text not null check (channel in ('email', 'sms')),
+  kind            text not null default 'marketing',  -- marketing | transactional | alert | rescue
+  provider        text not null,                      -- resend | twilio | dryrun
+  provider_id     text,
+  to_address      text not null,
+  status          text not null default 'queued'
+                  check (status in ('queued', 'sending', 'sent', 'delivered', 'opened',
+                                    'clicked', 'failed', 'bounced', 'complained',
+                                    'undelivered', 'cancelled')),
+  status_history  jsonb not null default '[]',
+  attempts        integer not null default 0,
+  error_code      text,
+  error_message   text,
+  payload         jsonb not null default '{}',
+  created_at      timestamptz not null default now(),
+  claimed_at      timestamptz,
+  sent_at         timestamptz,
+  updated_at      timestamptz not null default now(),
+  ambiguous_since timestamptz   -- the provider may have the message: ask before resending
+);
+create index messages_provider_id_idx on messages (provider, provider_id)
+  where provider_id is not null;
+create index messages_lead_idx on messages (lead_id, created_at desc);
+create index messages_pending_idx on messages (claimed_at) where status in ('queued', 'sending');
+-- The campaign manager's daily caps and deliverability guard, per campaign and day.
+create index messages_campaign_day_idx on messages (campaign_id, created_at);
+-- The alert storm cap: alert SMS per phone in a window.
+create index messages_alert_idx on messages (to_address, created_at desc) where kind = 'alert';
+-- The status page reads the last 30 days of messages by time.
+create index messages_created_idx on messages (created_at);
+alter table messages enable row level security;
+revoke all on messages from public, anon, authenticated;
+grant all on messages to service_role;
+
+-- ---------------------------------------------------------------------------------------
+-- calls (Vapi): the same outbox discipline, plus the campaign manager's queue and retries
+-- ---------------------------------------------------------------------------------------
+create table calls (
+  id               bigint generated always as identity primary key,
+  idempotency_key  text not null unique,
+  vapi_call_id     text unique,
+  lead_id          bigint references leads (id) on delete set null,
+  enrollment_id    bigint references enrollments (id) on delete set null,
+  campaign_id      bigint references campaigns (id) on delete set null,
+  provider         text not null default 'vapi',
+  to_number        text not null,
+  status           text not null default 'queued'
+                   check (status in ('queued', 'placing', 'ringing', 'in-progress',
+                                     'forwarding', 'ended', 'failed', 'cancelled')),
+  ended_reason     text,
+  outcome          text,              -- answered | no_answer | voicemail | busy | booked | ...
+  started_at       timestamptz,
+  ended_at         timestamptz,
+  duration_seconds numeric,
+  cost             numeric,
+  summary          text,
+  transcript       text,
+  recording_url    text,
+  analysis         jsonb not null default '{}',
+  created_at       timestamptz not null default now(),
+  updated_at       timestamptz not null default now(),
+  claimed_at       timestamptz,
+  placed_at        timestamptz,
+  attempts         integer not null default 0,
+  error_code       text,
+  error_message    text,
+  payload          jsonb not null default '{}',
+  ambiguous_since  timestamptz,       -- Vapi may have created the call: reconcile first
+  not_before       timestamptz,       -- the campaign manager's chosen slot
+  attempt          integer not null default 1,  -- 1 + the retries of an unanswered call
+  retry_settled_at timestamptz        -- the next attempt is queued, or none is left
+);
+-- Vapi's concurrency limit is counted over calls still in flight.
+create index calls_in_flight_idx on calls (status)
+  where status in ('queued', 'placing', 'ringing', 'in-progress', 'forwarding');
+create index calls_lead_idx on calls (lead_id, created_at desc);
+create index calls_campaign_day_idx on calls (campaign_id, created_at);
+-- The call queue: calls waiting for a slot, not yet handed to Vapi.
+create index calls_waiting_idx on calls (not_before)
+  where status = 'queued' and vapi_call_id is null;
+create index calls_created_idx on calls (created_at);
+-- requeue_unanswered_calls reads only the unanswered calls whose retry is not yet settled,
+-- not every unanswered call ever made.
+create index calls_retry_open_idx on calls (id)
+  where status = 'ended' and retry_settled_at is null
+    and ended_reason in ('customer-did-not-answer', 'customer-busy', 'voicemail');
+alter table calls enable row level security;
+revoke all on calls from public, anon, authenticated;
+grant all on calls to service_role;
+
+-- ---------------------------------------------------------------------------------------
+-- suppressions: opted-out addresses, per channel ('all': every channel)
+-- ---------------------------------------------------------------------------------------
+create table suppressions (
+  id         bigint generated always as identity primary key,
+  channel    text not null check (channel in ('email', 'sms', 'call', 'all')),
+  address    text not null,          -- E.164 phone or lower-cased email
+  reason     text not null,          -- stop | unsubscribe | complaint | hard_bounce | dnc | manual
+  source     text,
+  created_at timestamptz not null default now(),
+  unique (channel, address)
+);
+create index suppressions_address_idx on suppressions (address);
+alter table suppressions enable row level security;
+revoke all on suppressions from public, anon, authenticated;
+grant all on suppressions to service_role;
+
+-- ---------------------------------------------------------------------------------------
+-- helpers
+-- ---------------------------------------------------------------------------------------
+
+-- True when an opt-out (lead flag or suppression row) forbids this channel/address.
+-- No `set search_path`, unlike every other function: it runs once per claimed step (drip
+-- claim, delivery claim, call queue), and a function with a SET clause is never inlined, so
+-- each call paid a call and a search_path switch (14 us at 10,000 leads in
+-- bench/dispatch.py). Inlined, it runs under its caller's search_path (public) as a subquery;
+-- only service_role can execute it, so no caller brings another search_path.
+create or replace function internal.outbox_is_suppressed(
+  p_channel text, p_lead_id bigint, p_address text
+)
+returns boolean
+language sql stable as $$
+  select exists (
+           select from suppressions s
+            where s.address = case when p_channel = 'email' then lower(p_address) else p_address end
+              and s.channel in (p_channel, 'all'))
+      or exists (
+           select from leads l
+            where l.id = p_lead_id
+              and (l.status = 'do_not_contact'
+                   or (p_channel = 'email' and l.email_opted_out_at is not null)
+                   or (p_channel = 'sms' and l.sms_opted_out_at is not null)
+                   or (p_channel = 'call' and l.calls_opted_out_at is not null)));
+$$;
+
+-- A lead's contact attempts in the 24 h before p_now (the FL/OK/MD caps): texts and calls
+-- counted at the moment they were actually attempted (sent / placed, else claimed), never at
+-- the moment they were queued — a call queued yesterday and placed today counts today.
+-- Campaign and missed-call rescue texts count; transactional ones (appointment
+-- confirmations and reminders, HELP answers) are not solicitations.
+-- No `set search_path`, so that it is inlined: see outbox_is_suppressed.
+create or replace function internal.lead_recent_attempts(p_lead_id bigint, p_now timestamptz)
+returns jsonb
+language sql stable as $$
+  select coalesce(jsonb_agg(t order by t), '[]') from (
+    select coalesce(m.sent_at, m.claimed_at) t from messages m
+     where m.lead_id = p_lead_id and m.channel = 'sms' and m.kind in ('marketing', 'rescue')
+       and m.claimed_at is not null and m.status <> 'cancelled'
+    union all
+    select coalesce(k.placed_at, k.claimed_at) from calls k
+     where k.lead_id = p_lead_id and k.claimed_at is not null and k.status <> 'cancelled'
+  ) x
+  where t > p_now - interval '24 hours' and t <= p_now;
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- messages
+-- ---------------------------------------------------------------------------------------
+
+-- Writes outbox rows in one call: emails/SMS into messages, calls into calls (queued).
+-- Items: {idempotency_key, channel (email|sms|call), provider, to_address (or to_number),
+-- kind, lead_id, enrollment_id, campaign_id, step_id, payload}. The key is unique, so writing
+-- the same key again (a re-run after a crash) finds the row written before instead of a second
+-- one. Returns every item's row: its key, 'message' or 'call', id and status.
+create or replace function enqueue_outbox(p_items jsonb, p_now timestamptz default now())
+returns table (idempotency_key text, kind text, id bigint, status text)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+begin
+  insert into messages (idempotency_key, lead_id, enrollment_id, campaign_id, step_id, channel,
+                        kind, provider, to_address, payload, created_at, updated_at)
+  select i->>'idempotency_key', (i->>'lead_id')::bigint, (i->>'enrollment_id')::bigint,
+         (i->>'campaign_id')::bigint, (i->>'step_id')::bigint, i->>'channel',
+         coalesce(i->>'kind', 'marketing'), i->>'provider', i->>'to_address',
+         coalesce(i->'payload', '{}'), p_now, p_now
+    from jsonb_array_elements(p_items) i
+   where i->>'channel' in ('email', 'sms')
+  on conflict on constraint messages_idempotency_key_key do nothing;
+
+  insert into calls (idempotency_key, lead_id, enrollment_id, campaign_id, provider, to_number,
+                     status, payload, created_at, updated_at)
+  select i->>'idempotency_key', (i->>'lead_id')::bigint, (i->>'enrollment_id')::bigint,
+         (i->>'campaign_id')::bigint, coalesce(i->>'provider', 'vapi'),
+         coalesce(i->>'to_address', i->>'to_number'), 'queued',
+         coalesce(i->'payload', '{}'), p_now, p_now
+    from jsonb_array_elements(p_items) i
+   where i->>'channel' = 'call'
+  on conflict on constraint calls_idempotency_key_key do nothing;
+
+  return query
+  select m.idempotency_key, 'message'::text, m.id, m.status from messages m
+   where m.idempotency_key in (select i->>'idempotency_key' from jsonb_array_elements(p_items) i)
+  union all
+  select k.idempotency_key, 'call'::text, k.id, k.status from calls k
+   where k.idempotency_key in (select i->>'idempotency_key' from jsonb_array_elements(p_items) i);
+end
+$$;
+
+-- Writes one outbox message (queued): enqueue_outbox with one item. The idempotency key is
+-- unique: enqueueing the same key again returns the existing row unchanged.
+create or replace function enqueue_message(p_message jsonb, p_now timestamptz default now())
+returns setof messages
+language plpgsql set search_path = public as $$
+begin
+  perform enqueue_outbox(jsonb_build_array(p_message), p_now);
+  return query select * from messages where idempotency_key = p_message->>'idempotency_key';
+end
+$$;
+
+-- enqueue_outbox, then claim_messages on its message rows, in one round trip: for a drip
+-- batch whose provider sends at once (no rate limit: a dry run), where the claim would
+-- follow the write by microseconds anyway. The same two functions, the same rules (a row
+-- written before by a crashed run is claimed, reclaimed or left busy as claim_messages
+-- decides; an opt-out cancels). One row per item: its outbox row, and for a message the
+-- claim's outcome and row.
+create or replace function enqueue_outbox_claimed(
+  p_items jsonb, p_reclaim_after_seconds integer default 600, p_now timestamptz default now()
+) returns table (idempotency_key text, kind text, id bigint, status text, outcome text,
+                 message jsonb)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+declare
+  v_rows jsonb;
+  v_ids bigint[];
+begin
+  -- two statements, so the claim's snapshot sees the rows just written
+  select coalesce(jsonb_agg(to_jsonb(e)), '[]') into v_rows from enqueue_outbox(p_items, p_now) e;
+  select coalesce(array_agg((x->>'id')::bigint), '{}') into v_ids
+    from jsonb_array_elements(v_rows) x where x->>'kind' = 'message';
+  return query
+  select x->>'idempotency_key', x->>'kind', (x->>'id')::bigint, x->>'status', c.outcome, c.message
+    from jsonb_array_elements(v_rows) x
+    left join claim_messages(v_ids, p_reclaim_after_seconds, p_now) c
+      on x->>'kind' = 'message' and (c.message->>'id')::bigint = (x->>'id')::bigint;
+end
+$$;
+
+-- Claims a message for sending. outcome:
+--   claimed     queued → sending (attempts + 1, claimed_at = p_now)
+--   reclaimed   it was 'sending' for longer than p_reclaim_after_seconds (a crashed run):
+--               the earlier attempt's outcome is unknown, so ambiguous_since is set
+--   suppressed  an opt-out covers it: the row is cancelled, nothing may be sent
+--   busy        another worker holds a fresh claim
+--   done        it is already past sending (sent, failed, cancelled, ...)
+create or replace function claim_message(
+  p_id bigint, p_reclaim_after_seconds integer default 600, p_now timestamptz default now()
+) returns table (outcome text, message jsonb)
+language plpgsql set search_path = public as $$
+begin
+  return query select * from claim_messages(array[p_id], p_reclaim_after_seconds, p_now);
+  if not found then
+    raise exception 'no message %', p_id using errcode = 'P0002';
+  end if;
+end
+$$;
+
+-- The batch form of claim_message (the drip loop claims a whole batch in one round trip;
+-- claim_message is this with one id): one row per existing id, in the order given, with the
+-- outcomes listed at claim_message.
+create or replace function claim_messages(
+  p_ids bigint[], p_reclaim_after_seconds integer default 600, p_now timestamptz default now()
+) returns table (outcome text, message jsonb)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+begin
+  return query
+  with locked as (
+    select m.*, internal.outbox_is_suppressed(m.channel, m.lead_id, m.to_address) suppressed
+      from messages m where m.id = any (p_ids) order by m.id for update
+  ), decided as (
+    select l.id, case
+             when l.status not in ('queued', 'sending') then 'done'
+             when l.suppressed then 'suppressed'
+             when l.status = 'sending'
+                  and l.claimed_at > p_now - make_interval(secs => p_reclaim_after_seconds)
+               then 'busy'
+             when l.status = 'sending' then 'reclaimed'
+             else 'claimed' end verdict
+      from locked l
+  ), cancelled as (
+    update messages m set status = 'cancelled', error_code = 'suppressed',
+           error_message = 'an opt-out covers this channel', updated_at = p_now,
+           status_history = m.status_history
+             || jsonb_build_object('status', 'cancelled', 'at', p_now, 'reason', 'suppressed')
+      from decided d where m.id = d.id and d.verdict = 'suppressed'
+    returning m.*
+  ), claimed as (
+    -- a reclaimed row's earlier attempt has an unknown outcome: it becomes ambiguous
+    update messages m set status = 'sending', attempts = m.attempts + 1, claimed_at = p_now,
+           updated_at = p_now,
+           ambiguous_since = case when d.verdict = 'reclaimed'
+                                  then coalesce(m.ambiguous_since, m.claimed_at)
+                                  else m.ambiguous_since end,
+           status_history = m.status_history
+             || jsonb_build_object('status', 'sending', 'at', p_now)
+      from decided d where m.id = d.id and d.verdict in ('claimed', 'reclaimed')
+    returning m.*
+  )
+  select d.verdict, coalesce(to_jsonb(c), to_jsonb(x), to_jsonb(l) - 'suppressed')
+    from decided d
+    join locked l on l.id = d.id
+    left join claimed c on c.id = d.id
+    left join cancelled x on x.id = d.id
+   order by array_position(p_ids, d.id);
+end
+$$;
+
+-- Records a provider's acceptance: provider id, and 'sent' unless a webhook already moved the
+-- row further (a status callback can arrive before this). The provider may change (dryrun).
+-- p_request, when given, is stored as payload.request (dry runs: what would have been sent).
+create or replace function record_message_sent(
+  p_id bigint, p_provider text, p_provider_id text, p_request jsonb default null,
+  p_now timestamptz default now()
+) returns setof messages
+language plpgsql set search_path = public as $$
+begin
+  if record_messages_sent(jsonb_build_array(jsonb_build_object(
+       'id', p_id, 'provider', p_provider, 'provider_id', p_provider_id,
+       'request', p_request)), p_now) = 0 then
+    raise exception 'no message %', p_id using errcode = 'P0002';
+  end if;
+  return query select * from messages where id = p_id;
+end
+$$;
+
+-- The batch form of record_message_sent. p_results: [{id, provider, provider_id, request}].
+-- Records each provider's acceptance: provider id, and 'sent' unless a webhook already moved
+-- the row further (a status callback can arrive before this); `request` (dry runs: what would
+-- have been sent) is kept in payload.request. Returns how many rows were recorded.
+create or replace function record_messages_sent(p_results jsonb, p_now timestamptz default now())
+returns integer
+language plpgsql set search_path = public as $$
+declare
+  v_n integer;
+begin
+  with r as (
+    select (v->>'id')::bigint id, v->>'provider' provider, v->>'provider_id' provider_id,
+           nullif(v->'request', 'null'::jsonb) request
+      from jsonb_array_elements(p_results) v
+  )
+  update messages m set
+    provider = r.provider, provider_id = r.provider_id, ambiguous_since = null,
+    error_code = null, error_message = null,
+    status = case when m.status in ('queued', 'sending') then 'sent' else m.status end,
+    sent_at = coalesce(m.sent_at, p_now), updated_at = p_now,
+    payload = case when r.request is null then m.payload
+                   else m.payload || jsonb_build_object('request', r.request) end,
+    status_history = m.status_history || jsonb_build_object(
+      'status', 'sent', 'at', p_now, 'provider_id', r.provider_id)
+  from r where m.id = r.id;
+  get diagnostics v_n = row_count;
+  return v_n;
+end
+$$;
+
+-- Records a failed send.
+--   p_retry      true: back to 'queued' for a later run; false: 'failed' for good
+--   p_ambiguous  the provider may have created it: keep/stamp ambiguous_since (= claim time)
+--   p_opt_out    a channel to opt the lead out of, with a suppressions row for the address
+--                (Twilio 21610: the recipient sent STOP). All in one transaction.
+create or replace function record_message_failed(
+  p_id bigint, p_error_code text, p_error_message text, p_retry boolean default false,
+  p_ambiguous boolean default false, p_opt_out text default null, p_now timestamptz default now()
+) returns setof messages
+language plpgsql set search_path = public as $$
+declare
+  v messages;
+begin
+  update messages set
+    status = case when p_retry then 'queued' else 'failed' end,
+    error_code = p_error_code, error_message = left(p_error_message, 1000), updated_at = p_now,
+    ambiguous_since = case when p_ambiguous then coalesce(ambiguous_since, claimed_at, p_now)
+                           else ambiguous_since end,
+    status_history = status_history || jsonb_build_object(
+      'status', case when p_retry then 'queued' else 'failed' end, 'at', p_now,
+      'error_code', p_error_code)
+  where id = p_id returning * into v;
+  if not found then
+    raise exception 'no message %', p_id using errcode = 'P0002';
+  end if;
+  if p_opt_out is not null then
+    perform outbox_opt_out(p_opt_out, v.lead_id, v.to_address, p_error_code, p_now);
+  end if;
+  return next v;
+end
+$$;
+
+-- Opts a lead out of a channel and suppresses the address (idempotent; first reason kept).
+create or replace function outbox_opt_out(
+  p_channel text, p_lead_id bigint, p_address text, p_source text, p_now timestamptz
+) returns void
+language plpgsql set search_path = public as $$
+begin
+  if p_channel not in ('email', 'sms', 'call') then
+    raise exception 'unknown opt-out channel %', p_channel using errcode = '22023';
+  end if;
+  update leads set
+    sms_opted_out_at = case when p_channel = 'sms'
+                            then coalesce(sms_opted_out_at, p_now) else sms_opted_out_at end,
+    email_opted_out_at = case when p_channel = 'email'
+                              then coalesce(email_opted_out_at, p_now) else email_opted_out_at end,
+    calls_opted_out_at = case when p_channel = 'call'
+                              then coalesce(calls_opted_out_at, p_now) else calls_opted_out_at end,
+    updated_at = p_now
+  where id = p_lead_id;
+  insert into suppressions (channel, address, reason, source, created_at)
+  values (p_channel, case when p_channel = 'email' then lower(p_address) else p_address end,
+          case p_channel when 'sms' then 'stop' when 'email' then 'unsubscribe' else 'dnc' end,
+          p_source, p_now)
+  on conflict (channel, address) do nothing;
+end
+$$;
+
+-- One outbox message by id (no row when there is none).
+create or replace function get_message(p_id bigint)
+returns setof messages
+language sql stable set search_path = public as $$
+  select * from messages where id = p_id;
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- calls
+-- ---------------------------------------------------------------------------------------
+
+-- Writes one outbox call (queued): enqueue_outbox with one item; the same idempotency key
+-- returns the existing row.
+create or replace function enqueue_call(p_call jsonb, p_now timestamptz default now())
+returns setof calls
+language plpgsql set search_path = public as $$
+begin
+  perform enqueue_outbox(jsonb_build_array(p_call || '{"channel": "call"}'), p_now);
+  return query select * from calls where idempotency_key = p_call->>'idempotency_key';
+end
+$$;
+
+-- Claims a call for placing (queued → placing). Outcomes as claim_message, plus
+--   concurrency  p_max_in_flight calls are already placing or live: try again later
+-- A row that already has a vapi_call_id is 'done'. Do-not-call (lead flag or a 'call'/'all'
+-- suppression) cancels the row.
+create or replace function claim_call(
+  p_id bigint, p_max_in_flight integer default 10, p_reclaim_after_seconds integer default 600,
+  p_now timestamptz default now()
+) returns table (outcome text, call jsonb)
+language plpgsql set search_path = public as $$
+declare
+  v calls;
+  v_outcome text;
+begin
+  -- Serialises concurrent claims so the in-flight count below cannot be raced.
+  perform pg_advisory_xact_lock(hashtext('claim_call'));
+  select * into v from calls where id = p_id for update;
+  if not found then
+    raise exception 'no call %', p_id using errcode = 'P0002';
+  end if;
+  -- A call Vapi already accepted is done, whatever status the webhooks have reached.
+  if v.status not in ('queued', 'placing') or v.vapi_call_id is not null then
+    return query select 'done'::text, to_jsonb(v);
+    return;
+  end if;
+  if internal.outbox_is_suppressed('call', v.lead_id, v.to_number) then
+    update calls set status = 'cancelled', error_code = 'suppressed',
+           error_message = 'do-not-call covers this number', updated_at = p_now
+     where id = p_id returning * into v;
+    return query select 'suppressed'::text, to_jsonb(v);
+    return;
+  end if;
+  if v.status = 'placing'
+     and v.claimed_at > p_now - make_interval(secs => p_reclaim_after_seconds) then
+    return query select 'busy'::text, to_jsonb(v);
+    return;
+  end if;
+  -- In flight = not ended and touched in the last 2 h: a row whose end-of-call webhook was
+  -- lost stops counting then (the webhook reconciler closes it with GET /call/{id}).
+  if v.status = 'queued' and (select count(*) from calls c where c.id <> p_id
+        and c.status in ('placing', 'ringing', 'in-progress', 'forwarding')
+        and c.updated_at > p_now - interval '2 hours') >= p_max_in_flight then
+    return query select 'concurrency'::text, to_jsonb(v);
+    return;
+  end if;
+  v_outcome := case when v.status = 'placing' then 'reclaimed' else 'claimed' end;
+  update calls set status = 'placing', attempts = attempts + 1, claimed_at = p_now,
+         updated_at = p_now,
+         ambiguous_since = case when v_outcome = 'reclaimed'
+                                then coalesce(ambiguous_since, claimed_at)
+                                else ambiguous_since end
+   where id = p_id returning * into v;
+  return query select v_outcome, to_jsonb(v);
+end
+$$;
+
+-- Records a placed call: Vapi's id and status ('queued' from the API → our 'placing' stays
+-- until a status-update webhook moves it); stamps the lead's last_called_at.
+create or replace function record_call_placed(
+  p_id bigint, p_provider text, p_provider_call_id text, p_request jsonb default null,
+  p_now timestamptz default now()
+) returns setof calls
+language plpgsql set search_path = public as $$
+declare
+  v calls;
+begin
+  update calls set
+    provider = p_provider, vapi_call_id = coalesce(vapi_call_id, p_provider_call_id),
+    placed_at = coalesce(placed_at, p_now), ambiguous_since = null,
+    error_code = null, error_message = null, updated_at = p_now,
+    -- a dry run never rings: it is over as soon as it is recorded
+    status = case when p_provider = 'dryrun' and status = 'placing' then 'ended' else status end,
+    ended_reason = case when p_provider = 'dryrun' then 'dry-run' else ended_reason end,
+    payload = case when p_request is null then payload
+                   else payload || jsonb_build_object('request', p_request) end
+  where id = p_id returning * into v;
+  if not found then
+    raise exception 'no call %', p_id using errcode = 'P0002';
+  end if;
+  update leads set last_called_at = p_now, call_attempts = call_attempts + 1, updated_at = p_now
+   where id = v.lead_id;
+  return next v;
+end
+$$;
+
+-- Records a failed placement: p_retry → back to 'queued', else 'failed'; p_ambiguous stamps
+-- ambiguous_since (Vapi may have created the call: reconcile before placing again).
+create or replace function record_call_failed(
+  p_id bigint, p_error_code text, p_error_message text, p_retry boolean default false,
+  p_ambiguous boolean default false, p_now timestamptz default now()
+) returns setof calls
+language plpgsql set search_path = public as $$
+begin
+  return query
+  update calls set
+    status = case when p_retry then 'queued' else 'failed' end,
+    error_code = p_error_code, error_message = left(p_error_message, 1000), updated_at = p_now,
+    ambiguous_since = case when p_ambiguous then coalesce(ambiguous_since, claimed_at, p_now)
+                           else ambiguous_since end
+  where id = p_id
+  returning *;
+  if not found then
+    raise exception 'no call %', p_id using errcode = 'P0002';
+  end if;
+end
+$$;
+
+-- One outbox call by id (no row when there is none).
+create or replace function get_call(p_id bigint)
+returns setof calls
+language sql stable set search_path = public as $$
+  select * from calls where id = p_id;
+$$;
+

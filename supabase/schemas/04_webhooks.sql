@@ -1,0 +1,663 @@
+-- Webhooks (Vapi, Twilio, Resend, the booking page), tracked links, unsubscribe and the
+-- missed-call rescue text (repository: app/db/webhooks.py).
+--
+-- Each provider event is stored in webhook_events under a dedupe key AND applied in the
+-- same function (one transaction): a duplicate delivery finds the key taken, returns
+-- duplicate = true and changes nothing. Statuses only move forward (a late or repeated
+-- callback never moves a message or a call backwards). Opt-outs reuse outbox_opt_out,
+-- stop rules the campaigns' apply_stop_rules.
+
+-- A function body is checked when the function runs, not here: it may read a table that a
+-- later file declares. (The migrations are applied with the check on.)
+set check_function_bodies = off;
+
+-- ---------------------------------------------------------------------------------------
+-- tables
+-- ---------------------------------------------------------------------------------------
+create table webhook_events (
+  id           bigint generated always as identity primary key,
+  provider     text not null check (provider in ('vapi', 'twilio', 'resend', 'booking')),
+  dedupe_key   text not null unique,
+  event_type   text not null,
+  payload      jsonb not null,
+  status       text not null default 'received'
+               check (status in ('received', 'processed', 'ignored', 'failed')),
+  error        text,
+  received_at  timestamptz not null default now(),
+  processed_at timestamptz
+);
+create index webhook_events_pending_idx on webhook_events (received_at)
+  where status = 'received';
+-- The SMS replies from an address (variant_stats, the scoring features), by index.
+create index webhook_events_sms_reply_idx
+  on webhook_events ((payload->>'From'), received_at)
+  where provider = 'twilio' and event_type = 'sms.reply';
+alter table webhook_events enable row level security;
+revoke all on webhook_events from public, anon, authenticated;
+grant all on webhook_events to service_role;
+
+create table click_events (
+  id          bigint generated always as identity primary key,
+  token       text not null,
+  message_id  bigint references messages (id) on delete set null,
+  lead_id     bigint references leads (id) on delete set null,
+  url         text not null,
+  clicked_at  timestamptz not null default now(),
+  ip          inet,
+  user_agent  text
+);
+create index click_events_lead_idx on click_events (lead_id, clicked_at desc);
+-- A message's clicks (variant_stats), by index.
+create index click_events_message_idx on click_events (message_id);
+alter table click_events enable row level security;
+revoke all on click_events from public, anon, authenticated;
+grant all on click_events to service_role;
+
+-- ---------------------------------------------------------------------------------------
+-- helpers
+-- ---------------------------------------------------------------------------------------
+
+-- Stores one event; its id, or null when the dedupe key was already taken (a duplicate).
+-- The helpers that write are plpgsql, not SQL: a SQL function that writes is never inlined,
+-- so Postgres parsed and planned its body again in every transaction; plpgsql plans its
+-- statements once per connection (bench/webhook_ingest.py, 800 requests/s).
+create or replace function internal.webhook_store_event(
+  p_provider text, p_dedupe_key text, p_event_type text, p_payload jsonb, p_now timestamptz
+) returns bigint
+language plpgsql set search_path = public as $$
+declare
+  v_id bigint;
+begin
+  insert into webhook_events (provider, dedupe_key, event_type, payload, status, received_at,
+                              processed_at)
+  values (p_provider, p_dedupe_key, p_event_type, coalesce(p_payload, '{}'), 'processed',
+          p_now, p_now)
+  on conflict (dedupe_key) do nothing
+  returning id into v_id;
+  return v_id;
+end
+$$;
+
+-- Marks a stored event 'ignored' or 'failed', with the reason.
+create or replace function internal.webhook_mark_event(p_id bigint, p_status text, p_error text)
+returns void
+language plpgsql set search_path = public as $$
+begin
+  update webhook_events set status = p_status, error = p_error where id = p_id;
+end
+$$;
+
+-- Order of message statuses: a status of a lower rank never replaces a higher one.
+-- (No search_path: immutable SQL that Postgres inlines into its callers.)
+create or replace function internal.message_status_rank(p_status text) returns integer
+language sql immutable as $$
+  select case p_status
+    when 'queued' then 0 when 'sending' then 1 when 'sent' then 2
+    when 'delivered' then 3 when 'undelivered' then 3 when 'failed' then 3
+    when 'cancelled' then 3 when 'opened' then 4 when 'clicked' then 5
+    when 'bounced' then 6 when 'complained' then 7 else -1 end;
+$$;
+
+-- Order of call statuses, as message_status_rank: a call only moves forward.
+create or replace function internal.call_status_rank(p_status text) returns integer
+language sql immutable as $$
+  select case p_status
+    when 'queued' then 0 when 'placing' then 1 when 'ringing' then 2
+    when 'in-progress' then 3 when 'forwarding' then 4
+    when 'ended' then 5 when 'failed' then 5 when 'cancelled' then 5 else -1 end;
+$$;
+
+-- Suppresses an address with the right reason (stop | unsubscribe | complaint | hard_bounce)
+-- and opts the lead out of the channel (outbox_opt_out keeps the first reason).
+create or replace function internal.webhook_suppress(
+  p_channel text, p_lead_id bigint, p_address text, p_reason text, p_source text,
+  p_now timestamptz
+) returns void
+language plpgsql set search_path = public as $$
+begin
+  insert into suppressions (channel, address, reason, source, created_at)
+  values (p_channel, p_address, p_reason, p_source, p_now)
+  on conflict (channel, address) do nothing;
+  perform outbox_opt_out(p_channel, p_lead_id, p_address, p_source, p_now);
+end
+$$;
+
+-- Moves a lead forward in the funnel, never backwards and never out of do_not_contact.
+create or replace function internal.lead_advance_status(
+  p_lead_id bigint, p_status text, p_now timestamptz
+)
+returns void
+language plpgsql set search_path = public as $$
+begin
+  update leads set status = p_status, updated_at = p_now
+   where id = p_lead_id
+     and array_position(array['new', 'contacted', 'engaged', 'booked'], status)
+         < array_position(array['new', 'contacted', 'engaged', 'booked'], p_status);
+end
+$$;
+
+-- The lead of a Vapi call we have no row for: the numeric metadata lead_id when that lead
+-- exists, else the lead with the customer number.
+create or replace function internal.vapi_call_lead(p_call jsonb) returns bigint
+language plpgsql stable set search_path = public as $$
+declare
+  v_lead bigint;
+begin
+  if p_call->>'lead_id' ~ '^[0-9]{1,18}$' then
+    select id into v_lead from leads where id = (p_call->>'lead_id')::bigint;
+  end if;
+  if v_lead is null and p_call->>'to_number' is not null then
+    select id into v_lead from leads where phone = p_call->>'to_number';
+  end if;
+  return v_lead;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- Twilio
+-- ---------------------------------------------------------------------------------------
+
+-- One inbound SMS, classified by the caller (stop | start | help | ack | reply), stored and
+-- applied: stop → SMS opt-out everywhere (lead flag, suppression, stop rules, queued SMS
+-- cancelled); start → opted back in; reply → lead engaged + stop rules 'on_reply'.
+-- p_notify: outbox messages to enqueue with it (operator notification, HELP answer).
+create or replace function webhook_twilio_inbound(
+  p_dedupe_key text, p_kind text, p_payload jsonb, p_from text, p_notify jsonb,
+  p_now timestamptz
+) returns table (duplicate boolean, event_id bigint, lead_id bigint, stopped integer,
+                 message_ids bigint[])
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+declare
+  v_event bigint;
+  v_lead bigint;
+  v_stopped integer := 0;
+  v_ids bigint[] := '{}';
+  v_msg jsonb;
+begin
+  v_event := internal.webhook_store_event('twilio', p_dedupe_key, 'sms.' || p_kind, p_payload,
+                                           p_now);
+  if v_event is null then
+    return query select true, null::bigint, null::bigint, 0, '{}'::bigint[];
+    return;
+  end if;
+  select l.id into v_lead from leads l where l.phone = p_from;
+  if p_kind = 'stop' then
+    perform internal.webhook_suppress('sms', v_lead, p_from, 'stop', 'twilio:inbound', p_now);
+    v_stopped := apply_stop_rules(v_lead, 'opt_out', p_now);
+    update messages set status = 'cancelled', error_code = 'suppressed', updated_at = p_now,
+           status_history = status_history
+             || jsonb_build_object('status', 'cancelled', 'at', p_now, 'reason', 'sms_stop')
+     where channel = 'sms' and status = 'queued'
+       and (to_address = p_from or messages.lead_id = v_lead);
+  elsif p_kind = 'start' then
+    update leads set sms_opted_out_at = null, updated_at = p_now where id = v_lead;
+    delete from suppressions where channel = 'sms' and address = p_from and reason = 'stop';
+  elsif p_kind = 'reply' then
+    perform internal.lead_advance_status(v_lead, 'engaged', p_now);
+    v_stopped := apply_stop_rules(v_lead, 'reply', p_now);
+  end if;
+  for v_msg in select * from jsonb_array_elements(coalesce(p_notify, '[]')) loop
+    if v_msg->>'channel' = 'sms' and v_lead is not null then
+      v_msg := v_msg || jsonb_build_object('lead_id', v_lead);
+    end if;
+    v_ids := v_ids || (select m.id from enqueue_message(v_msg, p_now) m);
+  end loop;
+  return query select false, v_event, v_lead, v_stopped, v_ids;
+end
+$$;
+
+-- A status callback for an outbox SMS, found by the `outbox` id of the callback URL, else
+-- by MessageSid. p_status is in our vocabulary (null: history only). p_opt_out (21610)
+-- opts the recipient out of SMS. The error code stays on the row (30007 is counted by the
+-- campaign manager's deliverability guard).
+create or replace function webhook_twilio_status(
+  p_dedupe_key text, p_payload jsonb, p_outbox_id bigint, p_message_sid text,
+  p_twilio_status text, p_status text, p_error_code text, p_permanent boolean,
+  p_opt_out boolean, p_now timestamptz
+) returns table (duplicate boolean, event_id bigint, message_id bigint, status text)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+declare
+  v_event bigint;
+  v messages;
+begin
+  v_event := internal.webhook_store_event('twilio', p_dedupe_key, 'sms.status', p_payload, p_now);
+  if v_event is null then
+    return query select true, null::bigint, null::bigint, null::text;
+    return;
+  end if;
+  -- by our id first, else by Twilio's sid (messages_provider_id_idx)
+  select * into v from messages m where m.id = p_outbox_id and m.channel = 'sms' for update;
+  if not found then
+    select * into v from messages m
+     where m.provider = 'twilio' and m.provider_id = p_message_sid limit 1 for update;
+  end if;
+  if v.id is null then
+    perform internal.webhook_mark_event(v_event, 'ignored', 'no outbox message for this callback');
+    return query select false, v_event, null::bigint, null::text;
+    return;
+  end if;
+  update messages m set
+    status = case when internal.message_status_rank(p_status)
+                       > internal.message_status_rank(m.status)
+                  then p_status else m.status end,
+    provider_id = coalesce(m.provider_id, p_message_sid),
+    error_code = coalesce(p_error_code, m.error_code), updated_at = p_now,
+    status_history = m.status_history || jsonb_strip_nulls(jsonb_build_object(
+      'status', p_twilio_status, 'at', p_now, 'source', 'twilio',
+      'error_code', p_error_code, 'permanent', case when p_permanent then true end))
+   where m.id = v.id returning * into v;
+  if p_opt_out then
+    perform internal.webhook_suppress('sms', v.lead_id, v.to_address, 'stop', 'twilio:21610',
+                                      p_now);
+    perform apply_stop_rules(v.lead_id, 'opt_out', p_now);
+  end if;
+  return query select false, v_event, v.id, v.status;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- Resend
+-- ---------------------------------------------------------------------------------------
+
+-- One Resend (Svix) event. The message is found by Resend's email id, else by the numeric
+-- outbox id tag. p_suppress (hard_bounce | complaint) suppresses the address and opts the
+-- lead out of email; p_click records a click_events row and marks the lead engaged.
+create or replace function webhook_resend_event(
+  p_dedupe_key text, p_event_type text, p_payload jsonb, p_email_id text, p_outbox_id bigint,
+  p_address text, p_status text, p_suppress text, p_click jsonb, p_now timestamptz
+) returns table (duplicate boolean, event_id bigint, message_id bigint, lead_id bigint)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+declare
+  v_event bigint;
+  v messages;
+  v_lead bigint;
+begin
+  v_event := internal.webhook_store_event('resend', p_dedupe_key, p_event_type, p_payload, p_now);
+  if v_event is null then
+    return query select true, null::bigint, null::bigint, null::bigint;
+    return;
+  end if;
+  -- by Resend's email id (messages_provider_id_idx), else by our outbox_id tag
+  select * into v from messages m
+   where m.provider = 'resend' and m.provider_id = p_email_id limit 1 for update;
+  if not found then
+    select * into v from messages m where m.id = p_outbox_id and m.channel = 'email' for update;
+  end if;
+  v_lead := v.lead_id;
+  if v_lead is null and p_address is not null then
+    select l.id into v_lead from leads l where l.email = lower(p_address);
+  end if;
+  if v.id is not null then
+    update messages m set
+      status = case when internal.message_status_rank(p_status)
+                         > internal.message_status_rank(m.status)
+                    then p_status else m.status end,
+      provider_id = coalesce(m.provider_id, p_email_id), updated_at = p_now,
+      status_history = m.status_history || jsonb_strip_nulls(jsonb_build_object(
+        'status', coalesce(p_status, p_event_type), 'at', p_now, 'source', 'resend',
+        'event', p_event_type, 'created_at', p_payload->>'created_at'))
+     where m.id = v.id;
+  end if;
+  if p_suppress is not null and p_address is not null then
+    perform internal.webhook_suppress('email', v_lead, lower(p_address), p_suppress,
+                              'resend:' || p_event_type, p_now);
+    perform apply_stop_rules(v_lead, 'opt_out', p_now);
+  end if;
+  if p_click is not null then
+    insert into click_events (token, message_id, lead_id, url, clicked_at, ip, user_agent)
+    values ('resend:' || coalesce(p_email_id, ''), v.id, v_lead,
+            coalesce(p_click->>'link', ''), p_now, (p_click->>'ip')::inet,
+            p_click->>'user_agent');
+    perform internal.lead_advance_status(v_lead, 'engaged', p_now);
+  end if;
+  if v.id is null and v_lead is null then
+    perform internal.webhook_mark_event(v_event, 'ignored', 'no message or lead for this event');
+  end if;
+  return query select false, v_event, v.id, v_lead;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- Vapi
+-- ---------------------------------------------------------------------------------------
+
+-- A status-update: moves the call forward only (a late 'in-progress' never reopens it).
+-- An existing row is updated in place; a new one is inserted with the update applied (when
+-- a concurrent event inserted it first, the update is applied to that row).
+create or replace function webhook_vapi_status(
+  p_dedupe_key text, p_payload jsonb, p_call jsonb, p_now timestamptz
+) returns table (duplicate boolean, event_id bigint, call_id bigint, status text)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+declare
+  v_event bigint;
+  v_call bigint;
+  v_result text;
+  v_inserted boolean;
+  v_id text := p_call->>'vapi_call_id';
+  v_status text := p_call->>'status';
+  v_started timestamptz := (p_call->>'started_at')::timestamptz;
+  v_ended timestamptz := (p_call->>'ended_at')::timestamptz;
+begin
+  v_event := internal.webhook_store_event('vapi', p_dedupe_key, 'status-update', p_payload, p_now);
+  if v_event is null then
+    return query select true, null::bigint, null::bigint, null::text;
+    return;
+  end if;
+  select c.id into v_call from calls c where c.vapi_call_id = v_id for update;
+  if not found then
+    insert into calls as c (idempotency_key, vapi_call_id, lead_id, to_number, status,
+                            started_at, ended_at, ended_reason, created_at, updated_at)
+    values ('vapi:' || v_id, v_id, internal.vapi_call_lead(p_call),
+            coalesce(p_call->>'to_number', 'unknown'),
+            case when internal.call_status_rank(v_status) > internal.call_status_rank('queued')
+                 then v_status else 'queued' end,
+            v_started, v_ended, p_call->>'ended_reason', p_now, p_now)
+    on conflict (idempotency_key) do update set vapi_call_id = excluded.vapi_call_id
+    returning c.id, c.status, (c.xmax = 0) into v_call, v_result, v_inserted;
+    if v_inserted then
+      return query select false, v_event, v_call, v_result;
+      return;
+    end if;
+  end if;
+  update calls c set
+    status = case when internal.call_status_rank(v_status) > internal.call_status_rank(c.status)
+                  then v_status else c.status end,
+    started_at = coalesce(c.started_at, v_started),
+    ended_at = coalesce(c.ended_at, v_ended),
+    ended_reason = coalesce(c.ended_reason, p_call->>'ended_reason'),
+    updated_at = p_now
+   where c.id = v_call returning c.status into v_result;
+  return query select false, v_event, v_call, v_result;
+end
+$$;
+
+-- An end-of-call report, applied once per call: the call row (ended, outcome, duration,
+-- cost, transcript, summary, recording, analysis) and the lead (last_called_at, attempts
+-- when the call was not placed through our outbox, funnel status, stop rule 'on_booking').
+-- A call we have no row for is inserted with the report applied (one row version), and the
+-- lead is updated once (bookkeeping and funnel status together); a call without a lead
+-- skips the lead work.
+create or replace function webhook_vapi_report(
+  p_dedupe_key text, p_payload jsonb, p_call jsonb, p_now timestamptz
+) returns table (duplicate boolean, event_id bigint, call_id bigint, lead_id bigint,
+                 outcome text, lead_phone text, lead_timezone text, lead_state text,
+                 recent_attempts jsonb)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+declare
+  v_event bigint;
+  v_call bigint;
+  v_lead bigint;
+  v_placed timestamptz;
+  v_inserted boolean := false;
+  v_phone text;
+  v_timezone text;
+  v_state text;
+  v_attempts jsonb := '[]';
+  v_id text := p_call->>'vapi_call_id';
+  v_outcome text := p_call->>'outcome';
+  v_ended timestamptz := coalesce((p_call->>'ended_at')::timestamptz, p_now);
+  v_started timestamptz := (p_call->>'started_at')::timestamptz;
+  v_duration numeric := (p_call->>'duration_seconds')::numeric;
+  v_cost numeric := (p_call->>'cost')::numeric;
+  v_transcript text := nullif(p_call->>'transcript', '');
+  v_analysis jsonb := coalesce(p_call->'analysis', '{}');
+  v_step text := case v_outcome when 'booked' then 'booked' when 'answered' then 'engaged'
+                                else 'contacted' end;
+begin
+  v_event := internal.webhook_store_event('vapi', p_dedupe_key, 'end-of-call-report', p_payload,
+                                           p_now);
+  if v_event is null then
+    return query select true, null::bigint, null::bigint, null::bigint, null::text,
+                        null::text, null::text, null::text, '[]'::jsonb;
+    return;
+  end if;
+  select c.id into v_call from calls c where c.vapi_call_id = v_id for update;
+  if not found then
+    insert into calls as c (idempotency_key, vapi_call_id, lead_id, to_number, status,
+                            ended_reason, outcome, started_at, ended_at, duration_seconds,
+                            cost, summary, transcript, recording_url, analysis, created_at,
+                            updated_at)
+    values ('vapi:' || v_id, v_id, internal.vapi_call_lead(p_call),
+            coalesce(p_call->>'to_number', 'unknown'), 'ended', p_call->>'ended_reason',
+            v_outcome, v_started, v_ended, v_duration, v_cost, p_call->>'summary',
+            v_transcript, p_call->>'recording_url', '{}'::jsonb || v_analysis, p_now, p_now)
+    on conflict (idempotency_key) do update set vapi_call_id = excluded.vapi_call_id
+    returning c.id, c.lead_id, c.placed_at, (c.xmax = 0)
+      into v_call, v_lead, v_placed, v_inserted;
+  end if;
+  if not v_inserted then
+    update calls c set
+      status = case when c.status = 'cancelled' then c.status else 'ended' end,
+      ended_reason = coalesce(p_call->>'ended_reason', c.ended_reason), outcome = v_outcome,
+      started_at = coalesce(v_started, c.started_at),
+      ended_at = v_ended,
+      duration_seconds = coalesce(v_duration, c.duration_seconds),
+      cost = coalesce(v_cost, c.cost),
+      summary = coalesce(p_call->>'summary', c.summary),
+      transcript = coalesce(v_transcript, c.transcript),
+      recording_url = coalesce(p_call->>'recording_url', c.recording_url),
+      analysis = c.analysis || v_analysis, updated_at = p_now
+     where c.id = v_call returning c.lead_id, c.placed_at into v_lead, v_placed;
+  end if;
+  if v_lead is not null then
+    update leads l set
+      last_called_at = greatest(coalesce(l.last_called_at, v_ended), v_ended),
+      call_attempts = l.call_attempts + case when v_placed is null then 1 else 0 end,
+      status = case when array_position(array['new', 'contacted', 'engaged', 'booked'], l.status)
+                         < array_position(array['new', 'contacted', 'engaged', 'booked'], v_step)
+                    then v_step else l.status end,  -- internal.lead_advance_status, same update
+      updated_at = p_now
+     where l.id = v_lead returning l.phone, l.timezone, l.state
+      into v_phone, v_timezone, v_state;
+    if v_outcome = 'booked' then
+      perform apply_stop_rules(v_lead, 'booking', p_now);
+    end if;
+    -- attempts (texts and calls) of the last 24 h, for the gate's per-state caps: the one
+    -- definition (lead_recent_attempts: by when sent or placed). This copy counted rows by
+    -- created_at, so a call queued yesterday and placed today was missed and the rescue
+    -- text went out as a fourth contact (a 10,000-lead, 30-day simulation).
+    v_attempts := internal.lead_recent_attempts(v_lead, p_now);
+  end if;
+  return query select false, v_event, v_call, v_lead, v_outcome, v_phone, v_timezone,
+                      v_state, v_attempts;
+end
+$$;
+
+-- Stores a Vapi message that needs no processing (hang, ...); false when a duplicate.
+create or replace function webhook_store_only(
+  p_provider text, p_dedupe_key text, p_event_type text, p_payload jsonb, p_now timestamptz
+) returns boolean
+language plpgsql set search_path = public as $$
+begin
+  return internal.webhook_store_event(p_provider, p_dedupe_key, p_event_type, p_payload, p_now)
+         is not null;
+end
+$$;
+
+-- The caller of an inbound call: lead, status and the campaign of its latest enrollment.
+create or replace function webhook_vapi_caller(p_phone text)
+returns table (lead_id bigint, name text, status text, company text, campaign text)
+language sql stable set search_path = public as $$
+  select l.id, l.name, l.status, l.company,
+         (select c.slug from enrollments e join campaigns c on c.id = e.campaign_id
+           where e.lead_id = l.id order by e.enrolled_at desc limit 1)
+    from leads l where l.phone = p_phone;
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- bookings, tracked links, unsubscribe
+-- ---------------------------------------------------------------------------------------
+
+-- Appointments overlapping [p_from, p_to) that still hold their slot.
+create or replace function webhook_booked_slots(p_from timestamptz, p_to timestamptz)
+returns table (starts_at timestamptz, ends_at timestamptz)
+language sql stable set search_path = public as $$
+  select a.starts_at, a.ends_at from appointments a
+   where a.status in ('booked', 'confirmed', 'rescheduled')
+     and a.starts_at < p_to and a.ends_at > p_from
+   order by a.starts_at;
+$$;
+
+-- bookAppointment: idempotent per external id (Vapi's toolCallId); the lead is found by
+-- phone (created when the caller is new); a slot overlapping a held one is 'taken'.
+-- Booking marks the lead booked and applies the stop rule 'on_booking'.
+create or replace function webhook_book_appointment(p_booking jsonb, p_now timestamptz)
+returns table (outcome text, appointment_id bigint, lead_id bigint, starts_at timestamptz)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+declare
+  v appointments;
+  v_lead bigint;
+  v_start timestamptz := (p_booking->>'starts_at')::timestamptz;
+  v_end timestamptz := (p_booking->>'ends_at')::timestamptz;
+begin
+  perform pg_advisory_xact_lock(hashtext('appointments'));
+  select * into v from appointments a where a.external_id = p_booking->>'external_id';
+  if found then
+    return query select 'existing'::text, v.id, v.lead_id, v.starts_at;
+    return;
+  end if;
+  if exists (select from webhook_booked_slots(v_start, v_end)) then
+    return query select 'taken'::text, null::bigint, null::bigint, v_start;
+    return;
+  end if;
+  select l.id into v_lead from leads l where l.phone = p_booking->>'phone';
+  if v_lead is null then
+    select c.lead_id into v_lead from calls c where c.vapi_call_id = p_booking->>'vapi_call_id';
+  end if;
+  if v_lead is null and p_booking->>'phone' ~ '^\+[1-9][0-9]{6,14}$' then
+    insert into leads (name, phone, source, created_at, updated_at)
+    values (p_booking->>'name', p_booking->>'phone', 'vapi', p_now, p_now)
+    returning id into v_lead;
+  end if;
+  if v_lead is null then
+    return query select 'no_lead'::text, null::bigint, null::bigint, v_start;
+    return;
+  end if;
+  insert into appointments (lead_id, starts_at, ends_at, timezone, status, source,
+                            external_id, notes, created_at, updated_at)
+  values (v_lead, v_start, v_end, p_booking->>'timezone', 'booked', 'vapi',
+          p_booking->>'external_id', p_booking->>'notes', p_now, p_now)
+  returning * into v;
+  perform internal.lead_advance_status(v_lead, 'booked', p_now);
+  perform apply_stop_rules(v_lead, 'booking', p_now);
+  return query select 'booked'::text, v.id, v_lead, v.starts_at;
+end
+$$;
+
+-- A click on /r/<token>: a click_events row; the message moves to 'clicked' and the lead
+-- to 'engaged'. Ids that no longer exist are dropped rather than refused.
+create or replace function webhook_record_click(p_click jsonb, p_now timestamptz)
+returns bigint
+language plpgsql set search_path = public as $$
+declare
+  v_message bigint;
+  v_lead bigint;
+  v_id bigint;
+begin
+  select id, lead_id into v_message, v_lead from messages
+   where id = (p_click->>'message_id')::bigint;
+  select id into v_lead from leads
+   where id = coalesce((p_click->>'lead_id')::bigint, v_lead);
+  insert into click_events (token, message_id, lead_id, url, clicked_at, ip, user_agent)
+  values (p_click->>'token', v_message, v_lead, p_click->>'url', p_now,
+          (p_click->>'ip')::inet, left(p_click->>'user_agent', 500))
+  returning id into v_id;
+  update messages set status = 'clicked', updated_at = p_now,
+         status_history = status_history
+           || jsonb_build_object('status', 'clicked', 'at', p_now, 'source', 'link')
+   where id = v_message
+     and internal.message_status_rank(status) < internal.message_status_rank('clicked');
+  perform internal.lead_advance_status(v_lead, 'engaged', p_now);
+  return v_id;
+end
+$$;
+
+-- One-click unsubscribe (RFC 8058): suppress the address, opt the lead out of email, apply
+-- the stop rule 'on_opt_out'. Idempotent: `already` says it had been done before.
+create or replace function webhook_unsubscribe(
+  p_email text, p_lead_id bigint, p_source text, p_now timestamptz
+) returns table (already boolean, lead_id bigint)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+declare
+  v_lead bigint;
+  v_already boolean;
+begin
+  select l.id into v_lead from leads l
+   where l.id = p_lead_id or (p_lead_id is null and l.email = lower(p_email))
+   order by (l.id = p_lead_id) desc nulls last limit 1;
+  v_already := exists (select from suppressions s
+                        where s.channel in ('email', 'all') and s.address = lower(p_email));
+  perform internal.webhook_suppress('email', v_lead, lower(p_email), 'unsubscribe', p_source,
+                                    p_now);
+  perform apply_stop_rules(v_lead, 'opt_out', p_now);
+  return query select v_already, v_lead;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- the missed-call rescue text
+-- ---------------------------------------------------------------------------------------
+
+-- The missed-call rescue text: at most one per lead per 24 h, however many reports arrive
+-- (serialised per lead), never to an SMS opt-out. Returns the queued message, or nothing.
+create or replace function webhook_enqueue_rescue(
+  p_lead_id bigint, p_message jsonb, p_now timestamptz
+) returns setof messages
+language plpgsql set search_path = public as $$
+declare
+  v_lead leads;
+begin
+  perform pg_advisory_xact_lock(hashtext('rescue:' || p_lead_id));
+  select * into v_lead from leads where id = p_lead_id;
+  if v_lead.id is null or v_lead.phone is null
+     or internal.outbox_is_suppressed('sms', v_lead.id, v_lead.phone)
+     or exists (select from messages m where m.lead_id = p_lead_id and m.kind = 'rescue'
+                   and m.created_at > p_now - interval '24 hours') then
+    return;
+  end if;
+  return query select * from enqueue_message(
+    p_message || jsonb_build_object('lead_id', v_lead.id, 'to_address', v_lead.phone,
+                                    'channel', 'sms', 'kind', 'rescue'), p_now);
+end
+$$;
+
+-- Due rescue texts with their lead's state, timezone and contact attempts of the last 24 h.
+create or replace function webhook_due_rescue_checks(p_now timestamptz, p_limit integer default 100)
+returns table (message jsonb, lead_state text, lead_timezone text, recent_attempts jsonb)
+language sql stable set search_path = public as $$
+  select to_jsonb(m), l.state, l.timezone, internal.lead_recent_attempts(l.id, p_now)
+    from messages m
+    join leads l on l.id = m.lead_id
+   where m.kind = 'rescue' and m.status = 'queued'
+     and coalesce((m.payload->>'not_before')::timestamptz, m.created_at) <= p_now
+   order by m.id limit p_limit;
+$$;
+
+-- Holds a queued rescue text until p_not_before, or cancels it (p_not_before null: the gate
+-- refuses it for good, e.g. an opt-out). Returns whether the row was still queued.
+create or replace function webhook_hold_rescue(
+  p_id bigint, p_not_before timestamptz, p_reason text, p_now timestamptz
+) returns boolean
+language plpgsql set search_path = public as $$
+begin
+  update messages m set
+    payload = case when p_not_before is null then m.payload
+                   else m.payload || jsonb_build_object('not_before', p_not_before) end,
+    status = case when p_not_before is null then 'cancelled' else m.status end,
+    error_code = case when p_not_before is null then p_reason else m.error_code end,
+    updated_at = p_now,
+    status_history = m.status_history || jsonb_build_object(
+      'status', case when p_not_before is null then 'cancelled' else 'held' end,
+      'at', p_now, 'reason', p_reason)
+   where m.id = p_id and m.kind = 'rescue' and m.status = 'queued';
+  return found;
+end
+$$;
+

@@ -1,0 +1,629 @@
+-- Appointments and their reminders, the daily digest and the status page
+-- (repository: app/db/appointments.py).
+--
+-- An appointment has a `version` that grows on every reschedule; its messages (confirmation,
+-- reminder_24h, reminder_1h, no_show, per channel) are planned as appointment_reminders rows
+-- unique per (appointment, version, kind, channel) and sent through the outbox under the key
+-- `appt:<id>:v<version>:<kind>:<channel>`: every message at most once, and a reschedule
+-- cancels the old version's rows (and their still-queued outbox messages) in the same
+-- transaction.
+
+-- A function body is checked when the function runs, not here: it may read a table that a
+-- later file declares. (The migrations are applied with the check on.)
+set check_function_bodies = off;
+
+-- ---------------------------------------------------------------------------------------
+-- tables
+-- ---------------------------------------------------------------------------------------
+create table appointments (
+  id                bigint generated always as identity primary key,
+  lead_id           bigint not null references leads (id) on delete cascade,
+  starts_at         timestamptz not null,
+  ends_at           timestamptz not null check (ends_at > starts_at),
+  timezone          text,
+  status            text not null default 'booked'
+                    check (status in ('booked', 'confirmed', 'rescheduled', 'cancelled',
+                                      'completed', 'no_show')),
+  source            text not null default 'manual',
+  external_id       text unique,
+  notes             text,
+  created_at        timestamptz not null default now(),
+  updated_at        timestamptz not null default now(),
+  version           integer not null default 1,  -- + 1 on every reschedule
+  scheduled_version integer not null default 0,  -- the version whose reminders are planned
+  confirmed_at      timestamptz,
+  cancelled_at      timestamptz,
+  completed_at      timestamptz,
+  no_show_at        timestamptz
+);
+create index appointments_upcoming_idx on appointments (starts_at)
+  where status in ('booked', 'confirmed');
+-- The appointments whose current version has no reminders planned yet.
+create index appointments_unscheduled_idx on appointments (id)
+  where scheduled_version < version and status in ('booked', 'confirmed');
+create index appointments_lead_idx on appointments (lead_id, starts_at);
+alter table appointments enable row level security;
+revoke all on appointments from public, anon, authenticated;
+grant all on appointments to service_role;
+
+create table appointment_reminders (
+  id               bigint generated always as identity primary key,
+  appointment_id   bigint not null references appointments (id) on delete cascade,
+  version          integer not null,
+  kind             text not null
+                   check (kind in ('confirmation', 'reminder_24h', 'reminder_1h', 'no_show')),
+  channel          text not null check (channel in ('email', 'sms')),
+  due_at           timestamptz not null,
+  status           text not null default 'scheduled'
+                   check (status in ('scheduled', 'claimed', 'queued', 'cancelled', 'skipped')),
+  reason           text,
+  lease_owner      text,
+  lease_expires_at timestamptz,
+  message_id       bigint references messages (id) on delete set null,
+  created_at       timestamptz not null,
+  updated_at       timestamptz not null,
+  unique (appointment_id, version, kind, channel)
+);
+create index appointment_reminders_due_idx on appointment_reminders (due_at)
+  where status in ('scheduled', 'claimed');
+alter table appointment_reminders enable row level security;
+revoke all on appointment_reminders from public, anon, authenticated;
+grant all on appointment_reminders to service_role;
+
+-- One row per local day whose digest went out: the "at most once a day" guard.
+create table digests (
+  day         date primary key,
+  sent_at     timestamptz not null,
+  message_ids bigint[] not null default '{}'
+);
+alter table digests enable row level security;
+revoke all on digests from public, anon, authenticated;
+grant all on digests to service_role;
+
+-- The status page's window aggregates (funnel, calls per day, deliverability, lead scores)
+-- scan weeks of rows; they are cached here and refreshed by the appointments loop every
+-- 5 minutes, so a page load reads them instead of recomputing them.
+create table status_cache (
+  tz          text primary key,
+  computed_at timestamptz not null,
+  value       jsonb not null
+);
+alter table status_cache enable row level security;
+revoke all on status_cache from public, anon, authenticated;
+grant all on status_cache to service_role;
+
+-- ---------------------------------------------------------------------------------------
+-- helpers
+-- ---------------------------------------------------------------------------------------
+
+-- The appointment as the application sees it, with its lead's contact facts.
+create or replace function internal.appointment_view(p_id bigint)
+returns jsonb
+language sql stable set search_path = public as $$
+  select to_jsonb(a) || jsonb_build_object(
+           'lead_name', l.name, 'phone', l.phone, 'email', l.email, 'state', l.state,
+           'lead_timezone', l.timezone,
+           'opted_out', array_remove(array[
+              case when l.email_opted_out_at is not null then 'email' end,
+              case when l.sms_opted_out_at is not null then 'sms' end,
+              case when l.status = 'do_not_contact' then 'all' end], null))
+    from appointments a join leads l on l.id = a.lead_id
+   where a.id = p_id;
+$$;
+
+-- Cancels an appointment version's pending reminders and their still-queued outbox messages.
+create or replace function internal.appointment_cancel_reminders(
+  p_id bigint, p_below_version integer, p_reason text, p_now timestamptz
+) returns integer
+language plpgsql set search_path = public as $$
+declare
+  v_n integer;
+begin
+  update messages m set status = 'cancelled', error_code = p_reason, updated_at = p_now,
+         status_history = m.status_history
+           || jsonb_build_object('status', 'cancelled', 'at', p_now, 'reason', p_reason)
+    from appointment_reminders r
+   where r.appointment_id = p_id and r.version < p_below_version
+     and r.message_id = m.id and m.status = 'queued';
+  update appointment_reminders r set status = 'cancelled', reason = p_reason,
+         lease_owner = null, lease_expires_at = null, updated_at = p_now
+   where r.appointment_id = p_id and r.version < p_below_version
+     and r.status in ('scheduled', 'claimed');
+  get diagnostics v_n = row_count;
+  return v_n;
+end
+$$;
+
+-- Cancels an appointment (frees its slot) and everything still pending for it.
+create or replace function internal.appointment_cancel(
+  p_id bigint, p_reason text, p_now timestamptz
+)
+returns appointments
+language plpgsql set search_path = public as $$
+declare
+  v appointments;
+begin
+  update appointments set status = 'cancelled', cancelled_at = p_now, updated_at = p_now,
+         notes = concat_ws(' | ', notes, 'cancelled: ' || p_reason)
+   where id = p_id and status in ('booked', 'confirmed')
+  returning * into v;
+  if not found then
+    select * into v from appointments where id = p_id;
+  end if;
+  perform internal.appointment_cancel_reminders(p_id, 2147483647, 'cancelled', p_now);
+  return v;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- bookings, reschedules, completion
+-- ---------------------------------------------------------------------------------------
+
+-- A booking from the generic webhook or the CLI. Idempotent per external_id: the same
+-- booking again is 'unchanged', a new start is 'rescheduled' (version + 1, old reminders
+-- cancelled), status 'cancelled' cancels. The lead is found by phone, else email, and
+-- created when new. A new booking marks the lead booked and stops its drips.
+-- p_event {dedupe_key, payload} (webhook deliveries) is stored in webhook_events first: a
+-- replayed delivery is a 'duplicate' and changes nothing (an old body never undoes a move).
+create or replace function appointments_upsert(
+  p_booking jsonb, p_now timestamptz, p_event jsonb default null
+) returns table (outcome text, appointment jsonb)
+language plpgsql set search_path = public as $$
+declare
+  v appointments;
+  v_lead bigint;
+  v_start timestamptz := (p_booking->>'starts_at')::timestamptz;
+  v_end timestamptz := (p_booking->>'ends_at')::timestamptz;
+  v_phone text := nullif(p_booking->>'phone', '');
+  v_email text := lower(nullif(p_booking->>'email', ''));
+begin
+  perform pg_advisory_xact_lock(hashtext('appointments'));
+  if p_event is not null and internal.webhook_store_event(
+       'booking', p_event->>'dedupe_key', 'booking.' || coalesce(p_booking->>'status', 'booked'),
+       p_event->'payload', p_now) is null then
+    return query select 'duplicate'::text, null::jsonb;
+    return;
+  end if;
+  select * into v from appointments a
+   where a.external_id = p_booking->>'external_id' for update;
+  if found then
+    if p_booking->>'status' = 'cancelled' then
+      return query select (case when v.status = 'cancelled' then 'unchanged'
+                                else 'cancelled' end),
+                          internal.appointment_view(
+                            (internal.appointment_cancel(v.id, 'booking', p_now)).id);
+    elsif v.starts_at = v_start and v.ends_at = v_end or v.status = 'cancelled' then
+      return query select 'unchanged'::text, internal.appointment_view(v.id);
+    else
+      perform appointment_reschedule(v.id, v_start, v_end, p_now);
+      return query select 'rescheduled'::text, internal.appointment_view(v.id);
+    end if;
+    return;
+  end if;
+  if p_booking->>'status' = 'cancelled' then
+    return query select 'unknown'::text, null::jsonb;
+    return;
+  end if;
+  select l.id into v_lead from leads l where l.phone = v_phone;
+  if v_lead is null then
+    select l.id into v_lead from leads l where l.email = v_email;
+  end if;
+  if v_lead is null and (v_phone is not null or v_email is not null) then
+    insert into leads (name, phone, email, timezone, source, created_at, updated_at)
+    values (p_booking->>'name', v_phone, v_email, p_booking->>'lead_timezone',
+            coalesce(p_booking->>'source', 'booking'), p_now, p_now)
+    returning id into v_lead;
+  end if;
+  if v_lead is null then
+    return query select 'no_lead'::text, null::jsonb;
+    return;
+  end if;
+  insert into appointments (lead_id, starts_at, ends_at, timezone, status, source,
+                            external_id, notes, created_at, updated_at)
+  values (v_lead, v_start, v_end, p_booking->>'timezone', 'booked',
+          coalesce(p_booking->>'source', 'manual'), p_booking->>'external_id',
+          p_booking->>'notes', p_now, p_now)
+  returning * into v;
+  perform internal.lead_advance_status(v_lead, 'booked', p_now);
+  perform apply_stop_rules(v_lead, 'booking', p_now);
+  return query select 'booked'::text, internal.appointment_view(v.id);
+end
+$$;
+
+-- Moves an appointment: version + 1 (new reminders get planned), old ones cancelled.
+create or replace function appointment_reschedule(
+  p_id bigint, p_starts_at timestamptz, p_ends_at timestamptz, p_now timestamptz
+) returns appointments
+language plpgsql set search_path = public as $$
+declare
+  v appointments;
+begin
+  update appointments set starts_at = p_starts_at, ends_at = p_ends_at,
+         version = version + 1, status = 'booked', confirmed_at = null, updated_at = p_now
+   where id = p_id and status in ('booked', 'confirmed', 'no_show')
+  returning * into v;
+  if found then
+    perform internal.appointment_cancel_reminders(p_id, v.version, 'rescheduled', p_now);
+  end if;
+  return v;
+end
+$$;
+
+-- Marks an appointment completed (also after a no-show mark); pending messages cancelled.
+create or replace function appointment_complete(p_id bigint, p_now timestamptz)
+returns table (outcome text, appointment jsonb)
+language plpgsql set search_path = public as $$
+declare
+  v appointments;
+begin
+  select * into v from appointments where id = p_id for update;
+  if not found then
+    return query select 'not_found'::text, null::jsonb;
+    return;
+  end if;
+  if v.status not in ('booked', 'confirmed', 'no_show') then
+    return query select 'refused'::text, internal.appointment_view(p_id);
+    return;
+  end if;
+  update appointments set status = 'completed', completed_at = p_now, updated_at = p_now
+   where id = p_id;
+  perform internal.appointment_cancel_reminders(p_id, 2147483647, 'completed', p_now);
+  return query select 'completed'::text, internal.appointment_view(p_id);
+end
+$$;
+
+-- One appointment as the application sees it (null when there is none).
+create or replace function appointment_get(p_id bigint)
+returns jsonb
+language sql stable set search_path = public as $$
+  select internal.appointment_view(p_id);
+$$;
+
+-- Appointments starting in [p_from, p_to), soonest first.
+create or replace function appointments_list(p_from timestamptz, p_to timestamptz,
+                                             p_limit integer)
+returns setof jsonb
+language sql stable set search_path = public as $$
+  select internal.appointment_view(a.id) from appointments a
+   where a.starts_at >= p_from and a.starts_at < p_to
+   order by a.starts_at, a.id limit p_limit;
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- reminders: plan, claim, enqueue
+-- ---------------------------------------------------------------------------------------
+
+-- Active appointments whose current version has no plan yet (new or rescheduled).
+create or replace function appointments_to_schedule(p_limit integer, p_now timestamptz)
+returns setof jsonb
+language sql stable set search_path = public as $$
+  select internal.appointment_view(a.id) from appointments a
+   where a.scheduled_version < a.version and a.status in ('booked', 'confirmed')
+     and a.created_at <= p_now
+   order by a.id limit p_limit;
+$$;
+
+-- Stores plans in one batch: p_plan {items: [{appointment_id, version, kind, channel,
+-- due_at, status ('scheduled' | 'skipped'), reason}], appointments: [{id, version}]}. A plan
+-- for a version that is no longer current is dropped (it was rescheduled meanwhile).
+create or replace function appointments_schedule(p_plan jsonb, p_now timestamptz)
+returns integer
+language plpgsql set search_path = public as $$
+declare
+  v_n integer;
+begin
+  insert into appointment_reminders (appointment_id, version, kind, channel, due_at, status,
+                                     reason, created_at, updated_at)
+  select (i->>'appointment_id')::bigint, (i->>'version')::integer, i->>'kind', i->>'channel',
+         (i->>'due_at')::timestamptz, coalesce(i->>'status', 'scheduled'), i->>'reason',
+         p_now, p_now
+    from jsonb_array_elements(p_plan->'items') i
+    join appointments a on a.id = (i->>'appointment_id')::bigint
+                       and a.version = (i->>'version')::integer
+  on conflict (appointment_id, version, kind, channel) do nothing;
+  get diagnostics v_n = row_count;
+  update appointments a set scheduled_version = (x->>'version')::integer, updated_at = p_now
+    from jsonb_array_elements(p_plan->'appointments') x
+   where a.id = (x->>'id')::bigint and a.version = (x->>'version')::integer
+     and a.scheduled_version < a.version;
+  return v_n;
+end
+$$;
+
+-- Claims due reminders under a lease (FOR UPDATE SKIP LOCKED: two runs never take the same
+-- row). A reminder whose appointment already started is skipped, not sent late; a stale
+-- version or an inactive appointment cancels the row.
+create or replace function appointments_claim_due(
+  p_holder text, p_limit integer, p_lease_seconds integer, p_now timestamptz
+) returns table (reminder jsonb, appointment jsonb)
+language plpgsql set search_path = public as $$
+begin
+  update appointment_reminders r set status = 'skipped', reason = 'too_late', updated_at = p_now
+    from appointments a
+   where a.id = r.appointment_id and r.status = 'scheduled' and r.due_at <= p_now
+     and r.kind in ('reminder_24h', 'reminder_1h') and a.starts_at <= p_now;
+  update appointment_reminders r set status = 'cancelled', reason = 'inactive', updated_at = p_now
+    from appointments a
+   where a.id = r.appointment_id and r.status = 'scheduled' and r.due_at <= p_now
+     and (a.version <> r.version or a.status not in ('booked', 'confirmed'));
+  return query
+  with due as (
+    select r.id from appointment_reminders r
+     where r.due_at <= p_now
+       and (r.status = 'scheduled' or (r.status = 'claimed' and r.lease_expires_at < p_now))
+     order by r.due_at, r.id
+     limit p_limit
+     for update skip locked
+  ), claimed as (
+    update appointment_reminders r set status = 'claimed', lease_owner = p_holder,
+           lease_expires_at = p_now + make_interval(secs => p_lease_seconds), updated_at = p_now
+      from due where r.id = due.id
+    returning r.*
+  )
+  select to_jsonb(c), internal.appointment_view(c.appointment_id)
+    from claimed c order by c.due_at, c.id;
+end
+$$;
+
+-- Settles claimed reminders in one batch: p_items [{reminder_id, message (an outbox message)
+-- | skip (reason)}]. A no_show item marks the appointment no_show in the same transaction
+-- (even when its text is skipped), only while it is still booked/confirmed: a completion
+-- that won the race skips it.
+create or replace function appointments_enqueue(p_items jsonb, p_now timestamptz)
+returns table (reminder_id bigint, message_id bigint, status text)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+declare
+  v_item jsonb;
+  r appointment_reminders;
+  v_msg bigint;
+begin
+  for v_item in select * from jsonb_array_elements(p_items) loop
+    select * into r from appointment_reminders x
+     where x.id = (v_item->>'reminder_id')::bigint and x.status = 'claimed' for update;
+    continue when not found;
+    if r.kind = 'no_show' then
+      update appointments set status = 'no_show', no_show_at = p_now, updated_at = p_now
+       where id = r.appointment_id and status in ('booked', 'confirmed') and version = r.version;
+      if not found then
+        v_item := jsonb_build_object('skip', 'not_pending');
+      end if;
+    end if;
+    if v_item ? 'message' then
+      v_msg := (select m.id from enqueue_message(v_item->'message', p_now) m);
+      update appointment_reminders set status = 'queued', message_id = v_msg,
+             lease_owner = null, lease_expires_at = null, updated_at = p_now
+       where id = r.id;
+      return query select r.id, v_msg, 'queued'::text;
+    else
+      update appointment_reminders set status = 'skipped', reason = v_item->>'skip',
+             lease_owner = null, lease_expires_at = null, updated_at = p_now
+       where id = r.id;
+      return query select r.id, null::bigint, 'skipped'::text;
+    end if;
+  end loop;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- replies to a reminder (C / R / X)
+-- ---------------------------------------------------------------------------------------
+
+-- The appointment an SMS from p_phone answers: the lead's soonest active appointment that
+-- has not ended and to which we already texted a confirmation or reminder.
+create or replace function appointment_for_reply(p_phone text, p_now timestamptz)
+returns setof jsonb
+language sql stable set search_path = public as $$
+  select internal.appointment_view(a.id)
+    from leads l join appointments a on a.lead_id = l.id
+   where l.phone = p_phone and a.status in ('booked', 'confirmed') and a.ends_at > p_now
+     and exists (select from appointment_reminders r
+                  where r.appointment_id = a.id and r.channel = 'sms' and r.status = 'queued')
+   order by a.starts_at limit 1;
+$$;
+
+-- Applies a reply and queues our answer in one transaction: confirm | reschedule | cancel.
+create or replace function appointment_apply_reply(
+  p_id bigint, p_action text, p_message jsonb, p_now timestamptz
+) returns table (appointment jsonb, message_id bigint)
+language plpgsql set search_path = public as $$
+begin
+  if p_action = 'confirm' then
+    update appointments set status = 'confirmed', confirmed_at = p_now, updated_at = p_now
+     where id = p_id and status = 'booked';
+  elsif p_action = 'cancel' then
+    perform internal.appointment_cancel(p_id, 'sms reply X', p_now);
+  elsif p_action <> 'reschedule' then
+    raise exception 'unknown reply action %', p_action using errcode = '22023';
+  end if;
+  return query select internal.appointment_view(p_id),
+                      (select m.id from enqueue_message(p_message, p_now) m);
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- the daily digest
+-- ---------------------------------------------------------------------------------------
+
+-- The digest's numbers for [p_from, p_to) in one round trip.
+create or replace function digest_numbers(
+  p_from timestamptz, p_to timestamptz, p_hot_limit integer, p_now timestamptz
+) returns jsonb
+language sql stable set search_path = public as $$
+  select jsonb_build_object(
+    'leads', (select count(*) from leads where created_at >= p_from and created_at < p_to),
+    'messages', coalesce((select jsonb_object_agg(channel, n) from (
+        select channel, count(*) n from messages
+         where sent_at >= p_from and sent_at < p_to and kind = 'marketing'
+         group by channel) x), '{}'),
+    'transactional', (select count(*) from messages
+         where sent_at >= p_from and sent_at < p_to and kind <> 'marketing'),
+    'replies', (select count(*) from webhook_events
+         where event_type = 'sms.reply' and received_at >= p_from and received_at < p_to),
+    'calls', coalesce((select jsonb_object_agg(outcome, n) from (
+        select coalesce(outcome, status) outcome, count(*) n from calls
+         where created_at >= p_from and created_at < p_to group by 1) x), '{}'),
+    'bookings', (select count(*) from appointments
+         where created_at >= p_from and created_at < p_to),
+    'no_shows', (select count(*) from appointments
+         where no_show_at >= p_from and no_show_at < p_to),
+    'opt_outs', (select count(*) from suppressions
+         where created_at >= p_from and created_at < p_to),
+    'hot_leads', coalesce((select jsonb_agg(h) from (
+        select l.id, l.name, l.phone, round(l.score::numeric, 1) score from leads l
+         where l.hot_at is not null and l.status not in ('booked', 'customer', 'lost',
+                                                         'do_not_contact')
+         order by l.score desc nulls last, l.id limit p_hot_limit) h), '[]'),
+    'jobs', coalesce((select jsonb_agg(jsonb_build_object(
+        'job', j.job, 'status', j.status, 'last_success_at', j.last_success_at,
+        'failed', (select count(*) from job_runs r where r.job = j.job
+                     and r.status = 'failed' and r.started_at >= p_from
+                     and r.started_at < p_to)) order by j.job)
+        from job_status(p_now) j), '[]'),
+    'alerts_fired', (select count(*) from alerts
+         where first_seen_at >= p_from and first_seen_at < p_to),
+    'alerts_resolved', (select count(*) from alerts
+         where resolved_at >= p_from and resolved_at < p_to),
+    'failures', coalesce((select jsonb_agg(f) from (
+        select fingerprint, sum(occurrences)::integer occurrences, max(sample) sample
+          from failure_patterns
+         where day >= (p_from at time zone 'UTC')::date and day <= (p_to at time zone 'UTC')::date
+         group by fingerprint order by 2 desc, 1 limit 5) f), '[]'));
+$$;
+
+-- Whether the digest of p_day already went out.
+create or replace function digest_sent(p_day date)
+returns boolean
+language sql stable set search_path = public as $$
+  select exists (select from digests where day = p_day);
+$$;
+
+-- Records the day's digest and queues its emails atomically; no ids when already sent.
+create or replace function digest_record(p_day date, p_messages jsonb, p_now timestamptz)
+returns table (message_ids bigint[])
+language plpgsql set search_path = public as $$
+declare
+  v_ids bigint[] := '{}';
+  v_msg jsonb;
+begin
+  insert into digests (day, sent_at) values (p_day, p_now) on conflict (day) do nothing;
+  if not found then
+    return query select '{}'::bigint[];
+    return;
+  end if;
+  for v_msg in select * from jsonb_array_elements(p_messages) loop
+    v_ids := v_ids || (select m.id from enqueue_message(v_msg, p_now) m);
+  end loop;
+  update digests set message_ids = v_ids where day = p_day;
+  return query select v_ids;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- the status page: every section in one round trip
+-- ---------------------------------------------------------------------------------------
+
+-- The aggregate sections, computed now (one pass per table).
+create or replace function internal.status_aggregates(p_tz text, p_now timestamptz)
+returns jsonb
+language sql stable set search_path = public as $$
+  select jsonb_build_object(
+    'computed_at', p_now,
+    'funnel', (select jsonb_build_array(
+        jsonb_build_object('days', 7,
+          'leads', count(*) filter (where w7),
+          'contacted', count(*) filter (where w7 and contacted),
+          'replied', count(*) filter (where w7 and replied),
+          'booked', count(*) filter (where w7 and booked)),
+        jsonb_build_object('days', 30, 'leads', count(*),
+          'contacted', count(*) filter (where contacted),
+          'replied', count(*) filter (where replied),
+          'booked', count(*) filter (where booked)))
+      from (select l.created_at > p_now - interval '7 days' as w7,
+                   l.status <> 'new' or l.last_contacted_at is not null
+                     or l.last_called_at is not null as contacted,
+                   l.status in ('engaged', 'booked', 'customer') as replied,
+                   l.status in ('booked', 'customer') as booked
+              from leads l
+             where l.created_at > p_now - interval '30 days' and l.created_at <= p_now) f),
+    'calls_per_day', coalesce((select jsonb_agg(jsonb_build_object(
+        'day', to_char(c.day, 'YYYY-MM-DD'), 'outcome', c.outcome, 'n', c.n)
+        order by c.day, c.outcome) from (
+        select (created_at at time zone p_tz)::date as day,
+               coalesce(outcome, status) as outcome, count(*) as n
+          from calls
+         where created_at > p_now - interval '14 days' and created_at <= p_now
+         group by 1, 2) c), '[]'),
+    'deliverability', coalesce((select jsonb_agg(jsonb_build_object(
+        'campaign', coalesce(c.slug, '(none)'), 'sent', d.sent, 'bounced', d.bounced,
+        'complained', d.complained, 'filtered', d.filtered) order by c.slug) from (
+        select m.campaign_id, count(*) as sent,
+               count(*) filter (where m.status = 'bounced') as bounced,
+               count(*) filter (where m.status = 'complained') as complained,
+               count(*) filter (where m.error_code = '30007') as filtered
+          from messages m
+         where m.created_at > p_now - interval '30 days' and m.created_at <= p_now
+           and m.kind = 'marketing' and m.sent_at is not null
+         group by 1) d left join campaigns c on c.id = d.campaign_id), '[]'),
+    'scores', (select jsonb_build_object('hot_leads', count(*) filter (where hot_at is not null),
+                                         'scored_leads', count(score))
+                 from leads));
+$$;
+
+-- Recomputes the cached aggregates (the appointments loop calls this every tick).
+create or replace function status_refresh(p_tz text, p_now timestamptz)
+returns timestamptz
+language sql set search_path = public as $$
+  insert into status_cache (tz, computed_at, value)
+  values (p_tz, p_now, internal.status_aggregates(p_tz, p_now))
+  on conflict (tz) do update set computed_at = excluded.computed_at, value = excluded.value
+  returning computed_at;
+$$;
+
+-- Every section of the status page in one round trip: the live sections (jobs, alerts, API
+-- health, model, appointments) read now; the aggregates from the cache when it is younger
+-- than p_max_age_seconds, else recomputed (and cached) now.
+create or replace function status_snapshot(p_tz text, p_max_age_seconds integer,
+                                           p_now timestamptz)
+returns jsonb
+language plpgsql set search_path = public as $$
+declare
+  v_agg jsonb;
+begin
+  select value into v_agg from status_cache
+   where tz = p_tz and computed_at <= p_now
+     and computed_at > p_now - make_interval(secs => p_max_age_seconds);
+  if v_agg is null then
+    perform status_refresh(p_tz, p_now);
+    select value into v_agg from status_cache where tz = p_tz;
+  end if;
+  return (v_agg - 'scores') || (v_agg->'scores') || jsonb_build_object(
+    'now', p_now,
+    'jobs', coalesce((select jsonb_agg(to_jsonb(j)) from job_status(p_now) j), '[]'),
+    'alerts', coalesce((select jsonb_agg(jsonb_build_object(
+        'code', a.code, 'key', a.key, 'severity', a.severity, 'title', a.title,
+        'count', a.count, 'first_seen_at', a.first_seen_at, 'last_seen_at', a.last_seen_at,
+        'acknowledged_at', a.acknowledged_at) order by a.first_seen_at desc)
+        from alerts a where a.status = 'firing'), '[]'),
+    'health', coalesce((select jsonb_agg(h order by h.target) from (
+        select target, (array_agg(ok order by checked_at desc))[1] as ok,
+               (array_agg(latency_ms order by checked_at desc))[1] as latency_ms,
+               round(avg(latency_ms))::integer as avg_latency_ms,
+               max(checked_at) as checked_at
+          from health_checks
+         where checked_at > p_now - interval '24 hours' and checked_at <= p_now
+         group by target) h), '[]'),
+    'model', (select jsonb_build_object('version', m.version, 'kind', m.kind,
+                                        'trained_at', m.trained_at, 'metrics', m.metrics)
+                from score_models m where m.trained_at <= p_now
+               order by m.version desc limit 1),
+    'appointments', jsonb_build_object(
+        'upcoming', (select count(*) from appointments where status in ('booked', 'confirmed')
+                      and starts_at > p_now),
+        'booked_7d', (select count(*) from appointments
+                       where created_at > p_now - interval '7 days' and created_at <= p_now),
+        'no_show_7d', (select count(*) from appointments
+                        where no_show_at > p_now - interval '7 days' and no_show_at <= p_now)));
+end
+$$;
+
