@@ -5,9 +5,9 @@ claim → gate → render → outbox rows → delivery claim → Twilio adapter 
 through the code production runs: the `drip` job's entry, the real Twilio adapter (its rate
 limiter, retry policy and httpx client), its limit raised the way a deployment raises it
 (TWILIO_RATE_PER_SECOND_PER_SENDER, `--rate`), which also sizes the delivery's claims. Only
-the network is missing: respx answers each Twilio request in-process, at once. Beside it,
-the database's own ceiling: the same number of outbox rows written by one
-`INSERT ... SELECT`. Prints one row per size.
+the network is missing: respx, in place of httpx's transport, answers each Twilio request
+in-process, at once. Beside it, the database's own ceiling: the same number of outbox rows
+written by one `INSERT ... SELECT`. Prints one row per size.
 
     .venv/bin/python bench/dispatch.py [--sizes 10000,100000,1000000] [--due 10000]
                                        [--rate 100000]
@@ -33,7 +33,6 @@ from psycopg import conninfo, sql
 from app.campaigns import drip
 from app.campaigns.definition import load_campaign_yaml
 from app.core import logs
-from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
@@ -129,6 +128,17 @@ MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Message
 SENT = itertools.count()
 
 
+class ShiftedClock:
+    """The system clock moved to start at NOW: real time passes (the rate limiter measures
+    it, as in production) and the run happens inside every campaign window."""
+
+    def __init__(self, start: datetime) -> None:
+        self.offset = start - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 def twilio_accepts(request: httpx.Request) -> httpx.Response:
     """Twilio's 201 for a created message (the fields its API returns), at once."""
     form = dict(httpx.QueryParams(request.content.decode()))
@@ -147,7 +157,7 @@ def twilio_accepts(request: httpx.Request) -> httpx.Response:
 async def measure(dsn: str, size: int, due: int, rate: float) -> tuple[float, float, int, int]:
     """(engine seconds, baseline seconds, steps sent, SMS claim chunk) for one table size."""
     settings = deployment(rate)
-    clock = ManualClock(NOW)
+    clock = ShiftedClock(NOW)
     transport = await PostgresTransport(dsn, max_size=4).open()
     async with bootstrap(settings, Overrides(clock=clock, transport=transport)) as ctx:
         saved = await ctx.repos.campaigns.upsert(load_campaign_yaml(CAMPAIGN).to_row(), NOW)
@@ -158,7 +168,8 @@ async def measure(dsn: str, size: int, due: int, rate: float) -> tuple[float, fl
                     conn.execute(statement.encode(), params)
         time_phases(ctx)
         chunk = ctx.providers.delivery.claim_chunk("sms")
-        with respx.mock(assert_all_mocked=True) as twilio:
+        # using="httpx": only httpx's transport (connection pool, network) is replaced
+        with respx.mock(using="httpx", assert_all_mocked=True) as twilio:
             twilio.post(MESSAGES_URL).mock(side_effect=twilio_accepts)
             started = time.perf_counter()
             counts = await drip.run(drip_deps(ctx))

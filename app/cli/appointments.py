@@ -18,8 +18,8 @@ from app.appointments.loop import tick
 from app.cli.support import with_context
 from app.core.settings import get_settings
 from app.db.appointments import Appointment, BookingIn
-from app.jobs.bootstrap import Context
 from app.jobs.appointments import appointment_deps
+from app.jobs.bootstrap import Context
 
 appointments_cli = typer.Typer(help="Appointments: add, list, complete.", no_args_is_help=True)
 digest_cli = typer.Typer(help="The operator's daily digest.", invoke_without_command=True)

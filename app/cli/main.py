@@ -12,6 +12,7 @@ from app.cli import demo as demo_data
 from app.cli.alerts import alerts_cli
 from app.cli.appointments import appointments_cli, digest_cli
 from app.cli.campaigns import campaigns_cli, leads_cli
+from app.cli.db import db_cli
 from app.cli.scoring import export_cli, insights_cli, scoring_status_lines
 from app.cli.status import print_sections, snapshot_json
 from app.cli.support import with_context
@@ -38,6 +39,7 @@ cli.add_typer(appointments_cli, name="appointments")
 cli.add_typer(digest_cli, name="digest")
 cli.add_typer(insights_cli, name="insights")
 cli.add_typer(export_cli, name="export")
+cli.add_typer(db_cli, name="db")
 cli.command("simulate")(simulate_command)
 
 

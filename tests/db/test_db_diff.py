@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from app.cli import cli
 from app.db.schema_diff import MIGRATIONS, SCHEMAS, db_diff
 from tests.db.support import copy_supabase
 
@@ -118,3 +120,9 @@ def test_a_bad_name_or_an_old_clock_is_refused(tmp_path: Path) -> None:
         db_diff("Add-Thing", dsn="unused", root=root, now=NOW)
     with pytest.raises(ValueError, match="not after the latest migration"):
         db_diff("late", dsn="unused", root=root, now=datetime(2020, 1, 1, tzinfo=UTC))
+
+
+def test_the_command_says_the_repository_is_in_step() -> None:
+    result = CliRunner().invoke(cli, ["db", "diff"])
+    assert result.exit_code == 0, result.output
+    assert "no differences" in result.output
