@@ -10,7 +10,7 @@
   and reason selection, then the scores and top-3 reasons written back in batches (one call
   per WRITE_BATCH leads); newly hot leads are logged for the operator. Every lead when the
   model is new; otherwise only the leads marked since the last run (a trigger marks a lead
-  when something its features read changes: 20261126001300_scoring_incremental.sql).
+  when something its features read changes: supabase/schemas/06_scoring.sql).
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ Contract of `simulate(config)`:
   repository calls the CLI uses;
 - the clock moves in 5-minute ticks; at each tick the webhooks due are posted (in-process
   ASGI), then every registry job whose cron is due runs through `run_job`;
-- deterministic for a seed: the leads, their behaviour and, while the run lasts, every
-  generator nightshift creates without a seed (`np.random.default_rng()`, e.g. the call-slot
-  Thompson sampling in campaign_manager) are drawn from `config.seed`;
+- deterministic for a seed: the leads, their behaviour and the graph's random generator
+  (an `Overrides.rng`: the call-slot Thompson sampling in campaign_manager) are drawn from
+  `config.seed`; no library's global state is touched;
 - returns the `Report` (app.simulate.report), built only after the last tick.
 """
 
@@ -93,29 +93,11 @@ def _admin(dsn: str, statement: sql.Composed) -> None:
 
 
 @contextmanager
-def seeded_numpy(seed: int) -> Iterator[None]:
-    """While active, `np.random.default_rng()` without a seed draws its seed from `seed`'s
-    sequence (explicit seeds are untouched); restored on exit."""
-    original = np.random.default_rng
-    seeds = np.random.SeedSequence(seed)
-
-    def default_rng(seed: Any = None) -> np.random.Generator:
-        return original(seed if seed is not None else seeds.spawn(1)[0])
-
-    np.random.default_rng = default_rng
-    try:
-        yield
-    finally:
-        np.random.default_rng = original
-
-
-@contextmanager
 def fresh_database(admin_dsn: str | None) -> Iterator[str]:
     """A new, migrated database; dropped (and the embedded server stopped) on exit."""
     with tempfile.TemporaryDirectory(prefix="nightshift-sim-") as tmp:
         server = None
         if admin_dsn is None:
-
             server = start_embedded(str(Path(tmp) / "pg"))
             admin_dsn = str(server.get_uri())
         name = f"sim_{uuid.uuid4().hex[:12]}"
@@ -200,12 +182,16 @@ async def simulate(config: SimConfig, base: Settings | None = None) -> Report:
     rng = np.random.default_rng(config.seed)
     leads = make_population(config.leads, rng)
     clock = ManualClock(START)
-    with seeded_numpy(config.seed), fresh_database(config.admin_dsn) as dsn:
+    # the graph's own generator (call-slot sampling), its own stream of the run's seed
+    jobs_rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
+    with fresh_database(config.admin_dsn) as dsn:
         transport = await PostgresTransport(dsn, max_size=settings.db_pool_max_size).open()
         try:
             by_address = {a: lead for lead in leads for a in (lead.phone, lead.email)}
             world = World(clock, rng, EventQueue(), by_address, config.seed)
-            overrides = Overrides(clock=clock, transport=transport, ports=sim_ports(world))
+            overrides = Overrides(
+                clock=clock, transport=transport, ports=sim_ports(world), rng=jobs_rng
+            )
             async with bootstrap(settings, overrides) as ctx:
                 await load_world(ctx, leads)
                 runs = await _drive(ctx, world, START + timedelta(days=config.days))
