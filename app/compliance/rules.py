@@ -87,6 +87,7 @@ US_STATES = {
     "Washington State": "WA",  # phonenumbers' geocoder says so for 206, 253, ...
 }  # fmt: skip
 
+
 def state_from_description(text: str) -> str | None:
     """'Pensacola, FL' → FL; 'Florida' → FL; otherwise None."""
     if "," in text:

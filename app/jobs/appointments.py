@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.appointments import loop as appointments_loop
+from app.appointments.desk import BookingDesk
 from app.appointments.messages import Senders
 from app.jobs.bootstrap import Context
 
@@ -23,3 +24,11 @@ def appointment_deps(ctx: Context) -> appointments_loop.AppointmentDeps:
 
 async def run(ctx: Context) -> dict[str, Any]:
     return await appointments_loop.run(appointment_deps(ctx))
+
+
+def booking_desk(ctx: Context) -> BookingDesk:
+    """The calendar the AI agents book into (the Vapi booking tools build it here)."""
+    s = ctx.settings
+    return BookingDesk(
+        ctx.repos.webhooks, ctx.clock, s.business_timezone, s.booking_hours, s.appointment_minutes
+    )
