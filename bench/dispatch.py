@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import shutil
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -186,7 +187,8 @@ async def measure(dsn: str, size: int, due: int, rate: float) -> tuple[float, fl
 
 async def main(sizes: list[int], due: int, rate: float) -> None:
     logs.configure("WARNING")
-    server = start_embedded(tempfile.mkdtemp(prefix="nightshift-bench-"))
+    data_dir = tempfile.mkdtemp(prefix="nightshift-bench-")
+    server = start_embedded(data_dir)
     base = server.get_uri()
     print(
         f"drip dispatch, {due:,} steps due, batch {BATCH}, Twilio adapter limited to {rate:,.0f}/s"
@@ -214,6 +216,7 @@ async def main(sizes: list[int], due: int, rate: float) -> None:
             print(f"{'':>10} claim chunk {chunk:,} texts: {calls} claim call(s) per {BATCH} steps")
     finally:
         server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)  # ~400 MB of data per run otherwise
 
 
 if __name__ == "__main__":
