@@ -15,6 +15,7 @@ Contract:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import zlib
 from collections import Counter
@@ -55,6 +56,7 @@ class World:
     outcomes: Counter[str] = field(default_factory=Counter)
     booked: set[int] = field(default_factory=set)  # lead indexes
     ids: itertools.count[int] = field(default_factory=itertools.count)
+    focused: str = ""  # the send whose outcomes are being drawn (see `focus`)
     order: itertools.count[int] = field(default_factory=itertools.count)
     opt_outs: dict[tuple[str, str], int] = field(default_factory=dict)  # (address, channel)
 
@@ -69,6 +71,7 @@ class World:
         """Draw what follows this send from its own stream (seed, channel, outbox key), so
         outcomes do not depend on the order in which nightshift happens to send."""
         self.rng = np.random.default_rng([self.seed, zlib.crc32(f"{channel}:{key}".encode())])
+        self.focused, self.ids = f"{channel}:{key}", itertools.count()
 
     def later(self, lo: float, hi: float) -> datetime:
         """A virtual instant `lo`..`hi` seconds from now."""
@@ -78,7 +81,10 @@ class World:
         return bool(self.rng.random() < p)
 
     def new_id(self, prefix: str) -> str:
-        return f"{prefix}{next(self.ids):010d}"
+        """A provider id from the send in focus (its key, then a count within it): the same
+        for the same send however concurrent sends interleave."""
+        digest = hashlib.sha1(f"{self.seed}:{self.focused}".encode()).hexdigest()[:16]
+        return f"{prefix}{digest}{next(self.ids):02d}"
 
 
 class SimEmail:
