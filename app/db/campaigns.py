@@ -1,6 +1,6 @@
 """Repository for campaigns, enrollments and the drip claim (functions in
-supabase/schemas/02_campaigns.sql; the outbox writes, enqueue_outbox and
-enqueue_outbox_claimed, in 03_outbox.sql). One round trip per call, batches as jsonb."""
+supabase/schemas/02_campaigns.sql; the outbox write, enqueue_outbox, in 03_outbox.sql).
+One round trip per call, batches as jsonb."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.db.outbox import MessageClaim
 from app.db.transport import Transport
 
 
@@ -102,21 +101,6 @@ class CampaignRepository:
             return {}
         rows = await self.transport.call("enqueue_outbox", {"p_items": items, "p_now": now})
         return {r["idempotency_key"]: Enqueued.model_validate(r) for r in rows}
-
-    async def enqueue_claimed(
-        self, items: list[dict[str, Any]], reclaim_after_seconds: int, now: datetime
-    ) -> tuple[dict[str, Enqueued], list[MessageClaim]]:
-        """`enqueue` and the outbox's `claim_messages` on its message rows in one round trip
-        (enqueue_outbox_claimed): for a provider that sends at once."""
-        if not items:
-            return {}, []
-        rows = await self.transport.call(
-            "enqueue_outbox_claimed",
-            {"p_items": items, "p_reclaim_after_seconds": reclaim_after_seconds, "p_now": now},
-        )
-        enqueued = {r["idempotency_key"]: Enqueued.model_validate(r) for r in rows}
-        claims = [MessageClaim.model_validate(r) for r in rows if r["outcome"] is not None]
-        return enqueued, claims
 
     async def complete(self, worker: str, results: list[StepResult], now: datetime) -> int:
         if not results:

@@ -230,34 +230,6 @@ begin
 end
 $$;
 
--- enqueue_outbox, then claim_messages on its message rows, in one round trip: for a drip
--- batch whose provider sends at once (no rate limit: a dry run), where the claim would
--- follow the write by microseconds anyway. The same two functions, the same rules (a row
--- written before by a crashed run is claimed, reclaimed or left busy as claim_messages
--- decides; an opt-out cancels). One row per item: its outbox row, and for a message the
--- claim's outcome and row.
-create or replace function enqueue_outbox_claimed(
-  p_items jsonb, p_reclaim_after_seconds integer default 600, p_now timestamptz default now()
-) returns table (idempotency_key text, kind text, id bigint, status text, outcome text,
-                 message jsonb)
-language plpgsql set search_path = public as $$
-#variable_conflict use_column
-declare
-  v_rows jsonb;
-  v_ids bigint[];
-begin
-  -- two statements, so the claim's snapshot sees the rows just written
-  select coalesce(jsonb_agg(to_jsonb(e)), '[]') into v_rows from enqueue_outbox(p_items, p_now) e;
-  select coalesce(array_agg((x->>'id')::bigint), '{}') into v_ids
-    from jsonb_array_elements(v_rows) x where x->>'kind' = 'message';
-  return query
-  select x->>'idempotency_key', x->>'kind', (x->>'id')::bigint, x->>'status', c.outcome, c.message
-    from jsonb_array_elements(v_rows) x
-    left join claim_messages(v_ids, p_reclaim_after_seconds, p_now) c
-      on x->>'kind' = 'message' and (c.message->>'id')::bigint = (x->>'id')::bigint;
-end
-$$;
-
 -- Claims a message for sending. outcome:
 --   claimed     queued → sending (attempts + 1, claimed_at = p_now)
 --   reclaimed   it was 'sending' for longer than p_reclaim_after_seconds (a crashed run):

@@ -12,6 +12,7 @@ from app.campaigns import drip
 from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.models import LeadIn
+from app.db.outbox import MessageClaim
 from app.db.transport import PostgresTransport, Row, Transport
 from app.jobs.bootstrap import Context, Overrides, bootstrap
 from app.jobs.campaign_manager import manager_deps
@@ -222,12 +223,18 @@ async def test_rows_written_by_a_crashed_run_are_claimed_by_the_same_rules(
     await ctx.repos.campaigns.enroll(clock.now())
     item = {"idempotency_key": "k1", "channel": "sms", "provider": "dryrun",
             "to_address": "+12125550000", "payload": {"body": "hi"}}  # fmt: skip
-    _, [first] = await ctx.repos.campaigns.enqueue_claimed([item], 600, clock.now())
+
+    async def write_and_claim() -> MessageClaim:  # drip's path: write the rows, claim them
+        written = await ctx.repos.campaigns.enqueue([item], clock.now())
+        [claim] = await ctx.repos.outbox.claim_messages([written["k1"].id], clock.now())
+        return claim
+
+    first = await write_and_claim()
     assert first.outcome == "claimed" and first.message.status == "sending"
-    again, [second] = await ctx.repos.campaigns.enqueue_claimed([item], 600, clock.now())
-    assert second.outcome == "busy" and again["k1"].id == first.message.id
+    second = await write_and_claim()
+    assert second.outcome == "busy" and second.message.id == first.message.id
     clock.advance(timedelta(minutes=11))
-    _, [third] = await ctx.repos.campaigns.enqueue_claimed([item], 600, clock.now())
+    third = await write_and_claim()
     assert third.outcome == "reclaimed" and third.message.ambiguous_since is not None
 
 
