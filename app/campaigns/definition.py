@@ -109,10 +109,10 @@ class Step(_Strict):
         ]
 
 
-class Campaign(_Strict):
-    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    name: str
-    status: Literal["draft", "active", "paused"] = "active"
+class CampaignSettings(_Strict):
+    """What a campaign stores as its `definition` (everything but its name, status and
+    steps): written by `Campaign.to_row`, read back by `stored` from a claim or the queue."""
+
     timezone: str = "America/New_York"
     audience: Audience = Audience()
     window: Window = Window()
@@ -121,7 +121,6 @@ class Campaign(_Strict):
     # calls: "learned" = each call's hour is picked by Thompson sampling over the lead's
     # permitted hours (growth's best-time-to-call); "asap" = as soon as permitted
     call_timing: Literal["learned", "asap"] = "learned"
-    steps: list[Step] = Field(min_length=1)
 
     @field_validator("timezone")
     @classmethod
@@ -131,6 +130,19 @@ class Campaign(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"{value!r} is not an IANA timezone such as America/Chicago") from exc
         return value
+
+    @classmethod
+    def stored(cls, document: dict[str, Any]) -> CampaignSettings:
+        """The settings of a stored definition; keys this version does not know (written by
+        a later one) are ignored rather than failing a whole batch."""
+        return cls.model_validate({k: v for k, v in document.items() if k in cls.model_fields})
+
+
+class Campaign(CampaignSettings):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+    status: Literal["draft", "active", "paused"] = "active"
+    steps: list[Step] = Field(min_length=1)
 
     def to_row(self) -> dict[str, Any]:
         """The jsonb `upsert_campaign` takes."""

@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from app.campaigns.definition import CampaignSettings
 from app.campaigns.rescue import deliver_due_rescues
 from app.campaigns.steps import Plan, plan_step, settle, step_result
 from app.core.clock import Clock
@@ -81,7 +82,8 @@ async def process_batch(deps: DripDeps, worker: str, steps: list[ClaimedStep]) -
         "call": delivery.calls.name,
     }
     used: dict[tuple[int, str], int] = {}
-    plans = [_safe_plan(s, now, deps.settings, used, providers) for s in steps]
+    campaigns = _campaign_settings(steps)
+    plans = [_safe_plan(s, campaigns, now, deps.settings, used, providers) for s in steps]
     items = [p.item for p in plans if p.item]
     enqueued = await deps.repos.campaigns.enqueue(items, now)
     deliveries = await _deliver_all(
@@ -89,7 +91,7 @@ async def process_batch(deps: DripDeps, worker: str, steps: list[ClaimedStep]) -
     )
     row_ids = {id(p): enqueued[p.item["idempotency_key"]].id for p in plans if p.item}
     results = [
-        p.result or _after_delivery(p, deliveries.get(row_ids[id(p)]), deps.clock.now())
+        p.result or _after_delivery(p, campaigns, deliveries.get(row_ids[id(p)]), deps.clock.now())
         for p in plans
     ]
     await deps.repos.campaigns.complete(worker, results, deps.clock.now())
@@ -129,24 +131,46 @@ async def _guarded(send: Awaitable[dict[int, Delivery]], n: int) -> dict[int, De
         return {}
 
 
+def _campaign_settings(steps: list[ClaimedStep]) -> dict[int, CampaignSettings | Exception]:
+    """Each campaign's stored settings, parsed once per batch (many steps share one); an
+    unreadable definition fails only its own steps (see _safe_plan)."""
+    parsed: dict[int, CampaignSettings | Exception] = {}
+    for step in steps:
+        if step.campaign.id not in parsed:
+            try:
+                parsed[step.campaign.id] = CampaignSettings.stored(step.campaign.definition)
+            except ValueError as exc:
+                parsed[step.campaign.id] = exc
+    return parsed
+
+
 def _safe_plan(
     step: ClaimedStep,
+    campaigns: dict[int, CampaignSettings | Exception],
     now: datetime,
     settings: Settings,
     used: dict[tuple[int, str], int],
     providers: dict[str, str],
 ) -> Plan:
     try:
-        return plan_step(step, now, settings, used, providers)
+        campaign = campaigns[step.campaign.id]
+        if isinstance(campaign, Exception):
+            raise campaign
+        return plan_step(step, campaign, now, settings, used, providers)
     except Exception as exc:  # a bad template or row must not stop the batch
         log.exception("step planning failed", enrollment_id=step.enrollment_id)
         return settle(step, "reschedule", f"error:{type(exc).__name__}", now + RETRY_LATER)
 
 
-def _after_delivery(plan: Plan, delivery: Delivery | None, now: datetime) -> StepResult:
+def _after_delivery(
+    plan: Plan,
+    campaigns: dict[int, CampaignSettings | Exception],
+    delivery: Delivery | None,
+    now: datetime,
+) -> StepResult:
     """How a step ends at `now`, from what delivery did with its outbox row."""
     step = plan.step
-    if step.step["channel"] == "call":  # queued: campaign_manager places calls hottest-first
+    if step.step.channel == "call":  # queued: campaign_manager places calls hottest-first
         return step_result(step, "advance", "call_queued")
     if delivery is None:  # the batch's delivery crashed: the outbox row is reconciled later
         return step_result(step, "reschedule", "error:delivery", now + RETRY_LATER)
@@ -156,8 +180,9 @@ def _after_delivery(plan: Plan, delivery: Delivery | None, now: datetime) -> Ste
     if outcome == "failed":  # permanent: this step is over for this lead, reason on the row
         return step_result(step, "advance", f"failed:{delivery.error_code}")
     if outcome == "suppressed":
-        stops = step.campaign["definition"].get("stop", {}).get("on_opt_out", True)
-        reason = f"opted_out:{step.step['channel']}"
+        campaign = campaigns[step.campaign.id]  # planned, so it was readable
+        stops = not isinstance(campaign, CampaignSettings) or campaign.stop.on_opt_out
+        reason = f"opted_out:{step.step.channel}"
         return step_result(step, "stop" if stops else "advance", reason)
     later = BUSY_LATER if outcome == "busy" else RETRY_LATER
     return step_result(step, "reschedule", outcome, now + later)

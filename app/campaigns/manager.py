@@ -20,7 +20,7 @@ import numpy as np
 import structlog
 
 from app.alerts import Alerts
-from app.campaigns.definition import Window
+from app.campaigns.definition import CampaignSettings
 from app.campaigns.steps import lead_facts
 from app.compliance.gate import evaluate, permitted_hours
 from app.compliance.rules import HoursRule
@@ -77,20 +77,22 @@ async def guard_deliverability(repo: ManagerRepository, alerts: Alerts, now: dat
     return len(paused)
 
 
-def _definition(call: QueuedCall) -> dict[str, Any]:
-    definition: dict[str, Any] = (call.campaign or {}).get("definition", {})
-    return definition
+def _settings(call: QueuedCall) -> CampaignSettings | None:
+    """The call's campaign settings; None for a call outside a campaign (a retry, a rescue)."""
+    return CampaignSettings.stored(call.campaign.definition) if call.campaign else None
 
 
 def _window_and_zone(call: QueuedCall) -> tuple[HoursRule | None, str]:
     """The campaign's send window (none for a call outside a campaign) and default zone."""
-    definition = _definition(call)
-    window = Window.model_validate(definition.get("window") or {}).rule() if definition else None
-    return window, definition.get("timezone", "America/New_York")
+    campaign = _settings(call)
+    if campaign is None:
+        return None, CampaignSettings().timezone
+    return campaign.window.rule(), campaign.timezone
 
 
 def _learned(call: QueuedCall) -> bool:
-    return bool(call.campaign) and _definition(call).get("call_timing", "learned") == "learned"
+    campaign = _settings(call)
+    return campaign is not None and campaign.call_timing == "learned"
 
 
 def choose_slot(
@@ -103,7 +105,7 @@ def choose_slot(
     )
     if not hours:
         return now
-    return choose_call_time(timing, call.lead.get("state"), tz, hours, now, rng)
+    return choose_call_time(timing, call.lead.state, tz, hours, now, rng)
 
 
 def call_permitted(call: QueuedCall, now: datetime) -> bool:
@@ -138,7 +140,7 @@ async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, 
     for call in queue:  # to one lead, and the queue's attempt counts predate this run
         if slots == 0:
             break
-        lead_id = int(call.lead["id"])
+        lead_id = call.lead.id
         if lead_id in called or not call_permitted(call, now):
             counts["calls_waiting"] += 1
             continue

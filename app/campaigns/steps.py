@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.campaigns.definition import Window
+from app.campaigns.definition import CampaignSettings, Window
 from app.campaigns.templates import render, rewrite_links, variables
 from app.compliance.gate import Channel, Decision, LeadFacts, evaluate
 from app.core.settings import Settings
 from app.core.tokens import ClickToken, UnsubscribeToken, click_url, unsubscribe_url
-from app.db.campaigns import Action, ClaimedStep, StepResult
+from app.db.campaigns import Action, ClaimedStep, LeadSnapshot, StepResult
 from app.providers.content import Business
 from app.scoring.assign import pick_variant
 
@@ -37,11 +37,9 @@ class Plan:
 TEXTS = "texts"  # the `used` key of a lead's texts in this batch (see plan_step)
 
 
-def lead_facts(lead: dict[str, Any]) -> LeadFacts:
-    opted = frozenset(ch for ch, column in OPT_OUT_COLUMNS.items() if lead.get(column))
-    return LeadFacts(
-        lead.get("phone"), lead.get("email"), lead.get("state"), lead.get("timezone"), opted
-    )
+def lead_facts(lead: LeadSnapshot) -> LeadFacts:
+    opted = frozenset(ch for ch, column in OPT_OUT_COLUMNS.items() if getattr(lead, column))
+    return LeadFacts(lead.phone, lead.email, lead.state, lead.timezone, opted)
 
 
 def outbox_key(step: ClaimedStep) -> str:
@@ -52,17 +50,17 @@ def outbox_key(step: ClaimedStep) -> str:
 def choose_variant(step: ClaimedStep) -> dict[str, Any]:
     """A/B: stable per lead and step (the same lead always gets the same variant); the
     recorded winner, else weighted by growth's Thompson sampling (app.scoring.assign)."""
-    template = step.step["template"]
+    template = step.step.template
     variants = template.get("variants") or [
         {"name": "a", **{k: template.get(k) for k in ("subject", "html", "body")}}
     ]
-    digest = hashlib.sha256(f"{step.lead['id']}:{step.step['id']}".encode()).digest()
+    digest = hashlib.sha256(f"{step.lead.id}:{step.step.id}".encode()).digest()
     return pick_variant(variants, template.get("ab"), digest)
 
 
-def _window(step: ClaimedStep) -> Window:
-    raw = step.step.get("window") or step.campaign["definition"].get("window") or {}
-    return Window.model_validate(raw)
+def _window(step: ClaimedStep, campaign: CampaignSettings) -> Window:
+    """The step's own window (the owner's choice for it), else the campaign's."""
+    return Window.model_validate(step.step.window) if step.step.window else campaign.window
 
 
 def _next_day(now: datetime, tz: str) -> datetime:
@@ -72,15 +70,16 @@ def _next_day(now: datetime, tz: str) -> datetime:
     )
 
 
-def gate(step: ClaimedStep, now: datetime, texts_in_batch: int = 0) -> Decision:
+def gate(
+    step: ClaimedStep, campaign: CampaignSettings, now: datetime, texts_in_batch: int = 0
+) -> Decision:
     """The compliance gate for this step; `texts_in_batch`: texts to the same lead planned
     earlier in this batch (not in the claim's recent attempts: they are not written yet)."""
-    channel: Channel = step.step["channel"]
-    definition = step.campaign["definition"]
+    channel: Channel = step.step.channel
     return evaluate(
-        channel, lead_facts(step.lead), now, window=_window(step).rule(),
+        channel, lead_facts(step.lead), now, window=_window(step, campaign).rule(),
         recent_attempts=[*step.recent_attempts, *([now] * texts_in_batch)],
-        default_tz=definition.get("timezone", "America/New_York"),
+        default_tz=campaign.timezone,
     )  # fmt: skip
 
 
@@ -97,6 +96,7 @@ def settle(step: ClaimedStep, action: Action, reason: str, at: datetime | None =
 
 def plan_step(
     step: ClaimedStep,
+    campaign: CampaignSettings,
     now: datetime,
     settings: Settings,
     used: dict[tuple[int, str], int],
@@ -106,23 +106,22 @@ def plan_step(
     per (campaign id, channel) for the daily caps, and per (lead id, TEXTS) for the state
     attempt caps (two campaigns can each have a text due to one lead in one batch; the
     second must see the first: 15 over-cap texts in a 10,000-lead, 30-day simulation)."""
-    channel = step.step["channel"]
-    address = step.lead.get("email") if channel == "email" else step.lead.get("phone")
+    channel = step.step.channel
+    address = step.lead.email if channel == "email" else step.lead.phone
     if not address:
         return settle(step, "advance", f"no_{'email' if channel == 'email' else 'phone'}")
-    texts = (int(step.lead["id"]), TEXTS)
-    decision = gate(step, now, used.get(texts, 0))
+    texts = (step.lead.id, TEXTS)
+    decision = gate(step, campaign, now, used.get(texts, 0))
     if not decision.allowed:
         if decision.needs_review:
             return settle(step, "review", decision.reason)
         if decision.next_at is None:
             return settle(step, "advance", decision.reason)
         return settle(step, "reschedule", decision.reason, decision.next_at)
-    cap = step.campaign["definition"].get("caps", {}).get("per_day", {}).get(channel)
-    key = (step.campaign["id"], channel)
+    cap = campaign.caps.per_day.get(channel)
+    key = (step.campaign.id, channel)
     if cap is not None and step.sent_today + used.get(key, 0) >= cap:
-        tz = step.campaign["definition"].get("timezone", "America/New_York")
-        return settle(step, "reschedule", "daily_cap", _next_day(now, tz))
+        return settle(step, "reschedule", "daily_cap", _next_day(now, campaign.timezone))
     used[key] = used.get(key, 0) + 1
     if channel == "sms":  # a call step is only queued: campaign_manager gates it when placed
         used[texts] = used.get(texts, 0) + 1
@@ -133,21 +132,21 @@ def outbox_item(
     step: ClaimedStep, address: str, settings: Settings, provider: str
 ) -> dict[str, Any]:
     """The outbox row for an allowed step, content rendered."""
-    lead, campaign_id = step.lead, step.campaign["id"]
+    lead, campaign_id = step.lead, step.campaign.id
     unsubscribe = ""
-    if lead.get("email"):
-        target = UnsubscribeToken(lead["email"], lead["id"], campaign_id)
+    if lead.email:
+        target = UnsubscribeToken(lead.email, lead.id, campaign_id)
         unsubscribe = unsubscribe_url(settings, target)
     values = variables(
-        lead,
+        lead.model_dump(),
         Business(settings.business_name, settings.business_postal_address),
         settings.booking_url,
         unsubscribe,
     )
     item = {
-        "idempotency_key": outbox_key(step), "channel": step.step["channel"], "provider": provider,
-        "to_address": address, "lead_id": lead["id"], "enrollment_id": step.enrollment_id,
-        "campaign_id": campaign_id, "step_id": step.step["id"],
+        "idempotency_key": outbox_key(step), "channel": step.step.channel, "provider": provider,
+        "to_address": address, "lead_id": lead.id, "enrollment_id": step.enrollment_id,
+        "campaign_id": campaign_id, "step_id": step.step.id,
     }  # fmt: skip
     item["payload"] = _payload(step, values, settings, unsubscribe)
     return item
@@ -156,9 +155,9 @@ def outbox_item(
 def _payload(
     step: ClaimedStep, values: dict[str, Any], settings: Settings, unsubscribe: str
 ) -> dict[str, Any]:
-    channel, lead = step.step["channel"], step.lead
+    channel, lead = step.step.channel, step.lead
     if channel == "call":
-        metadata = {"lead_id": lead["id"], "enrollment_id": step.enrollment_id}
+        metadata = {"lead_id": lead.id, "enrollment_id": step.enrollment_id}
         lead_values = {k: v for k, v in values["lead"].items() if isinstance(v, str) and v}
         return {
             "variable_values": {**lead_values, "business_name": settings.business_name},
@@ -171,10 +170,10 @@ def _payload(
     def track(url: str) -> str:
         if url == unsubscribe:  # the unsubscribe link is never wrapped in a tracked link
             return url
-        return click_url(settings, ClickToken(url, lead["id"], None, step.campaign["id"]))
+        return click_url(settings, ClickToken(url, lead.id, None, step.campaign.id))
 
     html = rewrite_links(render(variant["html"], values, html=True), track)
     return {
         "subject": render(variant["subject"], values), "html": html, "variant": variant["name"],
-        "unsubscribe_url": unsubscribe, "tags": {"campaign": step.campaign["slug"]},
+        "unsubscribe_url": unsubscribe, "tags": {"campaign": step.campaign.slug},
     }  # fmt: skip

@@ -41,14 +41,55 @@ class Enrolled(_Model):
     cap: int
 
 
+class LeadSnapshot(_Model):
+    """A lead as the drip claim and the call queue read it (the `leads` row,
+    supabase/schemas/01_core.sql; its score reasons left out)."""
+
+    id: int
+    name: str | None = None
+    phone: str | None = None  # E.164 (a CHECK holds it)
+    email: str | None = None
+    company: str | None = None
+    industry: str | None = None
+    state: str | None = None
+    timezone: str | None = None
+    source: str | None = None
+    status: str
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    email_opted_out_at: datetime | None = None
+    sms_opted_out_at: datetime | None = None
+    calls_opted_out_at: datetime | None = None
+
+
+class CampaignSnapshot(_Model):
+    """A campaign as a claim carries it. `definition` is the campaign's settings document,
+    written and read by its owner (app.campaigns.definition.CampaignSettings)."""
+
+    id: int
+    slug: str
+    definition: dict[str, Any]
+
+
+class StepSnapshot(_Model):
+    """A campaign step as a claim carries it. `template` (content, variants, A/B weights)
+    and `window` are documents of app.campaigns.definition."""
+
+    id: int
+    channel: Literal["email", "sms", "call"]
+    template: dict[str, Any]
+    window: dict[str, Any] | None = None
+    position: int
+    is_first_of_channel: bool = False
+
+
 class ClaimedStep(_Model):
     """One due step, with everything the gate and the renderer need."""
 
     enrollment_id: int
     position: int
-    campaign: dict[str, Any]
-    step: dict[str, Any]
-    lead: dict[str, Any]
+    campaign: CampaignSnapshot
+    step: StepSnapshot
+    lead: LeadSnapshot
     recent_attempts: list[datetime] = Field(default_factory=list)
     sent_today: int = 0
 
@@ -136,9 +177,9 @@ class Resumed(_Model):
 
 class QueuedCall(_Model):
     id: int
-    lead: dict[str, Any]
+    lead: LeadSnapshot
     not_before: datetime | None = None
-    campaign: dict[str, Any] | None = None
+    campaign: CampaignSnapshot | None = None
     recent_attempts: list[datetime] = Field(default_factory=list)
 
 

@@ -131,7 +131,7 @@ async def test_call_queue_is_ordered_by_score(ctx: Context, clock: ManualClock) 
             lead_id,
         )
     queue, _ = await ctx.repos.manager.call_queue(10, clock.now())
-    assert [c.lead["id"] for c in queue] == [hot, cold]
+    assert [c.lead.id for c in queue] == [hot, cold]
 
 
 async def test_a_failing_step_does_not_stop_the_others(

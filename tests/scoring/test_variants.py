@@ -122,13 +122,13 @@ async def test_winner_is_promoted_recorded_and_used(ctx: Context, clock: ManualC
     assert shown.promoted_at == clock.now() and shown.p_best["b"] > 0.95
     (saved,) = await h.execute(ctx, "select template from campaign_steps")
     assert saved["template"]["ab"]["winner"] == "b"
-    claimed = ClaimedStep(
-        enrollment_id=1,
-        position=0,
-        campaign={"id": campaign},
-        step={"id": step["id"], "template": saved["template"]},
-        lead={"id": 1},
-    )
+    claimed = ClaimedStep.model_validate({
+        "enrollment_id": 1, "position": 0,
+        "campaign": {"id": campaign, "slug": "ab-test", "definition": {}},
+        "step": {"id": step["id"], "channel": "email", "template": saved["template"],
+                 "position": 0},
+        "lead": {"id": 1, "status": "new", "email": "lead@example.com"},
+    })  # fmt: skip
     assert choose_variant(claimed)["name"] == "b"
     clock.advance(timedelta(hours=1))
     await _update(ctx, seed=1)  # a winner sticks and keeps its promotion time
