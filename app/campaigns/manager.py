@@ -29,7 +29,7 @@ from app.core.settings import Settings
 from app.db.campaigns import ManagerRepository, QueuedCall
 from app.db.repositories import Repositories
 from app.providers.delivery import OutboxDelivery
-from app.scoring.timing import TimingModel, choose_call_time, load_timing
+from app.scoring.timing import TimingModel, choose_call_time, load_configured_timing
 
 log = structlog.get_logger(__name__)
 CANDIDATES_PER_SLOT = 5  # look past leads that are outside their hours right now
@@ -118,11 +118,7 @@ def call_permitted(call: QueuedCall, now: datetime) -> bool:
 
 
 async def _timing(deps: ManagerDeps) -> TimingModel:
-    s = deps.settings
-    return await load_timing(
-        deps.repos.scoring, deps.clock.now(), window_days=s.timing_window_days,
-        timezone=s.business_timezone, prior_strength=s.timing_prior_strength,
-    )  # fmt: skip
+    return await load_configured_timing(deps.repos.scoring, deps.clock.now(), deps.settings)
 
 
 async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, int]:

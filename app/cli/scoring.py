@@ -11,7 +11,7 @@ from app.cli.support import with_context
 from app.jobs.bootstrap import Context
 from app.scoring.export import export_training
 from app.scoring.leads import describe_model
-from app.scoring.timing import TimingModel, load_timing, table
+from app.scoring.timing import TimingModel, load_configured_timing, table
 
 insights_cli = typer.Typer(help="What growth learned: scores, timing, A/B, failures, calls.",
                            no_args_is_help=True)  # fmt: skip
@@ -51,11 +51,7 @@ def timing() -> None:
     the last TIMING_WINDOW_DAYS of calls)."""
 
     async def work(ctx: Context) -> TimingModel:
-        s = ctx.settings
-        return await load_timing(
-            ctx.repos.scoring, ctx.clock.now(), window_days=s.timing_window_days,
-            timezone=s.business_timezone, prior_strength=s.timing_prior_strength,
-        )  # fmt: skip
+        return await load_configured_timing(ctx.repos.scoring, ctx.clock.now(), ctx.settings)
 
     model = _run(work)
     typer.echo(f"prior answer rate {model.answer_prior.mean:.3f}, "

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.db.models import LeadIn
 from app.db.transport import Transport
 
 
@@ -41,21 +42,12 @@ class Enrolled(_Model):
     cap: int
 
 
-class LeadSnapshot(_Model):
-    """A lead as the drip claim and the call queue read it (the `leads` row,
-    supabase/schemas/01_core.sql; its score reasons left out)."""
+class LeadSnapshot(LeadIn):
+    """A lead as the drip claim and the call queue read it: its contact details (LeadIn)
+    and what the gate needs (the `leads` row, supabase/schemas/01_core.sql)."""
 
     id: int
-    name: str | None = None
-    phone: str | None = None  # E.164 (a CHECK holds it)
-    email: str | None = None
-    company: str | None = None
-    industry: str | None = None
-    state: str | None = None
-    timezone: str | None = None
-    source: str | None = None
     status: str
-    attributes: dict[str, Any] = Field(default_factory=dict)
     email_opted_out_at: datetime | None = None
     sms_opted_out_at: datetime | None = None
     calls_opted_out_at: datetime | None = None

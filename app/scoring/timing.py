@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from app.core.settings import Settings
 from app.db.scoring import ScoringRepository, TimingCell
 
 
@@ -95,6 +96,16 @@ async def load_timing(
     pseudo-calls (TIMING_PRIOR_STRENGTH)."""
     cells = await repo.timing_stats(window_days, timezone, now)
     return estimate(cells, prior_strength)
+
+
+async def load_configured_timing(
+    repo: ScoringRepository, now: datetime, settings: Settings
+) -> TimingModel:
+    """`load_timing` with TIMING_WINDOW_DAYS, BUSINESS_TIMEZONE and TIMING_PRIOR_STRENGTH."""
+    return await load_timing(
+        repo, now, window_days=settings.timing_window_days,
+        timezone=settings.business_timezone, prior_strength=settings.timing_prior_strength,
+    )  # fmt: skip
 
 
 def thompson_hour(

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from app.db.simulate import SimulateRepository
-from app.scoring.timing import TimingModel, load_timing
+from app.scoring.timing import TimingModel, load_configured_timing
 from app.simulate.audit import Audit, audit
 from app.simulate.population import REGIONS, SimLead
 from app.simulate.providers import World
@@ -127,11 +127,7 @@ def _counts(world: World) -> tuple[dict[str, int], dict[str, int]]:
 
 
 async def _timing(ctx: Context) -> TimingModel:
-    s = ctx.settings
-    return await load_timing(
-        ctx.repos.scoring, ctx.clock.now(), window_days=s.timing_window_days,
-        timezone=s.business_timezone, prior_strength=s.timing_prior_strength,
-    )  # fmt: skip
+    return await load_configured_timing(ctx.repos.scoring, ctx.clock.now(), ctx.settings)
 
 
 async def build_report(
