@@ -14,6 +14,7 @@ from app.cli.appointments import appointments_cli, digest_cli
 from app.cli.campaigns import campaigns_cli, leads_cli
 from app.cli.db import db_cli
 from app.cli.scoring import export_cli, insights_cli, scoring_status_lines
+from app.cli.simulate import simulate as simulate_command
 from app.cli.status import print_sections, snapshot_json
 from app.cli.support import with_context
 from app.core.settings import get_settings
@@ -22,7 +23,6 @@ from app.db.migrate import migrate as apply
 from app.jobs import JOBS_BY_NAME
 from app.jobs.bootstrap import Context
 from app.jobs.runner import run_job
-from app.simulate.cli import simulate as simulate_command
 from app.status.data import collect
 
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """Contact-hour and attempt rules as data: federal, per state, and where a phone number is.
 
-Keep this table current: every row cites its source (see ../shared/notes/compliance.md).
+Keep this table current: every row cites its source (see docs/notes/compliance.md).
 All windows are in the called party's local wall-clock time; a state's row narrows the
 federal window, it never widens it. Not legal advice.
 """
@@ -59,7 +59,7 @@ STATE_RULES: dict[str, HoursRule] = {
     "DC": HoursRule(time(8), time(21), source="D.C. Code 22-3226.08"),
     # R.I. Gen. Laws § 5-61-3.6 (weekends further limited: we skip them)
     "RI": HoursRule(time(9), time(18), weekdays_only=True, source="R.I. Gen. Laws 5-61-3.6"),
-    # The rows below come from third-party summaries (compliance.md §3): conservative reading.
+    # From third-party summaries (docs/notes/compliance.md §3): a conservative reading.
     "KY": HoursRule(time(10), time(21), source="3p summary (KRS 367.46955)"),
     "AL": HoursRule(time(8), time(20), no_sunday=True, source="3p summary"),
     "LA": HoursRule(time(8), time(20), no_sunday=True, source="3p summary"),

@@ -1,6 +1,6 @@
 """Classifying an inbound SMS body: opt-out, opt-in, help, an on-call ACK, or a reply.
 
-Rules (notes/compliance.md §2, notes/twilio-resend.md §6):
+Rules (docs/notes/compliance.md §2, docs/notes/twilio-resend.md §6):
 - Twilio's defaults, whole body, trimmed, any case: opt-out STOP, STOPALL, UNSUBSCRIBE,
   CANCEL, END, QUIT, REVOKE, OPTOUT (the last two since 2025-04-29); opt-in START, YES,
   UNSTOP; help HELP, INFO. We classify the body ourselves: `OptOutType` only arrives with

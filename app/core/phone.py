@@ -10,7 +10,7 @@ Contract:
   edge holds a normalised number and nothing downstream validates it again;
 - `.zones`: the IANA zones the number may be in (empty when unknown: invalid, toll-free,
   non-geographic); for the NANP area codes whose exchanges span zones and whose exchange
-  phonenumbers does not list, every zone of the area code (compliance.md §5: one default
+  phonenumbers does not list, every zone of the area code (docs/notes/compliance.md §5: one default
   zone is no proof); `.state`: the US state of a NANP area code (FL/OK/CT presume residency
   from it), from a generated table (the geocoder costs ~0.8 s per process).
 """

@@ -7,7 +7,7 @@ Contract:
   the same transaction; a duplicate → 200 and no change;
 - email.sent/delivered/opened/clicked move the outbox row forward; email.bounced with
   `bounce.type = Permanent` and email.complained suppress the address and opt the lead out
-  of email (notes/compliance.md §4); email.clicked also records a `click_events` row;
+  of email (docs/notes/compliance.md §4); email.clicked also records a `click_events` row;
   delivery_delayed and transient bounces only go to the row's history; other types → 200.
 """
 

@@ -1,5 +1,5 @@
 """Reading Vapi server messages: tolerant of missing fields, types Vapi adds later and the
-shape variations documented in notes/vapi.md (parse as dicts, validate only what we use).
+shape variations documented in docs/notes/vapi.md (parse as dicts, validate only what we use).
 
 - the call id is `message.call.id`; the customer number `call.customer.number` (else
   `message.customer.number`); correlation data `call.assistantOverrides.metadata` (and
@@ -74,7 +74,7 @@ def ended_reason(message: dict[str, Any]) -> str | None:
 
 
 def classify_outcome(reason: str | None, structured: dict[str, Any]) -> Outcome:
-    """The outcome class of a finished call (notes/vapi.md §3, grouping ours)."""
+    """The outcome class of a finished call (docs/notes/vapi.md §3, grouping ours)."""
     if structured.get("appointmentBooked") is True:
         return "booked"
     if reason in EXACT:

@@ -1,5 +1,5 @@
 """Vapi's reply-bearing messages: `assistant-request`, `tool-calls` and the legacy
-`function-call` (reply shapes: ../shared/fixtures/vapi/response-shapes.md).
+`function-call` (reply shapes: tests/fixtures/vapi/response-shapes.md).
 
 Contract:
 - assistant-request: `{"assistantId", "assistantOverrides": {"variableValues", "metadata"}}`

@@ -1,4 +1,4 @@
-"""Provider response bodies shaped like the real ones (see shared/notes)."""
+"""Provider response bodies shaped like the real ones (see docs/notes/)."""
 
 from __future__ import annotations
 
