@@ -188,9 +188,10 @@ async def test_known_caller_picked_by_rule(ctx: Context, db: Db) -> None:
 
 
 async def test_database_trouble_falls_back_to_the_default(
-    ctx: Context, db: Db, monkeypatch: pytest.MonkeyPatch
+    ctx: Context, db: Db, rebuild: Rebuild, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await seed_lead(ctx, db, phone="+15125550187", name="Lee Park")
+    ctx = await rebuild(vapi_assistant_request_timeout_seconds=0.01)
 
     async def down(phone: str) -> None:
         raise DatabaseUnavailable("pool timeout")
@@ -200,7 +201,6 @@ async def test_database_trouble_falls_back_to_the_default(
     async def hangs(phone: str) -> None:
         await never.wait()
 
-    monkeypatch.setattr(ctx.settings, "vapi_assistant_request_timeout_seconds", 0.01)
     async with client(ctx) as http:
         for fake in (down, hangs):
             monkeypatch.setattr(ctx.repos.webhooks, "caller", fake)
