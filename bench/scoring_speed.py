@@ -9,6 +9,7 @@ Run by hand: `.venv/bin/python bench/scoring_speed.py [N]`. Prints seconds (best
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import sys
@@ -60,7 +61,9 @@ def best_of(runs: int, work: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("leads", nargs="?", type=int, default=1_000_000, help="leads to score")
+    n = parser.parse_args().leads
     rng = np.random.default_rng(0)
     train = leads(50_000, rng)
     y = (rng.random(50_000) < 0.05 + 0.2 * (train["clicks"] > 0)).astype(int)

@@ -62,7 +62,7 @@ select 'c' || g, 1 + g %% %(n)s, '+12125550000', 'ended',
        %(now)s::timestamptz - make_interval(mins => g %% 43200)
   from generate_series(1, %(n)s / 2) g;
 insert into appointments (lead_id, starts_at, ends_at, status, created_at)
-select g, %(now)s::timestamptz + make_interval(hours => g %% 300),
+select 1 + (g - 1) %% %(n)s, %(now)s::timestamptz + make_interval(hours => g %% 300),
        %(now)s::timestamptz + make_interval(hours => g %% 300 + 1), 'booked',
        %(now)s::timestamptz - make_interval(hours => g %% 300)
   from generate_series(1, 2000) g;
