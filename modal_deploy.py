@@ -2,7 +2,9 @@
 
 A thin shell (modal-examples style): each function is a one-line call into app/.
 Deploy: `modal deploy modal_deploy.py` (CI's deploy.yml does it after `nightshift migrate`).
-Secrets come from the Modal secret `nightshift-secrets` as environment variables.
+Secrets come from the Modal secret `nightshift-secrets` as environment variables; the image
+itself sets NIGHTSHIFT_ENV=production (`RUNTIME_ENV`), so a secret that forgets it still
+refuses to start without every credential instead of dry-running real customers' messages.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from app import jobs as registry
 ROOT = Path(__file__).resolve().parent
 PYTHON_VERSION = "3.11"
 SECRET_NAME = "nightshift-secrets"
+RUNTIME_ENV = {"NIGHTSHIFT_ENV": "production"}
 
 
 def runtime_dependencies() -> list[str]:
@@ -31,7 +34,8 @@ def runtime_dependencies() -> list[str]:
 image = (
     modal.Image.debian_slim(python_version=PYTHON_VERSION)
     .pip_install(*runtime_dependencies())
-    .add_local_python_source("app")
+    .env(RUNTIME_ENV)
+    .add_local_python_source("app")  # Modal: local sources last
 )
 secrets = [modal.Secret.from_name(SECRET_NAME)]
 app = modal.App("nightshift", image=image, secrets=secrets)

@@ -86,15 +86,18 @@ PHASES = {  # the database calls of one drip tick, timed where they are made
     "claim": ("campaigns", "claim_due"),
     "outbox write": ("campaigns", "enqueue"),
     "delivery claim": ("outbox", "claim_messages"),
+    "last-moment check": ("outbox", "mark_sending"),
     "delivery record": ("outbox", "record_messages_sent"),
     "settle": ("campaigns", "complete"),
 }
 PHASE_SECONDS: dict[str, float] = {}
+PHASE_CALLS: dict[str, int] = {}
 
 
 def time_phases(ctx: Context) -> None:
     """Wrap the repository calls of PHASES so their wall time adds up in PHASE_SECONDS."""
     PHASE_SECONDS.clear()
+    PHASE_CALLS.clear()
     for phase, (repo_name, method) in PHASES.items():
         repo = getattr(ctx.repos, repo_name)
         inner = getattr(repo, method)
@@ -106,6 +109,7 @@ def time_phases(ctx: Context) -> None:
             finally:
                 spent = time.perf_counter() - started
                 PHASE_SECONDS[_phase] = PHASE_SECONDS.get(_phase, 0.0) + spent
+                PHASE_CALLS[_phase] = PHASE_CALLS.get(_phase, 0) + 1
 
         setattr(repo, method, timed)
 
@@ -214,6 +218,8 @@ async def main(sizes: list[int], due: int, rate: float) -> None:
             print(f"{'':>10} database s: {', '.join(shares)}; the rest (Python) {rest:.2f}")
             calls = -(-BATCH // chunk)
             print(f"{'':>10} claim chunk {chunk:,} texts: {calls} claim call(s) per {BATCH} steps")
+            checks = PHASE_CALLS.get("last-moment check", 0)
+            print(f"{'':>10} last-moment checks: {checks:,} round trip(s) for {sent:,} sends")
     finally:
         server.cleanup()
         shutil.rmtree(data_dir, ignore_errors=True)  # ~400 MB of data per run otherwise

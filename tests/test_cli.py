@@ -53,6 +53,7 @@ def configured(database_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     for name in SETTING_NAMES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", database_dsn)
+    monkeypatch.setenv("NIGHTSHIFT_DRY_RUN", "1")  # no provider keys here: a dry run, on purpose
     monkeypatch.chdir(ROOT / "tests")  # no .env
     get_settings.cache_clear()
     yield database_dsn

@@ -59,3 +59,11 @@ def test_image_installs_runtime_dependencies_only() -> None:
     assert deps == project["dependencies"]
     assert not any(d.startswith(("pgserver", "modal", "pytest")) for d in deps)
     assert modal_deploy.PYTHON_VERSION == "3.11"
+
+
+def test_the_deployed_image_runs_in_production_mode() -> None:
+    """Set in the image, not only in the secret: a secret without NIGHTSHIFT_ENV must not turn
+    the deployment into a dry run that marks real customers' messages done."""
+    assert modal_deploy.RUNTIME_ENV == {"NIGHTSHIFT_ENV": "production"}
+    source = (ROOT / "modal_deploy.py").read_text()
+    assert ".env(RUNTIME_ENV)" in source.split("image = (", 1)[1].split("\n)\n", 1)[0]

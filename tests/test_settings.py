@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import structlog
-from pydantic import ValidationError
 
-from app.core.settings import Settings, is_placeholder
+from app.core.settings import Settings, SettingsError, is_placeholder
 from app.jobs.bootstrap import warn_dry_run
 from tests.conftest import make_settings
 
@@ -35,7 +34,8 @@ PRODUCTION = {
     "vapi_webhook_secret": "s3cr3t-vapi-hook",
     "oncall_phones": "+15551230001,+15551230002",
     "link_signing_secret": "k3y-for-links-5f1c9a7e2d",
-    "status_token": "st-9c2e7f1a4b6d8e0f",
+    "status_token": "st-9c2e7f1a4b6d8e0f-4c1b7a2e9d3f6b80",
+    "heartbeat_url": "https://hc-ping.com/5f1c2d3e-acme",
 }
 
 
@@ -51,13 +51,13 @@ def test_complete_production_settings_load() -> None:
 )
 def test_production_refuses_a_missing_secret_and_names_it(missing: str) -> None:
     values = {k: v for k, v in PRODUCTION.items() if k != missing}
-    with pytest.raises(ValidationError, match=missing.upper()):
+    with pytest.raises(SettingsError, match=missing.upper()):
         make_settings(**values)
 
 
 @pytest.mark.parametrize("placeholder", ["changeme", "your-api-key", "<secret>", "xxxx", "re_xxx"])
 def test_production_refuses_a_placeholder(placeholder: str) -> None:
-    with pytest.raises(ValidationError, match="RESEND_API_KEY"):
+    with pytest.raises(SettingsError, match="RESEND_API_KEY"):
         make_settings(**{**PRODUCTION, "resend_api_key": placeholder})
 
 
@@ -67,7 +67,7 @@ def test_production_refuses_demo_business_details_and_no_database() -> None:
         for k, v in PRODUCTION.items()
         if k not in {"business_name", "database_url", "oncall_phones"}
     }
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(SettingsError) as info:
         make_settings(**values)
     text = str(info.value)
     assert "BUSINESS_NAME" in text and "DATABASE_URL" in text and "ONCALL_PHONES" in text

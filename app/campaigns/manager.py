@@ -20,9 +20,9 @@ import numpy as np
 import structlog
 
 from app.alerts import Alerts
-from app.campaigns.definition import CampaignSettings
+from app.campaigns.definition import CampaignSettings, Window
 from app.campaigns.steps import lead_facts
-from app.compliance.gate import evaluate, permitted_hours
+from app.compliance.gate import Decision, evaluate, permitted_hours
 from app.compliance.rules import HoursRule
 from app.core.clock import Clock
 from app.core.settings import Settings
@@ -83,11 +83,14 @@ def _settings(call: QueuedCall) -> CampaignSettings | None:
 
 
 def _window_and_zone(call: QueuedCall) -> tuple[HoursRule | None, str]:
-    """The campaign's send window (none for a call outside a campaign) and default zone."""
+    """The call step's own window (the owner's choice for it, as drip does for texts), else
+    its campaign's (none for a call outside a campaign), and the default zone. The gate
+    intersects it with the legal hours of every candidate zone."""
     campaign = _settings(call)
-    if campaign is None:
-        return None, CampaignSettings().timezone
-    return campaign.window.rule(), campaign.timezone
+    zone = campaign.timezone if campaign is not None else CampaignSettings().timezone
+    if call.window:
+        return Window.model_validate(call.window).rule(), zone
+    return (campaign.window.rule() if campaign is not None else None), zone
 
 
 def _learned(call: QueuedCall) -> bool:
@@ -108,13 +111,13 @@ def choose_slot(
     return choose_call_time(timing, call.lead.state, tz, hours, now, rng)
 
 
-def call_permitted(call: QueuedCall, now: datetime) -> bool:
+def call_gate(call: QueuedCall, now: datetime) -> Decision:
+    """The gate's verdict for placing `call` now (`until`: when its window closes)."""
     window, default_tz = _window_and_zone(call)
-    decision = evaluate(
+    return evaluate(
         "call", lead_facts(call.lead), now, window=window, recent_attempts=call.recent_attempts,
         default_tz=default_tz,
     )  # fmt: skip
-    return decision.allowed
 
 
 async def _timing(deps: ManagerDeps) -> TimingModel:
@@ -137,7 +140,8 @@ async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, 
         if slots == 0:
             break
         lead_id = call.lead.id
-        if lead_id in called or not call_permitted(call, now):
+        decision = call_gate(call, now)
+        if lead_id in called or not decision.allowed:
             counts["calls_waiting"] += 1
             continue
         if _learned(call) and call.not_before is None:  # its slot is chosen once
@@ -147,9 +151,12 @@ async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, 
                 await deps.repos.manager.defer_call(call.id, at, now)
                 counts["calls_scheduled"] += 1
                 continue
-        delivery = await deps.delivery.place_call(call.id)
+        delivery = await deps.delivery.place_call(call.id, decision.until)
         if delivery.outcome == "concurrency":
             break
+        if delivery.outcome == "window":  # its window closed meanwhile: a later run
+            counts["calls_waiting"] += 1
+            continue
         placed = delivery.outcome in ("sent", "done")
         called.add(lead_id)
         counts["calls_placed" if placed else "calls_failed"] += 1

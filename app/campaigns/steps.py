@@ -125,7 +125,10 @@ def plan_step(
     used[key] = used.get(key, 0) + 1
     if channel == "sms":  # a call step is only queued: campaign_manager gates it when placed
         used[texts] = used.get(texts, 0) + 1
-    return Plan(step, item=outbox_item(step, address, settings, providers[channel]))
+    item = outbox_item(step, address, settings, providers[channel])
+    if channel != "call" and decision.until is not None:  # re-checked right before the send
+        item["payload"]["send_before"] = decision.until.isoformat()
+    return Plan(step, item=item)
 
 
 def outbox_item(
@@ -162,6 +165,8 @@ def _payload(
         return {
             "variable_values": {**lead_values, "business_name": settings.business_name},
             "metadata": metadata,
+            # campaign_manager gates the call when it places it: the step's own window with it
+            "window": step.step.window,
         }
     variant = choose_variant(step)
     if channel == "sms":

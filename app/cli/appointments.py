@@ -67,7 +67,7 @@ def add(
         await tick(appointment_deps(ctx))
         return f"{result.outcome}: {describe(result.appointment)}"
 
-    typer.echo(with_context(work))
+    typer.echo(with_context(work, sends=True))  # the confirmation goes out now
 
 
 @appointments_cli.command("complete")
@@ -120,4 +120,4 @@ def digest(
         )  # fmt: skip
         return f"digest of {built.day} queued: {len(ids)} email(s)" if ids else "already sent"
 
-    typer.echo(with_context(work))
+    typer.echo(with_context(work, sends=not (preview or as_json)))

@@ -1,12 +1,19 @@
-"""`nightshift leads ...` and `nightshift campaigns ...` commands."""
+"""`nightshift leads ...`, `nightshift campaigns ...` and `nightshift dnc ...` commands."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import typer
 
 from app.campaigns.definition import CampaignError, load_campaign_yaml
+from app.campaigns.do_not_contact import (
+    CHANNEL_OPTIONS,
+    DncList,
+    do_not_contact,
+    import_dnc_list,
+)
 from app.campaigns.leads_import import ImportReport, import_csv
 from app.cli.support import with_context
 from app.db.campaigns import CampaignSaved, CampaignSummary, Resumed
@@ -15,6 +22,7 @@ from app.jobs.bootstrap import Context
 
 leads_cli = typer.Typer(help="Load and inspect leads.", no_args_is_help=True)
 campaigns_cli = typer.Typer(help="Load, list, and resume campaigns.", no_args_is_help=True)
+dnc_cli = typer.Typer(help="Do-not-call lists scrubbed at every call claim.", no_args_is_help=True)
 
 
 def _read(path: Path) -> str:
@@ -31,7 +39,7 @@ def import_leads(path: Path = typer.Argument(..., help="CSV with name, phone, em
     text = _read(path)
 
     async def work(ctx: Context) -> ImportReport:
-        return await import_csv(text, ctx.repos.leads, ctx.clock.now())
+        return await import_csv(text, ctx.repos.leads, ctx.clock.now(), ctx.repos.outbox)
 
     try:
         report = with_context(work)
@@ -42,6 +50,62 @@ def import_leads(path: Path = typer.Argument(..., help="CSV with name, phone, em
         typer.echo(str(error))
     typer.echo(report.summary())
     if report.imported + report.updated == 0 and report.read > 0 and report.errors:
+        raise typer.Exit(1)
+
+
+@leads_cli.command("dnc")
+def dnc(
+    address: str = typer.Argument(..., help="The lead's phone (any format) or email."),
+    channel: str = typer.Option("all", help="sms, email, calls or all."),
+    reason: str = typer.Option("operator", help="Recorded as the suppression's source."),
+) -> None:
+    """Do not contact this person again on CHANNEL: every lead with this phone or email is
+    opted out at once (queued texts and calls included), and the address stays suppressed
+    even if it is imported again later."""
+    if channel not in CHANNEL_OPTIONS:
+        typer.echo(f"--channel must be one of {', '.join(CHANNEL_OPTIONS)}", err=True)
+        raise typer.Exit(2)
+    channels = CHANNEL_OPTIONS[channel]
+
+    async def work(ctx: Context) -> int:
+        return await do_not_contact(ctx.repos.outbox, address, channels, reason, ctx.clock.now())
+
+    try:
+        matched = with_context(work)
+    except ValueError as exc:
+        typer.echo(f"{address}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"do not contact {address} by {', '.join(channels)}: {matched} lead(s) opted out")
+
+
+@dnc_cli.command("import")
+def dnc_import(
+    path: Path = typer.Argument(..., help="The list: one number a line, or a CSV export."),
+    source: str = typer.Option(..., help='Where the list comes from, e.g. "FTC registry".'),
+    list_date: str = typer.Option(
+        None, "--date", help="The list's own date, YYYY-MM-DD (default: today)."
+    ),
+) -> None:
+    """Import a do-not-call list (the national registry's download, an internal list): its
+    numbers are never called. Lines that hold no US number are listed and skipped."""
+    text = _read(path)
+    try:
+        day = date.fromisoformat(list_date) if list_date else date.today()
+    except ValueError as exc:
+        typer.echo(f"--date {list_date!r}: use YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from exc
+
+    async def work(ctx: Context) -> tuple[int, DncList]:
+        return await import_dnc_list(ctx.repos.outbox, text, source, day, ctx.clock.now())
+
+    stored, parsed = with_context(work)
+    for line, problem in parsed.errors:
+        typer.echo(f"line {line}: skipped {problem}")
+    typer.echo(
+        f"do-not-call list {source!r} of {day}: {stored} number(s), "
+        f"{len(parsed.errors)} line(s) skipped"
+    )
+    if not stored and parsed.errors:
         raise typer.Exit(1)
 
 

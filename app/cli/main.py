@@ -11,7 +11,7 @@ from app import devserver
 from app.cli import demo as demo_data
 from app.cli.alerts import alerts_cli
 from app.cli.appointments import appointments_cli, digest_cli
-from app.cli.campaigns import campaigns_cli, leads_cli
+from app.cli.campaigns import campaigns_cli, dnc_cli, leads_cli
 from app.cli.db import db_cli
 from app.cli.scoring import export_cli, insights_cli, scoring_status_lines
 from app.cli.simulate import simulate as simulate_command
@@ -34,6 +34,7 @@ cli = typer.Typer(
 )
 cli.add_typer(leads_cli, name="leads")
 cli.add_typer(campaigns_cli, name="campaigns")
+cli.add_typer(dnc_cli, name="dnc")
 cli.add_typer(alerts_cli, name="alerts")
 cli.add_typer(appointments_cli, name="appointments")
 cli.add_typer(digest_cli, name="digest")
@@ -65,7 +66,7 @@ def dev(
         await devserver.serve(ctx, host, port)
         return True
 
-    if not with_context(work, migrate=True):
+    if not with_context(work, migrate=True, sends=True):
         raise typer.Exit(1)
 
 
@@ -104,7 +105,7 @@ def run(job: str = typer.Argument(..., help="Job name from the registry, e.g. dr
     if job not in JOBS_BY_NAME:
         typer.echo(f"unknown job {job!r}; known: {', '.join(JOBS_BY_NAME)}", err=True)
         raise typer.Exit(2)
-    outcome = with_context(lambda ctx: run_job(ctx, job, reraise=False))
+    outcome = with_context(lambda ctx: run_job(ctx, job, reraise=False), sends=True)
     typer.echo(outcome.summary())
     if outcome.status == "failed":
         raise typer.Exit(1)

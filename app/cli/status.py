@@ -59,5 +59,8 @@ def tables(snap: dict[str, Any]) -> list[Table]:
 
 def print_sections(snap: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
+    if snap.get("dry_run"):
+        channels = ", ".join(snap["dry_run"])
+        console.print(f"[bold red]DRY RUN[/]: {channels}: nothing is really sent")
     for table in tables(snap):
         console.print(table)

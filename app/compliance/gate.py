@@ -11,7 +11,9 @@ One module, used by drip, the call queue, reminders and the rescue bridge. Contr
 - FL/OK/MD-style attempt caps count calls and texts together over a rolling 24 h;
 - email: only the campaign window applies, in the lead's zone (else the campaign default);
 - a refused-for-now contact gets `next_at`, the earliest instant it becomes permitted, so a
-  step is rescheduled, never dropped. Windows are local wall-clock times (DST-safe).
+  step is rescheduled, never dropped; an allowed one gets `until`, when the permitted window
+  closes (the send's deadline, re-checked right before the provider call). Windows are local
+  wall-clock times (DST-safe).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Decision:
     next_at: datetime | None = None  # when it becomes permitted (None: never by itself)
     zones: tuple[str, ...] = ()
     needs_review: bool = False
+    until: datetime | None = None  # allowed: when the permitted window closes (None: never)
 
 
 def _zone(name: str | None) -> ZoneInfo | None:
@@ -125,6 +128,19 @@ def next_permitted(
     return next((c for c in sorted(candidates) if permitted_at(c, zones, rules)), None)
 
 
+def permitted_until(
+    at: datetime, zones: Sequence[str], rules: Sequence[HoursRule]
+) -> datetime | None:
+    """When the permitted interval holding `at` ends: the earliest of each rule's local
+    closing time on `at`'s date in each zone (`at` must be permitted). None without rules."""
+    ends = [
+        datetime.combine(at.astimezone(ZoneInfo(z)).date(), rule.end, tzinfo=ZoneInfo(z))
+        for z in zones
+        for rule in rules
+    ]
+    return min(ends).astimezone(UTC) if ends else None
+
+
 def _cap_reopens(
     rules: Sequence[HoursRule], at: datetime, attempts: Sequence[datetime]
 ) -> datetime | None:
@@ -157,6 +173,6 @@ def evaluate(
     if channel != "email" and (reopens := _cap_reopens(rules, at, recent_attempts)):
         earliest = reopens
     if earliest == at and permitted_at(at, zones, rules):
-        return Decision(True, "ok", zones=zones)
+        return Decision(True, "ok", zones=zones, until=permitted_until(at, zones, rules))
     reason = "attempt_cap" if earliest != at else "outside_permitted_hours"
     return Decision(False, reason, next_permitted(earliest, zones, rules), zones)

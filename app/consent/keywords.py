@@ -1,14 +1,12 @@
-"""Classifying an inbound SMS body: opt-out, opt-in, help, an on-call ACK, or a reply.
+"""Classifying an inbound SMS body: opt-out, opt-in, help, an on-call ACK, a doubt, or a reply.
 
 Rules (docs/notes/compliance.md §2, docs/notes/twilio-resend.md §6):
-- Twilio's defaults, whole body, trimmed, any case: opt-out STOP, STOPALL, UNSUBSCRIBE,
-  CANCEL, END, QUIT, REVOKE, OPTOUT (the last two since 2025-04-29); opt-in START, YES,
-  UNSTOP; help HELP, INFO. We classify the body ourselves: `OptOutType` only arrives with
-  Advanced Opt-Out;
-- beyond Twilio's exact match, FCC 24-18 ("any reasonable method"): trailing punctuation
-  ("Stop."), "opt out"/"opt-out", and clear phrases ("stop texting me", "remove me", ...)
-  are opt-outs too;
-- `ACK <code>` counts only from an ONCALL_PHONES number; from anyone else it is a reply.
+- `ACK <code>` counts only from an ONCALL_PHONES number; from anyone else it is classified
+  like any other text;
+- Twilio's `OptOutType` (STOP | START | HELP, sent with Advanced Opt-Out) is honoured when
+  present: Twilio has already applied it on its side, so we agree with it;
+- everything else is app.consent.revocation's verdict: opt-out ("stop", with the channels
+  it covers), START/HELP keywords, "ambiguous" (held for a human) or a reply.
 """
 
 from __future__ import annotations
@@ -18,27 +16,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["stop", "start", "help", "ack", "reply"]
+from app.consent.revocation import Channel, Verdict
+from app.consent.revocation import classify as revocation
 
-OPT_OUT = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT",
-     "OPT OUT", "OPT-OUT"}
-)  # fmt: skip
-OPT_IN = frozenset({"START", "YES", "UNSTOP"})
-HELP = frozenset({"HELP", "INFO"})
-OPT_OUT_PHRASES = (
-    "STOP TEXTING", "STOP MESSAGING", "STOP CONTACTING", "STOP CALLING", "REMOVE ME",
-    "UNSUBSCRIBE ME", "DO NOT CONTACT", "DON'T CONTACT", "DO NOT TEXT", "DON'T TEXT",
-    "TAKE ME OFF", "OPT ME OUT", "LEAVE ME ALONE",
-)  # fmt: skip
+Kind = Literal["stop", "start", "help", "ack", "ambiguous", "reply"]
 _ACK = re.compile(r"^ACK\s+([A-Z0-9-]{2,32})$")
 _PUNCTUATION = " \t\r\n.!?,;:\"'"
+_KINDS: dict[str, Kind] = {
+    "opt_out": "stop", "start": "start", "help": "help", "ambiguous": "ambiguous",
+    "reply": "reply",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Inbound:
     kind: Kind
     ack_code: str | None = None
+    scope: tuple[Channel, ...] = ()  # channels an opt-out covers
+    reason: str = ""
 
 
 def normalise(body: str) -> str:
@@ -46,15 +41,25 @@ def normalise(body: str) -> str:
     return " ".join(body.strip(_PUNCTUATION).upper().split())
 
 
-def classify(body: str, sender: str, oncall_phones: Sequence[str] = ()) -> Inbound:
-    text = normalise(body)
-    if text in OPT_OUT or any(phrase in text for phrase in OPT_OUT_PHRASES):
-        return Inbound("stop")
-    if text in OPT_IN:
-        return Inbound("start")
-    if text in HELP:
-        return Inbound("help")
-    match = _ACK.match(text)
+def _from_twilio(opt_out_type: str | None, verdict: Verdict) -> Inbound | None:
+    """Twilio's own verdict; a STOP covers SMS at least, more when the words say so."""
+    kind = (opt_out_type or "").strip().upper()
+    if kind == "STOP":
+        scope = verdict.scope if verdict.kind == "opt_out" else ("sms",)
+        return Inbound("stop", scope=scope, reason="twilio:OptOutType=STOP")
+    if kind in ("START", "HELP"):
+        return Inbound("start" if kind == "START" else "help", reason=f"twilio:OptOutType={kind}")
+    return None
+
+
+def classify(
+    body: str, sender: str, oncall_phones: Sequence[str] = (), opt_out_type: str | None = None
+) -> Inbound:
+    """The inbound SMS's kind (see the module contract)."""
+    match = _ACK.match(normalise(body))
     if match and sender in oncall_phones:
         return Inbound("ack", match.group(1))
-    return Inbound("reply")
+    verdict = revocation(body, "sms")
+    if twilio := _from_twilio(opt_out_type, verdict):
+        return twilio
+    return Inbound(_KINDS[verdict.kind], scope=verdict.scope, reason=verdict.reason)

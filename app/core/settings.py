@@ -4,7 +4,10 @@ Contract:
 - values come from the environment, then an optional `.env` file in the working directory;
 - secrets are `SecretStr`, so they never show in a repr, a log line or an error;
 - `NIGHTSHIFT_ENV=production` refuses to start when a credential that an enabled feature
-  needs is missing or still a placeholder, and the error names every such variable;
+  needs is missing or still a placeholder, or has the wrong shape (app.core.production: a
+  short STATUS_TOKEN, a malformed provider secret or SID, a local or plain-http
+  PUBLIC_BASE_URL), and the error names every such variable — never a secret's value, not
+  even pydantic's truncated echo of the input (`SettingsError`, raised by `Settings()`);
 - in development a provider without credentials runs as its dry-run ("outbox") twin;
   `dry_run_providers()` says which, and the composition root warns once per provider.
 
@@ -18,8 +21,17 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.core import production
 
 # A value that was obviously copied from an example and never filled in.
 _PLACEHOLDER = re.compile(
@@ -46,6 +58,9 @@ def _split_csv(value: Any) -> Any:
 CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
 
 
+WAIVABLE = ("ONCALL_PHONES", "HEARTBEAT_URL")
+
+
 class Env(StrEnum):
     development = "development"
     production = "production"
@@ -69,6 +84,9 @@ class Settings(BaseSettings):
     )
 
     nightshift_env: Env = Env.development
+    # Run providers without credentials as their dry-run twins against a configured database
+    # (a job or the web app refuses to start otherwise: `dry_run_refusal`).
+    nightshift_dry_run: bool = False
     log_level: str = "INFO"
 
     # --- database ---------------------------------------------------------------------------
@@ -119,6 +137,9 @@ class Settings(BaseSettings):
     oncall_phones: CsvList = Field(default_factory=list)
     oncall_emails: CsvList = Field(default_factory=list)
     heartbeat_url: str | None = None
+    # Production needs an on-call phone and HEARTBEAT_URL; list here what you knowingly run
+    # without (docs/configuration.md).
+    production_waivers: CsvList = Field(default_factory=list)
 
     # --- alerts and guardian (docs/runbook.md) -----------------------------------------------
     oncall_escalation_phones: CsvList = Field(default_factory=list)
@@ -190,15 +211,37 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("production_waivers")
+    @classmethod
+    def _known_waivers(cls, value: list[str]) -> list[str]:
+        names = [name.upper() for name in value]
+        unknown = sorted(set(names) - set(WAIVABLE))
+        if unknown:
+            raise ValueError(f"unknown waiver(s) {unknown}; use {' and/or '.join(WAIVABLE)}")
+        return names
+
+    def __init__(self, **values: Any) -> None:
+        """pydantic's own error text quotes the input (for a model check: every value, secrets
+        included, truncated to its last characters); this one names variables only."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            # `from None`: no chained pydantic text either
+            raise SettingsError(production.describe(exc, SettingsError)) from None
+
     @model_validator(mode="after")
     def _production_needs_credentials(self) -> Settings:
         if self.nightshift_env is Env.production:
-            missing = self.missing_for_production()
+            missing, refused = self.missing_for_production(), self.refused_for_production()
+            lines = ["NIGHTSHIFT_ENV=production refuses to start."] if refused else []
             if missing:
-                raise SettingsError(
+                lines.append(
                     "NIGHTSHIFT_ENV=production but these settings are missing or placeholders: "
                     + ", ".join(missing)
                 )
+            lines += [f"{name} {reason}" for name, reason in refused]
+            if lines:
+                raise SettingsError("\n".join(lines))
         return self
 
     # --- derived ----------------------------------------------------------------------------
@@ -253,15 +296,30 @@ class Settings(BaseSettings):
         missing: list[str] = []
         if self.database_mode() == "embedded":
             missing.append("DATABASE_URL (or SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY)")
-        if self.public_base_url.startswith("http://127.0.0.1"):
-            missing.append("PUBLIC_BASE_URL")
         # Tracked and unsubscribe links in sent mail must outlive a database credential rotation.
         missing += self._unset([*_DEMO_DEFAULTS, "LINK_SIGNING_SECRET", "STATUS_TOKEN"])
         for names in self.provider_requirements().values():
             missing += self._unset(names)
         if not self.oncall_phones and not self.oncall_emails:
             missing.append("ONCALL_PHONES or ONCALL_EMAILS")
+        elif not self.oncall_phones and "ONCALL_PHONES" not in self.production_waivers:
+            missing.append("ONCALL_PHONES (or PRODUCTION_WAIVERS=ONCALL_PHONES)")
+        if is_placeholder(self.heartbeat_url) and "HEARTBEAT_URL" not in self.production_waivers:
+            missing.append("HEARTBEAT_URL (or PRODUCTION_WAIVERS=HEARTBEAT_URL)")
         return missing
+
+    def refused_for_production(self) -> list[tuple[str, str]]:
+        """(variable, reason) for each set value whose shape production refuses
+        (app.core.production); a reason never quotes a secret."""
+        values = {"PUBLIC_BASE_URL": self.public_base_url, "STATUS_TOKEN": self.status_token}
+        if self.email_enabled:
+            values["RESEND_WEBHOOK_SECRET"] = self.resend_webhook_secret
+        if self.sms_enabled:
+            values["TWILIO_ACCOUNT_SID"] = self.twilio_account_sid
+            values["TWILIO_MESSAGING_SERVICE_SID"] = self.twilio_messaging_service_sid
+        return production.refusals(
+            {name: _raw(value) for name, value in values.items() if not is_placeholder(value)}
+        )
 
     def dry_run_providers(self) -> list[str]:
         """Providers that will run as their dry-run twin (never in production)."""
@@ -270,6 +328,27 @@ class Settings(BaseSettings):
             for provider, names in self.provider_requirements().items()
             if self._unset(names)
         ]
+
+    def dry_run_refusal(self) -> str | None:
+        """Why a job or the web app must not start: a configured (non-embedded) database
+        holds real customers, and a provider without credentials would record their sends
+        as done without sending them. None when no provider is dry, the database is the
+        embedded one (`make dev`), or NIGHTSHIFT_DRY_RUN=1 asks for the dry run."""
+        dry = self.dry_run_providers()
+        if not dry or self.nightshift_dry_run or self.database_mode() == "embedded":
+            return None
+        needs = self.provider_requirements()
+        missing = [name for provider in dry for name in self._unset(needs[provider])]
+        return (
+            f"a configured database ({self.database_mode()}) but no credentials for "
+            f"{', '.join(dry)}: set {', '.join(missing)}, or NIGHTSHIFT_DRY_RUN=1 to run "
+            "those providers as dry runs on purpose (nothing is sent; their sends are stored "
+            "as dry_run)"
+        )
+
+
+def _raw(value: str | SecretStr | None) -> str | None:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 @lru_cache(maxsize=1)

@@ -58,11 +58,19 @@ class BookingIn(Model):
     notes: str | None = None
     source: str = "manual"
     status: Literal["booked", "cancelled"] = "booked"
+    event_at: datetime | None = None  # the calendar's time of this event (orders deliveries)
 
 
 class BookingOutcome(Model):
     outcome: Literal[
-        "booked", "rescheduled", "unchanged", "cancelled", "unknown", "no_lead", "duplicate"
+        "booked",
+        "rescheduled",
+        "unchanged",
+        "cancelled",
+        "unknown",
+        "no_lead",
+        "duplicate",
+        "stale",
     ]
     appointment: Appointment | None = None
 
@@ -232,3 +240,18 @@ class AppointmentRepository:
     async def status_refresh(self, timezone: str, now: datetime) -> None:
         """Recompute the cached window aggregates of the status page."""
         await self.transport.call("status_refresh", {"p_tz": timezone, "p_now": now})
+
+    async def session_open(
+        self, id_hash: str, token_tag: str, expires_at: datetime, now: datetime
+    ) -> None:
+        """Record a status-page session (only the hash of its cookie)."""
+        args = {"p_id_hash": id_hash, "p_token_tag": token_tag, "p_expires_at": expires_at}
+        await self.transport.call("status_session_open", {**args, "p_now": now})
+
+    async def session_valid(self, id_hash: str, token_tag: str, now: datetime) -> bool:
+        args = {"p_id_hash": id_hash, "p_token_tag": token_tag, "p_now": now}
+        rows = await self.transport.call("status_session_valid", args)
+        return bool(rows and rows[0]["status_session_valid"])
+
+    async def session_revoke(self, id_hash: str, now: datetime) -> None:
+        await self.transport.call("status_session_revoke", {"p_id_hash": id_hash, "p_now": now})

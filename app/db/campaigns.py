@@ -173,6 +173,7 @@ class QueuedCall(_Model):
     not_before: datetime | None = None
     campaign: CampaignSnapshot | None = None
     recent_attempts: list[datetime] = Field(default_factory=list)
+    window: dict[str, Any] | None = None  # the call step's own window, as in its YAML
 
 
 class ManagerRepository:

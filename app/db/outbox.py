@@ -10,7 +10,7 @@ Contract (see supabase/schemas/03_outbox.sql):
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -18,7 +18,11 @@ from pydantic import Field
 from app.db.models import Model
 from app.db.transport import Transport
 
-ClaimOutcome = Literal["claimed", "reclaimed", "suppressed", "busy", "done", "concurrency"]
+ClaimOutcome = Literal[
+    "claimed", "reclaimed", "suppressed", "busy", "done", "concurrency", "window"
+]
+# The last-moment check's verdict for a claimed row (see `mark_sending`).
+SendVerdict = Literal["go", "suppressed", "window", "done"]
 
 
 class MessageIn(Model):
@@ -137,6 +141,13 @@ class OutboxRepository:
         )
         return [MessageClaim.model_validate(row) for row in rows]
 
+    async def mark_sending(self, message_ids: list[int], now: datetime) -> dict[int, SendVerdict]:
+        """The last-moment check of claimed rows, right before their provider request: each
+        id's verdict (`go`, `suppressed`: cancelled, `window`: back to the queue, `done`: not
+        ours any more), in one round trip. An id with no row is absent."""
+        rows = await self.transport.call("mark_sending", {"p_ids": message_ids, "p_now": now})
+        return {int(r["id"]): r["verdict"] for r in rows}
+
     async def record_messages_sent(self, results: list[dict[str, Any]], now: datetime) -> int:
         """`record_message_sent` for a batch: items {id, provider, provider_id, request}."""
         rows = await self.transport.call(
@@ -190,6 +201,28 @@ class OutboxRepository:
         )
         return OutboxMessage.model_validate(row)
 
+    # --- do-not-contact ---------------------------------------------------------------------
+    async def do_not_contact(
+        self, items: list[tuple[str, list[str]]], source: str, now: datetime
+    ) -> dict[str, int]:
+        """Opt each (address, channels) out (see `do_not_contact` in 03_outbox.sql): every
+        matching lead, and a suppression of the address. Returns leads matched by address."""
+        payload = [{"address": address, "channels": channels} for address, channels in items]
+        rows = await self.transport.call(
+            "do_not_contact", {"p_items": payload, "p_source": source, "p_now": now}
+        )
+        return {r["address"]: int(r["leads"]) for r in rows}
+
+    async def import_dnc(
+        self, phones: list[str], source: str, list_date: date | None, now: datetime
+    ) -> int:
+        """Add E.164 numbers to the do-not-call list every call claim scrubs against."""
+        rows = await self.transport.call(
+            "dnc_import",
+            {"p_phones": phones, "p_source": source, "p_list_date": list_date, "p_now": now},
+        )
+        return int(rows[0]["dnc_import"])
+
     async def get_message(self, message_id: int) -> OutboxMessage | None:
         rows = await self.transport.call("get_message", {"p_id": message_id})
         return OutboxMessage.model_validate(rows[0]) if rows else None
@@ -202,8 +235,15 @@ class OutboxRepository:
         return OutboxCall.model_validate(row)
 
     async def claim_call(
-        self, call_id: int, now: datetime, max_in_flight: int = 10, reclaim_after_seconds: int = 600
+        self,
+        call_id: int,
+        now: datetime,
+        max_in_flight: int = 10,
+        reclaim_after_seconds: int = 600,
+        send_before: datetime | None = None,
     ) -> CallClaim:
+        """Claim a call right before placing it; `send_before`: the end of its permitted
+        window (outcome `window` once passed; None: no window)."""
         row = await self._one(
             "claim_call",
             {
@@ -211,6 +251,7 @@ class OutboxRepository:
                 "p_max_in_flight": max_in_flight,
                 "p_reclaim_after_seconds": reclaim_after_seconds,
                 "p_now": now,
+                "p_send_before": send_before,
             },
         )
         return CallClaim.model_validate(row)

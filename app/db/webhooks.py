@@ -8,6 +8,7 @@ Contract (see supabase/schemas/04_webhooks.sql):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -17,7 +18,7 @@ from app.db.models import Model
 from app.db.outbox import MessageIn, OutboxMessage
 from app.db.transport import Transport
 
-InboundKind = Literal["stop", "start", "help", "ack", "reply"]
+InboundKind = Literal["stop", "start", "help", "ack", "ambiguous", "reply"]
 
 
 class InboundResult(Model):
@@ -59,6 +60,13 @@ class ReportResult(Model):
     lead_timezone: str | None = None
     lead_state: str | None = None
     recent_attempts: list[datetime] = Field(default_factory=list)  # texts + calls, last 24 h
+
+
+class VapiOptOutResult(Model):
+    duplicate: bool
+    event_id: int | None = None
+    lead_id: int | None = None
+    stopped: int = 0
 
 
 class DueRescue(Model):
@@ -110,14 +118,18 @@ class WebhookRepository:
         from_number: str,
         notify: list[MessageIn],
         now: datetime,
+        scope: Sequence[str] = (),
+        reason: str | None = None,
     ) -> InboundResult:
+        """`scope`: the channels a "stop" covers besides SMS (call, email); `reason`: the
+        classifier's, kept with the event (and on the lead when "ambiguous" holds it)."""
         row = await self._one(
             "webhook_twilio_inbound",
             {
                 "p_dedupe_key": dedupe_key, "p_kind": kind, "p_payload": payload,
                 "p_from": from_number,
                 "p_notify": [m.model_dump(mode="json") for m in notify] or None,
-                "p_now": now,
+                "p_now": now, "p_scope": list(scope) or None, "p_reason": reason,
             },
         )  # fmt: skip
         return InboundResult.model_validate({**row, "message_ids": row["message_ids"] or []})
@@ -162,6 +174,19 @@ class WebhookRepository:
             {"p_dedupe_key": dedupe_key, "p_payload": payload, "p_call": call, "p_now": now},
         )
         return ReportResult.model_validate(row)
+
+    async def apply_vapi_opt_out(
+        self, dedupe_key: str, event_type: str, payload: dict[str, Any], call: dict[str, Any],
+        channels: Sequence[str], reason: str, now: datetime,
+    ) -> VapiOptOutResult:  # fmt: skip
+        """An opt-out said on a call (`optOut` tool or transcript), applied to `channels`
+        (call | email | sms) at once; `call`: vapi_call_id, to_number, lead_id."""
+        row = await self._one(
+            "webhook_vapi_opt_out",
+            {"p_dedupe_key": dedupe_key, "p_event_type": event_type, "p_payload": payload,
+             "p_call": call, "p_channels": list(channels), "p_reason": reason, "p_now": now},
+        )  # fmt: skip
+        return VapiOptOutResult.model_validate(row)
 
     async def store_only(
         self, provider: str, dedupe_key: str, event_type: str, payload: dict[str, Any],

@@ -27,7 +27,7 @@ import structlog
 from app.alerts import Alerts
 from app.alerts.policy import AlertPolicy
 from app.core.clock import Clock, SystemClock
-from app.core.settings import Settings, get_settings
+from app.core.settings import Settings, SettingsError, get_settings
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
 from app.db.repositories import Repositories
@@ -171,9 +171,17 @@ async def bootstrap(
     overrides: Overrides = Overrides(),
     *,
     run_migrations: bool = False,
+    sends: bool = True,
 ) -> AsyncIterator[Context]:
-    """Build the graph; everything it opened is closed on exit (embedded server included)."""
+    """Build the graph; everything it opened is closed on exit (embedded server included).
+    `sends`: the graph runs jobs or the web app (the CLI's read and import commands pass
+    False); then a dry run nobody asked for against a configured database is refused
+    (`Settings.dry_run_refusal`, a SettingsError naming NIGHTSHIFT_DRY_RUN) before anything
+    is opened. Replaced provider ports (the simulator, tests) are not dry runs."""
     settings = settings or get_settings()
+    refusal = settings.dry_run_refusal() if sends and overrides.ports is None else None
+    if refusal:
+        raise SettingsError(f"refusing to start: {refusal}")
     warn_dry_run(settings)
     async with AsyncExitStack() as stack:
         transport = overrides.transport or await _open_transport(

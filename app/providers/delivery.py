@@ -3,6 +3,11 @@
 Contract for `deliver_message(id)` / `place_call(id)`:
 - the row is claimed (messages 'sending', calls 'placing') BEFORE the provider is called; the
   claim re-checks opt-outs, so a suppressed row is cancelled and nothing is sent;
+- a message is checked again at the last moment: after its rate limiter let it go and right
+  before the HTTP request, one `mark_sending` round trip re-checks opt-outs and its window
+  (app/providers/lastmoment.py); a row refused there is not sent (`suppressed`: cancelled;
+  `window`: back to the queue). A call's claim is its last-moment check (nothing
+  waits between `claim_call` and Vapi's request), the window's end given as `send_before`;
 - a row carrying `ambiguous_since` is handed to the adapter, which reconciles before sending;
 - success → `record_*_sent/placed` (a dry run also stores the would-be request);
 - permanent error → the row fails (Twilio 21610 also opts the lead out of SMS, atomically);
@@ -18,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import structlog
@@ -31,7 +36,9 @@ from app.providers.errors import (
     PermanentProviderError,
     ProviderError,
     QuotaExceededError,
+    SendCancelled,
 )
+from app.providers.lastmoment import LastMomentChecks
 from app.providers.ports import (
     CallPlacer,
     CallRequest,
@@ -44,7 +51,9 @@ from app.providers.ports import (
 from app.providers.ratelimit import Pace
 
 log = structlog.get_logger(__name__)
-Outcome = Literal["sent", "failed", "requeued", "suppressed", "busy", "done", "concurrency"]
+Outcome = Literal[
+    "sent", "failed", "requeued", "suppressed", "busy", "done", "concurrency", "window"
+]
 AlertHook = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 # How far ahead of its send a batch row may be claimed. Short, so the claim's opt-out re-check
 # stays close to the provider call (a STOP arriving later is applied to rows not yet claimed)
@@ -130,9 +139,11 @@ class OutboxDelivery:
         )
         if claim.outcome not in ("claimed", "reclaimed"):
             return Delivery(claim.outcome, message_id)  # type: ignore[arg-type]
-        row = claim.message
+        row, checks = claim.message, LastMomentChecks(self.outbox, self.clock)
         try:
-            result = await self._send_row(row)
+            result = await self._send_row(row, checks)
+        except SendCancelled:
+            return _refused(row.id, checks)
         except (ProviderError, ValidationError) as exc:
             return await self._message_failed(row, exc)
         request = result.request if result.provider == "dryrun" else None
@@ -196,16 +207,20 @@ class OutboxDelivery:
             if c.outcome not in ("claimed", "reclaimed")
         }
 
+        checks = LastMomentChecks(self.outbox, self.clock)
+
         async def send(row: OutboxMessage) -> SendResult | Exception:
             async with gate:
                 try:
-                    return await self._send_row(row)
-                except (ProviderError, ValidationError) as exc:
+                    return await self._send_row(row, checks)
+                except (ProviderError, ValidationError, SendCancelled) as exc:
                     return exc
 
         sent: list[tuple[OutboxMessage, SendResult]] = []
         for row, result in zip(rows, await asyncio.gather(*(send(r) for r in rows)), strict=True):
-            if isinstance(result, Exception):
+            if isinstance(result, SendCancelled):
+                out[row.id] = _refused(row.id, checks)
+            elif isinstance(result, Exception):
                 out[row.id] = await self._message_failed(row, result)
             else:
                 sent.append((row, result))
@@ -225,16 +240,19 @@ class OutboxDelivery:
             ]  # fmt: skip
             await self.outbox.record_messages_sent(items, self.clock.now())
 
-    async def _send_row(self, row: OutboxMessage) -> SendResult:
+    async def _send_row(self, row: OutboxMessage, checks: LastMomentChecks) -> SendResult:
+        check = checks.check_for(row.id)
         if row.channel == "email":
-            return await self.email.send(email_from_row(row))
-        return await self.sms.send(sms_from_row(row))
+            return await self.email.send(email_from_row(row), check=check)
+        return await self.sms.send(sms_from_row(row), check=check)
 
-    async def place_call(self, call_id: int) -> Delivery:
-        """Place one outbox call at most once."""
+    async def place_call(self, call_id: int, send_before: datetime | None = None) -> Delivery:
+        """Place one outbox call at most once; `send_before`: the end of its permitted window
+        (the claim refuses it after that: outcome `window`, the call stays queued)."""
         claim = await self.outbox.claim_call(
-            call_id, self.clock.now(), self.max_calls_in_flight, self.reclaim_after_seconds
-        )
+            call_id, self.clock.now(), self.max_calls_in_flight, self.reclaim_after_seconds,
+            send_before,
+        )  # fmt: skip
         if claim.outcome not in ("claimed", "reclaimed"):
             return Delivery(claim.outcome, call_id)  # type: ignore[arg-type]
         row = claim.call
@@ -280,6 +298,13 @@ class OutboxDelivery:
                 f"{exc.provider} quota exhausted: sends paused until it resets",
                 {"code": exc.code, "retry_after_seconds": exc.retry_after},
             )
+
+
+def _refused(row_id: int, checks: LastMomentChecks) -> Delivery:
+    """The Delivery of a row the last-moment check refused (nothing was sent)."""
+    verdict = checks.verdicts.get(row_id, "done")
+    log.info("refused at the last moment", outbox_id=row_id, verdict=verdict)
+    return Delivery("done" if verdict == "go" else verdict, row_id)
 
 
 def _code(exc: Exception) -> str:

@@ -18,8 +18,10 @@ from app.providers.ports import (
     CallRequest,
     CallResult,
     EmailMessage,
+    SendCheck,
     SendResult,
     SmsMessage,
+    go_or_cancel,
 )
 from app.providers.resend import ResendConfig, build_email_request
 from app.providers.twilio import TwilioConfig, build_sms_request
@@ -35,8 +37,9 @@ class DryRunEmailSender:
     def __init__(self, config: ResendConfig) -> None:
         self.config = config
 
-    async def send(self, message: EmailMessage) -> SendResult:
+    async def send(self, message: EmailMessage, check: SendCheck | None = None) -> SendResult:
         request = build_email_request(message, self.config)
+        await go_or_cancel(check, message.outbox_id)
         log.info("DRY RUN email", outbox_id=message.outbox_id, to=message.to,
                  subject=message.subject)  # fmt: skip
         return SendResult(DRYRUN, f"dryrun-{message.idempotency_key}", "sent",
@@ -49,8 +52,9 @@ class DryRunSmsSender:
     def __init__(self, config: TwilioConfig) -> None:
         self.config = config
 
-    async def send(self, message: SmsMessage) -> SendResult:
+    async def send(self, message: SmsMessage, check: SendCheck | None = None) -> SendResult:
         request = build_sms_request(message, self.config)
+        await go_or_cancel(check, message.outbox_id)
         log.info("DRY RUN sms", outbox_id=message.outbox_id, to=message.to, body=message.body)
         return SendResult(DRYRUN, f"dryrun-{message.idempotency_key}", "sent",
                           request=request.record())  # fmt: skip
@@ -65,8 +69,9 @@ class DryRunCallPlacer:
     def __init__(self, config: VapiConfig) -> None:
         self.config = config
 
-    async def place(self, request: CallRequest) -> CallResult:
+    async def place(self, request: CallRequest, check: SendCheck | None = None) -> CallResult:
         http_request = build_call_request(request, self.config)
+        await go_or_cancel(check, request.outbox_id)
         log.info("DRY RUN call", outbox_id=request.outbox_id, to=request.to,
                  variables=request.variable_values)  # fmt: skip
         return CallResult(DRYRUN, f"dryrun-{request.idempotency_key}", "ended",
@@ -85,13 +90,15 @@ class DisabledSender:
     def _refuse(self) -> PermanentProviderError:
         return PermanentProviderError(self.name, "feature disabled in settings", code="disabled")
 
-    async def send(self, message: EmailMessage | SmsMessage) -> SendResult:
+    async def send(
+        self, message: EmailMessage | SmsMessage, check: SendCheck | None = None
+    ) -> SendResult:
         raise self._refuse()
 
     async def find_sent(self, message: SmsMessage, since: datetime) -> SendResult | None:
         return None
 
-    async def place(self, request: CallRequest) -> CallResult:
+    async def place(self, request: CallRequest, check: SendCheck | None = None) -> CallResult:
         raise self._refuse()
 
     async def find_placed(self, request: CallRequest, since: datetime) -> CallResult | None:

@@ -9,6 +9,8 @@ Contract:
   in-process, the row goes back to the queue and a warning alert is raised;
 - `PermanentProviderError`: never retried; `code` is the provider's code, `opt_out` names the
   channel the lead must be opted out of (Twilio 21610);
+- `SendCancelled` (not a ProviderError) is raised when the delivery's last-moment check said
+  no (app/providers/ports.py `go_or_cancel`);
 - messages never contain credentials: only the provider's own error text and code.
 """
 
@@ -40,6 +42,15 @@ class ProviderError(Exception):
         self.detail = message
         self.code = code
         self.status = status
+
+
+class SendCancelled(Exception):
+    """The delivery's last-moment check refused the row right before its request (an
+    opt-out landed, its window closed): nothing was sent. Never retried."""
+
+    def __init__(self, outbox_id: int) -> None:
+        super().__init__(f"outbox row {outbox_id} may not be sent any more")
+        self.outbox_id = outbox_id
 
 
 class RetryableProviderError(ProviderError):

@@ -6,18 +6,32 @@ Contract:
   once reconciliation proved it already had); otherwise they raise a `ProviderError`;
 - SMS and calls have no provider idempotency key: `ambiguous_since` (from the outbox row)
   tells the adapter to look up what the provider created since then before sending;
-- `request` in a result is what was (or, for a dry run, would have been) sent, secrets excluded.
+- `request` in a result is what was (or, for a dry run, would have been) sent, secrets excluded;
+- `check` (the delivery's last-moment check, `SendCheck`) is awaited after the adapter's rate
+  limiter let the request go and right before each request that could create the message or
+  call; when it answers False nothing is sent and the adapter raises `SendCancelled`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.providers.errors import SendCancelled
+
 EmailKind = Literal["marketing", "transactional", "alert"]
+# The delivery's last-moment check of one outbox row: True = it may go now.
+SendCheck = Callable[[], Awaitable[bool]]
+
+
+async def go_or_cancel(check: SendCheck | None, outbox_id: int) -> None:
+    """Run the last-moment check (if any); raise `SendCancelled` when the row may not go."""
+    if check is not None and not await check():
+        raise SendCancelled(outbox_id)
 
 
 class _Port(BaseModel):
@@ -106,13 +120,13 @@ class CallResult:
 class EmailSender(Protocol):
     name: str
 
-    async def send(self, message: EmailMessage) -> SendResult: ...
+    async def send(self, message: EmailMessage, check: SendCheck | None = None) -> SendResult: ...
 
 
 class SmsSender(Protocol):
     name: str
 
-    async def send(self, message: SmsMessage) -> SendResult: ...
+    async def send(self, message: SmsMessage, check: SendCheck | None = None) -> SendResult: ...
 
     async def find_sent(self, message: SmsMessage, since: datetime) -> SendResult | None:
         """The message the provider created for this outbox row since `since`, if any."""
@@ -122,7 +136,7 @@ class SmsSender(Protocol):
 class CallPlacer(Protocol):
     name: str
 
-    async def place(self, request: CallRequest) -> CallResult: ...
+    async def place(self, request: CallRequest, check: SendCheck | None = None) -> CallResult: ...
 
     async def find_placed(self, request: CallRequest, since: datetime) -> CallResult | None:
         """The call the provider created for this outbox row since `since`, if any."""

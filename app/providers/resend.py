@@ -17,7 +17,13 @@ from app.core.clock import Clock
 from app.providers.content import Business, prepare_email
 from app.providers.errors import IdempotencyConflictError, classify_resend
 from app.providers.http import bearer, call_provider
-from app.providers.ports import EmailMessage, ProviderRequest, SendResult
+from app.providers.ports import (
+    EmailMessage,
+    ProviderRequest,
+    SendCheck,
+    SendResult,
+    go_or_cancel,
+)
 from app.providers.ratelimit import RateLimiter
 from app.providers.retry import RetryPolicy
 
@@ -81,13 +87,15 @@ class ResendEmailSender:
         self.limiter = limiter
         self.clock = clock
 
-    async def send(self, message: EmailMessage) -> SendResult:
+    async def send(self, message: EmailMessage, check: SendCheck | None = None) -> SendResult:
+        """Send the email; `check` runs after the limiter's wait, before each POST."""
         request = build_email_request(message, self.config)
         assert self.config.api_key is not None
         auth = bearer(self.config.api_key.get_secret_value())
 
         async def attempt() -> SendResult:
             await self.limiter.acquire()
+            await go_or_cancel(check, message.outbox_id)
             try:
                 data = await call_provider(
                     self.client, "resend", request, headers=auth,

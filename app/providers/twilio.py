@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from app.core.clock import Clock
 from app.providers.errors import AmbiguousProviderError, classify_twilio
 from app.providers.http import call_provider
-from app.providers.ports import ProviderRequest, SendResult, SmsMessage
+from app.providers.ports import ProviderRequest, SendCheck, SendResult, SmsMessage, go_or_cancel
 from app.providers.ratelimit import KeyedRateLimiter
 from app.providers.retry import RetryPolicy
 
@@ -107,7 +107,9 @@ class TwilioSmsSender:
         self.clock = clock
         self._auth = httpx.BasicAuth(config.account_sid, config.auth_token.get_secret_value())
 
-    async def send(self, message: SmsMessage) -> SendResult:
+    async def send(self, message: SmsMessage, check: SendCheck | None = None) -> SendResult:
+        """Send (or find, after an ambiguous attempt) the text; `check` runs after the
+        limiter's wait, right before each POST (see ports)."""
         request = build_sms_request(message, self.config)
         since = message.ambiguous_since
 
@@ -118,6 +120,7 @@ class TwilioSmsSender:
                 if found is not None:
                     return found
             await self.limiter.acquire(self.config.sender)
+            await go_or_cancel(check, message.outbox_id)
             try:
                 data = await self._call(request)
             except AmbiguousProviderError:

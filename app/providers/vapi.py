@@ -23,7 +23,13 @@ from pydantic import SecretStr
 from app.core.clock import Clock
 from app.providers.errors import AmbiguousProviderError, classify_vapi
 from app.providers.http import bearer, call_provider
-from app.providers.ports import CallRequest, CallResult, ProviderRequest
+from app.providers.ports import (
+    CallRequest,
+    CallResult,
+    ProviderRequest,
+    SendCheck,
+    go_or_cancel,
+)
 from app.providers.retry import RetryPolicy
 
 VAPI_API = "https://api.vapi.ai"
@@ -92,7 +98,8 @@ class VapiCallPlacer:
         self._auth = bearer(config.api_key.get_secret_value())
         self._slots = asyncio.Semaphore(max_concurrent)
 
-    async def place(self, request: CallRequest) -> CallResult:
+    async def place(self, request: CallRequest, check: SendCheck | None = None) -> CallResult:
+        """Place the call; `check` runs once a placement slot is free, before each POST."""
         http_request = build_call_request(request, self.config)
         since = request.ambiguous_since
 
@@ -104,6 +111,7 @@ class VapiCallPlacer:
                     return found
             try:
                 async with self._slots:
+                    await go_or_cancel(check, request.outbox_id)
                     data = await self._call(http_request)
             except AmbiguousProviderError:
                 since = since or request.claimed_at

@@ -27,7 +27,15 @@ import httpx
 import numpy as np
 
 from app.core.clock import Clock
-from app.providers.ports import CallRequest, CallResult, EmailMessage, SendResult, SmsMessage
+from app.providers.ports import (
+    CallRequest,
+    CallResult,
+    EmailMessage,
+    SendCheck,
+    SendResult,
+    SmsMessage,
+    go_or_cancel,
+)
 from app.simulate import events as ev
 from app.simulate.booking import book_by_phone
 from app.simulate.population import SimLead
@@ -93,7 +101,8 @@ class SimEmail:
     def __init__(self, world: World) -> None:
         self.world = world
 
-    async def send(self, message: EmailMessage) -> SendResult:
+    async def send(self, message: EmailMessage, check: SendCheck | None = None) -> SendResult:
+        await go_or_cancel(check, message.outbox_id)
         w, to = self.world, message.to
         w.record("email", to, message.outbox_id, message.idempotency_key)
         w.focus("email", message.idempotency_key)
@@ -139,7 +148,8 @@ class SimSms:
     def __init__(self, world: World) -> None:
         self.world = world
 
-    async def send(self, message: SmsMessage) -> SendResult:
+    async def send(self, message: SmsMessage, check: SendCheck | None = None) -> SendResult:
+        await go_or_cancel(check, message.outbox_id)
         w, to = self.world, message.to
         w.record("sms", to, message.outbox_id, message.idempotency_key)
         w.focus("sms", message.idempotency_key)
@@ -182,7 +192,8 @@ class SimCalls:
     def __init__(self, world: World) -> None:
         self.world = world
 
-    async def place(self, request: CallRequest) -> CallResult:
+    async def place(self, request: CallRequest, check: SendCheck | None = None) -> CallResult:
+        await go_or_cancel(check, request.outbox_id)
         w, to = self.world, request.to
         w.record("call", to, request.outbox_id, request.idempotency_key)
         w.focus("call", request.idempotency_key)

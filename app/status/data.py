@@ -21,6 +21,7 @@ from app.db.models import JobState
 from app.jobs import JOBS
 from app.jobs.bootstrap import Context
 from app.jobs.health import job_health
+from app.providers.dryrun import DRYRUN
 
 CACHE_SECONDS = 7_800  # two growth runs and some: a page load recomputes only when growth is late
 
@@ -69,4 +70,7 @@ async def collect(ctx: Context) -> dict[str, Any]:
     snap["jobs"] = job_rows(snap["jobs"], now)
     snap["deliverability"] = with_rates(snap["deliverability"])
     snap["timezone"] = ctx.settings.business_timezone
+    delivery = ctx.providers.delivery  # the ports this graph really sends through
+    ports = (("email", delivery.email), ("sms", delivery.sms), ("calls", delivery.calls))
+    snap["dry_run"] = [channel for channel, port in ports if port.name == DRYRUN]
     return snap

@@ -134,9 +134,18 @@ def page(snap: dict[str, Any], business: str) -> str:
     return _document(
         f"nightshift status: {business}",
         f"<h1>nightshift · {escape(business)}</h1>"
-        f"<p>as of {escape(local(snap['now'], tz) or '')}; window totals computed "
+        + dry_run_banner(snap.get("dry_run") or [])
+        + f"<p>as of {escape(local(snap['now'], tz) or '')}; window totals computed "
         f"{escape(local(snap.get('computed_at'), tz) or '-')}</p>" + "".join(sections),
     )
+
+
+def dry_run_banner(channels: list[str]) -> str:
+    """The loud line while any provider is a dry run: its sends are stored, never sent."""
+    if not channels:
+        return ""
+    names = escape(", ".join(channels))
+    return f'<p class="bad"><strong>DRY RUN</strong>: {names}: nothing is really sent</p>'
 
 
 def login_page(message: str = "") -> str:

@@ -6,7 +6,8 @@ server's event loop where the database pool must live.
 
 Routes: `GET /healthz`; the webhooks, `/r/` and `/u/` (app/webhooks/routes.py,
 docs/webhooks.md; `POST /webhooks/vapi` is a plain Starlette route, matched first);
-`POST /webhooks/booking` and `GET /status` (docs/appointments.md).
+`POST /webhooks/booking` and `GET /status` (docs/appointments.md). Every route's body is
+limited by `BodyLimit` (app/webhooks/limits.py); `/openapi.json` is off in production.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from app.core.settings import get_settings
 from app.db.errors import DatabaseError
 from app.jobs import JOBS
 from app.jobs.bootstrap import Context, bootstrap
 from app.jobs.health import job_health
 from app.webhooks.calendar_hook import router as booking
+from app.webhooks.limits import BodyLimit
 from app.webhooks.routes import webhook_routers, webhook_routes
 from app.webhooks.status_page import router as status
 
@@ -39,7 +42,13 @@ def create_app(context: Context | None = None) -> FastAPI:
                 gc.freeze()  # so a full collection never walks it again (a 30-60 ms pause)
             yield
 
-    app = FastAPI(title="nightshift", lifespan=lifespan, docs_url=None, redoc_url=None)
+    settings = context.settings if context is not None else get_settings()
+    # No route map for strangers: /docs and /redoc are never served, /openapi.json only in
+    # development (a route list helps when driving `nightshift dev` by hand).
+    openapi = None if settings.is_production else "/openapi.json"
+    app = FastAPI(title="nightshift", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=openapi)  # fmt: skip
+    app.add_middleware(BodyLimit)  # every route: 413 once a body crosses its limit
     app.router.routes.extend(webhook_routes())  # first: POST /webhooks/vapi (vapi.route)
     app.add_api_route("/healthz", healthz, methods=["GET"])
     for router in webhook_routers():  # webhooks, /r/ and /u/ (docs/webhooks.md)

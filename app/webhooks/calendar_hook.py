@@ -3,17 +3,22 @@
 Contract (docs/appointments.md):
 - body: JSON `{"external_id", "starts_at" (ISO 8601 with offset), "ends_at" | "duration_minutes",
   "name", "phone" (E.164) and/or "email", "timezone" (IANA), "notes", "status" ("booked" |
-  "cancelled")}`; the same external_id again is idempotent, with a new start it reschedules;
+  "cancelled"), "event_at" (ISO 8601: when the calendar emitted the event)}`; the same
+  external_id again is idempotent, with a new start it reschedules;
   Cal.com's own webhook body (`triggerEvent` BOOKING_CREATED / _RESCHEDULED / _CANCELLED)
   is accepted as is;
 - verified with BOOKING_WEBHOOK_SECRET: header `X-Booking-Signature` (or Cal.com's
   `X-Cal-Signature-256`) = hex HMAC-SHA256 of the raw body, optionally `sha256=`-prefixed,
   compared in constant time;
-- 415 not JSON → 413 body too large → 401 signature → 400 malformed JSON → 422 invalid
-  booking (the reason names the fields); 200 `{"outcome", "appointment_id"}` otherwise, and
-  the confirmation goes out right away (a background tick of the loop);
+- 413 body too large → 415 not JSON → 401 signature → 400 malformed JSON (or nested too
+  deep) → 422 invalid booking (the reason names the fields; a date outside 2000-2199 is
+  invalid); 200 `{"outcome", "appointment_id"}` otherwise, and the confirmation goes out
+  right away (a background tick of the loop);
 - every delivery is stored in webhook_events under the SHA-256 of its body, in the same
-  transaction: a replayed body is `duplicate` and changes nothing.
+  transaction: a replayed body is `duplicate` and changes nothing;
+- deliveries are ordered by `event_at` (Cal.com: `createdAt`; else the time received): an
+  older event than the last applied is `stale` (200, nothing changes), and a cancellation
+  that arrives before its booking is kept, so the late booking stays cancelled.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from app.webhooks.common import (
 
 router = APIRouter(route_class=SafeRoute)
 SIGNATURE_HEADERS = ("x-booking-signature", "x-cal-signature-256")
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2199
 
 
 class BookingBody(BaseModel):
@@ -63,6 +69,16 @@ class BookingBody(BaseModel):
     timezone: str | None = None
     notes: str | None = Field(default=None, max_length=2000)
     status: Literal["booked", "cancelled"] = "booked"
+    event_at: AwareDatetime | None = None
+
+    @field_validator("starts_at", "ends_at", "event_at")
+    @classmethod
+    def _plausible(cls, value: AwareDatetime | None) -> AwareDatetime | None:
+        # A year-9999 start overflowed when its end was computed (a 500); no calendar books
+        # outside these years.
+        if value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+            raise ValueError(f"must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -111,6 +127,7 @@ def from_calcom(event: dict[str, Any]) -> dict[str, Any]:
         "phone": first.get("phoneNumber") or _answer(responses, "attendeePhoneNumber"),
         "timezone": first.get("timeZone"), "notes": p.get("title"),
         "status": "cancelled" if trigger == "BOOKING_CANCELLED" else "booked",
+        "event_at": event.get("createdAt"),  # when Cal.com emitted this event
     }  # fmt: skip
 
 
@@ -135,7 +152,7 @@ def to_booking(data: Any, settings: Settings) -> BookingIn:
         external_id=f"booking:{body.external_id}", starts_at=body.starts_at, ends_at=ends,
         name=body.name, phone=body.phone, email=body.email.lower() if body.email else None,
         timezone=body.timezone or settings.business_timezone, lead_timezone=body.timezone,
-        notes=body.notes, source="webhook", status=body.status,
+        notes=body.notes, source="webhook", status=body.status, event_at=body.event_at,
     )  # fmt: skip
 
 

@@ -7,7 +7,11 @@ Contract:
 - stored under `twilio:<MessageSid>` (inbound) or `twilio:<MessageSid>:<MessageStatus>`
   (callbacks) and applied in the same transaction; a duplicate changes nothing;
 - inbound replies are TwiML; always the empty `<Response/>`: our own texts (HELP answer)
-  go through the outbox and the providers, and Twilio itself answers STOP/START.
+  go through the outbox and the providers, and Twilio itself answers STOP/START;
+- every body goes through the revocation classifier (app.consent): an opt-out in any
+  wording is applied in the same transaction to every channel it covers; an ambiguous one
+  holds all automated contact to the lead (needs_review) and emails the operator; neither
+  marks the lead engaged.
 """
 
 from __future__ import annotations
@@ -90,7 +94,8 @@ async def verified_params(request: Request) -> dict[str, str]:
 
 @router.post("/webhooks/twilio/sms")
 async def inbound_sms(request: Request, background: BackgroundTasks) -> Response:
-    """An inbound SMS: keywords, ACK, or a reply (see app.consent.keywords)."""
+    """An inbound SMS: opt-out, START/HELP, ACK, a doubt held for a human, or a reply
+    (app.consent.keywords; an opt-out covers the channels its words name)."""
     try:
         params = await verified_params(request)
     except Rejected as exc:
@@ -100,11 +105,12 @@ async def inbound_sms(request: Request, background: BackgroundTasks) -> Response
     if not sid or not sender:
         return twiml()  # verified but not an inbound message we understand: acknowledge
     oncall = [*ctx.settings.oncall_phones, *ctx.settings.oncall_escalation_phones]
-    inbound = classify(params.get("Body", ""), sender, oncall)
+    inbound = classify(params.get("Body", ""), sender, oncall, params.get("OptOutType"))
     notify = _notifications(ctx, inbound, params)
     result = await ctx.repos.webhooks.apply_twilio_inbound(
-        f"twilio:{sid}", inbound.kind, params, sender, notify, ctx.clock.now()
-    )
+        f"twilio:{sid}", inbound.kind, params, sender, notify, ctx.clock.now(),
+        scope=inbound.scope, reason=inbound.reason or None,
+    )  # fmt: skip
     if result.duplicate:
         return twiml()
     ids = list(result.message_ids)
@@ -142,6 +148,9 @@ def _notifications(ctx: Context, inbound: Inbound, params: dict[str, str]) -> li
         return [_help_reply(ctx, sid, sender)]
     if inbound.kind == "reply":
         return _operator_emails(ctx, sid, sender, params.get("Body", ""))
+    if inbound.kind == "ambiguous":  # held: a human decides whether it was an opt-out
+        subject = f"Needs review: is this an opt-out? ({sender})"
+        return _operator_emails(ctx, sid, sender, params.get("Body", ""), subject)
     return []
 
 
@@ -154,9 +163,11 @@ def _help_reply(ctx: Context, sid: str, sender: str) -> MessageIn:
                      payload={"body": body})  # fmt: skip
 
 
-def _operator_emails(ctx: Context, sid: str, sender: str, text: str) -> list[MessageIn]:
+def _operator_emails(
+    ctx: Context, sid: str, sender: str, text: str, subject: str | None = None
+) -> list[MessageIn]:
     recipients = ctx.settings.operator_emails or ctx.settings.oncall_emails
-    subject = f"A lead replied by SMS ({sender})"
+    subject = subject or f"A lead replied by SMS ({sender})"
     html = f"<p>{_escape(sender)} wrote:</p><blockquote>{_escape(text)}</blockquote>"
     payload: dict[str, Any] = {"subject": subject, "html": html, "text": f"{sender}: {text}"}
     return [

@@ -7,7 +7,8 @@ Contract:
   `vapi:<call id>:status-update:<status>`;
 - end-of-call-report → the call and lead updated once, stored under
   `vapi:<call id>:end-of-call-report` (never a body hash: redeliveries differ in presigned
-  URLs); then the rescue bridge (app.campaigns.rescue);
+  URLs); then the customer's words go through the revocation classifier (an opt-out said
+  on the call: app.webhooks.vapi_consent), then the rescue bridge (app.campaigns.rescue);
 - hang → stored for metrics; every other type (transcript, speech-update, types Vapi adds
   later) and verified bodies we cannot use → 200 `{}` (Vapi does not retry: a rejected
   report is lost).
@@ -39,6 +40,7 @@ from app.webhooks.common import (
     unverified_allowed,
 )
 from app.webhooks.signatures import verify_vapi_request
+from app.webhooks.vapi_consent import apply_transcript
 from app.webhooks.vapi_parse import call_id, obj, report_fields, status_fields
 from app.webhooks.vapi_tools import assistant_request, function_call, tool_calls
 
@@ -105,8 +107,18 @@ async def _report(
     key = f"vapi:{fields['vapi_call_id']}:end-of-call-report"
     result = await ctx.repos.webhooks.apply_vapi_report(key, payload, fields, ctx.clock.now())
     if not result.duplicate:
+        await _transcript_opt_out(ctx, message)
         await _rescue(ctx, result, background)
     return {}
+
+
+async def _transcript_opt_out(ctx: Context, message: dict[str, Any]) -> None:
+    """The report is stored: a failure is logged (and loud), never an error reply."""
+    try:
+        await apply_transcript(ctx, message)
+    except Exception as exc:
+        log.error("transcript opt-out not applied", call_id=call_id(message),
+                  error=type(exc).__name__)  # fmt: skip
 
 
 async def _rescue(ctx: Context, report: ReportResult, background: BackgroundTasks) -> None:

@@ -9,7 +9,8 @@ Contract:
   assistant (Vapi's 7.5 s deadline is fixed); nothing configured → a spoken `error`;
 - tool-calls: `{"results": [{"toolCallId", "result" | "error"}]}`, one per call, same order,
   single-line strings, HTTP 200 even for failures; arguments may be an object or a JSON
-  string; an unknown tool gets an `error` entry. Tools: app.webhooks.booking.
+  string; an unknown tool gets an `error` entry. Tools: app.webhooks.booking, and `optOut`
+  (app.webhooks.vapi_consent).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from app.db.errors import DatabaseError
 from app.db.webhooks import Caller
 from app.jobs.bootstrap import Context
 from app.webhooks.booking import TOOL_CALL_ID, TOOLS, ToolError
+from app.webhooks.vapi_consent import TOOLS as CONSENT_TOOLS
 from app.webhooks.vapi_parse import call_of, customer_number, obj, text
 
 log = structlog.get_logger(__name__)
@@ -101,7 +103,7 @@ def one_line(value: Any) -> str:
 
 
 async def run_tool(ctx: Context, name: str, args: dict[str, Any], message: dict[str, Any]) -> Any:
-    tool = TOOLS.get(name)
+    tool = TOOLS.get(name) or CONSENT_TOOLS.get(name)
     if tool is None:
         raise ToolError(f"Unknown tool: {name}")
     return await tool(ctx, args, message)

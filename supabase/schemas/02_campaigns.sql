@@ -128,7 +128,8 @@ language sql stable set search_path = public as $$
 $$;
 
 -- Enrolls matching leads into every active campaign, up to each campaign's cap for today
--- (UTC day), hottest (score) then newest first. A lead in a stopped/booked/opted-out state
+-- (UTC day), hottest (score) then newest first. A lead in a stopped/booked/opted-out state,
+-- held for a human (needs_review),
 -- or already enrolled in the campaign is never enrolled. Returns one row per campaign.
 create or replace function enroll_leads(p_now timestamptz default now())
 returns table (campaign_id bigint, slug text, enrolled integer, cap integer)
@@ -163,6 +164,7 @@ begin
          and coalesce(l.score, 0) >= coalesce((a->>'min_score')::real, 0)
          and not (l.email_opted_out_at is not null and l.sms_opted_out_at is not null
                   and l.calls_opted_out_at is not null)
+         and l.needs_review is null  -- held for a human (internal.consent_hold)
          and not exists (select 1 from enrollments e where e.campaign_id = c.id and e.lead_id = l.id)
        order by l.score desc nulls last, l.created_at desc, l.id
        limit v_cap - v_today
@@ -426,13 +428,15 @@ end
 $$;
 
 -- The call queue, hottest lead first (score, then newest lead): calls waiting in our queue
--- (no Vapi id yet) whose not_before has come, with what the gate needs. `in_flight` counts
+-- (no Vapi id yet) whose not_before has come, with what the gate needs (`window`: the call
+-- step's own window, written into the call's payload by drip; null: the campaign's). `in_flight` counts
 -- calls Vapi is still working on, for its concurrency limit.
 create or replace function call_queue(p_limit integer, p_now timestamptz default now())
 returns table (call jsonb, in_flight integer)
 language sql stable set search_path = public as $$
   select jsonb_build_object(
            'id', k.id, 'lead', to_jsonb(l) - 'score_reasons', 'not_before', k.not_before,
+           'window', k.payload->'window',
            'campaign', case when c.id is null then null else
              jsonb_build_object('id', c.id, 'slug', c.slug, 'definition', c.definition) end,
            'recent_attempts', internal.lead_recent_attempts(l.id, p_now)),
@@ -466,7 +470,7 @@ $$;
 -- A call is marked (retry_settled_at) once its retry is settled: the next attempt queued,
 -- or no attempt left; so a run reads only the open ones (calls_retry_open_idx), not every
 -- unanswered call ever made. Calls held back for a reason that can pass (lead status,
--- opt-out, enrollment) stay unmarked and are looked at again.
+-- opt-out, a hold for a human, enrollment) stay unmarked and are looked at again.
 create or replace function requeue_unanswered_calls(
   p_max_attempts integer, p_spacing_seconds integer, p_now timestamptz default now()
 ) returns integer
@@ -483,6 +487,7 @@ begin
       join leads l on l.id = k.lead_id
      where k.attempt < p_max_attempts
        and l.calls_opted_out_at is null and l.status not in ('booked', 'customer', 'do_not_contact')
+       and l.needs_review is null  -- held for a human (internal.consent_hold)
        and (k.enrollment_id is null or exists (select 1 from enrollments e
                                                where e.id = k.enrollment_id
                                                  and e.status in ('active', 'completed')))

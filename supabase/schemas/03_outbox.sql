@@ -29,7 +29,8 @@ create table messages (
   status          text not null default 'queued'
                   check (status in ('queued', 'sending', 'sent', 'delivered', 'opened',
                                     'clicked', 'failed', 'bounced', 'complained',
-                                    'undelivered', 'cancelled')),
+                                    'undelivered', 'cancelled', 'dry_run')),
+                  -- dry_run: a dry-run twin "sent" it: stored, never reached anyone
   status_history  jsonb not null default '[]',
   attempts        integer not null default 0,
   error_code      text,
@@ -129,6 +130,20 @@ revoke all on suppressions from public, anon, authenticated;
 grant all on suppressions to service_role;
 
 -- ---------------------------------------------------------------------------------------
+-- dnc_numbers: an imported do-not-call list (the national registry, an internal list);
+-- every call claim scrubs against it (outbox_is_suppressed)
+-- ---------------------------------------------------------------------------------------
+create table dnc_numbers (
+  phone     text primary key,        -- E.164
+  source    text not null,           -- what list it came from (e.g. "FTC registry, area 212")
+  list_date date,                    -- the list's own date (the registry: re-scrub every 31 d)
+  added_at  timestamptz not null default now()
+);
+alter table dnc_numbers enable row level security;
+revoke all on dnc_numbers from public, anon, authenticated;
+grant all on dnc_numbers to service_role;
+
+-- ---------------------------------------------------------------------------------------
 -- helpers
 -- ---------------------------------------------------------------------------------------
 
@@ -153,7 +168,8 @@ language sql stable as $$
               and (l.status = 'do_not_contact'
                    or (p_channel = 'email' and l.email_opted_out_at is not null)
                    or (p_channel = 'sms' and l.sms_opted_out_at is not null)
-                   or (p_channel = 'call' and l.calls_opted_out_at is not null)));
+                   or (p_channel = 'call' and l.calls_opted_out_at is not null)))
+      or (p_channel = 'call' and exists (select from dnc_numbers d where d.phone = p_address));
 $$;
 
 -- A lead's contact attempts in the 24 h before p_now (the FL/OK/MD caps): texts and calls
@@ -198,7 +214,12 @@ begin
          coalesce(i->'payload', '{}'), p_now, p_now
     from jsonb_array_elements(p_items) i
    where i->>'channel' in ('email', 'sms')
-  on conflict on constraint messages_idempotency_key_key do nothing;
+  -- A step written again (its row went back to the queue when its window closed before the
+  -- send, see mark_sending) brings the window the gate found now: only that is refreshed.
+  on conflict on constraint messages_idempotency_key_key do update
+     set payload = messages.payload
+                   || jsonb_build_object('send_before', excluded.payload->'send_before')
+   where messages.status = 'queued' and messages.payload ? 'send_before';
 
   insert into calls (idempotency_key, lead_id, enrollment_id, campaign_id, provider, to_number,
                      status, payload, created_at, updated_at)
@@ -300,6 +321,53 @@ begin
 end
 $$;
 
+-- The last-moment check, called by the sender after the rate limiter let the row go and
+-- right before the provider request (a STOP can land while a claimed row waits for its turn).
+-- One round trip for the rows given (the rows whose turn came together). Per row still
+-- 'sending', in one statement:
+--   go          no opt-out covers it and its window is open (payload.send_before, written by
+--               drip from the gate: the end of the permitted window in every candidate zone,
+--               absent = no window): the row stays 'sending' as its claim left it (its
+--               claimed_at stays the earliest moment the provider may have it: reconciliation)
+--   suppressed  an opt-out covers it now: the row is cancelled, nothing may be sent
+--   window      the permitted window closed while it waited: back to 'queued' (its step is
+--               rescheduled; writing the step again refreshes send_before)
+--   done        the row is not 'sending' any more (another worker, a webhook): not ours
+create or replace function mark_sending(p_ids bigint[], p_now timestamptz default now())
+returns table (id bigint, verdict text)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+begin
+  return query
+  with locked as (
+    select m.id, m.status, m.payload,
+           internal.outbox_is_suppressed(m.channel, m.lead_id, m.to_address) suppressed
+      from messages m where m.id = any (p_ids) order by m.id for update
+  ), decided as (
+    select l.id, case
+             when l.status <> 'sending' then 'done'
+             when l.suppressed then 'suppressed'
+             when (l.payload->>'send_before')::timestamptz <= p_now then 'window'
+             else 'go' end verdict
+      from locked l
+  ), updated as (
+    update messages m set
+      status = case d.verdict when 'suppressed' then 'cancelled' else 'queued' end,
+      error_code = case d.verdict when 'suppressed' then 'suppressed' else 'outside_window' end,
+      error_message = case d.verdict
+                        when 'suppressed' then 'an opt-out covers this channel (at send time)'
+                        else 'the permitted window closed before the send' end,
+      updated_at = p_now,
+      status_history = m.status_history || jsonb_build_object(
+        'status', case d.verdict when 'suppressed' then 'cancelled' else 'queued' end,
+        'at', p_now, 'reason', d.verdict)
+      from decided d where m.id = d.id and d.verdict in ('suppressed', 'window')
+    returning m.id
+  )
+  select d.id, d.verdict from decided d;
+end
+$$;
+
 -- Records a provider's acceptance: provider id, and 'sent' unless a webhook already moved the
 -- row further (a status callback can arrive before this). The provider may change (dryrun).
 -- p_request, when given, is stored as payload.request (dry runs: what would have been sent).
@@ -319,8 +387,9 @@ end
 $$;
 
 -- The batch form of record_message_sent. p_results: [{id, provider, provider_id, request}].
--- Records each provider's acceptance: provider id, and 'sent' unless a webhook already moved
--- the row further (a status callback can arrive before this); `request` (dry runs: what would
+-- Records each provider's acceptance: provider id, and 'sent' ('dry_run' for the dry-run
+-- twin's: nothing reached anyone, never counted as sent) unless a webhook already moved the
+-- row further (a status callback can arrive before this); `request` (dry runs: what would
 -- have been sent) is kept in payload.request. Returns how many rows were recorded.
 create or replace function record_messages_sent(p_results jsonb, p_now timestamptz default now())
 returns integer
@@ -336,12 +405,14 @@ begin
   update messages m set
     provider = r.provider, provider_id = r.provider_id, ambiguous_since = null,
     error_code = null, error_message = null,
-    status = case when m.status in ('queued', 'sending') then 'sent' else m.status end,
+    status = case when m.status not in ('queued', 'sending') then m.status
+                  when r.provider = 'dryrun' then 'dry_run' else 'sent' end,
     sent_at = coalesce(m.sent_at, p_now), updated_at = p_now,
     payload = case when r.request is null then m.payload
                    else m.payload || jsonb_build_object('request', r.request) end,
     status_history = m.status_history || jsonb_build_object(
-      'status', 'sent', 'at', p_now, 'provider_id', r.provider_id)
+      'status', case when r.provider = 'dryrun' then 'dry_run' else 'sent' end, 'at', p_now,
+      'provider_id', r.provider_id)
   from r where m.id = r.id;
   get diagnostics v_n = row_count;
   return v_n;
@@ -406,6 +477,64 @@ begin
 end
 $$;
 
+-- The operator's do-not-contact (`nightshift leads dnc`, the import's do_not_contact column).
+-- p_items: [{address: E.164 phone or lower-cased email, channels: [email|sms|call, ...]}].
+-- Each matching lead (by phone or email) is opted out of every channel given, and the address
+-- is suppressed for the channels it can carry (a phone: sms, call; an email: email) even when
+-- no lead has it yet. Idempotent: the first opt-out time and reason are kept. Returns each
+-- address with how many leads it matched.
+create or replace function do_not_contact(
+  p_items jsonb, p_source text, p_now timestamptz default now()
+) returns table (address text, leads integer)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+declare
+  v jsonb;
+  v_channels text[];
+  v_n integer;
+begin
+  for v in select * from jsonb_array_elements(p_items) loop
+    v_channels := array(select jsonb_array_elements_text(v->'channels'));
+    if not v_channels <@ array['email', 'sms', 'call'] then
+      raise exception 'unknown channel in %', v_channels using errcode = '22023';
+    end if;
+    update leads l set
+      email_opted_out_at = case when 'email' = any (v_channels)
+                                then coalesce(l.email_opted_out_at, p_now) else l.email_opted_out_at end,
+      sms_opted_out_at = case when 'sms' = any (v_channels)
+                              then coalesce(l.sms_opted_out_at, p_now) else l.sms_opted_out_at end,
+      calls_opted_out_at = case when 'call' = any (v_channels)
+                                then coalesce(l.calls_opted_out_at, p_now) else l.calls_opted_out_at end,
+      updated_at = p_now
+     where l.phone = v->>'address' or lower(l.email) = v->>'address';
+    get diagnostics v_n = row_count;
+    insert into suppressions (channel, address, reason, source, created_at)
+    select c, v->>'address', 'manual', p_source, p_now from unnest(v_channels) c
+     where (c = 'email') = (position('@' in v->>'address') > 0)
+    on conflict (channel, address) do nothing;
+    address := v->>'address';
+    leads := v_n;
+    return next;
+  end loop;
+end
+$$;
+
+-- Imports a do-not-call list: each E.164 number with the list's source and date (a number
+-- already listed takes the newer list's). Returns how many numbers the list holds now.
+create or replace function dnc_import(
+  p_phones text[], p_source text, p_list_date date default null, p_now timestamptz default now()
+) returns integer
+language sql set search_path = public as $$
+  with upserted as (
+    insert into dnc_numbers (phone, source, list_date, added_at)
+    select distinct p, p_source, p_list_date, p_now from unnest(p_phones) p
+    on conflict (phone) do update
+       set source = excluded.source, list_date = excluded.list_date, added_at = excluded.added_at
+    returning 1
+  )
+  select count(*)::integer from upserted;
+$$;
+
 -- One outbox message by id (no row when there is none).
 create or replace function get_message(p_id bigint)
 returns setof messages
@@ -430,11 +559,14 @@ $$;
 
 -- Claims a call for placing (queued → placing). Outcomes as claim_message, plus
 --   concurrency  p_max_in_flight calls are already placing or live: try again later
+--   window       p_send_before (the end of the permitted window campaign_manager's gate found,
+--                null = none) has passed: the row stays queued for a later run
 -- A row that already has a vapi_call_id is 'done'. Do-not-call (lead flag or a 'call'/'all'
--- suppression) cancels the row.
+-- suppression) cancels the row. No rate limiter waits between this claim and the request to
+-- Vapi: it is the last-moment check of a call, in the round trip that marks it 'placing'.
 create or replace function claim_call(
   p_id bigint, p_max_in_flight integer default 10, p_reclaim_after_seconds integer default 600,
-  p_now timestamptz default now()
+  p_now timestamptz default now(), p_send_before timestamptz default null
 ) returns table (outcome text, call jsonb)
 language plpgsql set search_path = public as $$
 declare
@@ -457,6 +589,10 @@ begin
            error_message = 'do-not-call covers this number', updated_at = p_now
      where id = p_id returning * into v;
     return query select 'suppressed'::text, to_jsonb(v);
+    return;
+  end if;
+  if v.status = 'queued' and p_send_before <= p_now then
+    return query select 'window'::text, to_jsonb(v);
     return;
   end if;
   if v.status = 'placing'

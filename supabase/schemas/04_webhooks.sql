@@ -153,17 +153,102 @@ begin
 end
 $$;
 
+-- An opt-out from the lead's own words (an inbound text, a call's transcript, the Vapi optOut
+-- tool), applied at once to every channel it covers (p_channels: call | email | sms): the
+-- lead's flags and suppressions of its addresses (outbox_opt_out), the queued texts, emails
+-- and calls of those channels cancelled, the stop rule 'on_opt_out'. Returns how many
+-- enrollments stopped. Without a lead, p_phone (when given) is still suppressed for the phone
+-- channels, so a number we hold no lead for is never called or texted either.
+create or replace function internal.consent_opt_out(
+  p_lead_id bigint, p_phone text, p_channels text[], p_source text, p_now timestamptz
+) returns integer
+language plpgsql set search_path = public as $$
+declare
+  v leads;
+  v_channel text;
+  v_address text;
+begin
+  select * into v from leads where id = p_lead_id for update;
+  if v.id is null then
+    foreach v_channel in array p_channels loop
+      if p_phone is not null and v_channel in ('sms', 'call') then
+        perform outbox_opt_out(v_channel, null, p_phone, p_source, p_now);
+      end if;
+    end loop;
+    return 0;
+  end if;
+  foreach v_channel in array p_channels loop
+    v_address := case v_channel when 'email' then v.email else v.phone end;
+    if v_address is not null then
+      perform outbox_opt_out(v_channel, v.id, v_address, p_source, p_now);
+    else  -- no address to suppress: the lead's flag still says no
+      update leads set
+        sms_opted_out_at = case when v_channel = 'sms'
+                                then coalesce(sms_opted_out_at, p_now) else sms_opted_out_at end,
+        email_opted_out_at = case when v_channel = 'email'
+                                  then coalesce(email_opted_out_at, p_now)
+                                  else email_opted_out_at end,
+        calls_opted_out_at = case when v_channel = 'call'
+                                  then coalesce(calls_opted_out_at, p_now)
+                                  else calls_opted_out_at end,
+        updated_at = p_now
+       where id = v.id;
+    end if;
+  end loop;
+  update messages m set status = 'cancelled', error_code = 'suppressed', updated_at = p_now,
+         status_history = m.status_history
+           || jsonb_build_object('status', 'cancelled', 'at', p_now, 'reason', p_source)
+   where m.lead_id = v.id and m.status = 'queued' and m.channel = any (p_channels);
+  if 'call' = any (p_channels) then
+    update calls k set status = 'cancelled', error_code = 'suppressed',
+           error_message = 'the lead opted out of calls', updated_at = p_now
+     where k.lead_id = v.id and k.status = 'queued' and k.vapi_call_id is null;
+  end if;
+  return apply_stop_rules(v.id, 'opt_out', p_now);
+end
+$$;
+
+-- A text that may revoke consent but may not (issue 14: "ambiguous"): every automated contact
+-- to the lead is held until a human looks. The lead is flagged needs_review with the reason
+-- (shown to the human), its active enrollments are paused, its queued automated texts and
+-- emails (marketing, rescue) and its calls not yet handed to Vapi are cancelled, and
+-- enroll_leads skips it. Transactional texts (appointment reminders) are left alone.
+create or replace function internal.consent_hold(
+  p_lead_id bigint, p_reason text, p_now timestamptz
+) returns void
+language plpgsql set search_path = public as $$
+begin
+  if p_lead_id is null then
+    return;
+  end if;
+  update leads set needs_review = left(p_reason, 500), updated_at = p_now where id = p_lead_id;
+  update enrollments set status = 'paused', stopped_reason = 'needs_review',
+         lease_owner = null, lease_expires_at = null, updated_at = p_now
+   where lead_id = p_lead_id and status = 'active';
+  update messages m set status = 'cancelled', error_code = 'needs_review', updated_at = p_now,
+         status_history = m.status_history
+           || jsonb_build_object('status', 'cancelled', 'at', p_now, 'reason', 'needs_review')
+   where m.lead_id = p_lead_id and m.status = 'queued' and m.kind in ('marketing', 'rescue');
+  update calls k set status = 'cancelled', error_code = 'needs_review',
+         error_message = 'held: the lead''s words need a human', updated_at = p_now
+   where k.lead_id = p_lead_id and k.status = 'queued' and k.vapi_call_id is null;
+end
+$$;
+
 -- ---------------------------------------------------------------------------------------
 -- Twilio
 -- ---------------------------------------------------------------------------------------
 
--- One inbound SMS, classified by the caller (stop | start | help | ack | reply), stored and
--- applied: stop → SMS opt-out everywhere (lead flag, suppression, stop rules, queued SMS
--- cancelled); start → opted back in; reply → lead engaged + stop rules 'on_reply'.
+-- One inbound SMS, classified by the caller (app.consent.keywords: stop | start | help | ack |
+-- ambiguous | reply), stored and applied: stop → SMS opt-out of the sender's number (lead
+-- flag, suppression, stop rules, queued SMS cancelled) and of every other channel in
+-- p_scope (internal.consent_opt_out); start → opted back in to SMS; ambiguous → all
+-- automated contact held (internal.consent_hold, p_reason kept), the lead NOT engaged;
+-- reply → lead engaged + stop rules 'on_reply'.
 -- p_notify: outbox messages to enqueue with it (operator notification, HELP answer).
 create or replace function webhook_twilio_inbound(
   p_dedupe_key text, p_kind text, p_payload jsonb, p_from text, p_notify jsonb,
-  p_now timestamptz
+  p_now timestamptz, p_scope text[] default null, p_reason text default null
 ) returns table (duplicate boolean, event_id bigint, lead_id bigint, stopped integer,
                  message_ids bigint[])
 language plpgsql set search_path = public as $$
@@ -174,8 +259,12 @@ declare
   v_stopped integer := 0;
   v_ids bigint[] := '{}';
   v_msg jsonb;
+  v_others text[] := array(select unnest(coalesce(p_scope, '{}')) except select 'sms');
 begin
-  v_event := internal.webhook_store_event('twilio', p_dedupe_key, 'sms.' || p_kind, p_payload,
+  v_event := internal.webhook_store_event('twilio', p_dedupe_key, 'sms.' || p_kind,
+                                           coalesce(p_payload, '{}') || jsonb_strip_nulls(jsonb_build_object(
+                                             'nightshift_scope', to_jsonb(p_scope),
+                                             'nightshift_reason', p_reason)),
                                            p_now);
   if v_event is null then
     return query select true, null::bigint, null::bigint, 0, '{}'::bigint[];
@@ -190,9 +279,17 @@ begin
              || jsonb_build_object('status', 'cancelled', 'at', p_now, 'reason', 'sms_stop')
      where channel = 'sms' and status = 'queued'
        and (to_address = p_from or messages.lead_id = v_lead);
+    if cardinality(v_others) > 0 then
+      v_stopped := v_stopped + internal.consent_opt_out(v_lead, p_from, v_others,
+                                                        'twilio:inbound', p_now);
+    end if;
   elsif p_kind = 'start' then
     update leads set sms_opted_out_at = null, updated_at = p_now where id = v_lead;
     delete from suppressions where channel = 'sms' and address = p_from and reason = 'stop';
+  elsif p_kind = 'ambiguous' then
+    perform internal.consent_hold(v_lead, 'ambiguous reply by SMS: '
+                                  || coalesce(p_reason, '?') || ': '
+                                  || left(coalesce(p_payload->>'Body', ''), 300), p_now);
   elsif p_kind = 'reply' then
     perform internal.lead_advance_status(v_lead, 'engaged', p_now);
     v_stopped := apply_stop_rules(v_lead, 'reply', p_now);
@@ -323,6 +420,40 @@ $$;
 -- ---------------------------------------------------------------------------------------
 -- Vapi
 -- ---------------------------------------------------------------------------------------
+
+-- An opt-out said on a call (issue 14): the `optOut` tool the assistant calls, or a revocation
+-- found in the end-of-call report's transcript. Stored under p_dedupe_key (a duplicate
+-- changes nothing) and applied at once to p_channels (internal.consent_opt_out). The lead is
+-- the call's, else the metadata lead_id / customer number (internal.vapi_call_lead); with
+-- no lead the number itself is suppressed for calls and texts.
+create or replace function webhook_vapi_opt_out(
+  p_dedupe_key text, p_event_type text, p_payload jsonb, p_call jsonb, p_channels text[],
+  p_reason text, p_now timestamptz
+) returns table (duplicate boolean, event_id bigint, lead_id bigint, stopped integer)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+declare
+  v_event bigint;
+  v_lead bigint;
+  v_phone text := p_call->>'to_number';
+begin
+  v_event := internal.webhook_store_event(
+    'vapi', p_dedupe_key, p_event_type,
+    jsonb_build_object('message', coalesce(p_payload, '{}'), 'channels', to_jsonb(p_channels),
+                       'reason', p_reason), p_now);
+  if v_event is null then
+    return query select true, null::bigint, null::bigint, 0;
+    return;
+  end if;
+  select c.lead_id into v_lead from calls c where c.vapi_call_id = p_call->>'vapi_call_id';
+  v_lead := coalesce(v_lead, internal.vapi_call_lead(p_call));
+  if v_lead is not null then
+    select coalesce(l.phone, v_phone) into v_phone from leads l where l.id = v_lead;
+  end if;
+  return query select false, v_event, v_lead,
+    internal.consent_opt_out(v_lead, v_phone, p_channels, 'vapi:' || p_event_type, p_now);
+end
+$$;
 
 -- A status-update: moves the call forward only (a late 'in-progress' never reopens it).
 -- An existing row is updated in place; a new one is inserted with the update applied (when
@@ -606,7 +737,8 @@ $$;
 -- ---------------------------------------------------------------------------------------
 
 -- The missed-call rescue text: at most one per lead per 24 h, however many reports arrive
--- (serialised per lead), never to an SMS opt-out. Returns the queued message, or nothing.
+-- (serialised per lead), never to an SMS opt-out nor to a lead held for a human (needs_review).
+-- Returns the queued message, or nothing.
 create or replace function webhook_enqueue_rescue(
   p_lead_id bigint, p_message jsonb, p_now timestamptz
 ) returns setof messages
@@ -618,6 +750,7 @@ begin
   select * into v_lead from leads where id = p_lead_id;
   if v_lead.id is null or v_lead.phone is null
      or internal.outbox_is_suppressed('sms', v_lead.id, v_lead.phone)
+     or v_lead.needs_review is not null  -- held for a human (internal.consent_hold)
      or exists (select from messages m where m.lead_id = p_lead_id and m.kind = 'rescue'
                    and m.created_at > p_now - interval '24 hours') then
     return;

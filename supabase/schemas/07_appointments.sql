@@ -34,7 +34,10 @@ create table appointments (
   confirmed_at      timestamptz,
   cancelled_at      timestamptz,
   completed_at      timestamptz,
-  no_show_at        timestamptz
+  no_show_at        timestamptz,
+  -- The calendar's own time of the latest booking event applied (appointments_upsert):
+  -- deliveries arrive out of order, an older event never overrides a newer one.
+  event_at          timestamptz
 );
 create index appointments_upcoming_idx on appointments (starts_at)
   where status in ('booked', 'confirmed');
@@ -91,6 +94,20 @@ create table status_cache (
 alter table status_cache enable row level security;
 revoke all on status_cache from public, anon, authenticated;
 grant all on status_cache to service_role;
+
+-- The status page's browser sessions (POST /status/login). Only the SHA-256 of the cookie
+-- is kept, so a copy of this table opens nothing; `token_tag` ties a session to the
+-- STATUS_TOKEN it was opened with (rotating the token ends every session). Logout revokes.
+create table status_sessions (
+  id_hash    text primary key,
+  token_tag  text not null,
+  created_at timestamptz not null,
+  expires_at timestamptz not null,
+  revoked_at timestamptz
+);
+alter table status_sessions enable row level security;
+revoke all on status_sessions from public, anon, authenticated;
+grant all on status_sessions to service_role;
 
 -- ---------------------------------------------------------------------------------------
 -- helpers
@@ -165,6 +182,9 @@ $$;
 -- created when new. A new booking marks the lead booked and stops its drips.
 -- p_event {dedupe_key, payload} (webhook deliveries) is stored in webhook_events first: a
 -- replayed delivery is a 'duplicate' and changes nothing (an old body never undoes a move).
+-- Events are ordered by their own time (p_booking.event_at, else p_now): one older than the
+-- last applied is 'stale' and changes nothing; a cancellation that arrives before its
+-- booking is kept as a cancelled appointment, so the late booking finds it cancelled.
 create or replace function appointments_upsert(
   p_booking jsonb, p_now timestamptz, p_event jsonb default null
 ) returns table (outcome text, appointment jsonb)
@@ -176,6 +196,8 @@ declare
   v_end timestamptz := (p_booking->>'ends_at')::timestamptz;
   v_phone text := nullif(p_booking->>'phone', '');
   v_email text := lower(nullif(p_booking->>'email', ''));
+  v_event_at timestamptz := coalesce((p_booking->>'event_at')::timestamptz, p_now);
+  v_cancel boolean := p_booking->>'status' = 'cancelled';
 begin
   perform pg_advisory_xact_lock(hashtext('appointments'));
   if p_event is not null and internal.webhook_store_event(
@@ -187,7 +209,12 @@ begin
   select * into v from appointments a
    where a.external_id = p_booking->>'external_id' for update;
   if found then
-    if p_booking->>'status' = 'cancelled' then
+    if v_event_at < v.event_at then
+      return query select 'stale'::text, internal.appointment_view(v.id);
+      return;
+    end if;
+    update appointments a set event_at = v_event_at where a.id = v.id;
+    if v_cancel then
       return query select (case when v.status = 'cancelled' then 'unchanged'
                                 else 'cancelled' end),
                           internal.appointment_view(
@@ -198,10 +225,6 @@ begin
       perform appointment_reschedule(v.id, v_start, v_end, p_now);
       return query select 'rescheduled'::text, internal.appointment_view(v.id);
     end if;
-    return;
-  end if;
-  if p_booking->>'status' = 'cancelled' then
-    return query select 'unknown'::text, null::jsonb;
     return;
   end if;
   select l.id into v_lead from leads l where l.phone = v_phone;
@@ -219,11 +242,16 @@ begin
     return;
   end if;
   insert into appointments (lead_id, starts_at, ends_at, timezone, status, source,
-                            external_id, notes, created_at, updated_at)
-  values (v_lead, v_start, v_end, p_booking->>'timezone', 'booked',
+                            external_id, notes, created_at, updated_at, cancelled_at, event_at)
+  values (v_lead, v_start, v_end, p_booking->>'timezone',
+          case when v_cancel then 'cancelled' else 'booked' end,
           coalesce(p_booking->>'source', 'manual'), p_booking->>'external_id',
-          p_booking->>'notes', p_now, p_now)
+          p_booking->>'notes', p_now, p_now, case when v_cancel then p_now end, v_event_at)
   returning * into v;
+  if v_cancel then  -- its booking has not arrived yet: remembered, nothing planned or stopped
+    return query select 'cancelled'::text, internal.appointment_view(v.id);
+    return;
+  end if;
   perform internal.lead_advance_status(v_lead, 'booked', p_now);
   perform apply_stop_rules(v_lead, 'booking', p_now);
   return query select 'booked'::text, internal.appointment_view(v.id);
@@ -627,3 +655,40 @@ begin
 end
 $$;
 
+-- ---------------------------------------------------------------------------------------
+-- status page sessions
+-- ---------------------------------------------------------------------------------------
+
+-- Opens a session; sessions that ended over a day ago are deleted on the way (the table
+-- stays as small as the number of recent logins).
+create or replace function status_session_open(
+  p_id_hash text, p_token_tag text, p_expires_at timestamptz, p_now timestamptz
+) returns void
+language plpgsql set search_path = public as $$
+begin
+  delete from status_sessions
+   where least(expires_at, coalesce(revoked_at, expires_at)) < p_now - interval '1 day';
+  insert into status_sessions (id_hash, token_tag, created_at, expires_at)
+  values (p_id_hash, p_token_tag, p_now, p_expires_at);
+end
+$$;
+
+-- True while the session is open: not revoked, not expired, same STATUS_TOKEN.
+create or replace function status_session_valid(
+  p_id_hash text, p_token_tag text, p_now timestamptz
+) returns boolean
+language sql stable set search_path = public as $$
+  select exists (select from status_sessions s
+                  where s.id_hash = p_id_hash and s.token_tag = p_token_tag
+                    and s.revoked_at is null and s.expires_at > p_now);
+$$;
+
+-- Logout: the session ends now, whoever holds a copy of the cookie.
+create or replace function status_session_revoke(p_id_hash text, p_now timestamptz)
+returns void
+language plpgsql set search_path = public as $$
+begin
+  update status_sessions set revoked_at = p_now
+   where id_hash = p_id_hash and revoked_at is null;
+end
+$$;

@@ -40,7 +40,7 @@ async def test_critical_goes_by_sms_and_email_warning_by_email_info_only_to_logs
     assert "job.drip.down" in email[0]["payload"]["text"]
     assert "probe.resend.down" in email[0]["payload"]["text"]
     assert "demo.info" not in email[0]["payload"]["text"]
-    assert all(m["status"] == "sent" and m["provider"] == "dryrun" for m in sms + email)
+    assert all(m["status"] == "dry_run" and m["provider"] == "dryrun" for m in sms + email)
     logs = query(database_dsn, "select message, context from system_logs where source = 'alert'")
     assert logs == [
         {"message": "an informational note", "context": {"key": "demo.info", "details": {"n": 1}}}
@@ -221,7 +221,7 @@ async def test_concurrent_flushes_send_each_notification_once(
 
     messages = alert_messages(database_dsn)
     assert sorted(m["to_address"] for m in messages) == sorted([PHONE, EMAIL])
-    assert all(m["status"] == "sent" for m in messages)
+    assert all(m["status"] == "dry_run" for m in messages)
 
 
 async def test_a_warning_raised_again_as_critical_pages_at_the_higher_tier(

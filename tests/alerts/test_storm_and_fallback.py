@@ -95,7 +95,7 @@ async def test_email_provider_down_warnings_go_by_sms(
     assert resend.call_count == 1 and report.fallbacks == 1
     email, sms = alert_messages(database_dsn)
     assert (email["channel"], email["status"]) == ("email", "queued")  # retried later
-    assert (sms["channel"], sms["to_address"], sms["status"]) == ("sms", PHONE, "sent")
+    assert (sms["channel"], sms["to_address"], sms["status"]) == ("sms", PHONE, "dry_run")
     assert sms["payload"]["fallback"] is True and "probe.vapi.down" in sms["payload"]["body"]
 
     await flush_alerts(
@@ -121,7 +121,7 @@ async def test_email_down_with_two_recipients_tries_resend_once_and_texts_once(
     assert resend.call_count == 1  # the second email row is deferred, not tried
     assert report.outcomes == {"failed": 1, "deferred": 1}
     (sms,) = sent_to(database_dsn, PHONE)
-    assert sms["status"] == "sent" and sms["idempotency_key"].startswith("alert-fallback:sms:")
+    assert sms["status"] == "dry_run" and sms["idempotency_key"].startswith("alert-fallback:sms:")
 
 
 async def test_twilio_down_criticals_go_by_email(

@@ -101,6 +101,7 @@ def configured(database_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.setenv("DATABASE_URL", database_dsn)
+    monkeypatch.setenv("NIGHTSHIFT_DRY_RUN", "1")  # no provider keys here: a dry run, on purpose
     monkeypatch.chdir(Path(__file__).parent)  # no .env here
     get_settings.cache_clear()
     yield database_dsn

@@ -32,7 +32,7 @@ async def test_vapi_tool_call_booking_to_confirmation_status_and_digest(
     assert sms == f"appt:{a['id']}:v1:confirmation:sms"
     [text] = rows(database_dsn, "select payload->>'body' b, payload->'request' r, status"
                                 " from messages where idempotency_key = %s", (sms,))  # fmt: skip
-    assert text["status"] == "sent" and text["r"] is not None  # what the dry run sent
+    assert text["status"] == "dry_run" and text["r"] is not None  # what the dry run sent
     assert "Reply C to confirm, R to reschedule, X to cancel." in text["b"]
     plan = plan_rows(database_dsn, a["id"])
     assert plan[(1, "reminder_1h", "sms")]["status"] == "scheduled"

@@ -35,7 +35,7 @@ async def test_enroll_send_first_step_then_wait_for_the_delay(
     assert counts == {"advance": 3}
     rows = await query(ctx, "select channel, status, to_address, payload from messages order by id")
     assert [r["channel"] for r in rows] == ["sms"] * 3
-    assert all(r["status"] == "sent" for r in rows)
+    assert all(r["status"] == "dry_run" for r in rows)
     assert rows[0]["payload"]["body"].startswith("Hi Lead, Demo Heating & Air here")
     assert await drip.run(drip_deps(ctx)) == {}  # the email step waits 2 days
     clock.advance(timedelta(days=2, minutes=1))
@@ -59,7 +59,7 @@ async def test_two_concurrent_runs_send_every_step_exactly_once(
     await asyncio.gather(drip.run(deps), drip.run(deps))
     [row] = await query(ctx, "select count(*) n, count(distinct enrollment_id) e from messages")
     assert (row["n"], row["e"]) == (500, 500)
-    [sent] = await query(ctx, "select count(*) n from messages where status = 'sent'")
+    [sent] = await query(ctx, "select count(*) n from messages where status = 'dry_run'")
     assert sent["n"] == 500
 
 
@@ -193,8 +193,8 @@ async def test_a_dry_run_batch_is_claimed_in_one_call_per_channel(
     assert [len(ids) for ids in recorded.claims] == [3]
     assert "enqueue_outbox_claimed" not in recorded.functions  # one path: write, then claim
     messages = rows(database_dsn, "select status, attempts, status_history from messages")
-    assert [(r["status"], r["attempts"]) for r in messages] == [("sent", 1)] * 3
-    assert [h["status"] for h in messages[0]["status_history"]][-2:] == ["sending", "sent"]
+    assert [(r["status"], r["attempts"]) for r in messages] == [("dry_run", 1)] * 3
+    assert [h["status"] for h in messages[0]["status_history"]][-2:] == ["sending", "dry_run"]
 
 
 async def test_the_claim_chunk_follows_each_providers_rate_limit(

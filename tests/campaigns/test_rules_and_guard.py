@@ -33,7 +33,7 @@ async def test_opt_out_between_claim_and_send_stops_the_send(ctx: Context) -> No
         for r in await query(ctx, "select lead_id, status, provider_id from messages")
     }
     assert rows[1]["status"] == "cancelled" and rows[1]["provider_id"] is None
-    assert rows[2]["status"] == "sent"
+    assert rows[2]["status"] == "dry_run"
     [e1] = await query(ctx, "select status, stopped_reason from enrollments where lead_id = 1")
     assert (e1["status"], e1["stopped_reason"]) == ("stopped", "opted_out:sms")
 

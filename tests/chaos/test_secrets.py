@@ -52,7 +52,7 @@ SECRET_VALUES = {
     "vapi_api_key": "5b2e9c1d-7f4a-4e3b-8c6d-1a9f0e2b3c4d",
     "vapi_webhook_secret": "vws_Kp4Xr8Qm2Tz6Vb9Nc3Jh7Ld1",
     "link_signing_secret": "9a1b8c2d7e3f6a4b5c0d9e1f8a2b7c3d6e4f5a0b9c1d8e2f7a3b6c4d5e0f9a1b",
-    "status_token": "st_Hq6Wn2Zr9Pk4Tc8Xm1Vb5Lj3",
+    "status_token": "st_Hq6Wn2Zr9Pk4Tc8Xm1Vb5Lj3Qy7Rw0Ez",
     "booking_webhook_secret": "bws_Rt5Yp8Wq2Kz7Nm4Xc1Vb6Hj9",
 }
 
@@ -72,6 +72,7 @@ def production_settings(database_dsn: str) -> Settings:
         vapi_assistant_id="asst_9a8b7c6d",
         oncall_phones="+14155550100",
         oncall_emails="oncall@acme.test",
+        heartbeat_url="https://hc-ping.com/acme-guardian",
         twilio_rate_per_second_per_sender=1000.0,
         resend_rate_per_second=1000.0,
         **SECRET_VALUES,

@@ -22,7 +22,7 @@ import respx
 from app.campaigns import drip
 from app.core.clock import ManualClock
 from app.jobs.drip import drip_deps
-from app.providers.ports import SendResult, SmsMessage, SmsSender
+from app.providers.ports import SendCheck, SendResult, SmsMessage, SmsSender
 from tests.campaigns.helpers import add_leads, load
 from tests.chaos.helpers import (
     SMS_ONLY,
@@ -45,11 +45,11 @@ class NextTickAt:
         self.name = inner.name
         self.fired = False
 
-    async def send(self, message: SmsMessage) -> SendResult:
+    async def send(self, message: SmsMessage, check: SendCheck | None = None) -> SendResult:
         if not self.fired and self.clock.now() >= self.when:
             self.fired = True
             await self.tick()
-        return await self.inner.send(message)
+        return await self.inner.send(message, check)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -15,7 +15,7 @@ import respx
 from app.campaigns import drip
 from app.core.clock import ManualClock
 from app.jobs.drip import drip_deps
-from app.providers.ports import SendResult, SmsMessage, SmsSender
+from app.providers.ports import SendCheck, SendResult, SmsMessage, SmsSender
 from app.webhooks.signatures import twilio_signature
 from tests.campaigns.helpers import add_leads, load
 from tests.chaos.helpers import (
@@ -41,11 +41,11 @@ class StopArrives:
         self.name = inner.name
         self.sent = 0
 
-    async def send(self, message: SmsMessage) -> SendResult:
+    async def send(self, message: SmsMessage, check: SendCheck | None = None) -> SendResult:
         if self.sent == STOP_AFTER:
             await self.arrive()
         self.sent += 1
-        return await self.inner.send(message)
+        return await self.inner.send(message, check)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -6,10 +6,15 @@
    suppressions or appointments appear).
 2. With no webhook secrets (development: unsigned webhooks are accepted and PARSED), the same
    kind of bodies reach the handlers: still never a 5xx.
+3. Verified (correctly signed) hostile bodies to Vapi, Resend and the booking webhook: lone
+   surrogates, NUL, odd Unicode, out-of-range dates and huge integers written into real
+   payloads, and JSON nested up to 100,000 deep: never a 5xx (issue 15).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import tempfile
 from collections.abc import AsyncIterator
@@ -27,6 +32,7 @@ from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.transport import PostgresTransport
 from app.jobs.bootstrap import Overrides, bootstrap
+from app.webhooks.signatures import svix_signature
 from tests.conftest import make_settings
 from tests.webhooks.helpers import PUBLIC, client, fixtures_dir
 
@@ -246,3 +252,57 @@ async def test_a_signed_request_is_stored_so_the_empty_tables_mean_something(
     response = await signed_http.post("/webhooks/vapi", content=body, headers=headers)
     assert response.status_code == 200
     assert await _count(transport, "webhook_events") == 1
+
+
+# --- hostile but verified (issue 15): odd text, deep nesting, dates out of range ------------
+ODD = ["\ud83d", "\ude00", "\x00", "\ufffd", "\U0001f600", "\u202e", "\\", '"', "\u2028"]
+odd_text = st.lists(st.one_of(st.sampled_from(ODD), any_text), max_size=6).map("".join)
+deep_json = st.tuples(st.integers(1, 100_000), st.sampled_from([b"[]", b'{"a":}'])).map(
+    lambda t: b"[" * t[0] + b"]" * t[0] if t[1] == b"[]" else b'{"a":' * t[0] + b"1" + b"}" * t[0]
+)
+odd_date = st.one_of(
+    st.integers(1, 9999).map(lambda y: f"{y:04d}-12-31T23:30:00-05:00"),
+    st.sampled_from(["9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00-12:00", "2027-02-30",
+                     "2027-03-04T10:00:00", "+275760-09-13T00:00:00Z", "1e400"]),
+)  # fmt: skip
+
+
+def _hostile(draw: st.DrawFn, provider: str) -> bytes:
+    """A real payload of `provider` with odd text, dates or numbers written into it, or a
+    body nested up to 100,000 deep."""
+    if draw(st.integers(0, 4)) == 0:
+        return draw(deep_json)
+    value = st.one_of(odd_text, odd_date, st.integers(-(2**80), 2**80), json_value)
+    edits = draw(st.lists(st.tuples(st.integers(0, 10_000), value), min_size=1, max_size=4))
+    _, body = _mutate(draw(st.sampled_from(SEEDS[provider])), edits)
+    return body
+
+
+@st.composite
+def verified(draw: st.DrawFn, path: str, now: int) -> tuple[str, str, bytes, dict[str, str]]:
+    """A hostile body to `path`, signed as its provider would sign it."""
+    provider = {"/webhooks/vapi": "vapi", "/webhooks/resend": "resend"}.get(path, "booking")
+    body = _hostile(draw, provider)
+    headers = {"content-type": "application/json"}
+    if provider == "vapi":
+        headers["x-vapi-secret"] = SECRETS["vapi_webhook_secret"]
+    elif provider == "resend":
+        msg_id = f"msg_{draw(st.integers(0, 10**9))}"
+        signature = svix_signature(SECRETS["resend_webhook_secret"], msg_id, str(now), body)
+        headers.update({"svix-id": msg_id, "svix-timestamp": str(now), "svix-signature": signature})
+    else:
+        secret = SECRETS["booking_webhook_secret"].encode()
+        headers["x-booking-signature"] = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return "POST", path, body, headers
+
+
+@FUZZ
+@given(data=st.data())
+async def test_verified_hostile_bodies_never_5xx(
+    signed_http: httpx.AsyncClient, clock: ManualClock, data: st.DataObject
+) -> None:
+    now = int(clock.now().timestamp())
+    for path in ("/webhooks/vapi", "/webhooks/resend", "/webhooks/booking"):
+        request = data.draw(verified(path, now), label=path)
+        status = await _send(signed_http, request)
+        assert status < 500, (*request[:2], request[2][:300])

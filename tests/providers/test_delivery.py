@@ -16,7 +16,7 @@ from app.db.repositories import Repositories
 from app.db.transport import PostgresTransport
 from app.providers.delivery import OutboxDelivery
 from app.providers.dryrun import DryRunCallPlacer, DryRunEmailSender, DryRunSmsSender
-from app.providers.ports import EmailMessage, SendResult
+from app.providers.ports import EmailMessage, SendCheck, SendResult
 from app.providers.resend import ResendEmailSender
 from app.providers.twilio import TwilioSmsSender
 from app.providers.vapi import VapiCallPlacer
@@ -90,7 +90,7 @@ async def test_the_row_is_claimed_before_the_provider_is_called(
     class Spy:
         name = "spy"
 
-        async def send(self, message: EmailMessage) -> SendResult:
+        async def send(self, message: EmailMessage, check: SendCheck | None = None) -> SendResult:
             row = await repos.outbox.get_message(message.outbox_id)
             assert row is not None
             seen.append(row.status)
@@ -217,7 +217,7 @@ async def test_dry_run_delivery_records_the_request_with_provider_dryrun(
     assert (await dry.deliver_message(message_id)).outcome == "sent"
     row = await repos.outbox.get_message(message_id)
     assert row is not None
-    assert (row.provider, row.status, row.provider_id) == ("dryrun", "sent", "dryrun-m1")
+    assert (row.provider, row.status, row.provider_id) == ("dryrun", "dry_run", "dryrun-m1")
     assert row.payload["request"]["form"]["Body"] == BODY
     assert "Authorization" not in row.payload["request"]["headers"]
 

@@ -82,6 +82,9 @@ async def test_batch_record_keeps_a_status_a_webhook_already_moved(
         r["id"]: r
         for r in sql(database_dsn, "select id, status, provider_id, payload from messages")
     }
-    assert (rows[a]["status"], rows[a]["payload"]["request"]) == ("sent", {"form": {"Body": "hi"}})
+    assert (rows[a]["status"], rows[a]["payload"]["request"]) == (
+        "dry_run",
+        {"form": {"Body": "hi"}},
+    )
     assert (rows[b]["status"], rows[b]["provider_id"]) == ("delivered", "SM2")
     assert "request" not in rows[b]["payload"]

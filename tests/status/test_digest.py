@@ -64,7 +64,7 @@ async def test_sent_once_per_local_day_after_the_digest_hour(
         " from messages where idempotency_key like 'digest:%%'",
     )
     assert [(m["idempotency_key"], m["to_address"], m["status"]) for m in sent] == [
-        ("digest:2026-11-25:owner@example.com", "owner@example.com", "sent")
+        ("digest:2026-11-25:owner@example.com", "owner@example.com", "dry_run")
     ]
     assert "digest for Wed Nov 25" in sent[0]["s"]
     clock.set(datetime(2026, 11, 27, 13, 30, tzinfo=UTC))  # next morning: the next day's

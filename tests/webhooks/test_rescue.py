@@ -47,7 +47,7 @@ async def test_missed_call_gets_one_text_per_day(ctx: Context, db: Db, clock: Ma
         "select lead_id, to_address, kind, status, provider, payload, created_at "
         "from messages order by id"
     )
-    assert [t["status"] for t in texts] == ["sent", "sent"]
+    assert [t["status"] for t in texts] == ["dry_run", "dry_run"]
     assert texts[0]["lead_id"] == lead_id and texts[0]["to_address"] == MARCUS
     assert texts[0]["kind"] == "rescue" and texts[0]["provider"] == "dryrun"
     assert "https://example.com/book" in texts[0]["payload"]["body"]
@@ -71,7 +71,7 @@ async def test_at_2055_in_florida_it_is_queued_for_the_morning(
     assert await _deliver_due(ctx) == 0
     clock.set(morning)
     assert await drip.run(drip_deps(ctx)) == {"rescue_texts": 1}  # the drip tick sends held rescues
-    assert db.one("select status from messages")["status"] == "sent"
+    assert db.one("select status from messages")["status"] == "dry_run"
 
 
 async def test_opted_out_or_answered_gets_no_text(ctx: Context, db: Db, clock: ManualClock) -> None:
@@ -140,4 +140,4 @@ async def test_a_held_text_is_gated_again_when_it_is_due(
     assert datetime.fromisoformat(text["payload"]["not_before"]) == reopens
     clock.set(reopens)
     assert await _deliver_due(ctx) == 1
-    assert db.one("select status from messages where kind = 'rescue'")["status"] == "sent"
+    assert db.one("select status from messages where kind = 'rescue'")["status"] == "dry_run"

@@ -110,7 +110,7 @@ async def test_help_without_advanced_opt_out_is_answered_through_the_outbox(
     assert response.status_code == 200 and response.text == EMPTY
     sms = db.one("select lead_id, to_address, kind, status, provider, payload from messages")
     assert sms["lead_id"] == lead_id and sms["to_address"] == USER
-    assert sms["status"] == "sent" and sms["provider"] == "dryrun"  # through OutboxDelivery
+    assert sms["status"] == "dry_run" and sms["provider"] == "dryrun"  # through OutboxDelivery
     assert "Brightside Dental" in sms["payload"]["body"]
     assert "Reply STOP to opt out" in sms["payload"]["body"]
 
@@ -129,7 +129,7 @@ async def test_reply_engages_lead_stops_drips_and_tells_the_operator(ctx: Contex
     }
     email = db.one("select channel, to_address, status, payload from messages")
     assert email["channel"] == "email" and email["to_address"] == "owner@example.com"
-    assert email["status"] == "sent"
+    assert email["status"] == "dry_run"
     assert "Running late" in email["payload"]["text"]
     assert db.one("select sms_opted_out_at from leads")["sms_opted_out_at"] is None
 
@@ -156,7 +156,7 @@ async def test_ack_from_on_call_number_acknowledges(
     confirmation = db.one(
         "select to_address, kind, status, payload from messages where kind = 'alert'"
     )
-    assert confirmation["to_address"] == "+14155550100" and confirmation["status"] == "sent"
+    assert confirmation["to_address"] == "+14155550100" and confirmation["status"] == "dry_run"
     assert confirmation["payload"]["body"] == (
         "nightshift: job.drip.down acknowledged (K7Q2); repeats stopped."
     )

@@ -219,7 +219,7 @@ async def test_garbage_values_in_a_verified_report_are_tolerated(
     assert response.status_code == 200
     call = db.one("select ended_at, cost, summary, analysis from calls")
     assert call["ended_at"] == clock.now() and call["cost"] is None
-    assert call["summary"] == "nul  inside"
+    assert call["summary"] == "nul \ufffd inside"  # NUL replaced (app/webhooks/payloads.py)
     assert call["analysis"] == {"successEvaluation": "true"}
 
 
