@@ -1,7 +1,7 @@
 """The Modal app: one cron function per registry job and one ASGI web endpoint.
 
 A thin shell (modal-examples style): each function is a one-line call into app/.
-Deploy: `modal deploy modal_deploy.py` (CI's deploy.yml does it after `nightshift migrate`).
+Deploy: `modal deploy modal_deploy.py` (deploy.yml: once ci passed, after `nightshift migrate`).
 Secrets come from the Modal secret `nightshift-secrets` as environment variables; the image
 itself sets NIGHTSHIFT_ENV=production (`RUNTIME_ENV`), so a secret that forgets it still
 refuses to start without every credential instead of dry-running real customers' messages.
@@ -9,7 +9,6 @@ refuses to start without every credential instead of dry-running real customers'
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import modal
@@ -22,18 +21,16 @@ SECRET_NAME = "nightshift-secrets"
 RUNTIME_ENV = {"NIGHTSHIFT_ENV": "production"}
 
 
-def runtime_dependencies() -> list[str]:
-    """The project's runtime dependencies, read from pyproject.toml (no dev, no pgserver)."""
-    pyproject = ROOT / "pyproject.toml"
-    if not pyproject.exists():  # inside the container the image is already built
-        return []
-    deps: list[str] = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
-    return deps
-
+# pyproject.toml's runtime dependencies pinned with hashes (`make lock`; a test keeps it in
+# step). pip refuses any file whose hash is not listed, and --no-deps installs nothing the
+# lock does not name: every deploy builds the same packages from the same files.
+LOCK_FILE = ROOT / "requirements.lock"
+PIP_LOCK_OPTIONS = "--require-hashes --no-deps"
 
 image = (
     modal.Image.debian_slim(python_version=PYTHON_VERSION)
-    .pip_install(*runtime_dependencies())
+    # Read only when the image is built (at deploy); inside the container it is already built.
+    .pip_install_from_requirements(str(LOCK_FILE), extra_options=PIP_LOCK_OPTIONS)
     .env(RUNTIME_ENV)
     .add_local_python_source("app")  # Modal: local sources last
 )

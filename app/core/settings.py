@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     vapi_webhook_secret: SecretStr | None = None
     vapi_webhook_hmac_secret: SecretStr | None = None
     vapi_max_concurrent_calls: int = Field(default=10, ge=1)
+    # Lost end-of-call reports: a call with no report this long after Vapi's maximum call
+    # duration (the assistant's maxDurationSeconds, Vapi's default 600, 10-43200) plus the
+    # margin is fetched with GET /call/{id}; at most the batch per campaign_manager run.
+    vapi_max_call_seconds: int = Field(default=600, ge=10, le=43200)
+    vapi_reconcile_after_seconds: int = Field(default=900, ge=60)
+    vapi_reconcile_batch: int = Field(default=20, ge=0, le=500)
 
     # --- on-call and watchdog ---------------------------------------------------------------
     oncall_phones: CsvList = Field(default_factory=list)

@@ -62,6 +62,15 @@ class ReportResult(Model):
     recent_attempts: list[datetime] = Field(default_factory=list)  # texts + calls, last 24 h
 
 
+class StuckCall(Model):
+    """A call placed with Vapi whose end-of-call report never arrived."""
+
+    id: int
+    vapi_call_id: str
+    status: str
+    placed_at: datetime
+
+
 class VapiOptOutResult(Model):
     duplicate: bool
     event_id: int | None = None
@@ -174,6 +183,23 @@ class WebhookRepository:
             {"p_dedupe_key": dedupe_key, "p_payload": payload, "p_call": call, "p_now": now},
         )
         return ReportResult.model_validate(row)
+
+    async def calls_awaiting_report(
+        self, placed_before: datetime, placed_after: datetime, limit: int
+    ) -> list[StuckCall]:
+        """Calls with no end-of-call report placed in [placed_after, placed_before), least
+        recently checked first, at most `limit`."""
+        rows = await self.transport.call(
+            "calls_awaiting_report",
+            {"p_placed_before": placed_before, "p_placed_after": placed_after, "p_limit": limit},
+        )
+        return [StuckCall.model_validate(row) for row in rows]
+
+    async def call_reconcile_checked(self, call_id: int, reason: str, now: datetime) -> None:
+        """Stamp a call the reconciler looked at and left (why, and when)."""
+        await self.transport.call(
+            "call_reconcile_checked", {"p_id": call_id, "p_reason": reason, "p_now": now}
+        )
 
     async def apply_vapi_opt_out(
         self, dedupe_key: str, event_type: str, payload: dict[str, Any], call: dict[str, Any],

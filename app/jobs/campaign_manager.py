@@ -1,11 +1,16 @@
-"""The `campaign_manager` job's entry: what the manager uses, unpacked from the graph."""
+"""The `campaign_manager` job's entry: what the manager uses, unpacked from the graph; then
+the reconciler of lost end-of-call reports (app.campaigns.call_reconcile): lead-facing
+follow-ups (rescue texts, bookings) are campaign work, and the 600 s timeout leaves room for
+a bounded batch of `GET /call/{id}` (the guardian's 240 s tick stays a lean watchdog)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from app.campaigns import manager as manager_loop
+from app.campaigns.call_reconcile import reconcile_calls
 from app.jobs.bootstrap import Context
+from app.jobs.calls import reconcile_deps
 
 
 def manager_deps(ctx: Context) -> manager_loop.ManagerDeps:
@@ -17,4 +22,5 @@ def manager_deps(ctx: Context) -> manager_loop.ManagerDeps:
 
 
 async def run(ctx: Context) -> dict[str, Any]:
-    return await manager_loop.run(manager_deps(ctx), ctx.rng)
+    counts = await manager_loop.run(manager_deps(ctx), ctx.rng)
+    return {**counts, **await reconcile_calls(reconcile_deps(ctx))}

@@ -10,6 +10,7 @@ the process. `DisabledSender` refuses every send of a feature switched off in se
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import structlog
 
@@ -80,6 +81,9 @@ class DryRunCallPlacer:
     async def find_placed(self, request: CallRequest, since: datetime) -> CallResult | None:
         return None
 
+    async def fetch_call(self, call_id: str) -> dict[str, Any] | None:
+        return None  # a dry run placed no real call: nothing to reconcile
+
 
 class DisabledSender:
     """Every port, refusing: the feature is switched off (EMAIL/SMS/CALLS_ENABLED=false)."""
@@ -103,3 +107,6 @@ class DisabledSender:
 
     async def find_placed(self, request: CallRequest, since: datetime) -> CallResult | None:
         return None
+
+    async def fetch_call(self, call_id: str) -> dict[str, Any] | None:
+        return None  # a dry run placed no real call: nothing to reconcile

@@ -141,3 +141,8 @@ class CallPlacer(Protocol):
     async def find_placed(self, request: CallRequest, since: datetime) -> CallResult | None:
         """The call the provider created for this outbox row since `since`, if any."""
         ...
+
+    async def fetch_call(self, call_id: str) -> dict[str, Any] | None:
+        """The provider's record of one call (Vapi's `Call`); None when it does not know it
+        (a dry-run or disabled placer knows none: nothing to reconcile)."""
+        ...

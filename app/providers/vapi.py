@@ -1,4 +1,4 @@
-"""Vapi (AI calls) over httpx: `POST https://api.vapi.ai/call`, `GET /call`.
+"""Vapi (AI calls) over httpx: `POST https://api.vapi.ai/call`, `GET /call`, `GET /call/{id}`.
 
 Body: `assistantId`, `phoneNumberId`, `customer.number`, `assistantOverrides.variableValues`
 and `assistantOverrides.metadata` — never a top-level `metadata` (Vapi answers 400 "property
@@ -8,6 +8,9 @@ reconciliation can tie a call back to its row.
 Never twice: no idempotency key exists. After an ambiguous failure (timeout, dropped
 connection, 5xx) the next attempt lists the calls of our phone number created since the claim
 (`GET /call?phoneNumberId=&createdAtGe=`) and only places the call when none is ours.
+
+`fetch_call` reads one call back (`GET /call/{id}`) for the reconciler of lost end-of-call
+reports: None when Vapi answers 404 (it does not know the call).
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
 
 from app.core.clock import Clock
-from app.providers.errors import AmbiguousProviderError, classify_vapi
+from app.providers.errors import AmbiguousProviderError, PermanentProviderError, classify_vapi
 from app.providers.http import bearer, call_provider
 from app.providers.ports import (
     CallRequest,
@@ -135,6 +139,22 @@ class VapiCallPlacer:
                 status = str(item.get("status", "queued"))
                 return CallResult("vapi", str(item["id"]), status, reconciled=True)
         return None
+
+    async def fetch_call(self, call_id: str) -> dict[str, Any] | None:
+        """The call as Vapi has it (`GET /call/{id}`, under the retry policy); None on 404."""
+        url = f"{self.config.base_url}/call/{quote(call_id, safe='')}"
+        lookup = ProviderRequest(method="GET", url=url)
+
+        async def attempt() -> dict[str, Any] | None:
+            try:
+                data = await self._call(lookup)
+            except PermanentProviderError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return data if isinstance(data, dict) else None
+
+        return await self.retry.run(attempt, what=f"vapi get call {call_id}")
 
     async def _call(self, request: ProviderRequest, params: dict[str, str] | None = None) -> Any:
         return await call_provider(

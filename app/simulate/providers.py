@@ -21,6 +21,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -205,6 +206,9 @@ class SimCalls:
 
     async def find_placed(self, request: CallRequest, since: datetime) -> CallResult | None:
         return None
+
+    async def fetch_call(self, call_id: str) -> dict[str, Any] | None:
+        return None  # the simulated world delivers every report
 
     def _schedule(self, call: dict[str, object], lead: SimLead | None) -> None:
         w = self.world

@@ -5,10 +5,12 @@ Contract:
 - assistant-request, tool-calls, function-call → their reply (app.webhooks.vapi_tools);
 - status-update → the calls row moves forward only; stored under
   `vapi:<call id>:status-update:<status>`;
-- end-of-call-report → the call and lead updated once, stored under
+- end-of-call-report → app.campaigns.call_report.apply_report (the reconciler of lost
+  reports uses it too): the call and lead updated once, stored under
   `vapi:<call id>:end-of-call-report` (never a body hash: redeliveries differ in presigned
   URLs); then the customer's words go through the revocation classifier (an opt-out said
-  on the call: app.webhooks.vapi_consent), then the rescue bridge (app.campaigns.rescue);
+  on the call), then the rescue bridge (app.campaigns.rescue), a due text sent after the
+  reply;
 - hang → stored for metrics; every other type (transcript, speech-update, types Vapi adds
   later) and verified bodies we cannot use → 200 `{}` (Vapi does not retry: a rejected
   report is lost).
@@ -24,9 +26,9 @@ from fastapi import BackgroundTasks, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.campaigns.rescue import is_due, queue_rescue
-from app.db.webhooks import ReportResult
+from app.campaigns.call_report import apply_report
 from app.jobs.bootstrap import Context
+from app.jobs.calls import report_deps
 from app.webhooks.common import (
     JSON_TYPES,
     Rejected,
@@ -40,8 +42,7 @@ from app.webhooks.common import (
     unverified_allowed,
 )
 from app.webhooks.signatures import verify_vapi_request
-from app.webhooks.vapi_consent import apply_transcript
-from app.webhooks.vapi_parse import call_id, obj, report_fields, status_fields
+from app.webhooks.vapi_parse import call_id, obj, status_fields
 from app.webhooks.vapi_tools import assistant_request, function_call, tool_calls
 
 log = structlog.get_logger(__name__)
@@ -100,39 +101,10 @@ async def _status(ctx: Context, message: dict[str, Any], payload: dict[str, Any]
 async def _report(
     ctx: Context, message: dict[str, Any], payload: dict[str, Any], background: BackgroundTasks
 ) -> Any:
-    fields = report_fields(message)
-    if not fields["vapi_call_id"]:
-        log.warning("end-of-call-report without a call id: ignored")
-        return {}
-    key = f"vapi:{fields['vapi_call_id']}:end-of-call-report"
-    result = await ctx.repos.webhooks.apply_vapi_report(key, payload, fields, ctx.clock.now())
-    if not result.duplicate:
-        await _transcript_opt_out(ctx, message)
-        await _rescue(ctx, result, background)
+    applied = await apply_report(report_deps(ctx), message, payload)
+    if applied is not None and applied.due_rescue is not None:
+        background.add_task(ctx.providers.delivery.deliver_each, [applied.due_rescue.id])
     return {}
-
-
-async def _transcript_opt_out(ctx: Context, message: dict[str, Any]) -> None:
-    """The report is stored: a failure is logged (and loud), never an error reply."""
-    try:
-        await apply_transcript(ctx, message)
-    except Exception as exc:
-        log.error("transcript opt-out not applied", call_id=call_id(message),
-                  error=type(exc).__name__)  # fmt: skip
-
-
-async def _rescue(ctx: Context, report: ReportResult, background: BackgroundTasks) -> None:
-    """The report is stored: a failing rescue is logged, never turned into an error reply."""
-    try:
-        rescue = await queue_rescue(
-            report, repo=ctx.repos.webhooks, settings=ctx.settings,
-            sms_provider=ctx.providers.sms.name, now=ctx.clock.now(),
-        )  # fmt: skip
-    except Exception as exc:
-        log.error("rescue text not queued", call_id=report.call_id, error=type(exc).__name__)
-        return
-    if rescue is not None and is_due(rescue, ctx.clock.now()):
-        background.add_task(ctx.providers.delivery.deliver_each, [rescue.id])
 
 
 async def _hang(ctx: Context, message: dict[str, Any], payload: dict[str, Any], *_: Any) -> Any:

@@ -6,8 +6,9 @@ Contract:
   the answer (calls only, or every channel; a scope we do not know counts as "all": the
   person asked to stop), stored under `vapi:<call id>:optOut:<toolCallId>` (a retried tool
   call changes nothing), and the result is one short sentence the assistant can say;
-- end-of-call report: each line the customer said (artifact.messages with role `user`, else
-  the `User:`/`Customer:` lines of the transcript) goes through app.consent.revocation as a
+- end-of-call report (app.campaigns.call_report, shared with the reconciler of lost
+  reports): each line the customer said (artifact.messages with role `user`, else the
+  `User:`/`Customer:` lines of the transcript) goes through app.consent.revocation as a
   call; any opt-out opts the lead out of calls, and of the channels its words name ("stop
   texting me too") or every channel ("take me off your list"). Stored under
   `vapi:<call id>:transcript-opt-out`. Lines that are only doubtful change nothing here;
@@ -21,11 +22,11 @@ from typing import Any
 
 import structlog
 
-from app.consent.revocation import ALL, Channel, classify
+from app.consent.revocation import ALL, Channel
 from app.db.errors import DatabaseError
 from app.jobs.bootstrap import Context
 from app.webhooks.booking import TOOL_CALL_ID, Tool, ToolError
-from app.webhooks.vapi_parse import call_identity, obj, text
+from app.webhooks.vapi_parse import call_identity, text
 
 log = structlog.get_logger(__name__)
 CONFIRM = {
@@ -33,7 +34,6 @@ CONFIRM = {
              "another call from us.",
     "all": "Done: you will not get any more calls, texts or emails from us.",
 }  # fmt: skip
-_SPEAKERS = ("user:", "customer:")
 
 
 def _identity(message: dict[str, Any], args: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -67,48 +67,3 @@ async def opt_out_tool(ctx: Context, args: dict[str, Any], message: dict[str, An
 
 
 TOOLS: dict[str, Tool] = {"optOut": opt_out_tool}
-
-
-def customer_lines(message: dict[str, Any]) -> list[str]:
-    """What the customer said, line by line (never the assistant's words)."""
-    for source in (obj(message.get("artifact")).get("messages"), message.get("messages")):
-        if isinstance(source, list) and source:
-            return [str(m["message"]) for m in map(obj, source)
-                    if m.get("role") == "user" and isinstance(m.get("message"), str)]  # fmt: skip
-    transcript = text(obj(message.get("artifact")).get("transcript")) or text(
-        message.get("transcript")
-    )
-    lines = []
-    for line in (transcript or "").splitlines():
-        head, _, rest = line.partition(":")
-        if f"{head.strip().lower()}:" in _SPEAKERS:
-            lines.append(rest.strip())
-    return lines
-
-
-def transcript_revocation(message: dict[str, Any]) -> tuple[tuple[Channel, ...], str] | None:
-    """The channels the customer's own words revoke (always calls), and the reason; None when
-    nothing they said is an opt-out."""
-    channels: set[Channel] = set()
-    reasons = []
-    for line in customer_lines(message):
-        verdict = classify(line, "call")
-        if verdict.kind == "opt_out":
-            channels |= {"call", *verdict.scope}
-            reasons.append(f"{verdict.reason} ({line[:120]!r})")
-    return (tuple(sorted(channels)), "; ".join(reasons)[:500]) if channels else None
-
-
-async def apply_transcript(ctx: Context, message: dict[str, Any]) -> None:
-    """The end-of-call fallback: a revocation in the customer's words opts the lead out."""
-    found = transcript_revocation(message)
-    identity = _identity(message)
-    if found is None or not identity["vapi_call_id"]:
-        return
-    channels, reason = found
-    await ctx.repos.webhooks.apply_vapi_opt_out(
-        f"vapi:{identity['vapi_call_id']}:transcript-opt-out", "transcript",
-        {"reason": reason}, identity, channels, reason, ctx.clock.now(),
-    )  # fmt: skip
-    log.info("opt-out heard in a call transcript", call_id=identity["vapi_call_id"],
-             channels=list(channels))  # fmt: skip

@@ -677,3 +677,36 @@ language sql stable set search_path = public as $$
   select * from calls where id = p_id;
 $$;
 
+
+-- Calls whose end-of-call report never arrived (issue 15, docs/webhooks.md "Lost
+-- end-of-call reports"): placed with Vapi, no outcome, placed between p_placed_after and
+-- p_placed_before (Vapi's maximum call duration plus a margin ago). Least recently
+-- checked first, so calls Vapi does not know (404) or still reports in progress never
+-- starve the others out of the bounded batch.
+create or replace function calls_awaiting_report(
+  p_placed_before timestamptz, p_placed_after timestamptz, p_limit integer
+) returns table (id bigint, vapi_call_id text, status text, placed_at timestamptz)
+language sql stable set search_path = public as $$
+  select c.id, c.vapi_call_id, c.status, coalesce(c.placed_at, c.claimed_at, c.created_at)
+    from calls c
+   where c.provider = 'vapi' and c.vapi_call_id is not null and c.outcome is null
+     and c.status not in ('cancelled', 'failed')
+     and coalesce(c.placed_at, c.claimed_at, c.created_at) < p_placed_before
+     and coalesce(c.placed_at, c.claimed_at, c.created_at) >= p_placed_after
+   order by (c.payload->>'reconcile_checked_at')::timestamptz nulls first,
+            coalesce(c.placed_at, c.claimed_at, c.created_at), c.id
+   limit greatest(p_limit, 0)
+$$;
+
+-- The reconciler looked at a call and left it (Vapi does not know it, it is still in
+-- progress, the lookup failed): stamped in payload, not updated_at, which counts a call as
+-- in flight for claim_call.
+create or replace function call_reconcile_checked(
+  p_id bigint, p_reason text, p_now timestamptz
+) returns void
+language sql set search_path = public as $$
+  update calls
+     set payload = payload || jsonb_build_object('reconcile_checked_at', p_now,
+                                                 'reconcile_reason', p_reason)
+   where id = p_id
+$$;

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from app.campaigns.call_report import customer_lines
 from app.core.clock import ManualClock
 from app.jobs.bootstrap import Context
-from app.webhooks.vapi_consent import CONFIRM, customer_lines
+from app.webhooks.vapi_consent import CONFIRM
 from tests.webhooks.helpers import (
     Db,
     client,

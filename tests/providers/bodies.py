@@ -86,3 +86,17 @@ def vapi_call(call_id: str, number: str, outbox_id: int | None, created: str) ->
             "remainingConcurrentCalls": 9,
         },
     }
+
+
+def vapi_ended_call(report: dict[str, Any]) -> dict[str, Any]:
+    """`GET /call/{id}` of an ended call: the `Call` an end-of-call report was sent for
+    (docs/notes/vapi-agents.md §5): the report's `call` with its status, endedReason,
+    timestamps, cost and the analysis and artifact at the top level; no `durationSeconds`
+    (a report-only field)."""
+    message = report["message"]
+    call: dict[str, Any] = {**message["call"], "status": "ended"}
+    for key in ("endedReason", "startedAt", "endedAt", "cost", "costs", "costBreakdown",
+                "analysis", "artifact"):  # fmt: skip
+        if key in message:
+            call[key] = message[key]
+    return call

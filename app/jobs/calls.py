@@ -1,0 +1,23 @@
+"""What the end-of-call report path and the reconciler of lost reports use, unpacked from
+the graph (the Vapi webhook and the `campaign_manager` job build them here, one way)."""
+
+from __future__ import annotations
+
+from app.campaigns.call_reconcile import ReconcileDeps
+from app.campaigns.call_report import ReportDeps
+from app.jobs.bootstrap import Context
+
+
+def report_deps(ctx: Context) -> ReportDeps:
+    """What `apply_report` uses, from the graph."""
+    return ReportDeps(ctx.repos.webhooks, ctx.clock, ctx.settings, ctx.providers.sms.name)
+
+
+def reconcile_deps(ctx: Context) -> ReconcileDeps:
+    """What `reconcile_calls` uses, from the graph."""
+    s = ctx.settings
+    return ReconcileDeps(
+        report=report_deps(ctx), calls=ctx.providers.calls, delivery=ctx.providers.delivery,
+        max_call_seconds=s.vapi_max_call_seconds, after_seconds=s.vapi_reconcile_after_seconds,
+        batch=s.vapi_reconcile_batch,
+    )  # fmt: skip
