@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import structlog
 
-from app.core.settings import Settings, SettingsError, is_placeholder
+from app.core.placeholders import is_placeholder
+from app.core.settings import Settings, SettingsError
 from app.jobs.bootstrap import warn_dry_run
 from tests.conftest import make_settings
 

@@ -16,7 +16,6 @@ Contract:
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -31,21 +30,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.core import production
-
-# A value that was obviously copied from an example and never filled in.
-_PLACEHOLDER = re.compile(
-    r"^(|x+|changeme|change[-_]me|replace[-_]?me|todo|tbd|placeholder|dummy|example|secret"
-    r"|your[-_ ].*|<.*>|\.\.\.|(re|sk|pk|ac|key)_?x+)$",
-    re.IGNORECASE,
-)
-
-# Demo values that make `make dev` readable; production must replace every one of them.
-_DEMO_DEFAULTS = {
-    "BUSINESS_NAME": "Demo Heating & Air",
-    "BUSINESS_POSTAL_ADDRESS": "100 Main St, Springfield, IL 62701",
-    "BOOKING_URL": "https://example.com/book",
-}
+from app.core import production, readiness
+from app.core.placeholders import DEMO_DEFAULTS, is_placeholder
 
 
 def _split_csv(value: Any) -> Any:
@@ -70,14 +56,6 @@ class SettingsError(ValueError):
     """Raised at startup when the configuration cannot work; the message names the variables."""
 
 
-def is_placeholder(value: str | SecretStr | None) -> bool:
-    """True when a value is missing, blank or an obvious copy-paste placeholder."""
-    if value is None:
-        return True
-    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-    return bool(_PLACEHOLDER.match(raw.strip()))
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
@@ -98,9 +76,9 @@ class Settings(BaseSettings):
 
     # --- public face ------------------------------------------------------------------------
     public_base_url: str = "http://127.0.0.1:8000"
-    business_name: str = _DEMO_DEFAULTS["BUSINESS_NAME"]
-    business_postal_address: str = _DEMO_DEFAULTS["BUSINESS_POSTAL_ADDRESS"]
-    booking_url: str = _DEMO_DEFAULTS["BOOKING_URL"]
+    business_name: str = DEMO_DEFAULTS["BUSINESS_NAME"]
+    business_postal_address: str = DEMO_DEFAULTS["BUSINESS_POSTAL_ADDRESS"]
+    booking_url: str = DEMO_DEFAULTS["BOOKING_URL"]
 
     # --- features (a disabled feature needs no credentials) ---------------------------------
     email_enabled: bool = True
@@ -267,94 +245,23 @@ class Settings(BaseSettings):
 
     def provider_requirements(self) -> dict[str, list[str]]:
         """Variables each enabled provider needs, by provider name."""
-        needs: dict[str, list[str]] = {}
-        if self.email_enabled:
-            needs["resend"] = ["RESEND_API_KEY", "EMAIL_FROM", "RESEND_WEBHOOK_SECRET"]
-        if self.sms_enabled:
-            sender = (
-                "TWILIO_MESSAGING_SERVICE_SID"
-                if self.twilio_messaging_service_sid
-                else "TWILIO_FROM_NUMBER"
-            )
-            needs["twilio"] = ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", sender]
-        if self.calls_enabled:
-            needs["vapi"] = [
-                "VAPI_API_KEY",
-                "VAPI_PHONE_NUMBER_ID",
-                "VAPI_ASSISTANT_ID",
-                "VAPI_WEBHOOK_HMAC_SECRET"
-                if self.vapi_webhook_hmac_secret
-                else "VAPI_WEBHOOK_SECRET",
-            ]
-        return needs
-
-    def _unset(self, names: list[str]) -> list[str]:
-        """Names whose value is missing, a placeholder, or still the shipped demo default."""
-        return [
-            name
-            for name in names
-            if is_placeholder(value := getattr(self, name.lower()))
-            or _DEMO_DEFAULTS.get(name) == value
-        ]
+        return readiness.provider_requirements(self)
 
     def missing_for_production(self) -> list[str]:
-        """Every variable production needs that is missing or a placeholder, in a stable order."""
-        missing: list[str] = []
-        if self.database_mode() == "embedded":
-            missing.append("DATABASE_URL (or SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY)")
-        # Tracked and unsubscribe links in sent mail must outlive a database credential rotation.
-        missing += self._unset([*_DEMO_DEFAULTS, "LINK_SIGNING_SECRET", "STATUS_TOKEN"])
-        for names in self.provider_requirements().values():
-            missing += self._unset(names)
-        if not self.oncall_phones and not self.oncall_emails:
-            missing.append("ONCALL_PHONES or ONCALL_EMAILS")
-        elif not self.oncall_phones and "ONCALL_PHONES" not in self.production_waivers:
-            missing.append("ONCALL_PHONES (or PRODUCTION_WAIVERS=ONCALL_PHONES)")
-        if is_placeholder(self.heartbeat_url) and "HEARTBEAT_URL" not in self.production_waivers:
-            missing.append("HEARTBEAT_URL (or PRODUCTION_WAIVERS=HEARTBEAT_URL)")
-        return missing
+        """Every variable production needs that is missing or a placeholder."""
+        return readiness.missing_for_production(self)
 
     def refused_for_production(self) -> list[tuple[str, str]]:
-        """(variable, reason) for each set value whose shape production refuses
-        (app.core.production); a reason never quotes a secret."""
-        values = {"PUBLIC_BASE_URL": self.public_base_url, "STATUS_TOKEN": self.status_token}
-        if self.email_enabled:
-            values["RESEND_WEBHOOK_SECRET"] = self.resend_webhook_secret
-        if self.sms_enabled:
-            values["TWILIO_ACCOUNT_SID"] = self.twilio_account_sid
-            values["TWILIO_MESSAGING_SERVICE_SID"] = self.twilio_messaging_service_sid
-        return production.refusals(
-            {name: _raw(value) for name, value in values.items() if not is_placeholder(value)}
-        )
+        """(variable, reason) for each set value whose shape production refuses."""
+        return readiness.refused_for_production(self)
 
     def dry_run_providers(self) -> list[str]:
         """Providers that will run as their dry-run twin (never in production)."""
-        return [
-            provider
-            for provider, names in self.provider_requirements().items()
-            if self._unset(names)
-        ]
+        return readiness.dry_run_providers(self)
 
     def dry_run_refusal(self) -> str | None:
-        """Why a job or the web app must not start: a configured (non-embedded) database
-        holds real customers, and a provider without credentials would record their sends
-        as done without sending them. None when no provider is dry, the database is the
-        embedded one (`make dev`), or NIGHTSHIFT_DRY_RUN=1 asks for the dry run."""
-        dry = self.dry_run_providers()
-        if not dry or self.nightshift_dry_run or self.database_mode() == "embedded":
-            return None
-        needs = self.provider_requirements()
-        missing = [name for provider in dry for name in self._unset(needs[provider])]
-        return (
-            f"a configured database ({self.database_mode()}) but no credentials for "
-            f"{', '.join(dry)}: set {', '.join(missing)}, or NIGHTSHIFT_DRY_RUN=1 to run "
-            "those providers as dry runs on purpose (nothing is sent; their sends are stored "
-            "as dry_run)"
-        )
-
-
-def _raw(value: str | SecretStr | None) -> str | None:
-    return value.get_secret_value() if isinstance(value, SecretStr) else value
+        """Why a job or the web app must not start with a dry provider; None when it may."""
+        return readiness.dry_run_refusal(self)
 
 
 @lru_cache(maxsize=1)
