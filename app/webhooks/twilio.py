@@ -16,7 +16,6 @@ Contract:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -34,12 +33,14 @@ from app.webhooks.common import (
     Rejected,
     SafeRoute,
     context,
+    parse_json,
     read_body,
     reject,
     require_media_type,
     secret_value,
     unverified_allowed,
 )
+from app.webhooks.payloads import storable
 from app.webhooks.signatures import verify_twilio_pairs, verify_twilio_signature
 from app.webhooks.twilio_status import status_update
 
@@ -66,11 +67,16 @@ def _form_pairs(body: bytes) -> list[tuple[str, str]]:
 
 
 def _json_params(body: bytes) -> dict[str, str]:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise Rejected(400, "malformed JSON") from exc
+    """A verified JSON body's parameters, parsed by the one JSON reader of the web edge
+    (depth limit, NUL and lone surrogates replaced, app/webhooks/payloads.py)."""
+    data = parse_json(body)
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _storable_params(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """A verified form's parameters as Postgres can keep them: a `%00` or an invalid byte
+    in a value becomes U+FFFD (the signature was checked on the values as sent)."""
+    return {str(storable(k)): str(storable(v)) for k, v in pairs}
 
 
 async def verified_params(request: Request) -> dict[str, str]:
@@ -89,7 +95,7 @@ async def verified_params(request: Request) -> dict[str, str]:
     ok = verify_twilio_pairs(token, url, pairs, signature)
     if not (ok or unverified_allowed(ctx.settings, ctx.settings.twilio_auth_token)):
         raise Rejected(403, "invalid Twilio signature")
-    return dict(pairs)
+    return _storable_params(pairs)
 
 
 @router.post("/webhooks/twilio/sms")

@@ -5,6 +5,7 @@ or complaint. Each gets its 4xx — or, when verified, is stored — never a 5xx
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,15 +16,19 @@ from app.core.clock import ManualClock
 from app.jobs.bootstrap import Context
 from app.webhooks.limits import LOGIN_MAX_BYTES
 from app.webhooks.payloads import RAW_BODY_KEY
-from app.webhooks.signatures import svix_signature
+from app.webhooks.signatures import svix_signature, twilio_signature
 from tests.webhooks.helpers import (
+    PUBLIC,
     RESEND_SECRET,
+    TWILIO_TOKEN,
     VAPI_SECRET,
     Db,
     at,
     client,
     fixture,
     post_vapi,
+    seed_lead,
+    signed_twilio,
     vapi_message,
     vapi_time,
 )
@@ -154,3 +159,29 @@ async def test_a_booking_in_the_year_9999_is_422(ctx: Context) -> None:
         response = await http.post("/webhooks/booking", json=booking)
     assert response.status_code == 422
     assert response.json() == {"error": "invalid booking: starts_at"}
+
+
+async def test_a_signed_twilio_json_body_nested_100000_deep_is_400(ctx: Context) -> None:
+    # Twilio signs a JSON body through the URL: bodySHA256 in the query, then the URL alone.
+    path = f"/webhooks/twilio/sms?bodySHA256={hashlib.sha256(DEEP).hexdigest()}"
+    headers = {"content-type": "application/json",
+               "x-twilio-signature": twilio_signature(TWILIO_TOKEN, PUBLIC + path)}  # fmt: skip
+    async with client(ctx) as http:
+        response = await http.post(path, content=DEEP, headers=headers)
+    assert response.status_code == 400
+    assert response.json() == {"error": "JSON nested deeper than 64 levels"}
+
+
+async def test_a_text_with_a_nul_byte_is_stored_and_applied(ctx: Context, db: Db) -> None:
+    # Some handsets send a NUL at the end of a message; Postgres refuses NUL in text.
+    lead = await seed_lead(ctx, db, phone="+15125550191")
+    params = {"MessageSid": "SM00000000000000000000000000000nul", "From": "+15125550191",
+              "To": "+15005550006", "Body": "STOP\x00"}  # fmt: skip
+    async with client(ctx) as http:
+        path, body, headers = signed_twilio("/webhooks/twilio/sms", params)
+        response = await http.post(path, content=body, headers=headers)
+    assert response.status_code == 200
+    stored = db.one("select payload from webhook_events where provider = 'twilio'")
+    assert stored["payload"]["Body"] == "STOP\ufffd"
+    row = db.one("select sms_opted_out_at from leads where id = %s", (lead,))
+    assert row["sms_opted_out_at"] is not None
