@@ -2,9 +2,10 @@
 
 What they read lives in the repository (`tests/fixtures/`, `bench/data/`). The check is
 static, over every `.py` file under tests/ and bench/: no path climbs out of the repository,
-whether by `..` or a `shared/` folder in a string or joined onto a path, or by going up from
-`__file__` past the repository root (`Path(__file__).parents[k]`, `.parent` chains, and the
-same on a name bound to such a path, e.g. `ROOT.parent`).
+whether by `..` in a string, an absolute path on a machine (`/work/...`, `/home/...`), or by
+going up from `__file__` past the repository root (`Path(__file__).parents[k]`, `.parent`
+chains, and the same on a name bound to such a path, e.g. `ROOT.parent`). A folder beside
+the checkout can only be reached in one of those ways.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ SCANNED = sorted(  # all but this file, whose examples of ways out are data
     if p != Path(__file__).resolve()
 )
 UP = {"resolve", "absolute"}  # calls that keep a path where it is
+# First folders of an absolute path on a machine (a URL path such as /webhooks/vapi is not one)
+MACHINE_ROOTS = {"work", "home", "tmp", "mnt", "root", "Users", "srv", "opt"}
 EVERY_PARENT = 10**6  # `.parents` iterated whole: up to `/`
 
 
@@ -83,12 +86,9 @@ def escapes(source: str, depth: int) -> list[str]:
     for node in ast.walk(tree):
         text = node.value if isinstance(node, ast.Constant) else None
         path_parts = text.replace("\\", "/").split("/") if isinstance(text, str) else []
-        out = ".." in path_parts or ("shared" in path_parts and len(path_parts) > 1)
-        if out and id(node) not in formatted:
+        absolute = len(path_parts) > 2 and path_parts[0] == "" and path_parts[1] in MACHINE_ROOTS
+        if (".." in path_parts or absolute) and id(node) not in formatted:
             found.append(f"line {node.lineno}: {text!r}")
-        right = node.right if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) else None
-        if isinstance(right, ast.Constant) and str(right.value).split("/")[0] == "shared":
-            found.append(f"line {node.lineno}: / {right.value!r}")
         if isinstance(node, ast.Attribute | ast.Subscript) and id(node) not in indexed:
             level = _levels_up(node, depth, names)
             if level is not None and level > 0:
@@ -108,17 +108,18 @@ def test_the_check_sees_the_old_ways_out() -> None:
     old_helpers = (
         "ROOT = Path(__file__).resolve().parents[2]\n"
         "for base in (ROOT, *ROOT.parents):\n"
-        "    candidate = base / 'shared' / 'fixtures'\n"
+        "    candidate = base / 'outside' / 'fixtures'\n"
     )
     old_bench = "ROOT = Path(__file__).resolve().parents[1]\nDATA = ROOT.parent / 'x.csv'\n"
-    assert len(escapes(old_helpers, depth=2)) == 2  # *ROOT.parents, / 'shared'
+    assert len(escapes(old_helpers, depth=2)) == 1  # *ROOT.parents: every folder above
     assert escapes(old_bench, depth=1) == ["line 2: ROOT.parent (1 above the root)"]
     assert escapes("X = Path(__file__).parents[3]\n", depth=2)
     assert escapes("X = Path(__file__).parent.parent.parent.parent\n", depth=2)
     assert escapes("X = Path(__file__).parent.parent.parent\n", depth=2) == []  # the root
-    assert escapes("open('../shared/data/a.csv')\n", depth=1)
+    assert escapes("open('../outside/data/a.csv')\n", depth=1)
     assert escapes("os.path.join(HERE, '..', '..')\n", depth=1)
-    assert escapes("DATA = Path('/work/shared/data/bank.csv')\n", depth=1)
+    assert escapes("DATA = Path('/work/outside/data/bank.csv')\n", depth=1)
+    assert escapes("URL = '/webhooks/twilio/sms'\n", depth=1) == []  # a URL path stays
     # ...and lets the in-repository ones through.
     inside = "ROOT = Path(__file__).resolve().parents[2]\nF = ROOT / 'tests' / 'fixtures'\n"
     assert escapes(inside, depth=2) == []
