@@ -21,6 +21,7 @@ Contract:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -60,16 +61,16 @@ async def reconcile_calls(deps: ReconcileDeps) -> dict[str, int]:
     stuck = await deps.report.webhooks.calls_awaiting_report(
         before, now - RECONCILE_HORIZON, deps.batch
     )
-    counts: dict[str, int] = {}
+    counts: Counter[str] = Counter()
     rescues: list[int] = []
     outages = 0
     for call in stuck:
         if outages >= MAX_CONSECUTIVE_OUTAGES:
-            counts["deferred"] = counts.get("deferred", 0) + 1
+            counts["deferred"] += 1
             continue
         verdict, rescue = await _one(deps, call)
         outages = outages + 1 if verdict == "provider_unavailable" else 0
-        counts[verdict] = counts.get(verdict, 0) + 1
+        counts[verdict] += 1
         if rescue is not None:
             rescues.append(rescue)
     if rescues:

@@ -65,7 +65,6 @@ class Context:
     transport: Transport
     repos: Repositories
     holder: str
-    database_mode: str
     providers: Providers
     alerts: Alerts
     rng_factory: Callable[[], np.random.Generator]
@@ -158,7 +157,6 @@ def build_graph(
         transport=transport,
         repos=repos,
         holder=overrides.holder or f"{socket.gethostname()}:{os.getpid()}",
-        database_mode=settings.database_mode(),
         providers=providers,
         alerts=alerts,
         rng_factory=_rng_factory(overrides.rng),

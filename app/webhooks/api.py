@@ -73,7 +73,7 @@ async def healthz(request: Request) -> JSONResponse:
         {
             "status": "ok",
             "time": now.isoformat(),
-            "database": {"ok": True, "mode": ctx.database_mode},
+            "database": {"ok": True, "mode": ctx.settings.database_mode()},
             "jobs": jobs,
         }
     )

@@ -17,7 +17,7 @@ from typing import Any
 from app.appointments.desk import BookingRequest, Refused
 from app.jobs.appointments import booking_desk
 from app.jobs.bootstrap import Context
-from app.webhooks.vapi_parse import call_id, customer_number, text
+from app.providers.vapi_parse import call_id, customer_number, text
 
 Tool = Callable[[Context, dict[str, Any], dict[str, Any]], Awaitable[Any]]
 TOOL_CALL_ID = "__tool_call_id"  # added to the arguments by the dispatcher

@@ -29,6 +29,7 @@ from starlette.routing import Route
 from app.campaigns.call_report import apply_report
 from app.jobs.bootstrap import Context
 from app.jobs.calls import report_deps
+from app.providers.vapi_parse import call_id, obj, status_fields
 from app.webhooks.common import (
     JSON_TYPES,
     Rejected,
@@ -42,7 +43,6 @@ from app.webhooks.common import (
     unverified_allowed,
 )
 from app.webhooks.signatures import verify_vapi_request
-from app.webhooks.vapi_parse import call_id, obj, status_fields
 from app.webhooks.vapi_tools import assistant_request, function_call, tool_calls
 
 log = structlog.get_logger(__name__)

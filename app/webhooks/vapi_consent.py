@@ -25,8 +25,8 @@ import structlog
 from app.consent.revocation import ALL, Channel
 from app.db.errors import DatabaseError
 from app.jobs.bootstrap import Context
+from app.providers.vapi_parse import call_identity, text
 from app.webhooks.booking import TOOL_CALL_ID, Tool, ToolError
-from app.webhooks.vapi_parse import call_identity, text
 
 log = structlog.get_logger(__name__)
 CONFIRM = {

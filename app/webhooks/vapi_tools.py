@@ -24,9 +24,9 @@ import structlog
 from app.db.errors import DatabaseError
 from app.db.webhooks import Caller
 from app.jobs.bootstrap import Context
+from app.providers.vapi_parse import call_of, customer_number, obj, text
 from app.webhooks.booking import TOOL_CALL_ID, TOOLS, ToolError
 from app.webhooks.vapi_consent import TOOLS as CONSENT_TOOLS
-from app.webhooks.vapi_parse import call_of, customer_number, obj, text
 
 log = structlog.get_logger(__name__)
 NO_ASSISTANT = "Sorry, we can't take your call right now. Please try again later."

@@ -11,9 +11,9 @@ import pytest
 from app.core.clock import ManualClock
 from app.db.scoring import PendingCall
 from app.jobs.bootstrap import Context
+from app.providers.vapi_parse import report_fields
 from app.scoring.export import export_training, objection_pairs, turns
 from app.scoring.quality import score_call, score_calls
-from app.webhooks.vapi_parse import report_fields
 from tests.webhooks.helpers import fixture
 
 REPORTS = (
