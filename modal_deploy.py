@@ -32,7 +32,9 @@ image = (
     # Read only when the image is built (at deploy); inside the container it is already built.
     .pip_install_from_requirements(str(LOCK_FILE), extra_options=PIP_LOCK_OPTIONS)
     .env(RUNTIME_ENV)
-    .add_local_python_source("app")  # Modal: local sources last
+    # Modal: local sources last. Every file of the package, not only the .py files (Modal's
+    # default): the console's Jinja2 templates (app/console/templates/) ship with it.
+    .add_local_python_source("app", ignore=[])
 )
 secrets = [modal.Secret.from_name(SECRET_NAME)]
 app = modal.App("nightshift", image=image, secrets=secrets)
@@ -71,9 +73,9 @@ def growth() -> None:
 @app.function(**_cron("guardian"))  # type: ignore[arg-type]
 def guardian() -> None:
     # Not run_scheduled: when the database is down it still pages on-call directly.
-    from app.jobs.guardian import run_guardian_scheduled
+    from app.modal_entry import run_guardian
 
-    run_guardian_scheduled(modal.current_function_call_id())
+    run_guardian(modal.current_function_call_id())
 
 
 @app.function(**_cron("appointments"))  # type: ignore[arg-type]

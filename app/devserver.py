@@ -4,6 +4,7 @@ in-process, beside the web app on 127.0.0.1 — the same jobs and app Modal runs
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 
 import structlog
@@ -14,13 +15,20 @@ from app.jobs.bootstrap import Context
 from app.jobs.guardian import guardian_tick
 from app.jobs.registry import next_fire
 from app.jobs.runner import RunOutcome, run_job
-from app.webhooks import create_app
+from app.webhooks import create_app, ingest
 
 log = structlog.get_logger(__name__)
 
 
+def with_ingest(ctx: Context) -> Context:
+    """The graph whose jobs drain the webhook spool through this process's web routes (the
+    same graph otherwise: a copy of the frozen dataclass, nothing patched)."""
+    return ctx if ctx.ingest is not None else dataclasses.replace(ctx, ingest=ingest)
+
+
 async def run_all_once(ctx: Context) -> list[RunOutcome]:
     """Run every registry job once, in registry order; failures are recorded, not raised."""
+    ctx = with_ingest(ctx)
     return [await run_job(ctx, job.name, reraise=False) for job in JOBS]
 
 
@@ -57,7 +65,7 @@ async def serve(ctx: Context, host: str, port: int) -> None:
     server = uvicorn.Server(
         uvicorn.Config(create_app(ctx), host=host, port=port, log_level="warning")
     )
-    scheduler = asyncio.create_task(schedule_forever(ctx))
+    scheduler = asyncio.create_task(schedule_forever(with_ingest(ctx)))
     log.info("nightshift dev is up", url=f"http://{host}:{port}/healthz")
     try:
         await server.serve()

@@ -12,8 +12,10 @@ from fastapi import FastAPI
 
 from app.core import logs
 from app.core.settings import get_settings
-from app.jobs.bootstrap import bootstrap
+from app.jobs.bootstrap import Context, Overrides, bootstrap
+from app.jobs.guardian import run_guardian_scheduled
 from app.jobs.runner import RunOutcome, run_job
+from app.providers.spool import Apply
 
 
 def run_scheduled(job: str, modal_call_id: str | None) -> RunOutcome:
@@ -22,10 +24,24 @@ def run_scheduled(job: str, modal_call_id: str | None) -> RunOutcome:
     logs.configure(settings.log_level, json=True)
 
     async def main() -> RunOutcome:
-        async with bootstrap(settings) as ctx:
+        async with bootstrap(settings, Overrides(ingest=webhook_ingest)) as ctx:
             return await run_job(ctx, job, modal_call_id=modal_call_id)
 
     return asyncio.run(main())
+
+
+def run_guardian(modal_call_id: str | None) -> RunOutcome | None:
+    """Modal's guardian cron: app/jobs/guardian.py's run (it pages directly when the
+    database is down), able to drain the webhook spool like every job."""
+    return run_guardian_scheduled(modal_call_id, Overrides(ingest=webhook_ingest))
+
+
+def webhook_ingest(ctx: Context) -> Apply:
+    """The web app's routes for the spool drain (app/jobs/spool.py), imported only when the
+    spool holds something: a cron does not load FastAPI otherwise."""
+    from app.webhooks import ingest
+
+    return ingest(ctx)
 
 
 def web_app() -> FastAPI:

@@ -25,6 +25,7 @@ from app.core.settings import Settings
 from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
 from app.jobs.bootstrap import Context, Overrides, bootstrap
+from app.providers.spool import DirectorySpool
 
 TEMPLATE = "nightshift_test_template"
 START = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
@@ -116,9 +117,12 @@ def settings() -> Settings:
 
 @pytest.fixture
 async def ctx(
-    settings: Settings, clock: ManualClock, transport: PostgresTransport
+    settings: Settings, clock: ManualClock, transport: PostgresTransport, tmp_path: Any
 ) -> AsyncIterator[Context]:
-    async with bootstrap(settings, Overrides(clock=clock, transport=transport)) as context:
+    # the webhook spool in the test's own directory, never the checkout's .nightshift/
+    spool = DirectorySpool(tmp_path / "spool")
+    overrides = Overrides(clock=clock, transport=transport, spool=spool)
+    async with bootstrap(settings, overrides) as context:
         yield context
 
 
@@ -134,7 +138,9 @@ async def rebuild(ctx: Context) -> AsyncIterator[Rebuild]:
 
         async def make(settings: Settings | None = None, **values: Any) -> Context:
             new = settings or ctx.settings.model_copy(update=values)
-            overrides = Overrides(clock=ctx.clock, transport=ctx.transport, rng=ctx.rng)
+            overrides = Overrides(
+                clock=ctx.clock, transport=ctx.transport, rng=ctx.rng, spool=ctx.spool
+            )
             return await stack.enter_async_context(bootstrap(new, overrides))
 
         yield make

@@ -119,7 +119,7 @@ async def test_supabase_rpc_request_shape() -> None:
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert request.headers["content-type"] == "application/json"
     assert json.loads(request.content) == {
-        "p_leads": [{"name": "Ann", "phone": "+15125550100", "attributes": {}}],
+        "p_leads": [{"name": "Ann", "phone": "+15125550100", "attributes": {}, "consents": []}],
         "p_now": "2026-11-26 15:00:00+00:00",
     }
 

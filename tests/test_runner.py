@@ -17,6 +17,8 @@ from app.db.transport import PostgresTransport
 from app.jobs import JOBS, get_job
 from app.jobs.bootstrap import Context, Overrides, bootstrap
 from app.jobs.runner import lease_seconds, run_job
+from tests.consented import consented_lead
+from tests.webhooks.helpers import seed_campaign
 
 
 @pytest.fixture
@@ -140,3 +142,99 @@ async def test_cancellation_is_recorded_and_never_swallowed(
         await run_job(ctx, "drip", reraise=False)
     [run] = await _runs(ctx)
     assert run["status"] == "failed" and run["error"].startswith("KeyboardInterrupt")
+
+
+async def test_a_run_killed_mid_batch_frees_its_job_within_two_minutes(
+    ctx: Context, clock: ManualClock
+) -> None:
+    """Issue 15: a drip run killed mid-batch blocked sending for ~10 minutes (its lease)."""
+    killed = uuid.uuid4()  # started, renewed once, then the container was killed
+    await ctx.repos.job_runs.start("drip", killed, "dead:1", lease_seconds(ctx, get_job("drip")),
+                                   clock.now())  # fmt: skip
+    clock.advance(timedelta(seconds=20))
+    assert await ctx.repos.job_runs.renew("drip", killed, 90, clock.now())
+
+    clock.advance(timedelta(seconds=60))  # still inside the renewed lease
+    assert (await run_job(ctx, "drip")).status == "skipped"
+    clock.advance(timedelta(seconds=31))  # 111 s after the kill's last sign of life
+    outcome = await run_job(ctx, "drip")
+
+    assert outcome.status == "succeeded"
+    statuses = {r["id"]: r["status"] for r in await _runs(ctx)}
+    assert statuses[killed] == "abandoned"
+
+
+async def test_a_long_run_keeps_its_lease_by_heartbeat(
+    ctx: Context, second_ctx: Context, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    beat, renewed = asyncio.Event(), asyncio.Event()
+    seen: list[str] = []
+
+    async def heartbeat_sleep(seconds: float) -> None:
+        renewed.set()  # the previous renewal (if any) is done when the keeper sleeps again
+        await beat.wait()
+        beat.clear()
+
+    async def long_body(context: Context) -> dict[str, Any]:
+        for _ in range(6):  # six minutes of work, far past one 90 s lease
+            await renewed.wait()
+            renewed.clear()
+            clock.advance(timedelta(seconds=60))
+            beat.set()  # the keeper renews at the new time
+            await renewed.wait()
+            seen.append((await run_job(second_ctx, "drip")).status)
+        return {"sent": 1}
+
+    monkeypatch.setattr("app.campaigns.drip.run", long_body)
+    done = await asyncio.wait_for(run_job(ctx, "drip", heartbeat_sleep=heartbeat_sleep), 60)
+
+    assert done.status == "succeeded"
+    assert seen == ["skipped"] * 6  # the lease never lapsed while the run lived
+
+
+async def test_a_run_that_lost_its_lease_records_the_failure(
+    ctx: Context, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    beat, renewed = asyncio.Event(), asyncio.Event()
+
+    async def heartbeat_sleep(seconds: float) -> None:
+        renewed.set()
+        await beat.wait()
+        beat.clear()
+
+    async def stalled_body(context: Context) -> dict[str, Any]:
+        await renewed.wait()
+        renewed.clear()
+        clock.advance(timedelta(seconds=200))  # the process froze past its lease...
+        taken = await context.repos.job_runs.start("drip", uuid.uuid4(), "other:2", 90,
+                                                   clock.now())  # fmt: skip
+        assert taken.status == "running"  # ...and another run took over
+        beat.set()
+        await asyncio.sleep(0.5)  # the keeper's renewal finds the lease gone
+        return {}
+
+    monkeypatch.setattr("app.campaigns.drip.run", stalled_body)
+    await run_job(ctx, "drip", heartbeat_sleep=heartbeat_sleep)
+
+    [row] = [r for r in await ctx.repos.logs.recent(10, min_level="error")
+             if r.code == "lease_lost"]  # fmt: skip
+    assert row.source == "job:drip" and row.run_id is not None and row.key == str(row.run_id)
+
+
+async def test_the_steps_a_killed_drip_run_claimed_are_sent_by_the_next_run(
+    ctx: Context, clock: ManualClock
+) -> None:
+    """The dead run's claims no longer wait DRIP_LEASE_SECONDS (10 minutes)."""
+    await ctx.repos.leads.upsert([consented_lead(phone="+14155550177", name="Kim")], clock.now())
+    await seed_campaign(ctx)
+    clock.advance(timedelta(hours=2))  # the campaign's first step (after 1 h) is due
+    claimed = await ctx.repos.campaigns.claim_due("dead:1:run", 10, 600, clock.now())
+    assert len(claimed) == 1  # the killed run had claimed it
+    await ctx.repos.job_runs.start("drip", uuid.uuid4(), "dead:1", 90, clock.now())
+
+    clock.advance(timedelta(seconds=91))
+    outcome = await run_job(ctx, "drip")
+
+    assert outcome.status == "succeeded"
+    assert outcome.counts["orphan_claims_released"] == 1
+    assert sum(v for k, v in outcome.counts.items() if k != "orphan_claims_released") >= 1

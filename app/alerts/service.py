@@ -3,9 +3,11 @@
 Contract:
 - `Alerts.raise_alert(key, severity, title, details)`: records the alert, or, when one with the
   key is firing, counts it (dedupe: nothing new is sent). It does not send: notifications go
-  out from `flush_alerts` (the guardian flushes every run), so alerts raised close together
-  are grouped and one that resolves first sends nothing. `escalate_now` pages the escalation
-  phones with the first notification (used when auto-restart gave up).
+  out from `flush_alerts` — the guardian flushes every run, and a job run that created an
+  alert flushes at its end (`app/jobs/runner.py`), so alerts raised close together are
+  grouped and one a job raises goes out at once, not at the next guardian run.
+  `escalate_now` pages the escalation phones with the first notification (used when
+  auto-restart gave up).
 - `resolve_alert(key)`: resolves the firing alert; the channels that were notified get
   a RESOLVED notification at the next flush.
 - `acknowledge(code, by)`: stops repeats and escalation of the firing alert with the code.
@@ -40,6 +42,9 @@ class Alerts:
         self.repo = repo
         self.clock = clock
         self.policy = policy
+        # alerts this instance created; `run_job` compares it before and after a run and
+        # dispatches at once when it grew (a job's alert never waits for the guardian)
+        self.created = 0
 
     async def raise_alert(
         self,
@@ -62,6 +67,7 @@ class Alerts:
             escalate_now=escalate_now,
         )
         if raised.created:
+            self.created += 1
             log.warning("alert raised", key=key, severity=severity, code=raised.alert.code)
         return raised.alert
 

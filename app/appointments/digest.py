@@ -68,6 +68,9 @@ def render_text(business: str, day: date, n: dict[str, Any]) -> str:
         "", f"Alerts: {n['alerts_fired']} fired, {n['alerts_resolved']} resolved",
         "", "Top failure patterns:",
         *([f"  - {f['occurrences']}x {f['fingerprint']}" for f in n["failures"]] or ["  none"]),
+        "", f"Held for review (is this an opt-out?): {n.get('held', 0)}",
+        *[f"  - {h['phone'] or h['email']}: {h['reason']}" for h in n.get("held_leads", [])],
+        f"Skipped for want of consent (leads): {_pairs(n.get('consent_skipped', {}))}",
     ]  # fmt: skip
     return "\n".join(lines)
 

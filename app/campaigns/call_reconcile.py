@@ -10,7 +10,8 @@ Contract:
   report's path (same dedupe key: a late real report changes nothing, and a report that
   came first makes this a duplicate), with the same follow-ups (booking stop rules in the
   database, transcript opt-out, rescue text, delivered at once when due);
-- a call Vapi does not know (404) or has not ended is left alone, logged with the reason
+- a call Vapi does not know (404) or has not ended is left alone, logged with the reason,
+  recorded in system_logs (`reconcile:vapi`, the verdict as code, the Vapi call id as key)
   and stamped (`call_reconcile_checked`) so it goes to the back of the queue;
 - one failure (a 4xx, a 5xx after the retry policy, a bad body) is logged and stamped and
   never stops the others; after `MAX_CONSECUTIVE_OUTAGES` retryable failures in a row Vapi is
@@ -29,6 +30,7 @@ from typing import Any
 import structlog
 
 from app.campaigns.call_report import ReportDeps, apply_report
+from app.db.failures import Failure, FailureLog
 from app.db.webhooks import StuckCall
 from app.providers.delivery import OutboxDelivery
 from app.providers.errors import ProviderError, RetryableProviderError
@@ -52,6 +54,7 @@ class ReconcileDeps:
     max_call_seconds: int
     after_seconds: int
     batch: int
+    failures: FailureLog | None = None  # each call left is recorded (system_logs)
 
 
 async def reconcile_calls(deps: ReconcileDeps) -> dict[str, int]:
@@ -116,4 +119,8 @@ async def _leave(deps: ReconcileDeps, call: StuckCall, verdict: str, reason: str
     await deps.report.webhooks.call_reconcile_checked(
         call.id, f"{verdict}: {reason}"[:500], deps.report.clock.now()
     )
+    if deps.failures is not None:
+        failure = Failure("reconcile:vapi", verdict, f"call left without a report: {reason}",
+                          key=call.vapi_call_id, level="warning")  # fmt: skip
+        await deps.failures.record(failure, deps.report.clock.now())
     return verdict

@@ -121,6 +121,9 @@ class CampaignSettings(_Strict):
     # calls: "learned" = each call's hour is picked by Thompson sampling over the lead's
     # permitted hours (growth's best-time-to-call); "asap" = as soon as permitted
     call_timing: Literal["learned", "asap"] = "learned"
+    # calls: the agent that speaks (agents/<name>.yaml, pushed by `nightshift agents push`);
+    # None: VAPI_ASSISTANT_ID
+    assistant: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 
     @field_validator("timezone")
     @classmethod
@@ -147,7 +150,8 @@ class Campaign(CampaignSettings):
     def to_row(self) -> dict[str, Any]:
         """The jsonb `upsert_campaign` takes."""
         definition = self.model_dump(
-            mode="json", include={"timezone", "audience", "window", "caps", "stop", "call_timing"}
+            mode="json",
+            include={"timezone", "audience", "window", "caps", "stop", "call_timing", "assistant"},
         )
         steps = [
             {

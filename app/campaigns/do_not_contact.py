@@ -12,7 +12,13 @@ Contract:
   prefixes, quotes, a BOM, blank lines — into E.164 numbers; a line that is no US number is
   reported with its line number and skipped, never guessed;
 - `import_dnc_list(...)`: those numbers added to the list every call claim scrubs against,
-  with the list's source and date.
+  with the list's source, date and scope ("calls", or "calls_texts": campaign and rescue
+  texts are refused too, at the claim and at the last moment);
+- `record_consent(...)`: consent a person gave the operator (on the phone, in person),
+  recorded with source `operator` (docs/consent.md);
+- `release_hold(...)`: a person read a held lead's words and found no opt-out: the hold is
+  lifted (leads.needs_review cleared, the enrollments it paused active again), recorded with
+  who released it and why it was held.
 """
 
 from __future__ import annotations
@@ -22,11 +28,16 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
 
 from app.core.phone import Phone
+from app.db.consent import ConsentRepository, Release
+from app.db.models import ConsentChannel, ConsentIn
 from app.db.outbox import OutboxRepository
+
+DncScope = Literal["calls", "calls_texts"]
 
 ALL = ["email", "sms", "call"]
 _WORDS: dict[str, tuple[str, ...]] = {
@@ -107,12 +118,42 @@ def parse_dnc_list(text: str) -> DncList:
 
 
 async def import_dnc_list(
-    outbox: OutboxRepository, text: str, source: str, list_date: date | None, now: datetime
-) -> tuple[int, DncList]:
+    outbox: OutboxRepository, text: str, source: str, list_date: date | None, now: datetime,
+    scope: DncScope = "calls",
+) -> tuple[int, DncList]:  # fmt: skip
     """Add the export's numbers to the do-not-call list; returns (numbers stored, parsed)."""
     parsed = parse_dnc_list(text)
     stored = 0
     for start in range(0, len(parsed.phones), 5000):  # one round trip per 5,000 numbers
         chunk = parsed.phones[start : start + 5000]
-        stored += await outbox.import_dnc(chunk, source, list_date, now)
+        stored += await outbox.import_dnc(chunk, source, list_date, now, scope)
     return stored, parsed
+
+
+CONSENT_OPTIONS: dict[str, tuple[ConsentChannel, ...]] = {
+    "sms": ("sms",), "email": ("email",), "calls": ("calls",), "ai_voice": ("ai_voice",),
+    "all": ("sms", "email", "calls", "ai_voice"),
+}  # fmt: skip
+
+
+async def record_consent(
+    consent: ConsentRepository, address: str, channels: tuple[ConsentChannel, ...],
+    text: str | None, url: str | None, now: datetime,
+) -> int:  # fmt: skip
+    """The operator records consent the person gave them (source `operator`, now) for every
+    lead with this phone or email; returns how many leads matched. A consent revoked by an
+    opt-out is granted again only this way, and the opt-out itself still stands until the
+    person opts back in (START)."""
+    items = [(normalise_address(address),
+              ConsentIn(channel=c, source="operator", granted_at=now, text=text, url=url))
+             for c in channels]  # fmt: skip
+    matched = await consent.grant(items, now)
+    return max(matched.values(), default=0)
+
+
+async def release_hold(
+    consent: ConsentRepository, address: str, by: str, note: str | None, now: datetime
+) -> list[Release]:
+    """Lift the hold on every lead with this phone or email (see module contract); one
+    Release per lead (`released` False: it was not held)."""
+    return await consent.release(normalise_address(address), by, note, now)

@@ -27,6 +27,7 @@ from app.campaigns.steps import Plan, plan_step, settle, step_result
 from app.core.clock import Clock
 from app.core.settings import Settings
 from app.db.campaigns import ClaimedStep, Enqueued, StepResult
+from app.db.failures import Failure
 from app.db.repositories import Repositories
 from app.providers.delivery import Delivery, OutboxDelivery
 
@@ -84,6 +85,7 @@ async def process_batch(deps: DripDeps, worker: str, steps: list[ClaimedStep]) -
     used: dict[tuple[int, str], int] = {}
     campaigns = _campaign_settings(steps)
     plans = [_safe_plan(s, campaigns, now, deps.settings, used, providers) for s in steps]
+    await _record_plan_failures(deps, plans, now)
     items = [p.item for p in plans if p.item]
     enqueued = await deps.repos.campaigns.enqueue(items, now)
     deliveries = await _deliver_all(
@@ -96,6 +98,19 @@ async def process_batch(deps: DripDeps, worker: str, steps: list[ClaimedStep]) -
     ]
     await deps.repos.campaigns.complete(worker, results, deps.clock.now())
     return Counter(f"{r.action}:{r.reason}" if r.reason else r.action for r in results)
+
+
+async def _record_plan_failures(deps: DripDeps, plans: list[Plan], now: datetime) -> None:
+    """A step that could not be planned (a bad template, an unreadable campaign) is a
+    per-lead failure: into system_logs in the failure shape (app/db/failures.py)."""
+    for plan in plans:
+        reason = plan.result.reason if plan.result is not None else None
+        if reason and reason.startswith("error:"):
+            failure = Failure(
+                "drip:step", reason.removeprefix("error:"), f"step not planned: {reason}",
+                key=f"enrollment:{plan.step.enrollment_id}", lead_id=plan.step.lead.id,
+            )  # fmt: skip
+            await deps.repos.failures.record(failure, now)
 
 
 def _by_channel(items: list[dict[str, Any]], enqueued: dict[str, Enqueued]) -> dict[str, list[int]]:
@@ -179,6 +194,8 @@ def _after_delivery(
         return step_result(step, "advance", None)
     if outcome == "failed":  # permanent: this step is over for this lead, reason on the row
         return step_result(step, "advance", f"failed:{delivery.error_code}")
+    if outcome == "refused":  # no consent, a hold, a DNC list (reason on the row): step skipped
+        return step_result(step, "advance", "refused")
     if outcome == "suppressed":
         campaign = campaigns[step.campaign.id]  # planned, so it was readable
         stops = not isinstance(campaign, CampaignSettings) or campaign.stop.on_opt_out

@@ -6,8 +6,12 @@ One tick:
    (`nightshift campaigns resume SLUG` lifts it; a 7-day cool-off doubles the threshold);
 3. queue the next attempt of unanswered calls (no answer, busy, voicemail) at least
    CALL_RETRY_SPACING_HOURS later, up to CALL_MAX_ATTEMPTS;
-4. place waiting calls, hottest lead first, within Vapi's concurrency limit and through the
-   compliance gate (a call not permitted now stays queued for a later tick).
+4. place waiting calls in the per-call model's order (app.scoring.call_order: the chance
+   that a call placed now books; CALL_ORDER_RANDOM_SHARE of the slots in random order as a
+   live control once that model is trained), within Vapi's concurrency limit, each
+   campaign's daily call cap (`caps.per_day.call`, applied here so the order decides who
+   gets the day's slots) and through the compliance gate (a call not permitted now stays
+   queued for a later tick).
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from app.core.settings import Settings
 from app.db.campaigns import ManagerRepository, QueuedCall
 from app.db.repositories import Repositories
 from app.providers.delivery import OutboxDelivery
+from app.scoring.call_order import CallRanker, Ranked, queue_scores, rank_queue
 from app.scoring.timing import TimingModel, choose_call_time, load_configured_timing
 
 log = structlog.get_logger(__name__)
 CANDIDATES_PER_SLOT = 5  # look past leads that are outside their hours right now
+QUEUE_CANDIDATES = 200  # waiting calls the per-call model orders (see call_queue's p_order)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class ManagerDeps:
     settings: Settings
     alerts: Alerts
     delivery: OutboxDelivery
+    ranker: CallRanker | None = None  # replaces the model's call order (the simulator's oracle)
 
 
 async def run(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, Any]:
@@ -125,23 +132,33 @@ async def _timing(deps: ManagerDeps) -> TimingModel:
 
 
 async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, int]:
-    """Place waiting calls hottest-first while Vapi has free concurrency. A call of a campaign
+    """Place waiting calls in the queue's order (`_ordered`) while Vapi has free concurrency;
+    each placed call records its score and how it was picked. A call of a campaign
     with `call_timing: learned` first gets its slot from Thompson sampling (drawn from `rng`)
     over the lead's permitted hours (growth's best time to call) and waits for it when that
     is later."""
     limit = deps.settings.vapi_max_concurrent_calls
     now = deps.clock.now()
-    queue, in_flight = await deps.repos.manager.call_queue(limit * CANDIDATES_PER_SLOT, now)
+    fetch = max(limit * CANDIDATES_PER_SLOT, QUEUE_CANDIDATES)
+    queue, in_flight = await deps.repos.manager.call_queue(fetch, now, _candidates(deps))
     slots = max(0, limit - in_flight)
     counts = {"calls_placed": 0, "calls_waiting": 0, "calls_failed": 0, "calls_scheduled": 0}
+    today = await deps.repos.manager.calls_placed_today(now) if slots and queue else {}
+    open_calls = [call for call in queue if not _capped(call, today)]
+    counts["calls_waiting"] += len(queue) - len(open_calls)
+    if slots == 0 or not open_calls:  # (ordering a queue whose campaigns are all capped
+        return counts  # for the day cost 370 ms per run)
+    queue = open_calls
     timing: TimingModel | None = None
     called: set[int] = set()  # one call per lead per run: two campaigns' calls can be due
-    for call in queue:  # to one lead, and the queue's attempt counts predate this run
+    placed_order: list[Ranked] = []
+    for ranked in await _ordered(deps, queue, now, rng):  # to one lead, and the queue's
+        call = ranked.call  # attempt counts predate this run
         if slots == 0:
             break
         lead_id = call.lead.id
         decision = call_gate(call, now)
-        if lead_id in called or not decision.allowed:
+        if lead_id in called or not decision.allowed or _capped(call, today):
             counts["calls_waiting"] += 1
             continue
         if _learned(call) and call.not_before is None:  # its slot is chosen once
@@ -161,4 +178,46 @@ async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, 
         called.add(lead_id)
         counts["calls_placed" if placed else "calls_failed"] += 1
         slots -= placed
+        if placed:
+            placed_order.append(ranked)
+            if call.campaign is not None:
+                today[call.campaign.id] = today.get(call.campaign.id, 0) + 1
+    await deps.repos.scoring.mark_call_order(
+        [r.call.id for r in placed_order], [r.score for r in placed_order],
+        [r.picked for r in placed_order],
+    )  # fmt: skip
     return counts
+
+
+def _candidates(deps: ManagerDeps) -> str:
+    """Which waiting calls are read to be ordered: the hottest by lead score; every one at
+    random when every slot is random; the newest for an outside ranker (the simulator's
+    oracle: a lead's chance cools with the days since its enquiry)."""
+    if deps.ranker is not None:
+        return "newest"
+    return "random" if deps.settings.call_order_random_share >= 1 else "score"
+
+
+def _capped(call: QueuedCall, placed_today: dict[int, int]) -> bool:
+    """Its campaign placed its daily call cap (`caps.per_day.call`) today already. The cap
+    is applied here, in the queue's order, not when the drip queues the call step: applied
+    there (first come, first queued) it chose who is called and the order chose nothing."""
+    if call.campaign is None:  # a retry or rescue outside a campaign: no campaign cap
+        return False
+    cap = CampaignSettings.stored(call.campaign.definition).caps.per_day.get("call")
+    return cap is not None and placed_today.get(call.campaign.id, 0) >= cap
+
+
+async def _ordered(
+    deps: ManagerDeps, queue: list[QueuedCall], now: datetime, rng: np.random.Generator
+) -> list[Ranked]:
+    """The queue in the per-call model's order, CALL_ORDER_RANDOM_SHARE of the slots random
+    (app.scoring.call_order); an outside ranker (the simulator's oracle) replaces the
+    model's order but the model's scores are still recorded."""
+    stored = await deps.repos.scoring.latest_model(now)
+    scores = await queue_scores(deps.repos.scoring, stored, queue, now)
+    oracle = list(deps.ranker(queue, now)) if deps.ranker is not None else None
+    share = deps.settings.call_order_random_share
+    if share < 1 and not (stored is not None and "per_call" in stored.model):
+        share = 0.0  # the control measures the per-call model: none is trained yet
+    return rank_queue(queue, scores, rng, share, oracle)

@@ -10,6 +10,10 @@ Contract:
   lead for a human);
 - at most one per lead per 24 h however many reports arrive (`webhook_enqueue_rescue`
   checks and inserts under a per-lead lock);
+- the end of the permitted window the gate found is stamped on the row (`send_before`)
+  before it is sent: a text still waiting in the rate limiter then is refused at the last
+  moment (`mark_sending`) and goes back to the queue, so no rescue text reaches a lead
+  outside its legal hours;
 - sent only through the outbox and `OutboxDelivery`, never directly.
 """
 
@@ -86,6 +90,7 @@ async def deliver_due_rescues(
     one it refuses for now is held until the gate's next permitted instant, one it refuses
     for good is cancelled. Returns how many were sent."""
     allowed: list[int] = []
+    deadlines: dict[int, datetime] = {}
     for due in await repo.due_rescue_checks(now):
         lead = LeadFacts(phone=due.message.to_address, state=due.lead_state,
                          timezone=due.lead_timezone)  # fmt: skip
@@ -93,7 +98,10 @@ async def deliver_due_rescues(
                             default_tz=default_tz)  # fmt: skip
         if decision.allowed:
             allowed.append(due.message.id)
+            if decision.until is not None:
+                deadlines[due.message.id] = decision.until
         else:
             await repo.hold_rescue(due.message.id, decision.next_at, decision.reason, now)
+    await delivery.outbox.set_send_before(deadlines, now)
     await delivery.deliver_each(allowed)
     return len(allowed)

@@ -12,8 +12,16 @@ from zoneinfo import ZoneInfo
 from app.campaigns.definition import CampaignSettings, Window
 from app.campaigns.templates import render, rewrite_links, variables
 from app.compliance.gate import Channel, Decision, LeadFacts, evaluate
+from app.core.call_variables import call_variables
 from app.core.settings import Settings
-from app.core.tokens import ClickToken, UnsubscribeToken, click_url, unsubscribe_url
+from app.core.tokens import (
+    ClickToken,
+    ReplyToken,
+    UnsubscribeToken,
+    click_url,
+    reply_address,
+    unsubscribe_url,
+)
 from app.db.campaigns import Action, ClaimedStep, LeadSnapshot, StepResult
 from app.providers.content import Business
 from app.scoring.assign import pick_variant
@@ -118,7 +126,9 @@ def plan_step(
         if decision.next_at is None:
             return settle(step, "advance", decision.reason)
         return settle(step, "reschedule", decision.reason, decision.next_at)
-    cap = campaign.caps.per_day.get(channel)
+    # a call step is only queued: its daily cap is applied when campaign_manager places the
+    # call, in the queue's order (app.campaigns.manager); here it would pick first come
+    cap = campaign.caps.per_day.get(channel) if channel != "call" else None
     key = (step.campaign.id, channel)
     if cap is not None and step.sent_today + used.get(key, 0) >= cap:
         return settle(step, "reschedule", "daily_cap", _next_day(now, campaign.timezone))
@@ -161,10 +171,15 @@ def _payload(
     channel, lead = step.step.channel, step.lead
     if channel == "call":
         metadata = {"lead_id": lead.id, "enrollment_id": step.enrollment_id}
-        lead_values = {k: v for k, v in values["lead"].items() if isinstance(v, str) and v}
+        spoken = call_variables(
+            first_name=lead.name, business_name=settings.business_name,
+            booking_url=settings.booking_url, lead_status=lead.status, direction="outbound",
+        )  # fmt: skip
         return {
-            "variable_values": {**lead_values, "business_name": settings.business_name},
+            "variable_values": spoken,
             "metadata": metadata,
+            # the campaign's agent (sarah, john); None: VAPI_ASSISTANT_ID (app.providers.vapi)
+            "assistant": step.campaign.definition.get("assistant"),
             # campaign_manager gates the call when it places it: the step's own window with it
             "window": step.step.window,
         }
@@ -178,7 +193,10 @@ def _payload(
         return click_url(settings, ClickToken(url, lead.id, None, step.campaign.id))
 
     html = rewrite_links(render(variant["html"], values, html=True), track)
-    return {
+    payload = {
         "subject": render(variant["subject"], values), "html": html, "variant": variant["name"],
         "unsubscribe_url": unsubscribe, "tags": {"campaign": step.campaign.slug},
     }  # fmt: skip
+    # Reply-To at the receiving domain names this message (email replies, docs/providers.md)
+    reply_to = reply_address(settings, ReplyToken(lead.id, step.enrollment_id, step.position))
+    return {**payload, "reply_to": reply_to} if reply_to else payload

@@ -3,7 +3,9 @@
 Contract:
 - a template may use only `lead`, `business`, `booking_url` and `unsubscribe_url`; a
   misspelt or unknown variable fails when the campaign is LOADED (`check_template`), never
-  as a blank in a customer's message; a missing lead value renders as an empty string;
+  as a blank in a customer's message; a missing lead value renders as an empty string, but
+  `lead.first_name` falls back to "there" and a greeting left without its name ("Hi ,")
+  is rendered "Hi there,";
 - the sandbox refuses attribute tricks (`__class__`, ...); email HTML is autoescaped;
 - `rewrite_links` turns every http(s) link of an email into a tracked link;
 - `sms_segments` counts segments as carriers do: GSM-7 (160, or 153 per part) unless any
@@ -20,6 +22,7 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from app.campaigns.import_values import first_name_of
 from app.providers.content import Business
 
 GSM7_BASIC = set(
@@ -28,6 +31,8 @@ GSM7_BASIC = set(
 )
 GSM7_EXTENDED = set("^{}\\[~]|€\f")
 _HREF = re.compile(r"""href=(["'])(https?://[^"']+)\1""", re.IGNORECASE)
+GREETING_FALLBACK = "there"
+_EMPTY_GREETING = re.compile(r"\b(Hi|Hello|Hey|Dear|Hola)[ \t]+([,!])", re.IGNORECASE)
 
 
 class TemplateProblem(ValueError):
@@ -49,11 +54,14 @@ SAMPLE_LEAD: dict[str, Any] = {
 
 
 def lead_variables(lead: Mapping[str, Any]) -> dict[str, Any]:
-    """The `lead` variable: the lead's columns plus `first_name`."""
-    name = (lead.get("name") or "").strip()
+    """The `lead` variable: the lead's columns plus `first_name` — the import's First Name
+    column when it had one, else parsed from the name ("Doe, Jane" → Jane), else "there"
+    (a greeting never renders "Hi ,")."""
     values = {key: lead.get(key) for key in SAMPLE_LEAD}
-    values["first_name"] = name.split()[0] if name else ""
-    values["attributes"] = dict(lead.get("attributes") or {})
+    values["attributes"] = attributes = dict(lead.get("attributes") or {})
+    given = attributes.get("first_name")
+    first = given.strip() if isinstance(given, str) else first_name_of(lead.get("name"))
+    values["first_name"] = first or GREETING_FALLBACK
     return values
 
 
@@ -77,9 +85,11 @@ def _compiled(source: str, html: bool) -> Template:
 def render(source: str, values: Mapping[str, Any], *, html: bool = False) -> str:
     """Render one template; any template error becomes TemplateProblem."""
     try:
-        return _compiled(source, html).render(values)
+        rendered = _compiled(source, html).render(values)
     except TemplateError as exc:
         raise TemplateProblem(str(exc)) from exc
+    # "Hi {{ lead.name }}," with no name on file: greet like a person would
+    return _EMPTY_GREETING.sub(rf"\1 {GREETING_FALLBACK}\2", rendered)
 
 
 def check_template(source: str, *, html: bool = False) -> str:

@@ -15,8 +15,7 @@ import typer
 
 from app.appointments.digest import build_digest, recipients, send_digest
 from app.appointments.loop import tick
-from app.cli.support import with_context
-from app.core.settings import get_settings
+from app.cli.support import local_time, settings_or_exit, with_context
 from app.db.appointments import Appointment, BookingIn
 from app.jobs.appointments import appointment_deps
 from app.jobs.bootstrap import Context
@@ -34,8 +33,9 @@ def parse_when(text: str, zone: str) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=ZoneInfo(zone))
 
 
-def describe(a: Appointment) -> str:
-    return (f"#{a.id} {a.starts_at.isoformat()} {a.status} v{a.version} "
+def describe(a: Appointment, zone: str) -> str:
+    """One line, the start in the business time zone (BUSINESS_TIMEZONE)."""
+    return (f"#{a.id} {local_time(a.starts_at, zone)} {a.status} v{a.version} "
             f"{a.lead_name or '-'} {a.phone or a.email or ''}").rstrip()  # fmt: skip
 
 
@@ -48,14 +48,18 @@ def add(
     minutes: int = typer.Option(None, help="Length (default APPOINTMENT_MINUTES)."),
     notes: str = typer.Option(None, help="Free text."),
 ) -> None:
-    """Book an appointment; its confirmation goes out at once."""
+    """Book an appointment; its confirmation goes out at once. A start in the past is
+    refused (it would count as a no-show at once)."""
     if not phone and not email:
         raise typer.BadParameter("give --phone and/or --email")
-    settings = get_settings()
-    at = parse_when(starts, settings.business_timezone)
+    settings = settings_or_exit()
+    zone = settings.business_timezone
+    at = parse_when(starts, zone)
     length = timedelta(minutes=minutes or settings.appointment_minutes)
 
     async def work(ctx: Context) -> str:
+        if at <= ctx.clock.now():
+            return ""
         booking = BookingIn(
             starts_at=at, ends_at=at + length, name=name, phone=phone,
             email=email.lower() if email else None, timezone=settings.business_timezone,
@@ -65,9 +69,13 @@ def add(
         if result.appointment is None:
             return f"not booked: {result.outcome}"
         await tick(appointment_deps(ctx))
-        return f"{result.outcome}: {describe(result.appointment)}"
+        return f"{result.outcome}: {describe(result.appointment, zone)}"
 
-    typer.echo(with_context(work, sends=True))  # the confirmation goes out now
+    line = with_context(work, sends=True)  # the confirmation goes out now
+    if not line:
+        typer.echo(f"{local_time(at, zone)} is in the past: give a future start", err=True)
+        raise typer.Exit(2)
+    typer.echo(line)
 
 
 @appointments_cli.command("complete")
@@ -76,7 +84,8 @@ def complete(appointment_id: int = typer.Argument(..., help="Appointment id.")) 
 
     async def work(ctx: Context) -> tuple[str, str]:
         result = await ctx.repos.appointments.complete(appointment_id, ctx.clock.now())
-        shown = describe(result.appointment) if result.appointment else f"#{appointment_id}"
+        zone = ctx.settings.business_timezone
+        shown = describe(result.appointment, zone) if result.appointment else f"#{appointment_id}"
         return result.outcome, shown
 
     outcome, shown = with_context(work)
@@ -89,14 +98,15 @@ def complete(appointment_id: int = typer.Argument(..., help="Appointment id.")) 
 def list_(days: int = typer.Option(7, help="Days ahead (and 1 day back).")) -> None:
     """Appointments from yesterday to `days` ahead."""
 
-    async def work(ctx: Context) -> list[Appointment]:
-        now = ctx.clock.now()
-        return await ctx.repos.appointments.between(
+    async def work(ctx: Context) -> list[str]:
+        now, zone = ctx.clock.now(), ctx.settings.business_timezone
+        found = await ctx.repos.appointments.between(
             now - timedelta(days=1), now + timedelta(days=days)
         )
+        return [describe(a, zone) for a in found]
 
-    for a in with_context(work):
-        typer.echo(describe(a))
+    for line in with_context(work):
+        typer.echo(line)
 
 
 @digest_cli.callback()

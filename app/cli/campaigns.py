@@ -5,18 +5,24 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import phonenumbers
 import typer
 
 from app.campaigns.definition import CampaignError, load_campaign_yaml
 from app.campaigns.do_not_contact import (
     CHANNEL_OPTIONS,
+    CONSENT_OPTIONS,
     DncList,
     do_not_contact,
     import_dnc_list,
+    record_consent,
+    release_hold,
 )
+from app.campaigns.import_file import parse_mapping
 from app.campaigns.leads_import import ImportReport, import_csv
-from app.cli.support import with_context
+from app.cli.support import progress_bar, with_context
 from app.db.campaigns import CampaignSaved, CampaignSummary, Resumed
+from app.db.consent import Release
 from app.db.errors import NotFound
 from app.jobs.bootstrap import Context
 
@@ -34,20 +40,49 @@ def _read(path: Path) -> str:
 
 
 @leads_cli.command("import")
-def import_leads(path: Path = typer.Argument(..., help="CSV with name, phone, email, ...")) -> None:
-    """Import leads from CSV: bad rows are reported by line and column, the rest imported."""
-    text = _read(path)
+def import_leads(
+    path: Path = typer.Argument(..., help="CSV export (GoHighLevel, HubSpot, Excel, ...)."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what would be created, merged and rejected; write nothing."
+    ),
+    country: str = typer.Option(
+        "US", "--country", help="Numbers of any other country are rejected (ISO code)."
+    ),
+    maps: list[str] = typer.Option(
+        [], "--map", help="COLUMN=FIELD for a header no alias knows, e.g. 'Best Number=phone'."
+    ),
+) -> None:
+    """Import leads from a CSV export: headers are matched to fields (docs/campaigns.md),
+    bad rows are reported by line and column, every merge that differs is reported, the
+    rest imported."""
+    country = country.upper()
+    if country not in phonenumbers.SUPPORTED_REGIONS:
+        typer.echo(f"--country {country}: not a country code (two letters, e.g. US)", err=True)
+        raise typer.Exit(2)
+    try:
+        data = path.read_bytes()
+        mapping = parse_mapping(maps)
+    except OSError as exc:
+        typer.echo(f"cannot read {path}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from exc
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
 
     async def work(ctx: Context) -> ImportReport:
-        return await import_csv(text, ctx.repos.leads, ctx.clock.now(), ctx.repos.outbox)
+        with progress_bar("importing", total=data.count(b"\n")) as advance:
+            return await import_csv(
+                data, ctx.repos.leads, ctx.clock.now(), ctx.repos.outbox,
+                country=country, mapping=mapping, dry_run=dry_run, progress=advance,
+            )  # fmt: skip
 
     try:
         report = with_context(work)
     except ValueError as exc:
         typer.echo(f"{path}: {exc}", err=True)
         raise typer.Exit(1) from exc
-    for error in report.errors:
-        typer.echo(str(error))
+    for line in report.lines():
+        typer.echo(line)
     typer.echo(report.summary())
     if report.imported + report.updated == 0 and report.read > 0 and report.errors:
         raise typer.Exit(1)
@@ -78,6 +113,67 @@ def dnc(
     typer.echo(f"do not contact {address} by {', '.join(channels)}: {matched} lead(s) opted out")
 
 
+@leads_cli.command("consent")
+def consent(
+    address: str = typer.Argument(..., help="The lead's phone (any format) or email."),
+    channel: str = typer.Option(..., help="sms, email, calls, ai_voice or all."),
+    text: str = typer.Option(None, help="The words the person agreed to."),
+    url: str = typer.Option(None, help="Where the consent stands (a form, a recording)."),
+) -> None:
+    """Record consent the person gave you (source: operator, now): `ai_voice` lets
+    nightshift's AI assistant call them, `sms` lets campaigns text them."""
+    if channel not in CONSENT_OPTIONS:
+        typer.echo(f"--channel must be one of {', '.join(CONSENT_OPTIONS)}", err=True)
+        raise typer.Exit(2)
+    if not (text or url):
+        typer.echo("say what they agreed to: --text or --url", err=True)
+        raise typer.Exit(2)
+    channels = CONSENT_OPTIONS[channel]
+
+    async def work(ctx: Context) -> int:
+        return await record_consent(ctx.repos.consent, address, channels, text, url,
+                                    ctx.clock.now())  # fmt: skip
+
+    try:
+        matched = with_context(work)
+    except ValueError as exc:
+        typer.echo(f"{address}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not matched:
+        typer.echo(f"{address}: no lead has this phone or email", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"consent to {', '.join(channels)} recorded for {matched} lead(s)")
+
+
+@leads_cli.command("release")
+def release(
+    address: str = typer.Argument(..., help="The held lead's phone (any format) or email."),
+    by: str = typer.Option("operator", help="Who decided (recorded with the release)."),
+    note: str = typer.Option(None, help="Why: recorded with the release."),
+) -> None:
+    """Lift a hold after review: the lead's words (shown by `nightshift status`) were not an
+    opt-out. Its paused enrollments run again; the release is recorded. When the words WERE
+    an opt-out, use `nightshift leads dnc` instead."""
+
+    async def work(ctx: Context) -> list[Release]:
+        return await release_hold(ctx.repos.consent, address, by, note, ctx.clock.now())
+
+    try:
+        released = with_context(work)
+    except ValueError as exc:
+        typer.echo(f"{address}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not released:
+        typer.echo(f"{address}: no lead has this phone or email", err=True)
+        raise typer.Exit(1)
+    for r in released:
+        if r.released:
+            typer.echo(f"lead #{r.lead_id} released (was held: {r.held_reason}); "
+                       f"{r.enrollments} enrollment(s) active again")  # fmt: skip
+        else:
+            typer.echo(f"lead #{r.lead_id} was not held: nothing to release")
+
+
 @dnc_cli.command("import")
 def dnc_import(
     path: Path = typer.Argument(..., help="The list: one number a line, or a CSV export."),
@@ -85,9 +181,16 @@ def dnc_import(
     list_date: str = typer.Option(
         None, "--date", help="The list's own date, YYYY-MM-DD (default: today)."
     ),
+    scope: str = typer.Option(
+        "calls", help="calls (the registry), or calls_texts: campaign and rescue texts too."
+    ),
 ) -> None:
     """Import a do-not-call list (the national registry's download, an internal list): its
-    numbers are never called. Lines that hold no US number are listed and skipped."""
+    numbers are never called (with --scope calls_texts, never texted for a campaign or a
+    rescue either). Lines that hold no US number are listed and skipped."""
+    if scope not in ("calls", "calls_texts"):
+        typer.echo("--scope must be calls or calls_texts", err=True)
+        raise typer.Exit(2)
     text = _read(path)
     try:
         day = date.fromisoformat(list_date) if list_date else date.today()
@@ -96,13 +199,16 @@ def dnc_import(
         raise typer.Exit(2) from exc
 
     async def work(ctx: Context) -> tuple[int, DncList]:
-        return await import_dnc_list(ctx.repos.outbox, text, source, day, ctx.clock.now())
+        return await import_dnc_list(
+            ctx.repos.outbox, text, source, day, ctx.clock.now(),
+            "calls_texts" if scope == "calls_texts" else "calls",
+        )  # fmt: skip
 
     stored, parsed = with_context(work)
     for line, problem in parsed.errors:
         typer.echo(f"line {line}: skipped {problem}")
     typer.echo(
-        f"do-not-call list {source!r} of {day}: {stored} number(s), "
+        f"do-not-call list {source!r} of {day} ({scope}): {stored} number(s), "
         f"{len(parsed.errors)} line(s) skipped"
     )
     if not stored and parsed.errors:

@@ -9,6 +9,8 @@ import typer
 
 from app import devserver
 from app.cli import demo as demo_data
+from app.cli import support
+from app.cli.agents import agents_cli
 from app.cli.alerts import alerts_cli
 from app.cli.appointments import appointments_cli, digest_cli
 from app.cli.campaigns import campaigns_cli, dnc_cli, leads_cli
@@ -17,8 +19,10 @@ from app.cli.scoring import export_cli, insights_cli, scoring_status_lines
 from app.cli.simulate import simulate as simulate_command
 from app.cli.status import print_sections, snapshot_json
 from app.cli.support import with_context
-from app.core.settings import get_settings
+from app.cli.webhooks import webhooks_cli
+from app.core.settings import SettingsError
 from app.db.embedded import start_embedded
+from app.db.errors import DatabaseError
 from app.db.migrate import migrate as apply
 from app.jobs import JOBS_BY_NAME
 from app.jobs.bootstrap import Context
@@ -41,7 +45,17 @@ cli.add_typer(digest_cli, name="digest")
 cli.add_typer(insights_cli, name="insights")
 cli.add_typer(export_cli, name="export")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(agents_cli, name="agents")
+cli.add_typer(webhooks_cli, name="webhooks")
 cli.command("simulate")(simulate_command)
+
+
+@cli.callback()
+def _global_options(
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error."),
+) -> None:
+    """nightshift: the always-on back office of outbound sales (drip, calls, guardian)."""
+    support.options["debug"] = debug
 
 
 @cli.command()
@@ -74,7 +88,7 @@ def dev(
 def migrate() -> None:
     """Apply pending migrations (supabase/migrations) in order; a no-op when up to date."""
 
-    settings = get_settings()
+    settings = support.settings_or_exit()
     mode = settings.database_mode()
     if mode == "supabase":
         typer.echo(
@@ -92,6 +106,11 @@ def migrate() -> None:
         dsn = settings.database_url.get_secret_value()
     try:
         applied = apply(dsn)
+    except DatabaseError as exc:  # unreachable server or a failing migration: one line
+        if support.options["debug"]:
+            raise
+        typer.echo(f"error: {exc} (--debug for the traceback)", err=True)
+        raise typer.Exit(2) from exc
     finally:
         if server is not None:
             server.cleanup()
@@ -125,7 +144,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
     if as_json:
         typer.echo(snapshot_json(snap))
         return
-    print_sections(snap)
+    print_sections(snap, zone=support.settings_or_exit().business_timezone)
     typer.echo("Call queue (hottest first, with reasons):")
     for line in snap["call_queue"]:
         typer.echo(f"  {line}")
@@ -133,10 +152,16 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 
 def main() -> None:
     """Console-script entry point."""
+    support.quiet_warnings()
     try:
         cli()
     except KeyboardInterrupt:  # pragma: no cover
         sys.exit(130)
+    except (SettingsError, DatabaseError) as exc:  # commands outside with_context (migrate)
+        try:
+            support.fail(exc)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from app.cli.support import with_context
+from app.cli.support import progress_bar, with_context
 from app.jobs.bootstrap import Context
 from app.scoring.export import export_training
 from app.scoring.leads import describe_model
@@ -113,7 +113,10 @@ def training(out: Path = typer.Option(..., "--out", help="Directory to write int
     call_handling_playbook.md and objection_responses.md for the agents' knowledge base."""
 
     async def work(ctx: Context) -> dict[str, int]:
-        return await export_training(ctx.repos.scoring, ctx.clock.now(), out)
+        with progress_bar("exporting booked calls", total=None) as advance:
+            counts = await export_training(ctx.repos.scoring, ctx.clock.now(), out)
+            advance(counts["calls"])
+            return counts
 
     counts = _run(work)
     typer.echo(f"wrote {counts['calls']} booked call(s), {counts['objections']} objection(s) "

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import math
+from typing import cast, get_args
 
 import typer
 
+from app.cli.support import progress_bar
 from app.core import logs
-from app.simulate.engine import SimConfig
+from app.simulate.engine import TICK, CallOrder, SimConfig
 from app.simulate.engine import simulate as run
+
+ORDERS = get_args(CallOrder)
 
 
 def simulate(
@@ -17,6 +23,12 @@ def simulate(
     days: float = typer.Option(3.0, "--days", min=0.01, help="Virtual days to run."),
     seed: int = typer.Option(1, "--seed", help="RNG seed: same seed, same run."),
     as_json: bool = typer.Option(False, "--json", help="Emit the report as JSON."),
+    call_order: str = typer.Option(
+        "score",
+        "--call-order",
+        help="The call queue's order: score (the per-call model, as in production), "
+        "random, or oracle (the simulated leads' hidden chance to book).",
+    ),
     dsn: str | None = typer.Option(
         None,
         "--dsn",
@@ -26,9 +38,19 @@ def simulate(
 ) -> None:
     """Run the real jobs and webhook handlers on a virtual clock against simulated
     providers and leads; print messages, calls, bookings, opt-outs, compliance violations,
-    duplicates, learned best hours and the scoring AUC. Exit 1 on any violation/duplicate."""
+    duplicates, learned best hours and the forward-looking scoring figures. Exit 1 on any
+    violation/duplicate."""
     logs.configure("ERROR")
-    report = asyncio.run(run(SimConfig(leads=leads, days=days, seed=seed, admin_dsn=dsn)))
+    if call_order not in ORDERS:
+        raise typer.BadParameter(f"--call-order must be one of {', '.join(ORDERS)}")
+    ticks = math.ceil(days * 24 * 60 / (TICK.total_seconds() / 60))
+    with progress_bar("simulating (5-minute ticks)", total=ticks) as advance:
+        done = itertools.count(1)
+        config = SimConfig(
+            leads=leads, days=days, seed=seed, admin_dsn=dsn,
+            call_order=cast(CallOrder, call_order), progress=lambda _: advance(next(done)),
+        )  # fmt: skip
+        report = asyncio.run(run(config))
     typer.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.text())
     audit = report.audit
     if audit["violations"] or audit["duplicate_keys"] or audit["duplicate_rows"]:

@@ -7,11 +7,17 @@ Contract: `snapshot_json(snap)` is the machine-readable form (the same dict as t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from app.cli.support import local_time
+
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
 
 
 def snapshot_json(snap: dict[str, Any]) -> str:
@@ -29,7 +35,7 @@ def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) ->
 
 def tables(snap: dict[str, Any]) -> list[Table]:
     """One table per section, in the page's order."""
-    funnel_rows = [(f"{f['days']} days", f["leads"], f["contacted"], f["replied"], f["booked"])
+    funnel_rows = [(f["window"], f["leads"], f["contacted"], f["replied"], f["booked"])
                    for f in snap["funnel"]]  # fmt: skip
     model = snap.get("model") or {}
     return [
@@ -54,11 +60,42 @@ def tables(snap: dict[str, Any]) -> list[Table]:
                  snap["scored_leads"], snap["hot_leads"])]),
         _table("Appointments", ("upcoming", "booked 7 d", "no-shows 7 d"),
                [tuple(snap["appointments"][k] for k in ("upcoming", "booked_7d", "no_show_7d"))]),
+        *consent_tables(snap.get("consent") or {}),
     ]  # fmt: skip
 
 
-def print_sections(snap: dict[str, Any], console: Console | None = None) -> None:
+def consent_tables(consent: dict[str, Any]) -> list[Table]:
+    """Leads held for review (release: `nightshift leads release`, or `leads dnc` when it was
+    an opt-out) and the steps refused for want of consent (30 days), per reason."""
+    held = consent.get("held_leads") or []
+    return [
+        _table(f"Held for review: {consent.get('held', 0)} (is this an opt-out?)",
+               ("lead", "phone", "email", "their words / reason", "since"),
+               [(h["id"], h["phone"], h["email"], h["reason"], h["updated_at"]) for h in held]),
+        _table("Skipped for want of consent (30 days)", ("reason", "channel", "leads", "times"),
+               [(s["reason"], s["channel"], s["leads"], s["times"])
+                for s in consent.get("skipped") or []]),
+    ]  # fmt: skip
+
+
+def localise(value: Any, zone: str) -> Any:
+    """Every instant in `value` (datetimes, ISO strings with an offset) as the business reads
+    it (`2026-12-07 09:30 CST`); everything else unchanged."""
+    if isinstance(value, dict):
+        return {k: localise(v, zone) for k, v in value.items()}
+    if isinstance(value, list):
+        return [localise(v, zone) for v in value]
+    if isinstance(value, datetime) or (isinstance(value, str) and _INSTANT.match(value)):
+        return local_time(value, zone)
+    return value
+
+
+def print_sections(
+    snap: dict[str, Any], console: Console | None = None, zone: str | None = None
+) -> None:
+    """The tables, times in `zone` (BUSINESS_TIMEZONE) when given."""
     console = console or Console()
+    snap = localise(snap, zone) if zone else snap
     if snap.get("dry_run"):
         channels = ", ".join(snap["dry_run"])
         console.print(f"[bold red]DRY RUN[/]: {channels}: nothing is really sent")

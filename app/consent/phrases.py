@@ -41,7 +41,7 @@ FILLER = words(
     "hello damn fucking freaking frickin the hell al ever forever anymore guys yal and so i "
     "said saying thats its is me wtf jesus lord bye goodbye dear ugh geez jeez k kk me "
     "gracias por favor porfa porfavor ya ahora senor senora hola oye de mas todo en serio "
-    "mi amigo pues"
+    "mi amigo pues sorry but look yeah yea listen well oh um mira"
 )
 # Multi-word keywords joined before anything else (into canonical words).
 JOINS = [

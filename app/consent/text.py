@@ -10,7 +10,8 @@ Contract of `canonical(text) -> Canonical`:
 - every run of a repeated letter collapsed to one ("STOPPP" = "stop", "pleeease" =
   "please"; "all" becomes "al": phrases are canonicalised the same way, see `canon_word`);
 - letters typed one by one are joined ("S T O P" = "stop"), common text-speak mapped
-  ("pls" = "please", "u" = "you", "msgs" = "mesages").
+  ("pls" = "please", "u" = "you", "msgs" = "mesages"), and two neighbouring letters swapped
+  in a revocation's words put back ("edn" = "end", "remvoe" = "remove", "atlo" = "alto").
 `Canonical.text` is the whole message as one line of canonical words; `.clauses` the same
 words split where the writer paused (punctuation, emoji, line breaks).
 """
@@ -61,6 +62,28 @@ def canon_word(word: str) -> str:
 
 TEXT_SPEAK = {canon_word(k): canon_word(v) for k, v in _TEXT_SPEAK.items()}
 
+# Two neighbouring letters swapped as thumbs do ("edn", "remvoe", "worng", "qiut", "atlo"),
+# for the words a revocation is made of. Not the swaps that are words or common spellings of
+# their own ("ned", "alot", "lits").
+_SWAPPABLE = (
+    "stop stopall unsubscribe remove cancel end quit alto basta baja wrong number "
+    "leave alone text texting message messages contact interested spam list equivocado "
+    "dejenme quitenme mensajes numero opt dont pls"
+)
+_NOT_SWAPS = frozenset({"ned", "alot", "lits", "tset", "lsit"})
+
+
+def _swaps(word: str) -> dict[str, str]:
+    out = {}
+    for i in range(len(word) - 1):
+        swapped = canon_word(word[:i] + word[i + 1] + word[i] + word[i + 2 :])
+        if swapped != canon_word(word) and swapped not in _NOT_SWAPS:
+            out[swapped] = TEXT_SPEAK.get(canon_word(word), canon_word(word))
+    return out
+
+
+SWAPPED = {k: v for w in _SWAPPABLE.split() for k, v in _swaps(w).items()}
+
 
 @dataclass(frozen=True)
 class Canonical:
@@ -108,7 +131,7 @@ def _join_spelled(words: list[str]) -> list[str]:
 
 def words_of(clause: str) -> list[str]:
     words = [canon_word(w) for w in clause.split()]
-    return [TEXT_SPEAK.get(w, w) for w in _join_spelled(words)]
+    return [TEXT_SPEAK.get(w) or SWAPPED.get(w, w) for w in _join_spelled(words)]
 
 
 def canonical(text: str) -> Canonical:

@@ -73,6 +73,19 @@ class Settings(BaseSettings):
     supabase_service_role_key: SecretStr | None = None
     embedded_pg_dir: str = ".nightshift/pg"
     db_pool_max_size: int = Field(default=10, ge=1, le=100)
+    # A request never waits longer than this for a pooled connection, nor longer than the
+    # connect timeout (libpq, whole seconds, at least 2) for a new one: with the database down
+    # a webhook used to wait 30 s, past Twilio's 15 s (issue 15; docs/webhooks.md).
+    db_acquire_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    db_connect_timeout_seconds: int = Field(default=2, ge=2, le=30)
+
+    # --- the webhook spool: verified events the database could not take (docs/webhooks.md) --
+    spool_backend: Literal["auto", "directory", "modal"] = "auto"
+    spool_dir: str = ".nightshift/spool"
+    spool_modal_dict: str = "nightshift-spool"
+    spool_drain_batch: int = Field(default=500, ge=1, le=10000)
+    spool_drain_interval_seconds: float = Field(default=30.0, gt=0)
+    spool_alert_after_seconds: int = Field(default=300, ge=60)
 
     # --- public face ------------------------------------------------------------------------
     public_base_url: str = "http://127.0.0.1:8000"
@@ -95,6 +108,9 @@ class Settings(BaseSettings):
     email_from: str | None = None
     resend_webhook_secret: SecretStr | None = None
     resend_rate_per_second: float = Field(default=10.0, gt=0)
+    # Receiving domain for replies (`<id>.resend.app` or a custom one with Resend's MX):
+    # marketing email gets `Reply-To: reply+<token>@<domain>`; unset = no Reply-To.
+    resend_inbound_domain: str | None = None
 
     # --- Twilio (SMS) -----------------------------------------------------------------------
     twilio_account_sid: str | None = None
@@ -138,6 +154,7 @@ class Settings(BaseSettings):
     guardian_probe_timeout_seconds: float = Field(default=10.0, gt=0)
     guardian_max_restarts_per_hour: int = Field(default=3, ge=0)
     guardian_error_fingerprint_threshold: int = Field(default=20, ge=1)
+    guardian_callback_silence_hours: float = Field(default=3.0, gt=0, le=168)
 
     @field_validator("alert_routes_warning", "alert_routes_critical")
     @classmethod
@@ -157,8 +174,40 @@ class Settings(BaseSettings):
     booking_hours: str = Field(default="09:00-17:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
     appointment_minutes: int = Field(default=60, ge=5, le=480)
 
+    # --- the agents' calendar and definitions (docs/appointments.md, docs/agents.md) ---------
+    # native: nightshift's appointments table only; calcom / gohighlevel: the agent's
+    # bookings are made in that calendar first (its free slots are what the agent offers)
+    calendar_provider: Literal["native", "calcom", "gohighlevel"] = "native"
+    calcom_api_key: SecretStr | None = None
+    calcom_event_type_id: int | None = None
+    ghl_api_token: SecretStr | None = None
+    ghl_location_id: str | None = None
+    ghl_calendar_id: str | None = None
+    agents_dir: str = "agents"
+
+    @model_validator(mode="after")
+    def _calendar_configured(self) -> Settings:
+        needs = {
+            "calcom": ("calcom_api_key", "calcom_event_type_id"),
+            "gohighlevel": ("ghl_api_token", "ghl_location_id", "ghl_calendar_id"),
+        }
+        missing = [n.upper() for n in needs.get(self.calendar_provider, ()) if not getattr(self, n)]
+        if missing:
+            raise ValueError(
+                f"CALENDAR_PROVIDER={self.calendar_provider} needs {', '.join(missing)}"
+            )
+        return self
+
     # --- jobs -------------------------------------------------------------------------------
-    job_lease_margin_seconds: int = Field(default=60, ge=0)
+    # a run's lease: short, renewed by a heartbeat while the run lives (app/jobs/runner.py)
+    job_lease_seconds: int = Field(default=90, ge=10, le=600)
+    job_heartbeat_seconds: float = Field(default=20.0, gt=0, le=200)
+
+    @model_validator(mode="after")
+    def _heartbeat_inside_lease(self) -> Settings:
+        if self.job_heartbeat_seconds * 3 > self.job_lease_seconds:
+            raise ValueError("JOB_HEARTBEAT_SECONDS must be at most a third of JOB_LEASE_SECONDS")
+        return self
 
     # --- campaigns: drip and campaign_manager (docs/campaigns.md) ----------------------------
     drip_batch_size: int = Field(default=500, ge=1, le=5000)
@@ -169,13 +218,15 @@ class Settings(BaseSettings):
     call_retry_spacing_hours: float = Field(default=4.0, ge=4.0)
 
     # --- scoring and growth (docs/scoring.md) ------------------------------------------------
-    scoring_horizon_days: int = Field(default=30, ge=1, le=365)
+    scoring_horizon_days: int = Field(default=7, ge=1, le=365)
+    scoring_snapshot_hours: float = Field(default=24.0, ge=1)
     scoring_train_window_days: int = Field(default=180, ge=7)
     scoring_min_outcomes: int = Field(default=200, ge=10)
     scoring_min_bookings: int = Field(default=20, ge=2)
     scoring_retrain_hours: float = Field(default=24.0, gt=0)
     scoring_regularization_c: float = Field(default=1.0, gt=0)
     scoring_hot_threshold: float = Field(default=40.0, ge=0, le=100)
+    call_order_random_share: float = Field(default=0.1, ge=0, le=1)
     timing_window_days: int = Field(default=90, ge=1)
     timing_prior_strength: float = Field(default=10.0, gt=0)
     ab_goal_email: Literal["click", "booking"] = "click"
@@ -183,6 +234,7 @@ class Settings(BaseSettings):
     ab_min_sample: int = Field(default=100, ge=1)
     ab_promote_probability: float = Field(default=0.95, gt=0.5, lt=1)
     call_quality_review_below: int = Field(default=40, ge=0, le=100)
+    call_quality_drop_margin: float = Field(default=10.0, gt=0, le=100)
 
     # --- appointments and status (docs/appointments.md) --------------------------------------
     status_token: SecretStr | None = None

@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -131,3 +132,51 @@ def click_url(settings: Settings, link: ClickToken) -> str:
 def unsubscribe_url(settings: Settings, target: UnsubscribeToken) -> str:
     """`PUBLIC_BASE_URL/u/<token>`: for `List-Unsubscribe` and the footer link."""
     return f"{settings.public_base_url}/u/{unsubscribe_token(link_secret(settings), target)}"
+
+
+# --- Reply-To addresses (inbound email replies, issue 16) ---------------------------------
+# `reply+<lead>-<enrollment>-<position>-<mac>@<RESEND_INBOUND_DOMAIN>`: digits and lowercase
+# hex only, because a sender's mail server may change the case of an address; 80 bits of
+# HMAC-SHA256 so nobody can write as a lead by guessing one.
+_REPLY_MAC_HEX = 20
+_REPLY_RE = re.compile(r"reply\+(\d{1,18})-(\d{1,18})-(\d{1,4})-([0-9a-f]{20})@", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ReplyToken:
+    """The drip message a reply answers: its lead, enrollment and step position (the
+    outbox key `drip:<enrollment>:<position>`)."""
+
+    lead_id: int
+    enrollment_id: int
+    position: int
+
+
+def _reply_mac(secret: bytes, token: ReplyToken) -> str:
+    text = f"e.{token.lead_id}-{token.enrollment_id}-{token.position}"
+    return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()[:_REPLY_MAC_HEX]
+
+
+def reply_local_part(secret: bytes, token: ReplyToken) -> str:
+    ids = f"{token.lead_id}-{token.enrollment_id}-{token.position}"
+    return f"reply+{ids}-{_reply_mac(secret, token)}"
+
+
+def read_reply_address(secret: bytes, address: str) -> ReplyToken | None:
+    """The token of a genuine reply address (any case, display name allowed), else None."""
+    match = _REPLY_RE.search(address)
+    if match is None:
+        return None
+    token = ReplyToken(int(match[1]), int(match[2]), int(match[3]))
+    if not hmac.compare_digest(match[4].lower(), _reply_mac(secret, token)):
+        return None
+    return token
+
+
+def reply_address(settings: Settings, token: ReplyToken) -> str | None:
+    """`reply+<token>@RESEND_INBOUND_DOMAIN` for a marketing email's Reply-To, or None when
+    no receiving domain is configured (the email then has no Reply-To)."""
+    domain = (settings.resend_inbound_domain or "").strip().lower()
+    if not domain:
+        return None
+    return f"{reply_local_part(link_secret(settings), token)}@{domain}"

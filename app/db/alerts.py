@@ -100,6 +100,14 @@ class Fingerprint(Model):
     sample: str
 
 
+class CallbackGap(Model):
+    """A provider that was sent through in a window, and when its latest event arrived."""
+
+    provider: str
+    sends: int
+    last_event_at: datetime | None = None
+
+
 class AlertRepository:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
@@ -262,6 +270,11 @@ class AlertRepository:
             },
         )
         return ProbeRecord.model_validate(rows[0])
+
+    async def callback_gaps(self, since: datetime, until: datetime) -> list[CallbackGap]:
+        """Per provider sent through in [since, until): the sends and its latest event."""
+        rows = await self._call("callback_gaps", {"p_from": since, "p_to": until})
+        return [CallbackGap.model_validate(row) for row in rows]
 
     async def record_restart(
         self, job: str, max_per_hour: int, reason: str, now: datetime

@@ -120,6 +120,12 @@ class CampaignRepository:
         rows = await self.transport.call("enroll_leads", {"p_now": now})
         return [Enrolled.model_validate(r) for r in rows]
 
+    async def release_orphan_claims(self, now: datetime) -> int:
+        """Free the steps claimed by drip runs that died (call only under the drip's job
+        lease: no other drip run is alive); how many."""
+        rows = await self.transport.call("release_orphan_claims", {"p_now": now})
+        return int(rows[0]["release_orphan_claims"])
+
     async def claim_due(
         self, worker: str, limit: int, lease_seconds: int, now: datetime
     ) -> list[ClaimedStep]:
@@ -190,11 +196,21 @@ class ManagerRepository:
         rows = await self.transport.call("resume_campaign", {"p_slug": slug, "p_now": now})
         return Resumed.model_validate(rows[0])
 
-    async def call_queue(self, limit: int, now: datetime) -> tuple[list[QueuedCall], int]:
-        """Waiting calls, hottest first, and how many calls are in flight at Vapi."""
-        rows = await self.transport.call("call_queue", {"p_limit": limit, "p_now": now})
+    async def call_queue(
+        self, limit: int, now: datetime, order: str = "score"
+    ) -> tuple[list[QueuedCall], int]:
+        """Waiting calls, hottest first (`order`: see call_queue), and how many calls are in
+        flight at Vapi."""
+        rows = await self.transport.call(
+            "call_queue", {"p_limit": limit, "p_now": now, "p_order": order}
+        )
         calls = [QueuedCall.model_validate(r["call"]) for r in rows]
         return calls, (rows[0]["in_flight"] if rows else 0)
+
+    async def calls_placed_today(self, now: datetime) -> dict[int, int]:
+        """Calls placed per campaign id since the start of `now`'s (UTC) day."""
+        rows = await self.transport.call("calls_placed_today", {"p_now": now})
+        return {int(r["campaign_id"]): int(r["placed"]) for r in rows}
 
     async def defer_call(self, call_id: int, at: datetime, now: datetime) -> None:
         await self.transport.call("defer_call", {"p_id": call_id, "p_at": at, "p_now": now})

@@ -19,10 +19,11 @@ from app.db.models import Model
 from app.db.transport import Transport
 
 ClaimOutcome = Literal[
-    "claimed", "reclaimed", "suppressed", "busy", "done", "concurrency", "window"
+    "claimed", "reclaimed", "suppressed", "refused", "busy", "done", "concurrency", "window"
 ]
-# The last-moment check's verdict for a claimed row (see `mark_sending`).
-SendVerdict = Literal["go", "suppressed", "window", "done"]
+# The last-moment check's verdict for a claimed row (see `mark_sending`). `refused`: no opt-out,
+# but the row may not go (no consent on record, a hold, a do-not-call list covering texts).
+SendVerdict = Literal["go", "suppressed", "refused", "window", "done"]
 
 
 class MessageIn(Model):
@@ -214,14 +215,30 @@ class OutboxRepository:
         return {r["address"]: int(r["leads"]) for r in rows}
 
     async def import_dnc(
-        self, phones: list[str], source: str, list_date: date | None, now: datetime
+        self,
+        phones: list[str],
+        source: str,
+        list_date: date | None,
+        now: datetime,
+        scope: Literal["calls", "calls_texts"] = "calls",
     ) -> int:
-        """Add E.164 numbers to the do-not-call list every call claim scrubs against."""
+        """Add E.164 numbers to the do-not-call list every call claim scrubs against;
+        `scope` "calls_texts": campaign and rescue texts are refused too."""
         rows = await self.transport.call(
             "dnc_import",
-            {"p_phones": phones, "p_source": source, "p_list_date": list_date, "p_now": now},
-        )
+            {"p_phones": phones, "p_source": source, "p_list_date": list_date, "p_now": now,
+             "p_scope": scope},
+        )  # fmt: skip
         return int(rows[0]["dnc_import"])
+
+    async def set_send_before(self, deadlines: dict[int, datetime], now: datetime) -> int:
+        """Stamp each queued message's deadline (payload.send_before: the end of the window
+        its gate found), enforced by the last-moment check; returns how many were stamped."""
+        if not deadlines:
+            return 0
+        items = [{"id": i, "send_before": d.isoformat()} for i, d in deadlines.items()]
+        rows = await self.transport.call("outbox_send_before", {"p_items": items, "p_now": now})
+        return int(rows[0]["outbox_send_before"])
 
     async def get_message(self, message_id: int) -> OutboxMessage | None:
         rows = await self.transport.call("get_message", {"p_id": message_id})

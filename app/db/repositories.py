@@ -12,11 +12,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from app.db.agents import AgentRepository
 from app.db.alerts import AlertRepository
 from app.db.appointments import AppointmentRepository
 from app.db.campaigns import CampaignRepository, ManagerRepository
+from app.db.consent import ConsentRepository
+from app.db.failures import FailureLog
 from app.db.models import (
     DbPing,
+    ImportOutcome,
     JobRun,
     JobState,
     LeadCounts,
@@ -66,6 +70,14 @@ class JobRunRepository(_Repository):
             },
         )
         return RunStart.model_validate(rows[0])
+
+    async def renew(self, job: str, run_id: UUID, lease_seconds: int, now: datetime) -> bool:
+        """Extend the lease run `run_id` holds to now + lease_seconds; False when it lost it."""
+        rows = await self.transport.call(
+            "renew_job_lease",
+            {"p_job": job, "p_run_id": run_id, "p_lease_seconds": lease_seconds, "p_now": now},
+        )
+        return bool(rows[0]["renew_job_lease"])
 
     async def finish(
         self,
@@ -125,10 +137,22 @@ class LogRepository(_Repository):
 
 class LeadRepository(_Repository):
     async def upsert(self, leads: Sequence[LeadIn], now: datetime) -> UpsertCounts:
-        """Insert or merge (on phone, else email) a batch of leads in one round trip."""
-        payload = [lead.model_dump(exclude_none=True) for lead in leads]
+        """Insert or merge (on phone, else email) a batch of leads in one round trip, with
+        their `consents`."""
+        payload = [lead.model_dump(mode="json", exclude_none=True) for lead in leads]
         rows = await self.transport.call("upsert_leads", {"p_leads": payload, "p_now": now})
         return UpsertCounts.model_validate(rows[0])
+
+    async def import_rows(
+        self, leads: Sequence[LeadIn], now: datetime, *, dry_run: bool = False
+    ) -> list[ImportOutcome]:
+        """Create or merge a batch of imported leads in one round trip, each row's outcome in
+        order (supabase/schemas/01_core.sql `import_leads`); `dry_run`: nothing is written."""
+        payload = [lead.model_dump(exclude_none=True) for lead in leads]
+        rows = await self.transport.call(
+            "import_leads", {"p_leads": payload, "p_now": now, "p_dry_run": dry_run}
+        )
+        return sorted((ImportOutcome.model_validate(row) for row in rows), key=lambda o: o.idx)
 
     async def counts(self) -> LeadCounts:
         rows = await self.transport.call("count_leads")
@@ -143,7 +167,9 @@ class Repositories:
         self.health = HealthRepository(transport)
         self.job_runs = JobRunRepository(transport)
         self.logs = LogRepository(transport)
+        self.failures = FailureLog(transport)
         self.leads = LeadRepository(transport)
+        self.consent = ConsentRepository(transport)
         self.outbox = OutboxRepository(transport)
         self.webhooks = WebhookRepository(transport)
         self.campaigns = CampaignRepository(transport)
@@ -151,3 +177,4 @@ class Repositories:
         self.alerts = AlertRepository(transport)
         self.scoring = ScoringRepository(transport)
         self.appointments = AppointmentRepository(transport)
+        self.agents = AgentRepository(transport)

@@ -11,8 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.db.transport import Transport
 
-FeatureMode = Literal["score", "train"]
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -26,6 +24,17 @@ class StoredModel(_Model):
     metrics: dict[str, Any] = Field(default_factory=dict)
     trained_at: datetime
     applied_at: datetime | None = None  # when every lead was scored with it
+
+
+class CallOutcome(_Model):
+    """A placed call whose end-of-call report was received: did it book?"""
+
+    call_id: int
+    lead_id: int
+    placed_at: datetime
+    booked: bool
+    queue_score: float | None = None
+    queue_order: str | None = None
 
 
 class Marked(_Model):
@@ -105,6 +114,16 @@ class PendingCall(_Model):
     messages: list[Any] = Field(default_factory=list)
 
 
+class QualityWeek(_Model):
+    """Connected calls' quality: the last 7 days against the 7 before (quality_weekly)."""
+
+    week_calls: int
+    week_avg: float | None = None
+    week_low: int
+    previous_calls: int
+    previous_avg: float | None = None
+
+
 class LowQualityCall(_Model):
     call_id: int
     vapi_call_id: str | None = None
@@ -132,24 +151,55 @@ class ScoringRepository:
 
     async def features(
         self,
-        mode: FeatureMode,
-        horizon_days: int,
-        window_days: int,
         now: datetime,
+        *,
         lead_ids: Sequence[int] | None = None,
+        cutoffs: Sequence[datetime] | None = None,
+        times: Sequence[datetime] | None = None,
+        at_risk: bool = False,
+        horizon_days: int | None = None,
     ) -> list[dict[str, Any]]:
-        """The feature matrix (one dict per lead) in one call; see scoring_features().
-        `lead_ids`: only these leads (None: all)."""
-        args: dict[str, Any] = {"p_mode": mode, "p_horizon_days": horizon_days,
-                                "p_window_days": window_days, "p_now": now}  # fmt: skip
+        """The feature matrix in one call, one dict per (lead, cutoff); see
+        scoring_features(). Rows: `lead_ids` with their `cutoffs` (pairs), `lead_ids` at
+        `now`, every lead at each of `times`, or every lead at `now`. `at_risk`: only
+        leads at risk at their cutoff; `horizon_days`: adds the label."""
+        args: dict[str, Any] = {"p_now": now, "p_at_risk": at_risk}
         if lead_ids is not None:
             args["p_lead_ids"] = list(lead_ids)
+        if cutoffs is not None:
+            args["p_cutoffs"] = list(cutoffs)
+        if times is not None:
+            args["p_times"] = list(times)
+        if horizon_days is not None:
+            args["p_horizon_days"] = horizon_days
         return await self.transport.call("scoring_features", args)
+
+    async def call_outcomes(self, since: datetime, now: datetime) -> list[CallOutcome]:
+        """Placed calls whose report was received in (since, now]: the per-call rows."""
+        rows = await self.transport.call("scoring_call_outcomes", {"p_since": since, "p_now": now})
+        return [CallOutcome.model_validate(r) for r in rows]
+
+    async def mark_call_order(
+        self, ids: Sequence[int], scores: Sequence[float], orders: Sequence[str]
+    ) -> int:
+        """Record, on calls being placed, the queue's score and order (score | random)."""
+        if not ids:
+            return 0
+        rows = await self.transport.call(
+            "scoring_mark_call_order",
+            {"p_ids": list(ids), "p_scores": [float(s) for s in scores], "p_orders": list(orders)},
+        )
+        return int(rows[0]["scoring_mark_call_order"])
 
     async def marked(self) -> Marked:
         """The leads marked for scoring (see scoring_dirty in 06_scoring.sql)."""
         rows = await self.transport.call("scoring_marked")
         return Marked.model_validate(rows[0])
+
+    async def recent_leads(self, since: datetime) -> list[int]:
+        """The leads created after `since` (scoring_recent_leads)."""
+        rows = await self.transport.call("scoring_recent_leads", {"p_since": since})
+        return [int(i) for i in rows[0]["scoring_recent_leads"] or []]
 
     async def clear_marks(self, upto: int, version: int | None, now: datetime) -> int:
         """Clear the marks up to `upto`; with `version`, every lead was scored with it."""
@@ -249,6 +299,11 @@ class ScoringRepository:
             return 0
         out = await self.transport.call("quality_record", {"p_rows": rows, "p_now": now})
         return int(out[0]["quality_record"])
+
+    async def quality_week(self, below: int, now: datetime) -> QualityWeek:
+        """This week's call quality against the week before (see quality_weekly)."""
+        rows = await self.transport.call("quality_weekly", {"p_below": below, "p_now": now})
+        return QualityWeek.model_validate(rows[0])
 
     async def low_quality(self, below: int, limit: int) -> list[LowQualityCall]:
         rows = await self.transport.call("quality_low", {"p_below": below, "p_limit": limit})

@@ -69,7 +69,13 @@ def call_text(function: str, names: tuple[str, ...]) -> bytes:
 
 class PostgresTransport:
     """psycopg 3 async pool. `prepare_threshold=None`: Supabase's transaction pooler
-    (Supavisor, port 6543) does not support prepared statements."""
+    (Supavisor, port 6543) does not support prepared statements.
+
+    Fast failure (issue 15): a call waits at most `acquire_timeout` for a pooled connection
+    and a new connection at most `connect_timeout` (libpq, whole seconds, at least 2), so a
+    dead database answers `DatabaseUnavailable` in about 2 s, not 30 (webhooks are then
+    spooled). `open(wait=False)` starts without the database (the web app: it must come up
+    to spool events during an outage); the pool keeps reconnecting in the background."""
 
     name = "postgres"
 
@@ -81,6 +87,7 @@ class PostgresTransport:
         min_size: int = 1,
         open_timeout: float = 15.0,
         acquire_timeout: float = 30.0,
+        connect_timeout: int = 2,
     ) -> None:
         self._open_timeout = open_timeout
         self._pool = AsyncConnectionPool(
@@ -89,13 +96,17 @@ class PostgresTransport:
             max_size=max_size,
             open=False,
             timeout=acquire_timeout,
-            kwargs={"autocommit": True, "prepare_threshold": None},
+            kwargs={
+                "autocommit": True,
+                "prepare_threshold": None,
+                "connect_timeout": max(2, connect_timeout),
+            },
             configure=_configure,
         )
 
-    async def open(self) -> PostgresTransport:
+    async def open(self, *, wait: bool = True) -> PostgresTransport:
         try:
-            await self._pool.open(wait=True, timeout=self._open_timeout)
+            await self._pool.open(wait=wait, timeout=self._open_timeout)
         except Exception as exc:  # psycopg_pool.PoolTimeout, OperationalError
             raise DatabaseUnavailable(f"cannot connect to Postgres: {exc}") from exc
         return self
@@ -108,6 +119,10 @@ class PostgresTransport:
             async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(query, params)
                 return list(await cur.fetchall()) if cur.description else []
+        except psycopg.OperationalError as exc:
+            if exc.sqlstate is None:  # the connection broke: no server answered at all
+                raise DatabaseUnavailable(_message(exc), function=function) from exc
+            raise translate(exc.sqlstate, _message(exc), function) from exc
         except psycopg.Error as exc:
             raise translate(exc.sqlstate, _message(exc), function) from exc
         except Exception as exc:  # pool timeout or closed pool

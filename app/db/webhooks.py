@@ -43,6 +43,15 @@ class ResendResult(Model):
     lead_id: int | None = None
 
 
+class EmailReplyResult(Model):
+    duplicate: bool
+    event_id: int | None = None
+    reply_id: int | None = None
+    lead_id: int | None = None
+    stopped: int = 0
+    message_ids: list[int] = Field(default_factory=list)
+
+
 class CallStatusResult(Model):
     duplicate: bool
     event_id: int | None = None
@@ -69,6 +78,28 @@ class StuckCall(Model):
     vapi_call_id: str
     status: str
     placed_at: datetime
+
+
+class StoredEvent(Model):
+    """One row of webhook_events, as `nightshift webhooks replay` reads it."""
+
+    id: int
+    provider: str
+    dedupe_key: str
+    event_type: str
+    payload: dict[str, Any]
+    status: str
+    received_at: datetime
+
+
+class StuckMessage(Model):
+    """A text sent through Twilio whose final status never arrived."""
+
+    id: int
+    provider_id: str
+    status: str
+    lead_id: int | None = None
+    sent_at: datetime
 
 
 class VapiOptOutResult(Model):
@@ -166,6 +197,20 @@ class WebhookRepository:
         )
         return ResendResult.model_validate(row)
 
+    async def apply_resend_inbound(
+        self, dedupe_key: str, reply: dict[str, Any], payload: dict[str, Any],
+        notify: list[MessageIn], now: datetime,
+    ) -> EmailReplyResult:  # fmt: skip
+        """One received email (supabase/schemas/16_email_replies.sql). `reply`: email_id,
+        kind, scope, reason, from_address, subject, body, body_fetched, and the reply
+        token's lead_id, enrollment_id, position when the To address carried one."""
+        row = await self._one(
+            "webhook_resend_inbound",
+            {"p_dedupe_key": dedupe_key, "p_reply": reply, "p_payload": payload,
+             "p_notify": [m.model_dump(mode="json") for m in notify] or None, "p_now": now},
+        )  # fmt: skip
+        return EmailReplyResult.model_validate({**row, "message_ids": row["message_ids"] or []})
+
     async def apply_vapi_status(
         self, dedupe_key: str, payload: dict[str, Any], call: dict[str, Any], now: datetime
     ) -> CallStatusResult:
@@ -199,6 +244,49 @@ class WebhookRepository:
         """Stamp a call the reconciler looked at and left (why, and when)."""
         await self.transport.call(
             "call_reconcile_checked", {"p_id": call_id, "p_reason": reason, "p_now": now}
+        )
+
+    async def events_for_replay(
+        self, *, since: datetime | None = None, kind: str | None = None,
+        event_id: int | None = None, include_processed: bool = False, after_id: int = 0,
+        limit: int = 500,
+    ) -> list[StoredEvent]:  # fmt: skip
+        """Stored events to replay, by id after `after_id` (see webhook_events_for_replay)."""
+        rows = await self.transport.call(
+            "webhook_events_for_replay",
+            {"p_since": since, "p_kind": kind, "p_id": event_id,
+             "p_include_processed": include_processed, "p_after_id": after_id,
+             "p_limit": limit},
+        )  # fmt: skip
+        return [StoredEvent.model_validate(row) for row in rows]
+
+    async def count_for_replay(
+        self, *, since: datetime | None = None, kind: str | None = None,
+        event_id: int | None = None, include_processed: bool = False,
+    ) -> int:  # fmt: skip
+        rows = await self.transport.call(
+            "webhook_events_replay_count",
+            {"p_since": since, "p_kind": kind, "p_id": event_id,
+             "p_include_processed": include_processed},
+        )  # fmt: skip
+        return int(rows[0]["webhook_events_replay_count"])
+
+    async def messages_awaiting_status(
+        self, sent_before: datetime, sent_after: datetime, limit: int, max_checks: int = 3
+    ) -> list[StuckMessage]:
+        """Twilio texts still sending/sent, sent in [sent_after, sent_before), asked about
+        fewer than `max_checks` times, least recently checked first, at most `limit`."""
+        rows = await self.transport.call(
+            "messages_awaiting_status",
+            {"p_sent_before": sent_before, "p_sent_after": sent_after, "p_limit": limit,
+             "p_max_checks": max_checks},
+        )  # fmt: skip
+        return [StuckMessage.model_validate(row) for row in rows]
+
+    async def message_reconcile_checked(self, message_id: int, reason: str, now: datetime) -> None:
+        """Stamp a text the reconciler asked about and left (why, when, how many times)."""
+        await self.transport.call(
+            "message_reconcile_checked", {"p_id": message_id, "p_reason": reason, "p_now": now}
         )
 
     async def apply_vapi_opt_out(

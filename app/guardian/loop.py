@@ -6,7 +6,9 @@ One run, in order:
    fails (nothing else can work without the database);
 2. pages sent directly while the database was down are recorded, and that alert resolved;
 3. job heartbeats: up / late / down / stalled, alerts, auto-restart (heartbeats.py);
-4. provider probes (probes.py);
+4. provider probes (probes.py); the public web endpoint and providers whose callbacks went
+   silent while we sent through them (signals.py); and the webhook spool (`check_spool`: a
+   request waiting longer than SPOOL_ALERT_AFTER_SECONDS, or one refused for good);
 5. new error fingerprints in system_logs (`errors.new.<hash>`);
 6. every due notification is sent: this run is the grouping window (`flush_alerts`, no hold);
 7. HEARTBEAT_URL is pinged, so an outside monitor notices when the guardian stops.
@@ -39,12 +41,15 @@ from app.guardian.heartbeats import check_heartbeats
 from app.guardian.probes import (
     HttpProbe,
     ProbeResult,
+    check_spool,
     http_probes,
     probe_providers,
     record_probe,
 )
+from app.guardian.signals import WebProbe, check_callbacks, probe_web, web_probe
 from app.guardian.watch import Watch
 from app.providers.launcher import JobLauncher
+from app.providers.spool import Spool
 
 log = structlog.get_logger(__name__)
 ERRORS_PREFIX = "errors.new."
@@ -61,6 +66,9 @@ class GuardianConfig:
     error_fingerprint_threshold: int
     heartbeat_url: str | None = field(default=None, repr=False)
     probes: tuple[HttpProbe, ...] = field(default=(), repr=False)
+    spool_alert_after_seconds: int = 300
+    web: WebProbe | None = None  # PUBLIC_BASE_URL/healthz (app/guardian/signals.py)
+    callback_silence_hours: float = 3.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GuardianConfig:
@@ -71,6 +79,9 @@ class GuardianConfig:
             error_fingerprint_threshold=settings.guardian_error_fingerprint_threshold,
             heartbeat_url=settings.heartbeat_url,
             probes=tuple(http_probes(settings)),
+            spool_alert_after_seconds=settings.spool_alert_after_seconds,
+            web=web_probe(settings.public_base_url),
+            callback_silence_hours=settings.guardian_callback_silence_hours,
         )
 
 
@@ -83,6 +94,7 @@ class GuardianDeps:
     client: httpx.AsyncClient
     direct: DirectLine
     dispatch: AlertDispatch
+    spool: Spool | None = None  # the webhook spool the guardian watches (check_spool)
 
 
 async def guard(deps: GuardianDeps, launcher: JobLauncher, jobs: Sequence[Job]) -> dict[str, Any]:
@@ -91,7 +103,7 @@ async def guard(deps: GuardianDeps, launcher: JobLauncher, jobs: Sequence[Job]) 
     watch, config = deps.watch, deps.config
     db = await probe_database(watch.repos.health, deps.direct, config.probe_timeout_seconds)
     counts: dict[str, Any] = {"database_ms": db.latency_ms}
-    if await record_direct_pages(watch.repos.alerts, watch.clock):
+    if await record_direct_pages(watch.repos.alerts, watch.clock, memory=deps.direct.memory):
         counts["direct_pages_recorded"] = True
     # one read of the firing keys: resolving a key that is not firing costs no round trip
     firing = await watch.alerts.firing_keys()
@@ -109,6 +121,16 @@ async def guard(deps: GuardianDeps, launcher: JobLauncher, jobs: Sequence[Job]) 
         firing,
         seconds=config.probe_timeout_seconds,
         failures=config.probe_failures,
+    )
+    counts["web"] = await probe_web(
+        watch, deps.client, config.web, firing,
+        seconds=config.probe_timeout_seconds, failures=config.probe_failures,
+    )  # fmt: skip
+    counts["silent_callbacks"] = await check_callbacks(
+        watch, firing, silence_hours=config.callback_silence_hours
+    )
+    counts["spool_pending"] = await check_spool(
+        watch, deps.spool, firing, after=config.spool_alert_after_seconds
     )
     counts["new_error_fingerprints"] = await check_error_fingerprints(
         watch, firing, min_count=config.error_fingerprint_threshold

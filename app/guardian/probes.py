@@ -21,11 +21,13 @@ from app.core.settings import Settings
 from app.db.alerts import Severity
 from app.guardian.watch import Watch
 from app.providers.resend import RESEND_API
+from app.providers.spool import Spool
 from app.providers.twilio import TWILIO_API
 from app.providers.vapi import VAPI_API
 
 SEVERITY: dict[str, Severity] = {
     "database": "critical",
+    "web": "critical",  # the public endpoint (app/guardian/signals.py): webhooks are lost
     "twilio": "critical",
     "resend": "warning",
     "vapi": "warning",
@@ -176,3 +178,46 @@ async def probe_providers(
         result = await run_http_probe(client, probe, seconds)
         outcomes[probe.target] = await record_probe(watch, result, firing, failures=failures)
     return outcomes
+
+
+SPOOL_PENDING, SPOOL_ASIDE = "spool.pending", "spool.aside"
+
+
+async def check_spool(
+    watch: Watch, spool: Spool | None, firing: Container[str] | None = None, *, after: int
+) -> int:
+    """The webhook spool (app/providers/spool.py): critical `spool.pending` while a request
+    has waited more than `after` seconds (SPOOL_ALERT_AFTER_SECONDS: a STOP in it is not
+    applied yet; the drain of every job's start should have taken it), warning `spool.aside`
+    while requests refused for good wait for a human; each resolved when it clears. Returns
+    how many requests wait. A spool that cannot be read raises `spool.pending` too."""
+    if spool is None:
+        return 0
+    try:
+        stats = await spool.stats()
+    except Exception as exc:
+        await watch.alerts.raise_alert(SPOOL_PENDING, "critical",
+                                       f"webhook spool unreadable: {type(exc).__name__}",
+                                       {"error": type(exc).__name__})  # fmt: skip
+        return 0
+    now = watch.clock.now()
+    oldest = stats.oldest_received_at
+    if oldest is not None and (now - oldest).total_seconds() > after:
+        minutes = int((now - oldest).total_seconds() // 60)
+        await watch.alerts.raise_alert(
+            SPOOL_PENDING, "critical",
+            f"{stats.pending} webhook(s) spooled, not applied yet (oldest {minutes} min)",
+            {"pending": stats.pending, "oldest_received_at": oldest.isoformat(),
+             "spool": spool.name},
+        )  # fmt: skip
+    elif stats.pending == 0:
+        await watch.alerts.resolve_alert(SPOOL_PENDING, firing=firing)
+    if stats.aside:
+        await watch.alerts.raise_alert(
+            SPOOL_ASIDE, "warning",
+            f"{stats.aside} spooled webhook(s) refused for good: see docs/webhooks.md",
+            {"aside": stats.aside, "spool": spool.name},
+        )  # fmt: skip
+    else:
+        await watch.alerts.resolve_alert(SPOOL_ASIDE, firing=firing)
+    return stats.pending

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from app.appointments import loop as appointments_loop
+from app.appointments.calendar import CalendarDesk
 from app.appointments.desk import BookingDesk
 from app.appointments.messages import Senders
 from app.jobs.bootstrap import Context
+from app.providers.calendar_build import external_calendar
 
 
 def appointment_deps(ctx: Context) -> appointments_loop.AppointmentDeps:
@@ -26,9 +28,12 @@ async def run(ctx: Context) -> dict[str, Any]:
     return await appointments_loop.run(appointment_deps(ctx))
 
 
-def booking_desk(ctx: Context) -> BookingDesk:
-    """The calendar the AI agents book into (the Vapi booking tools build it here)."""
+def booking_desk(ctx: Context) -> CalendarDesk:
+    """The calendar the AI agents book into (the Vapi booking tools build it here): the
+    native desk, with the external calendar CALENDAR_PROVIDER chooses in front of it."""
     s = ctx.settings
-    return BookingDesk(
+    desk = BookingDesk(
         ctx.repos.webhooks, ctx.clock, s.business_timezone, s.booking_hours, s.appointment_minutes
     )
+    calendar = external_calendar(s, ctx.providers.client, ctx.clock)
+    return CalendarDesk(desk, calendar, ctx.repos.agents, ctx.alerts)

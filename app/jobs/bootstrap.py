@@ -36,9 +36,13 @@ from app.providers import Providers, build_providers
 from app.providers.build import Ports
 from app.providers.delivery import AlertHook
 from app.providers.retry import Sleep
+from app.providers.spool import Apply, Spool
+from app.providers.spool_store import build_spool
 
 if TYPE_CHECKING:  # numpy costs the web function's cold start ~0.2 s; only jobs draw
     import numpy as np
+
+    from app.scoring.call_order import CallRanker
 
 log = structlog.get_logger(__name__)
 _warned: set[str] = set()
@@ -54,6 +58,9 @@ class Overrides:
     rng: np.random.Generator | None = None
     sleep: Sleep | None = None
     holder: str | None = None
+    spool: Spool | None = None
+    ingest: Ingest | None = None
+    call_ranker: CallRanker | None = None  # the simulator's oracle order of the call queue
 
 
 @dataclass(frozen=True)
@@ -68,12 +75,29 @@ class Context:
     providers: Providers
     alerts: Alerts
     rng_factory: Callable[[], np.random.Generator]
+    # The webhook spool (app/providers/spool.py) and, when the caller hosts the web app's
+    # routes, how to apply a spooled request through them (app.webhooks.drain.ingest; the
+    # edges pass it: the jobs layer cannot import the web app). See app/jobs/spool.py.
+    spool: Spool | None = None
+    ingest: Ingest | None = None
+    # replaces the per-call model's order of the call queue (the simulator's oracle)
+    call_ranker: CallRanker | None = None
 
     @cached_property
     def rng(self) -> np.random.Generator:
         """The one random generator of this graph, made on first use (the web app never
         draws, so it never loads numpy)."""
         return self.rng_factory()
+
+
+# Builds, for a graph, what applies one spooled request (app.webhooks.drain.ingest).
+Ingest = Callable[["Context"], Apply]
+
+
+def mark_dry_run_noticed(providers: list[str]) -> None:
+    """The caller told its user about these dry providers already (the CLI's one-line
+    notice): `warn_dry_run` does not log them again in this process."""
+    _warned.update(providers)
 
 
 def warn_dry_run(settings: Settings) -> list[str]:
@@ -91,7 +115,7 @@ def warn_dry_run(settings: Settings) -> list[str]:
 
 
 async def _open_transport(
-    settings: Settings, stack: AsyncExitStack, *, run_migrations: bool
+    settings: Settings, stack: AsyncExitStack, *, run_migrations: bool, wait: bool = True
 ) -> Transport:
     mode = settings.database_mode()
     if mode == "supabase":
@@ -114,7 +138,11 @@ async def _open_transport(
         applied = migrate(dsn)
         if applied:
             log.info("migrations applied", versions=applied)
-    postgres = await PostgresTransport(dsn, max_size=settings.db_pool_max_size).open()
+    postgres = await PostgresTransport(
+        dsn, max_size=settings.db_pool_max_size,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
+        connect_timeout=settings.db_connect_timeout_seconds,
+    ).open(wait=wait)  # fmt: skip
     stack.push_async_callback(postgres.close)
     return postgres
 
@@ -160,6 +188,9 @@ def build_graph(
         providers=providers,
         alerts=alerts,
         rng_factory=_rng_factory(overrides.rng),
+        spool=overrides.spool or build_spool(settings),
+        ingest=overrides.ingest,
+        call_ranker=overrides.call_ranker,
     )
 
 
@@ -170,12 +201,15 @@ async def bootstrap(
     *,
     run_migrations: bool = False,
     sends: bool = True,
+    wait_for_database: bool = True,
 ) -> AsyncIterator[Context]:
     """Build the graph; everything it opened is closed on exit (embedded server included).
     `sends`: the graph runs jobs or the web app (the CLI's read and import commands pass
     False); then a dry run nobody asked for against a configured database is refused
     (`Settings.dry_run_refusal`, a SettingsError naming NIGHTSHIFT_DRY_RUN) before anything
-    is opened. Replaced provider ports (the simulator, tests) are not dry runs."""
+    is opened. Replaced provider ports (the simulator, tests) are not dry runs.
+    `wait_for_database=False` (the web app) opens the pool without waiting for a first
+    connection, so the app starts, and spools webhooks, while the database is down."""
     settings = settings or get_settings()
     refusal = settings.dry_run_refusal() if sends and overrides.ports is None else None
     if refusal:
@@ -183,7 +217,7 @@ async def bootstrap(
     warn_dry_run(settings)
     async with AsyncExitStack() as stack:
         transport = overrides.transport or await _open_transport(
-            settings, stack, run_migrations=run_migrations
+            settings, stack, run_migrations=run_migrations, wait=wait_for_database
         )
         graph = build_graph(settings, transport, overrides)
         stack.push_async_callback(graph.providers.aclose)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from app.campaigns.call_reconcile import ReconcileDeps
 from app.campaigns.call_report import ReportDeps
+from app.campaigns.message_reconcile import BATCH, MessageReconcileDeps
 from app.jobs.bootstrap import Context
 
 
@@ -19,5 +20,13 @@ def reconcile_deps(ctx: Context) -> ReconcileDeps:
     return ReconcileDeps(
         report=report_deps(ctx), calls=ctx.providers.calls, delivery=ctx.providers.delivery,
         max_call_seconds=s.vapi_max_call_seconds, after_seconds=s.vapi_reconcile_after_seconds,
-        batch=s.vapi_reconcile_batch,
+        batch=s.vapi_reconcile_batch, failures=ctx.repos.failures,
+    )  # fmt: skip
+
+
+def message_reconcile_deps(ctx: Context) -> MessageReconcileDeps:
+    """What `reconcile_messages` uses, from the graph."""
+    return MessageReconcileDeps(
+        webhooks=ctx.repos.webhooks, sms=ctx.providers.sms, failures=ctx.repos.failures,
+        clock=ctx.clock, batch=BATCH,
     )  # fmt: skip

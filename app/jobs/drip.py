@@ -17,4 +17,9 @@ def drip_deps(ctx: Context) -> drip_loop.DripDeps:
 
 
 async def run(ctx: Context) -> dict[str, Any]:
-    return await drip_loop.run(drip_deps(ctx))
+    """One drip tick. It runs under the job's lease (run_job), so no other drip run is
+    alive: steps still claimed were claimed by a run that died mid-batch, and are freed
+    first (they would otherwise wait DRIP_LEASE_SECONDS)."""
+    released = await ctx.repos.campaigns.release_orphan_claims(ctx.clock.now())
+    counts = await drip_loop.run(drip_deps(ctx))
+    return {**counts, "orphan_claims_released": released} if released else counts

@@ -7,7 +7,9 @@ run then fails so the guardian sees it):
 2. variants: A/B assignment weights by Thompson sampling, winners promoted and recorded
    (the draws seeded from the hour: `variants_rng`);
 3. failures: error fingerprints of system_logs counted per day (the digest's trend);
-4. quality: a quality score for every newly finished call;
+4. quality: a quality score for every newly finished call; a warning alert
+   (`call_quality_drop`) while the week's average is CALL_QUALITY_DROP_MARGIN below the
+   week before;
 5. status: the status page's window aggregates (7/30-day funnel, calls per day,
    deliverability, score counts) recomputed into `status_cache`, so a page load never scans
    weeks of rows; they are hour-grained, and recomputing them every 5 minutes was the
@@ -31,7 +33,7 @@ from app.appointments.digest import maybe_send_digest
 from app.jobs.bootstrap import Context
 from app.scoring.leads import current_model, describe_model, score_all
 from app.scoring.patterns import record_patterns
-from app.scoring.quality import score_calls
+from app.scoring.quality import quality_drop, score_calls
 from app.scoring.variants import hourly_seed, update_variants
 
 log = structlog.get_logger(__name__)
@@ -67,7 +69,14 @@ async def failures(ctx: Context) -> dict[str, Any]:
 
 async def quality(ctx: Context) -> dict[str, Any]:
     review_below = ctx.settings.call_quality_review_below
-    return await score_calls(ctx.repos.scoring, ctx.clock, review_below)
+    counts = await score_calls(ctx.repos.scoring, ctx.clock, review_below)
+    week = await ctx.repos.scoring.quality_week(review_below, ctx.clock.now())
+    drop = quality_drop(week, ctx.settings.call_quality_drop_margin)
+    if drop is not None:
+        await ctx.alerts.raise_alert("call_quality_drop", "warning", drop, week.model_dump())
+    else:
+        await ctx.alerts.resolve_alert("call_quality_drop")
+    return {**counts, "call_quality_week": week.week_avg}
 
 
 async def status(ctx: Context) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 someone when the database is dead.
 
 - `run(ctx)`: the `guardian` job's body;
-- `guardian_deps(ctx)`, `alert_dispatch(ctx)`, `direct_line(ctx)`: what `guard`,
-  `flush_alerts` and `page_directly` take, unpacked from the graph (the `guardian` entry, the
+- `guardian_deps(ctx)`: what `guard` takes, unpacked from the graph (with
+  `alert_dispatch(ctx)` and `direct_line(ctx)` of app/jobs/alerting.py) (the `guardian` entry, the
   `alerts test` command and the tests build them here, one way);
 - `run_job` needs the database before the loop body starts (lease, job_runs), and
   `bootstrap` needs it to open at all. These wrappers catch that and send the critical
@@ -18,28 +18,16 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from app.alerts import AlertDispatch
-from app.alerts.direct import DirectLine
 from app.core import logs
 from app.core.settings import Settings, get_settings
 from app.db.errors import DatabaseError, DatabaseUnavailable
 from app.guardian.loop import GuardianConfig, GuardianDeps, guard, page_database_down
 from app.guardian.watch import Watch
-from app.jobs.bootstrap import Context, bootstrap, build_graph
+from app.jobs.alerting import alert_dispatch, direct_line
+from app.jobs.bootstrap import Context, Overrides, bootstrap, build_graph
 from app.jobs.launcher import default_launcher
 from app.jobs.registry import JOBS
 from app.jobs.runner import RunOutcome, run_job
-
-
-def alert_dispatch(ctx: Context) -> AlertDispatch:
-    """What `flush_alerts` uses, from the graph."""
-    providers = {"email": ctx.providers.email.name, "sms": ctx.providers.sms.name}
-    return AlertDispatch(ctx.repos, ctx.providers.delivery, providers, ctx.alerts.policy, ctx.clock)
-
-
-def direct_line(ctx: Context) -> DirectLine:
-    """What `page_directly` uses (no database), from the graph."""
-    return DirectLine(ctx.providers.sms, ctx.providers.email, ctx.alerts.policy, ctx.clock)
 
 
 def guardian_deps(ctx: Context) -> GuardianDeps:
@@ -50,6 +38,7 @@ def guardian_deps(ctx: Context) -> GuardianDeps:
         client=ctx.providers.client,
         direct=direct_line(ctx),
         dispatch=alert_dispatch(ctx),
+        spool=ctx.spool,
     )
 
 
@@ -90,14 +79,17 @@ async def page_without_context(settings: Settings, exc: BaseException) -> None:
         await graph.providers.aclose()
 
 
-def run_guardian_scheduled(modal_call_id: str | None) -> RunOutcome | None:
-    """Modal's guardian cron: one run, or the direct page when the database is down."""
+def run_guardian_scheduled(
+    modal_call_id: str | None, overrides: Overrides = Overrides()
+) -> RunOutcome | None:
+    """Modal's guardian cron: one run, or the direct page when the database is down.
+    `overrides`: what the edge adds (app.modal_entry: the spool drain's `ingest`)."""
     settings = get_settings()
     logs.configure(settings.log_level, json=True)
 
     async def main() -> RunOutcome | None:
         try:
-            async with bootstrap(settings) as ctx:
+            async with bootstrap(settings, overrides) as ctx:
                 return await guardian_tick(ctx, modal_call_id=modal_call_id)
         except DatabaseUnavailable as exc:
             await page_without_context(settings, exc)

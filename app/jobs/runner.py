@@ -5,23 +5,37 @@ Contract of `run_job`:
   works over both transports); an overlapping run is recorded as `skipped` and returns at once;
 - a `job_runs` row records start, finish, status, counts, error and the Modal call id;
 - every log line of the run carries `job` and `run_id`;
+- the body starts after the webhook spool is drained (app/jobs/spool.py; its counts join
+  the run's);
 - an exception in the body is recorded (job_runs + system_logs) and re-raised, so Modal
-  marks the run failed. The lease lives `timeout + margin`: a crashed run's lease expires and
-  the next run proceeds (the crashed one is then marked `abandoned`).
+  marks the run failed;
+- the lease is short (JOB_LEASE_SECONDS, 90 s) and renewed every JOB_HEARTBEAT_SECONDS while
+  the body runs: a crashed or killed run stops renewing, its lease expires within one lease,
+  and the next run proceeds (the crashed one is then marked `abandoned`). A renewal that
+  finds the lease taken is recorded as a failure (`lease_lost`);
+- an alert the run created is dispatched at its end (`flush_alerts`, no grouping hold), not
+  at the next guardian run; a failed dispatch is logged and never fails the run.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import structlog
 
+from app.alerts import flush_alerts
+from app.db.failures import Failure
 from app.jobs import Job, get_job
+from app.jobs.alerting import alert_dispatch
 from app.jobs.bootstrap import Context
+from app.jobs.spool import drain_spool
 
 log = structlog.get_logger(__name__)
 
@@ -42,14 +56,56 @@ class RunOutcome:
         return f"{self.job:<17} {self.status:<9} {self.seconds:6.2f}s {counts}{tail}".rstrip()
 
 
+Sleep = Callable[[float], Awaitable[None]]
+
+
 def lease_seconds(ctx: Context, job: Job) -> int:
-    return job.timeout_seconds + ctx.settings.job_lease_margin_seconds
+    """How long a run's lease lives after its last heartbeat (`job`: every job alike)."""
+    return ctx.settings.job_lease_seconds
+
+
+async def keep_lease(ctx: Context, job: Job, run_id: UUID, sleep: Sleep) -> None:
+    """Renew the lease every JOB_HEARTBEAT_SECONDS until cancelled. A renewal that fails (the
+    database blinked) is tried again at the next beat, two more before the lease runs out;
+    one that finds the lease taken records `lease_lost` and stops."""
+    while True:
+        await sleep(ctx.settings.job_heartbeat_seconds)
+        try:
+            held = await ctx.repos.job_runs.renew(
+                job.name, run_id, lease_seconds(ctx, job), ctx.clock.now()
+            )
+        except Exception as exc:
+            log.warning("lease renewal failed", error=type(exc).__name__)
+            continue
+        if not held:
+            log.error("lease lost: another run may have taken over")
+            failure = Failure(f"job:{job.name}", "lease_lost", "lease lost before the run finished",
+                              key=str(run_id))  # fmt: skip
+            await ctx.repos.failures.record(failure, ctx.clock.now())
+            return
+
+
+async def _dispatch_alerts(ctx: Context, created_before: int) -> int:
+    """Flush at once when this run created an alert; the notifications enqueued."""
+    if ctx.alerts.created == created_before:
+        return 0
+    try:
+        return (await flush_alerts(alert_dispatch(ctx), hold=False)).enqueued
+    except Exception as exc:  # the guardian's next flush sends what this one could not
+        log.error("alert dispatch failed", error=type(exc).__name__)
+        return 0
 
 
 async def run_job(
-    ctx: Context, name: str, *, modal_call_id: str | None = None, reraise: bool = True
+    ctx: Context,
+    name: str,
+    *,
+    modal_call_id: str | None = None,
+    reraise: bool = True,
+    heartbeat_sleep: Sleep = asyncio.sleep,
 ) -> RunOutcome:
-    """Run one tick of job `name` under its lease; see the module docstring."""
+    """Run one tick of job `name` under its lease; see the module docstring.
+    `heartbeat_sleep`: what the lease keeper waits with (tests drive it)."""
     job = get_job(name)
     run_id = uuid.uuid4()
     started = time.perf_counter()
@@ -61,9 +117,15 @@ async def run_job(
             log.info("run skipped: another run holds the lease", blocked_by=str(start.blocked_by))
             return RunOutcome(name, run_id, "skipped", seconds=time.perf_counter() - started)
         log.info("run started", modal_call_id=modal_call_id)
+        created_before = ctx.alerts.created
+        keeper = asyncio.create_task(keep_lease(ctx, job, run_id, heartbeat_sleep))
         try:
-            counts = await job.body()(ctx)
+            # spooled webhooks first (a STOP parked during an outage before drip sends)
+            drained = await drain_spool(ctx)
+            counts = {**drained, **await job.body()(ctx)}
         except BaseException as exc:
+            await _stop(keeper)
+            await _dispatch_alerts(ctx, created_before)
             error = f"{type(exc).__name__}: {exc}"
             log.exception("run failed")
             await ctx.repos.job_runs.finish(run_id, "failed", ctx.clock.now(), error=error)
@@ -74,6 +136,15 @@ async def run_job(
             return RunOutcome(
                 name, run_id, "failed", error=error, seconds=time.perf_counter() - started
             )
+        await _stop(keeper)
+        if dispatched := await _dispatch_alerts(ctx, created_before):
+            counts = {**counts, "alert_notifications": dispatched}
         await ctx.repos.job_runs.finish(run_id, "succeeded", ctx.clock.now(), counts=counts)
         log.info("run succeeded", **counts)
         return RunOutcome(name, run_id, "succeeded", counts, seconds=time.perf_counter() - started)
+
+
+async def _stop(keeper: asyncio.Task[None]) -> None:
+    keeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await keeper

@@ -37,7 +37,7 @@ from app.providers.ratelimit import KeyedRateLimiter, Pace, RateLimiter, unlimit
 from app.providers.resend import ResendConfig, ResendEmailSender
 from app.providers.retry import RetryConfig, RetryPolicy, Sleep
 from app.providers.twilio import TwilioConfig, TwilioSmsSender
-from app.providers.vapi import VapiCallPlacer, VapiConfig
+from app.providers.vapi import AssistantLookup, VapiCallPlacer, VapiConfig
 
 DEV_FROM = "nightshift (dry run) <dry-run@localhost>"
 
@@ -124,7 +124,7 @@ def build_providers(
     common: dict[str, Any] = {"client": client, "retry": retry, "clock": clock}
     email, email_pace = _email(settings, common, sleep)
     sms, sms_pace = _sms(settings, common, sleep)
-    calls = _calls(settings, common)
+    calls = _calls(settings, common, repos.agents.vapi_id)
     if ports is not None:
         if ports.email is not None:
             email, email_pace = ports.email, ports.pace("email", clock)
@@ -135,7 +135,7 @@ def build_providers(
         repos.outbox, email=email, sms=sms, calls=calls, clock=clock,
         limiters={"email": email_pace, "sms": sms_pace},
         max_calls_in_flight=settings.vapi_max_concurrent_calls,
-        alert=alert,
+        alert=alert, failures=repos.failures,
     )  # fmt: skip
     return Providers(email, sms, calls, delivery, client)
 
@@ -169,13 +169,15 @@ def _sms(settings: Settings, common: dict[str, Any], sleep: Sleep) -> tuple[SmsS
             return DisabledSender("sms"), unlimited(clock)
 
 
-def _calls(settings: Settings, common: dict[str, Any]) -> CallPlacer:
+def _calls(settings: Settings, common: dict[str, Any], agents: AssistantLookup) -> CallPlacer:
+    """The call placer; `agents` resolves a campaign's agent to its pushed Vapi id."""
     match _mode(settings, "vapi"):
         case "real":
             return VapiCallPlacer(
-                vapi_config(settings), max_concurrent=settings.vapi_max_concurrent_calls, **common
-            )
+                vapi_config(settings), max_concurrent=settings.vapi_max_concurrent_calls,
+                assistants=agents, **common,
+            )  # fmt: skip
         case "dryrun":
-            return DryRunCallPlacer(vapi_config(settings))
+            return DryRunCallPlacer(vapi_config(settings), agents)
         case _:
             return DisabledSender("calls")

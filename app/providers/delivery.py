@@ -12,7 +12,10 @@ Contract for `deliver_message(id)` / `place_call(id)`:
 - success → `record_*_sent/placed` (a dry run also stores the would-be request);
 - permanent error → the row fails (Twilio 21610 also opts the lead out of SMS, atomically);
 - retryable error (after the policy gave up) → the row goes back to 'queued', stamped
-  ambiguous when the provider may have acted; a quota error raises a warning alert.
+  ambiguous when the provider may have acted; a quota error raises a warning alert;
+- every failure is also written to system_logs in the failure shape (app/db/failures.py:
+  source `delivery:<channel>`, the provider's code, the outbox id, the lead), the input of
+  failure learning: `error` when permanent, `warning` when the row is retried.
 A batch (`deliver_messages`) is claimed chunk by chunk, each chunk sized by `claim_chunk`
 from the channel's rate limiter: what it lets out in `CLAIM_AHEAD`.
 This is the only way the rest of nightshift reaches a provider.
@@ -30,6 +33,7 @@ import structlog
 from pydantic import ValidationError
 
 from app.core.clock import Clock
+from app.db.failures import Failure, FailureLog
 from app.db.outbox import MessageClaim, OutboxCall, OutboxMessage, OutboxRepository
 from app.providers.errors import (
     AmbiguousProviderError,
@@ -52,7 +56,15 @@ from app.providers.ratelimit import Pace
 
 log = structlog.get_logger(__name__)
 Outcome = Literal[
-    "sent", "failed", "requeued", "suppressed", "busy", "done", "concurrency", "window"
+    "sent",
+    "failed",
+    "requeued",
+    "suppressed",
+    "refused",
+    "busy",
+    "done",
+    "concurrency",
+    "window",
 ]
 AlertHook = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 # How far ahead of its send a batch row may be claimed. Short, so the claim's opt-out re-check
@@ -102,7 +114,8 @@ def call_from_row(row: OutboxCall) -> CallRequest:
     return CallRequest(
         outbox_id=row.id, idempotency_key=row.idempotency_key, to=row.to_number,
         claimed_at=row.claimed_at, customer_name=p.get("customer_name"),
-        variable_values=p.get("variable_values") or {}, metadata=p.get("metadata") or {},
+        assistant=p.get("assistant"), variable_values=p.get("variable_values") or {},
+        metadata=p.get("metadata") or {},
         ambiguous_since=row.ambiguous_since,
     )  # fmt: skip
 
@@ -120,6 +133,7 @@ class OutboxDelivery:
         max_calls_in_flight: int = 10,
         reclaim_after_seconds: int = 600,
         alert: AlertHook | None = None,
+        failures: FailureLog | None = None,
     ) -> None:
         """`limiters`: by channel (`email`, `sms`), the limiter that paces that channel's
         sends (the one its sender acquires); it sizes `claim_chunk`. `alert`: where a quota
@@ -131,6 +145,7 @@ class OutboxDelivery:
         self.max_calls_in_flight = max_calls_in_flight
         self.reclaim_after_seconds = reclaim_after_seconds
         self.alert = alert or _log_alert
+        self.failures = failures
 
     async def deliver_message(self, message_id: int) -> Delivery:
         """Send one outbox message (email or SMS) at most once."""
@@ -272,11 +287,13 @@ class OutboxDelivery:
             opt_out = exc.opt_out if isinstance(exc, PermanentProviderError) else None
             await self.outbox.record_message_failed(row.id, code, str(exc), now, opt_out=opt_out)
             log.warning("send failed for good", outbox_id=row.id, code=code, opt_out=opt_out)
+            await self._record(row.channel, code, row.id, row.lead_id, exc, permanent=True)
             return Delivery("failed", row.id, error_code=code)
         await self._maybe_alert(exc)
         await self.outbox.record_message_failed(
             row.id, code, str(exc), now, retry=True, ambiguous=_ambiguous(exc)
         )
+        await self._record(row.channel, code, row.id, row.lead_id, exc, permanent=False)
         return Delivery("requeued", row.id, error_code=code)
 
     async def _call_failed(self, row: OutboxCall, exc: Exception) -> Delivery:
@@ -284,12 +301,29 @@ class OutboxDelivery:
         if isinstance(exc, PermanentProviderError | ValidationError):
             await self.outbox.record_call_failed(row.id, code, str(exc), now)
             log.warning("call failed for good", outbox_id=row.id, code=code)
+            await self._record("call", code, row.id, row.lead_id, exc, permanent=True)
             return Delivery("failed", row.id, error_code=code)
         await self._maybe_alert(exc)
         await self.outbox.record_call_failed(
             row.id, code, str(exc), now, retry=True, ambiguous=_ambiguous(exc)
         )
+        await self._record("call", code, row.id, row.lead_id, exc, permanent=False)
         return Delivery("requeued", row.id, error_code=code)
+
+    async def _record(
+        self, channel: str, code: str | None, row_id: int, lead_id: int | None,
+        exc: Exception, *, permanent: bool,
+    ) -> None:  # fmt: skip
+        """The failure in system_logs (see the module docstring); never raises."""
+        if self.failures is None:
+            return
+        verdict = "rejected" if permanent else "failed, will retry"
+        failure = Failure(
+            f"delivery:{channel}", code or type(exc).__name__,
+            f"{verdict}: {exc}"[:500], key=f"outbox:{row_id}", lead_id=lead_id,
+            level="error" if permanent else "warning",
+        )  # fmt: skip
+        await self.failures.record(failure, self.clock.now())
 
     async def _maybe_alert(self, exc: Exception) -> None:
         if isinstance(exc, QuotaExceededError):  # Resend daily/monthly quota: hours away

@@ -26,7 +26,12 @@ from app.providers.ports import (
 )
 from app.providers.resend import ResendConfig, build_email_request
 from app.providers.twilio import TwilioConfig, build_sms_request
-from app.providers.vapi import VapiConfig, build_call_request
+from app.providers.vapi import (
+    AssistantLookup,
+    VapiConfig,
+    build_call_request,
+    resolve_assistant,
+)
 
 log = structlog.get_logger(__name__)
 DRYRUN = "dryrun"
@@ -63,15 +68,20 @@ class DryRunSmsSender:
     async def find_sent(self, message: SmsMessage, since: datetime) -> SendResult | None:
         return None  # a dry run never reaches a provider
 
+    async def fetch_message(self, provider_id: str) -> dict[str, Any] | None:
+        return None  # a dry run sent nothing: nothing to reconcile
+
 
 class DryRunCallPlacer:
     name = DRYRUN
 
-    def __init__(self, config: VapiConfig) -> None:
+    def __init__(self, config: VapiConfig, assistants: AssistantLookup | None = None) -> None:
         self.config = config
+        self.assistants = assistants
 
     async def place(self, request: CallRequest, check: SendCheck | None = None) -> CallResult:
-        http_request = build_call_request(request, self.config)
+        assistant_id = await resolve_assistant(request, self.assistants)
+        http_request = build_call_request(request, self.config, assistant_id)
         await go_or_cancel(check, request.outbox_id)
         log.info("DRY RUN call", outbox_id=request.outbox_id, to=request.to,
                  variables=request.variable_values)  # fmt: skip
@@ -100,6 +110,9 @@ class DisabledSender:
         raise self._refuse()
 
     async def find_sent(self, message: SmsMessage, since: datetime) -> SendResult | None:
+        return None
+
+    async def fetch_message(self, provider_id: str) -> dict[str, Any] | None:
         return None
 
     async def place(self, request: CallRequest, check: SendCheck | None = None) -> CallResult:

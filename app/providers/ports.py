@@ -75,6 +75,7 @@ class CallRequest(_Port):
     to: str
     claimed_at: datetime
     customer_name: str | None = None
+    assistant: str | None = None  # the campaign's agent name (sarah, john); None: the default
     variable_values: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     ambiguous_since: datetime | None = None
@@ -130,6 +131,11 @@ class SmsSender(Protocol):
 
     async def find_sent(self, message: SmsMessage, since: datetime) -> SendResult | None:
         """The message the provider created for this outbox row since `since`, if any."""
+        ...
+
+    async def fetch_message(self, provider_id: str) -> dict[str, Any] | None:
+        """The message as the provider has it now (Twilio's Message resource), None when it
+        does not know it; the reconciler of lost status callbacks reads it."""
         ...
 
 

@@ -1,4 +1,5 @@
-"""Resend (email) over httpx: `POST https://api.resend.com/emails`.
+"""Resend (email) over httpx: `POST https://api.resend.com/emails`, and the body of a
+received email: `GET https://api.resend.com/emails/receiving/{id}` (`ResendInbox`).
 
 Never twice: every send carries `Idempotency-Key` = the outbox row's key (Resend keeps it
 24 h and answers a repeat with the original response), so a retry after a timeout or a 5xx
@@ -8,10 +9,11 @@ is safe and reuses the same key. Errors: see `classify_resend`. Content rules: s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import structlog
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.core.clock import Clock
 from app.providers.content import Business, prepare_email
@@ -109,3 +111,58 @@ class ResendEmailSender:
             return SendResult(provider="resend", provider_id=str(data["id"]), status="sent")
 
         return await self.retry.run(attempt, what=f"resend email outbox={message.outbox_id}")
+
+
+class ReceivedEmail(BaseModel):
+    """A received email as `GET /emails/receiving/{id}` returns it (docs/notes/
+    resend-inbound-and-sdks.md §1); fields we do not read are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    from_: str = Field(default="", alias="from")
+    to: list[str] = Field(default_factory=list)
+    cc: list[str] = Field(default_factory=list)
+    received_for: list[str] = Field(default_factory=list)
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+    message_id: str | None = None
+    headers: dict[str, Any] = Field(default_factory=dict)
+
+
+class ResendInbox:
+    """Reads received emails. One attempt, no retry loop: the caller answers Resend's
+    webhook with a 5xx when this raises, and Resend's own retries (5 s, 5 min, 30 min, …)
+    are the retry policy."""
+
+    def __init__(self, api_key: SecretStr, *, client: httpx.AsyncClient, clock: Clock,
+                 base_url: str = RESEND_API) -> None:  # fmt: skip
+        self.api_key = api_key
+        self.client = client
+        self.clock = clock
+        self.base_url = base_url
+
+    async def fetch(self, email_id: str) -> ReceivedEmail:
+        """The received email; raises a ProviderError (classify_resend) on any failure."""
+        request = ProviderRequest(method="GET", url=f"{self.base_url}/emails/receiving/{email_id}")
+        data = await call_provider(
+            self.client, "resend", request, headers=bearer(self.api_key.get_secret_value()),
+            classify=classify_resend, now=self.clock.now(),
+        )  # fmt: skip
+        return ReceivedEmail.model_validate(_lists(data))
+
+
+def _lists(data: Any) -> Any:
+    """`to`/`cc`/`received_for` may come as a string or null: always lists."""
+    if not isinstance(data, dict):
+        return data
+    fixed = dict(data)
+    for key in ("to", "cc", "received_for"):
+        value = fixed.get(key)
+        fixed[key] = (
+            [value] if isinstance(value, str) else [v for v in value or [] if isinstance(v, str)]
+        )
+    if not isinstance(fixed.get("headers"), dict):
+        fixed["headers"] = {}
+    return fixed

@@ -7,6 +7,10 @@ attempt first lists the messages sent to the number (`GET Messages.json?To=&From
 treats one created since the claim with the same body as ours — only when none exists does
 it POST again. 429/20429 ("never processed") is retried directly. Errors: `classify_twilio`
 (21610 is permanent and opts the lead out of SMS).
+
+`fetch_message(sid)` reads one message back (`GET /2010-04-01/Accounts/{Sid}/Messages/
+{MessageSid}.json`, under the retry policy; None on 404) for the reconciler of lost status
+callbacks (app/campaigns/message_reconcile.py).
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
 
 from app.core.clock import Clock
-from app.providers.errors import AmbiguousProviderError, classify_twilio
+from app.providers.errors import AmbiguousProviderError, PermanentProviderError, classify_twilio
 from app.providers.http import call_provider
 from app.providers.ports import ProviderRequest, SendCheck, SendResult, SmsMessage, go_or_cancel
 from app.providers.ratelimit import KeyedRateLimiter
@@ -43,6 +48,10 @@ class TwilioConfig:
     @property
     def messages_url(self) -> str:
         return f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+
+    def message_url(self, sid: str) -> str:
+        base = f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}"
+        return f"{base}/Messages/{quote(sid, safe='')}.json"
 
     @property
     def sender(self) -> str:
@@ -142,6 +151,21 @@ class TwilioSmsSender:
                 status = str(item.get("status", "queued"))
                 return SendResult("twilio", str(item["sid"]), status, reconciled=True)
         return None
+
+    async def fetch_message(self, provider_id: str) -> dict[str, Any] | None:
+        """The Message resource as Twilio has it now; None when Twilio does not know it (404)."""
+        lookup = ProviderRequest(method="GET", url=self.config.message_url(provider_id))
+
+        async def attempt() -> dict[str, Any] | None:
+            try:
+                data = await self._call(lookup)
+            except PermanentProviderError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return data if isinstance(data, dict) else None
+
+        return await self.retry.run(attempt, what=f"twilio get message {provider_id}")
 
     async def _call(self, request: ProviderRequest, params: dict[str, str] | None = None) -> Any:
         return await call_provider(

@@ -9,6 +9,9 @@ Never twice: no idempotency key exists. After an ambiguous failure (timeout, dro
 connection, 5xx) the next attempt lists the calls of our phone number created since the claim
 (`GET /call?phoneNumberId=&createdAtGe=`) and only places the call when none is ours.
 
+The assistant: the campaign's agent (`CallRequest.assistant`, e.g. "sarah") by the Vapi id
+its last `nightshift agents push` recorded (`AssistantLookup`), else VAPI_ASSISTANT_ID.
+
 `fetch_call` reads one call back (`GET /call/{id}`) for the reconciler of lost end-of-call
 reports: None when Vapi answers 404 (it does not know the call).
 """
@@ -16,12 +19,14 @@ reports: None when Vapi answers 404 (it does not know the call).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import structlog
 from pydantic import SecretStr
 
 from app.core.clock import Clock
@@ -37,6 +42,9 @@ from app.providers.ports import (
 from app.providers.retry import RetryPolicy
 
 VAPI_API = "https://api.vapi.ai"
+log = structlog.get_logger(__name__)
+# agent name, campaign slug → the agent's pushed Vapi assistant id, or None
+AssistantLookup = Callable[[str | None, str | None], Awaitable[str | None]]
 RECONCILE_SLACK = timedelta(seconds=120)
 
 
@@ -48,8 +56,11 @@ class VapiConfig:
     base_url: str = VAPI_API
 
 
-def build_call_request(request: CallRequest, config: VapiConfig) -> ProviderRequest:
-    """The exact `POST /call` for one outbound call, credentials excluded."""
+def build_call_request(
+    request: CallRequest, config: VapiConfig, assistant_id: str | None = None
+) -> ProviderRequest:
+    """The exact `POST /call` for one outbound call, credentials excluded; `assistant_id`:
+    the campaign agent's resolved id (None: VAPI_ASSISTANT_ID)."""
     customer: dict[str, Any] = {"number": request.to}
     if request.customer_name:
         customer["name"] = request.customer_name
@@ -59,7 +70,7 @@ def build_call_request(request: CallRequest, config: VapiConfig) -> ProviderRequ
         "idempotency_key": request.idempotency_key,
     }
     body = {
-        "assistantId": config.assistant_id,
+        "assistantId": assistant_id or config.assistant_id,
         "phoneNumberId": config.phone_number_id,
         "customer": customer,
         "assistantOverrides": {"variableValues": request.variable_values, "metadata": metadata},
@@ -78,6 +89,18 @@ def is_our_call(item: dict[str, Any], request: CallRequest) -> bool:
     return outbox_id is None or str(outbox_id) == str(request.outbox_id)
 
 
+async def resolve_assistant(request: CallRequest, lookup: AssistantLookup | None) -> str | None:
+    """The Vapi id of the request's agent; None (→ VAPI_ASSISTANT_ID) when no agent was
+    chosen, or it was never pushed (logged: the call still goes out, with the default)."""
+    if not request.assistant or lookup is None:
+        return None
+    found = await lookup(request.assistant, None)
+    if found is None:
+        log.warning("agent never pushed: the call uses VAPI_ASSISTANT_ID",
+                    agent=request.assistant, outbox_id=request.outbox_id)  # fmt: skip
+    return found
+
+
 class VapiCallPlacer:
     """CallPlacer for Vapi; at most `max_concurrent` placements in flight per process
     (the org-wide concurrent-call cap is enforced by `claim_call` over the calls table)."""
@@ -92,6 +115,7 @@ class VapiCallPlacer:
         retry: RetryPolicy,
         clock: Clock,
         max_concurrent: int = 10,
+        assistants: AssistantLookup | None = None,
     ) -> None:
         if config.api_key is None:
             raise ValueError("VapiCallPlacer needs an API key (use the dry-run twin)")
@@ -101,10 +125,12 @@ class VapiCallPlacer:
         self.clock = clock
         self._auth = bearer(config.api_key.get_secret_value())
         self._slots = asyncio.Semaphore(max_concurrent)
+        self.assistants = assistants
 
     async def place(self, request: CallRequest, check: SendCheck | None = None) -> CallResult:
         """Place the call; `check` runs once a placement slot is free, before each POST."""
-        http_request = build_call_request(request, self.config)
+        assistant_id = await resolve_assistant(request, self.assistants)
+        http_request = build_call_request(request, self.config, assistant_id)
         since = request.ambiguous_since
 
         async def attempt() -> CallResult:

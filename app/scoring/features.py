@@ -1,14 +1,17 @@
-"""The lead features the model reads (computed in SQL by `scoring_features`, one pass) and
-their conversion from rows to columns.
+"""The lead features the model reads (computed in SQL by `scoring_features`, one pass, as of
+each row's cutoff: only facts received by then) and their conversion from rows to columns.
 
 Attributes: industry, source, state (categorical), lead age, which channels are reachable.
 Behaviour: emails sent/opened/clicked, SMS sent/replied, calls answered/unanswered/voicemail,
-recency of the last engagement (click, reply, answered call or open).
+recency of the last engagement (click, reply, answered call or open), days since the lead's
+enquiry (its row was created). `snapshot_times`: the training's observation times, a fixed
+grid that no outcome can move.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,6 +34,7 @@ LEAD_SPEC = FeatureSpec(
         ("calls_unanswered", "log1p"),
         ("calls_voicemail", "log1p"),
         ("days_since_engagement", "recency"),
+        ("days_since_enquiry", "log1p"),
     ),
     categorical=("industry", "source", "state"),
 )
@@ -58,3 +62,23 @@ def to_columns(rows: Sequence[dict[str, Any]], spec: FeatureSpec = LEAD_SPEC) ->
 
 def labels(rows: Sequence[dict[str, Any]]) -> NDArray[np.int64]:
     return np.array([1 if r["label"] else 0 for r in rows], dtype=np.int64)
+
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def snapshot_times(
+    now: datetime, window_days: float, horizon_days: float, every_hours: float
+) -> list[datetime]:
+    """The training's observation times: a grid `every_hours` apart (aligned to a fixed
+    epoch, so it never depends on when a run happens or on any outcome) inside the window,
+    up to `now - horizon` (a later row's label is not settled yet). Oldest first."""
+    step = timedelta(hours=every_hours)
+    last = now - timedelta(days=horizon_days)
+    first = now - timedelta(days=window_days)
+    k = -(-(first - EPOCH) // step)  # the first grid point at or after `first`
+    out, t = [], EPOCH + k * step
+    while t <= last:
+        out.append(t)
+        t += step
+    return out

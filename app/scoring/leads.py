@@ -2,15 +2,19 @@
 
 - `current_model`: reuse the latest stored model (trained or prior) while it is younger than
   SCORING_RETRAIN_HOURS (reading the training window is a pass over every lead); otherwise read the
-  training window (one SQL call) and train when it holds at least SCORING_MIN_OUTCOMES
-  outcomes with SCORING_MIN_BOOKINGS bookings, else fall back to the documented prior.
-  Every new model is stored as JSON in `score_models` (version, features, coefficients,
-  metrics, trained_at).
+  training rows (one SQL call: every lead at risk at each snapshot time t, features as of t,
+  label booked in (t, t + horizon]) and train when they hold at least SCORING_MIN_OUTCOMES
+  rows with SCORING_MIN_BOOKINGS positives, else fall back to the documented prior. The
+  per-call model (features as of each call's placed_at, label: this call booked; it orders
+  the call queue, app.scoring.call_order) is trained beside it and stored in the same row
+  (`model.per_call`). Every new model is stored as JSON in `score_models` (version,
+  features, coefficients, metrics, trained_at).
 - `score_all`: one SQL call for the feature matrix, one vectorised pass for probabilities
   and reason selection, then the scores and top-3 reasons written back in batches (one call
   per WRITE_BATCH leads); newly hot leads are logged for the operator. Every lead when the
-  model is new; otherwise only the leads marked since the last run (a trigger marks a lead
-  when something its features read changes: supabase/schemas/06_scoring.sql).
+  model is new; otherwise the leads marked since the last run (a trigger marks a lead
+  when something its features read changes: supabase/schemas/06_scoring.sql) and the leads
+  whose enquiry is younger than the horizon (their enquiry age moves fastest).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from app.core.clock import Clock
 from app.core.settings import Settings
 from app.db.repositories import LogRepository
 from app.db.scoring import ScoringRepository, StoredModel
-from app.scoring.features import LEAD_SPEC, labels, to_columns
+from app.scoring.features import LEAD_SPEC, labels, snapshot_times, to_columns
 from app.scoring.model import ScoreModel
 from app.scoring.prior import prior_model
 from app.scoring.reasons import reason_texts
@@ -46,13 +50,53 @@ def enough_outcomes(n: int, bookings: int, min_outcomes: int, min_bookings: int)
     return n >= min_outcomes and bookings >= min_bookings and bookings < n
 
 
-def train_model(rows: list[dict[str, Any]], c: float) -> ScoreModel:
-    """Fit on the training rows (sorted by first contact for the holdout metric)."""
-    rows = sorted(rows, key=lambda r: (r["first_contact_at"], r["lead_id"]))
+def train_model(rows: list[dict[str, Any]], c: float, horizon_days: float) -> ScoreModel:
+    """Fit on the snapshot rows; the holdout is split by observation time with a gap of
+    the horizon (see evaluate_holdout)."""
+    rows = sorted(rows, key=lambda r: (r["cutoff_at"], r["lead_id"]))
     cols, y = to_columns(rows), labels(rows)
-    metrics = evaluate_holdout(LEAD_SPEC, cols, y, c=c)
+    times = np.array([r["cutoff_at"] for r in rows], dtype=object)
+    metrics = evaluate_holdout(
+        LEAD_SPEC, cols, y, c=c, times=times, gap=timedelta(days=horizon_days)
+    )
     model = fit(LEAD_SPEC, cols, y, c=c)
     model.metrics = {**metrics, "outcomes": len(rows), "bookings": int(y.sum())}
+    return model
+
+
+async def training_rows(
+    repo: ScoringRepository, now: datetime, s: Settings
+) -> list[dict[str, Any]]:
+    """The lead model's rows: every lead at risk at each snapshot time t of the window, its
+    features as of t, labelled booked in (t, t + horizon]."""
+    times = snapshot_times(
+        now, s.scoring_train_window_days, s.scoring_horizon_days, s.scoring_snapshot_hours
+    )
+    if not times:
+        return []
+    rows = await repo.features(now, times=times, at_risk=True, horizon_days=s.scoring_horizon_days)
+    return [r for r in rows if r["label"] is not None]
+
+
+async def per_call_model(repo: ScoringRepository, now: datetime, s: Settings) -> ScoreModel | None:
+    """The per-call model (features as of each call's placed_at, label: this call booked),
+    or None below the training threshold. Its holdout: the newest 20 % of calls."""
+    since = now - timedelta(days=s.scoring_train_window_days)
+    calls = await repo.call_outcomes(since, now)
+    booked = sum(1 for k in calls if k.booked)
+    if not enough_outcomes(len(calls), booked, s.scoring_min_outcomes, s.scoring_min_bookings):
+        return None
+    rows = await repo.features(
+        now, lead_ids=[k.lead_id for k in calls], cutoffs=[k.placed_at for k in calls]
+    )
+    by_pair = {(r["lead_id"], r["cutoff_at"]): r for r in rows}
+    pairs = [(by_pair[(k.lead_id, k.placed_at)], k.booked) for k in calls
+             if (k.lead_id, k.placed_at) in by_pair]  # fmt: skip
+    cols = to_columns([r for r, _ in pairs])
+    y = np.array([1 if b else 0 for _, b in pairs], dtype=np.int64)
+    metrics = evaluate_holdout(LEAD_SPEC, cols, y, c=s.scoring_regularization_c)
+    model = fit(LEAD_SPEC, cols, y, c=s.scoring_regularization_c, kind="per_call")
+    model.metrics = {**metrics, "calls": len(pairs), "bookings": int(y.sum())}
     return model
 
 
@@ -65,10 +109,10 @@ async def current_model(repo: ScoringRepository, now: datetime, s: Settings) -> 
     )
     if latest is not None and fresh:  # a prior too: its training data is re-read when stale
         return latest
-    rows = await repo.features("train", s.scoring_horizon_days, s.scoring_train_window_days, now)
+    rows = await training_rows(repo, now, s)
     bookings = sum(1 for r in rows if r["label"])
     if enough_outcomes(len(rows), bookings, s.scoring_min_outcomes, s.scoring_min_bookings):
-        model = train_model(rows, s.scoring_regularization_c)
+        model = train_model(rows, s.scoring_regularization_c, s.scoring_horizon_days)
         log.info("scoring model trained", outcomes=len(rows), bookings=bookings,
                  holdout_auc=model.metrics.get("holdout_auc"))  # fmt: skip
     else:  # a new prior row each time: it carries the counts still needed to train
@@ -77,6 +121,11 @@ async def current_model(repo: ScoringRepository, now: datetime, s: Settings) -> 
                          "needs": {"outcomes": s.scoring_min_outcomes,
                                    "bookings": s.scoring_min_bookings}}  # fmt: skip
     payload = model.to_json()
+    per_call = await per_call_model(repo, now, s)
+    if per_call is not None:  # stored with the lead model: one row, one version
+        payload["per_call"] = per_call.to_json()
+        model.metrics = {**model.metrics, "per_call": per_call.metrics}
+        payload["metrics"] = model.metrics
     return await repo.save_model(model.kind, spec_json(), payload, model.metrics, now)
 
 
@@ -103,12 +152,13 @@ async def score_all(
     now = clock.now()
     full = stored.applied_at is None
     marked = await repo.marked()
-    if not full and not marked.lead_ids:
+    # leads whose enquiry is younger than the horizon: their "days since the enquiry" moves
+    # fastest, and a stale score would rank yesterday's enquiry as if it came in just now
+    young = [] if full else await repo.recent_leads(now - timedelta(days=s.scoring_horizon_days))
+    wanted = sorted(set(marked.lead_ids) | set(young))
+    if not full and not wanted:
         return {"scored": 0, "newly_hot": 0, "full_pass": False}
-    rows = await repo.features(
-        "score", s.scoring_horizon_days, s.scoring_train_window_days, now,
-        lead_ids=None if full else marked.lead_ids,
-    )  # fmt: skip
+    rows = await repo.features(now, lead_ids=None if full else wanted)
     hot = await _write_scores(repo, clock, s, stored, rows) if rows else []
     await repo.clear_marks(marked.upto, stored.version if full else None, now)
     if hot:

@@ -14,6 +14,9 @@ Starts at 60 and moves with what the end-of-call report says about the conversat
 
 Calls that never connected (no answer, busy, voicemail) score a neutral 50: there was no
 conversation to judge. Scores below CALL_QUALITY_REVIEW_BELOW are listed for review.
+`quality_drop` words the week's drop (the connected calls' average of the last 7 days
+against the 7 before) when it reaches CALL_QUALITY_DROP_MARGIN points: the growth run
+raises a warning alert with it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import json
 from typing import Any
 
 from app.core.clock import Clock
-from app.db.scoring import PendingCall, ScoringRepository
+from app.db.scoring import PendingCall, QualityWeek, ScoringRepository
 
 NOT_CONNECTED = {"no_answer", "busy", "voicemail"}
 NORMAL_END = ("customer-ended-call", "assistant-ended-call", "assistant-said-end-call-phrase")
@@ -90,3 +93,21 @@ async def score_calls(repo: ScoringRepository, clock: Clock, review_below: int) 
     await repo.record_quality(rows, clock.now())
     low = sum(1 for _, score, _ in scored if score < review_below)
     return {"calls_scored": len(rows), "calls_low_quality": low}
+
+
+MIN_WEEK_CALLS = 20  # fewer connected calls in either week: too few to call it a drop
+
+
+def quality_drop(week: QualityWeek, margin: float) -> str | None:
+    """The alert's title when this week's average fell `margin` points or more below the
+    week before (both weeks with at least MIN_WEEK_CALLS connected calls); else None."""
+    if week.week_avg is None or week.previous_avg is None:
+        return None
+    if min(week.week_calls, week.previous_calls) < MIN_WEEK_CALLS:
+        return None
+    fall = week.previous_avg - week.week_avg
+    if fall < margin:
+        return None
+    return (f"Call quality dropped {fall:.0f} points this week: {week.week_avg:.0f} over "
+            f"{week.week_calls} calls against {week.previous_avg:.0f} the week before "
+            f"({week.week_low} calls below review level)")  # fmt: skip

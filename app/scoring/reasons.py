@@ -100,6 +100,7 @@ PHRASES: dict[str, Phrase] = {
         ("calls_voicemail",), _count("{n} call{s} went to voicemail", "no voicemail")
     ),
     "lead_age_days": Phrase(("lead_age_days",), lambda d, now: f"lead added {ago(d, now)}"),
+    "days_since_enquiry": Phrase(("days_since_enquiry",), lambda d, now: f"enquired {ago(d, now)}"),
     "email_ok": Phrase(("email_ok",), _flag("reachable by email", "not reachable by email")),
     "sms_ok": Phrase(("sms_ok",), _flag("reachable by SMS", "not reachable by SMS")),
     "call_ok": Phrase(("call_ok",), _flag("can be called", "cannot be called")),

@@ -50,8 +50,10 @@ def fit(
     c: float = 1.0,
     min_level_count: int = 5,
     kind: str = "logistic",
+    sample_weight: NDArray[Any] | None = None,
 ) -> ScoreModel:
-    """Fit the encoding and an L2 logistic regression (strength 1/c) on `cols`, `y`."""
+    """Fit the encoding and an L2 logistic regression (strength 1/c) on `cols`, `y`;
+    `sample_weight` (e.g. recency weights, bench/scoring_bank.py) weighs the rows' losses."""
     labels = np.asarray(y, dtype=np.int64)
     numeric, mean, scale = _numeric_block(spec, cols)
     blocks, cat_levels = [numeric], []
@@ -61,7 +63,7 @@ def fit(
         blocks.append(_one_hot(np.asarray(cols[name]), levels))
     x = np.hstack(blocks)
     clf = LogisticRegression(C=c, max_iter=2000)
-    clf.fit(x, labels)
+    clf.fit(x, labels, sample_weight=sample_weight)
     coef = clf.coef_[0]
     numeric_json = [
         {"name": name, "transform": how, "mean": float(mean[j]), "scale": float(scale[j]),
@@ -116,19 +118,38 @@ def subset(cols: Columns, rows: NDArray[Any]) -> dict[str, NDArray[Any]]:
 
 
 def evaluate_holdout(
-    spec: FeatureSpec, cols: Columns, y: NDArray[Any], *, share: float = 0.2, c: float = 1.0
+    spec: FeatureSpec,
+    cols: Columns,
+    y: NDArray[Any],
+    *,
+    share: float = 0.2,
+    c: float = 1.0,
+    times: NDArray[Any] | None = None,
+    gap: Any = None,
 ) -> dict[str, Any]:
-    """Fit on the oldest rows, measure on the newest `share` (rows must be in time order)."""
+    """Fit on the oldest rows, measure on the newest `share` (rows must be in time order).
+    With `times` (each row's observation time) and `gap` (the label horizon, a timedelta)
+    the split is by time: the test rows are those observed from the cut time on, and the
+    training rows those whose label window (t, t + gap] closed by then, so no training
+    label reads the test period."""
     n = len(y)
     cut = int(n * (1 - share))
     y_arr = np.asarray(y)
-    if cut < 10 or n - cut < 10 or len(set(y_arr[:cut].tolist())) < 2:
-        return {"holdout_rows": 0}
-    model = fit(spec, subset(cols, np.arange(cut)), y_arr[:cut], c=c)
     test = np.arange(cut, n)
+    train = np.arange(cut)
+    if times is not None and 0 < cut < n:
+        t = np.asarray(times)
+        cut_time = t[cut]
+        test = np.nonzero(t >= cut_time)[0]
+        train = (
+            np.nonzero(t + gap <= cut_time)[0] if gap is not None else np.nonzero(t < cut_time)[0]
+        )
+    if len(train) < 10 or len(test) < 10 or len(set(y_arr[train].tolist())) < 2:
+        return {"holdout_rows": 0}
+    model = fit(spec, subset(cols, train), y_arr[train], c=c)
     p = model.probability(subset(cols, test))
     return {
-        "holdout_rows": n - cut,
+        "holdout_rows": len(test),
         "holdout_auc": auc(y_arr[test], p),
         "holdout_top10_capture": capture(y_arr[test], p, 0.1),
     }

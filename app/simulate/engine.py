@@ -6,10 +6,16 @@ Contract of `simulate(config)`:
 - the graph is the production one (`bootstrap`) with a ManualClock and the simulated
   adapters as its ports (`sim_ports`), behind the same `OutboxDelivery`, so every outbox rule
   holds;
-- leads from `make_population` and the two example campaigns are loaded through the same
-  repository calls the CLI uses;
-- the clock moves in 5-minute ticks; at each tick the webhooks due are posted (in-process
-  ASGI), then every registry job whose cron is due runs through `run_job`;
+- the two example campaigns are loaded through the same repository calls the CLI uses;
+  leads from `make_population` arrive over the run (each at its enquiry's tick, through
+  the same upsert);
+- the clock moves in 5-minute ticks; at each tick the leads due arrive, the webhooks due
+  are posted (in-process ASGI), then every registry job whose cron is due runs through
+  `run_job`; after each growth run every lead's score is kept (`ScoreLog`: the report's
+  forward-looking AUC);
+- `config.call_order`: the call queue's order — `score` (the production order: the
+  per-call model, CALL_ORDER_RANDOM_SHARE random), `random` (every slot random) or
+  `oracle` (the hidden truth: `SimLead.call_books`, through `Overrides.call_ranker`);
 - deterministic for a seed: the leads, their behaviour and the graph's random generator
   (an `Overrides.rng`: the call-slot Thompson sampling in campaign_manager) are drawn from
   `config.seed`; no library's global state is touched;
@@ -22,12 +28,13 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import httpx
 import numpy as np
@@ -37,8 +44,10 @@ from psycopg import conninfo, sql
 from app.campaigns.definition import load_campaign_yaml
 from app.core.clock import ManualClock
 from app.core.settings import Settings
+from app.db.campaigns import QueuedCall
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
+from app.db.simulate import SimulateRepository
 from app.db.transport import PostgresTransport
 from app.jobs import JOBS
 from app.jobs.bootstrap import Context, Overrides, bootstrap
@@ -46,10 +55,11 @@ from app.jobs.registry import next_fire
 from app.jobs.runner import run_job
 from app.providers.build import Ports
 from app.providers.ratelimit import unlimited
+from app.scoring.call_order import CallRanker
 from app.simulate.events import EventQueue
 from app.simulate.population import SimLead, make_population
 from app.simulate.providers import SimCalls, SimEmail, SimSms, World
-from app.simulate.report import Report, build_report
+from app.simulate.report import Report, ScoreLog, build_report
 from app.webhooks import create_app
 
 TICK = timedelta(minutes=5)
@@ -57,6 +67,9 @@ START = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)  # a Monday, midnight on the ea
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 INTERRUPTS = ("KeyboardInterrupt", "CancelledError", "SystemExit")
 CAMPAIGNS = ("speed-to-lead.yaml", "hvac-tune-up-recall.yaml")
+CallOrder = Literal["score", "random", "oracle"]
+# the share of call slots in random order, per --call-order (score: the setting's own)
+RANDOM_SHARE: dict[str, float | None] = {"score": None, "random": 1.0, "oracle": 0.0}
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,9 @@ class SimConfig:
     days: float
     seed: int
     admin_dsn: str | None = None  # a server we may create databases on; None: embedded
+    call_order: CallOrder = "score"
+    # told the virtual time after every tick (the CLI's progress bar); never changes the run
+    progress: Callable[[datetime], None] | None = field(default=None, compare=False)
 
 
 def sim_settings(base: Settings) -> Settings:
@@ -81,9 +97,10 @@ def sim_settings(base: Settings) -> Settings:
         "twilio_from_number": "+15005550006", "oncall_phones": [], "oncall_emails": [],
         "oncall_escalation_phones": [], "operator_emails": [], "business_timezone":
         "America/New_York", "booking_hours": "08:00-20:00", "appointment_minutes": 15,
-        # a lead's label (booked or not) settles 1 day after first contact, not 30: the
-        # scoring model can then train within a simulated month
-        "scoring_horizon_days": 1,
+        # a training row's label (booked in the next day) settles 1 day after its
+        # observation, not 7: the model trains within days; observed and retrained every
+        # 6 hours (the production 7 days / 24 hours, scaled down alike)
+        "scoring_horizon_days": 1, "scoring_snapshot_hours": 6.0, "scoring_retrain_hours": 6.0,
     })  # fmt: skip
 
 
@@ -125,13 +142,33 @@ def sim_ports(world: World) -> Ports:
 
 
 async def load_world(ctx: Context, leads: list[SimLead]) -> None:
-    """Leads in batches of 1,000 and the two example campaigns, as the CLI loads them."""
+    """The two example campaigns, as the CLI loads them, and `leads` in batches of 1,000."""
     now = ctx.clock.now()
-    for i in range(0, len(leads), 1000):
-        await ctx.repos.leads.upsert([lead.lead_in() for lead in leads[i : i + 1000]], now)
     for name in CAMPAIGNS:
         campaign = load_campaign_yaml((EXAMPLES / name).read_text(encoding="utf-8"))
         await ctx.repos.campaigns.upsert(campaign.to_row(), now)
+    await arrive(ctx, leads)
+
+
+async def arrive(ctx: Context, leads: list[SimLead]) -> None:
+    """Leads whose enquiry comes in now, through the importer's upsert (created now)."""
+    now = ctx.clock.now()
+    for i in range(0, len(leads), 1000):
+        await ctx.repos.leads.upsert([lead.lead_in() for lead in leads[i : i + 1000]], now)
+
+
+def oracle_ranker(world: World) -> CallRanker:
+    """The hidden truth as a call order: each call's chance to book if placed now."""
+
+    def rank(calls: Sequence[QueuedCall], now: datetime) -> list[float]:
+        out = []
+        for call in calls:
+            lead = world.by_address.get(call.lead.phone or "")
+            hour = now.astimezone(ZoneInfo(lead.region.timezone)).hour if lead else 12
+            out.append(lead.call_books(hour, world.age(lead)) if lead else 0.0)
+        return out
+
+    return rank
 
 
 @dataclass
@@ -152,15 +189,28 @@ async def _webhooks(world: World, http: httpx.AsyncClient, now: datetime, tally:
     tally.seconds["webhooks"] += time.perf_counter() - started
 
 
-async def run_ticks(ctx: Context, world: World, http: httpx.AsyncClient, end: datetime) -> Tally:
-    """Tick until `end`: webhooks due, then due jobs (registry order). A failed run is
-    recorded by run_job and the simulation goes on; an interrupt stops it."""
+async def run_ticks(
+    ctx: Context, world: World, http: httpx.AsyncClient, end: datetime,
+    arrivals: list[SimLead] | None = None, scores: ScoreLog | None = None,
+    progress: Callable[[datetime], None] | None = None,
+) -> Tally:  # fmt: skip
+    """Tick until `end`: leads that arrive, webhooks due, then due jobs (registry order);
+    after each growth run the scores go to `scores`. A failed run is recorded by run_job
+    and the simulation goes on; an interrupt stops it."""
     clock = ctx.clock
     assert isinstance(clock, ManualClock)
     due = {job.name: next_fire(job, clock.now() - timedelta(seconds=1)) for job in JOBS}
     tally = Tally()
+    waiting = sorted(arrivals or [], key=lambda lead: (lead.arrives_after, lead.index))
+    reads = SimulateRepository(ctx.transport)
     while clock.now() < end:
         now = clock.now()
+        n = 0
+        while n < len(waiting) and world.age(waiting[n]) >= 0:
+            n += 1
+        if n:
+            come, waiting = waiting[:n], waiting[n:]
+            await arrive(ctx, come)
         await _webhooks(world, http, now, tally)
         for job in JOBS:
             if due[job.name] <= now:
@@ -170,7 +220,13 @@ async def run_ticks(ctx: Context, world: World, http: httpx.AsyncClient, end: da
                 due[job.name] = next_fire(job, now)
                 tally.runs[f"{job.name}:{outcome.status}"] += 1
                 tally.seconds[job.name] += outcome.seconds
+                if job.name == "growth" and scores is not None:
+                    stored = await ctx.repos.scoring.latest_model(now)
+                    trained = stored is not None and stored.kind == "logistic"
+                    scores.keep(now, await reads.lead_scores(), trained)
         clock.advance(TICK)
+        if progress:
+            progress(clock.now())
     await _webhooks(world, http, clock.now(), tally)
     return tally
 
@@ -179,8 +235,11 @@ async def simulate(config: SimConfig, base: Settings | None = None) -> Report:
     """Run one simulation (see the module contract) and return its report."""
     started = time.perf_counter()
     settings = sim_settings(base or Settings(_env_file=None))
+    share = RANDOM_SHARE[config.call_order]
+    if share is not None:
+        settings = settings.model_copy(update={"call_order_random_share": share})
     rng = np.random.default_rng(config.seed)
-    leads = make_population(config.leads, rng)
+    leads = make_population(config.leads, rng, config.days)
     clock = ManualClock(START)
     # the graph's own generator (call-slot sampling), its own stream of the run's seed
     jobs_rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
@@ -188,21 +247,31 @@ async def simulate(config: SimConfig, base: Settings | None = None) -> Report:
         transport = await PostgresTransport(dsn, max_size=settings.db_pool_max_size).open()
         try:
             by_address = {a: lead for lead in leads for a in (lead.phone, lead.email)}
-            world = World(clock, rng, EventQueue(), by_address, config.seed)
+            world = World(clock, rng, EventQueue(), by_address, config.seed, start=START)
+            ranker = oracle_ranker(world) if config.call_order == "oracle" else None
             overrides = Overrides(
-                clock=clock, transport=transport, ports=sim_ports(world), rng=jobs_rng
-            )
+                clock=clock, transport=transport, ports=sim_ports(world), rng=jobs_rng,
+                call_ranker=ranker,
+            )  # fmt: skip
             async with bootstrap(settings, overrides) as ctx:
-                await load_world(ctx, leads)
-                runs = await _drive(ctx, world, START + timedelta(days=config.days))
-                return await build_report(ctx, world, leads, config, started, runs.as_dict())
+                await load_world(ctx, [lead for lead in leads if lead.arrives_after <= 0])
+                later = [lead for lead in leads if lead.arrives_after > 0]
+                scores = ScoreLog()
+                end = START + timedelta(days=config.days)
+                runs = await _drive(ctx, world, end, later, scores, config.progress)
+                return await build_report(
+                    ctx, world, leads, config, started, runs.as_dict(), scores
+                )
         finally:
             await transport.close()
 
 
-async def _drive(ctx: Context, world: World, end: datetime) -> Tally:
+async def _drive(
+    ctx: Context, world: World, end: datetime, arrivals: list[SimLead], scores: ScoreLog,
+    progress: Callable[[datetime], None] | None = None,
+) -> Tally:  # fmt: skip
     app = create_app(ctx)
     async with app.router.lifespan_context(app):
         asgi = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
         async with httpx.AsyncClient(transport=asgi, base_url=ctx.settings.public_base_url) as http:
-            return await run_ticks(ctx, world, http, end)
+            return await run_ticks(ctx, world, http, end, arrivals, scores, progress)

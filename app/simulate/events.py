@@ -91,15 +91,16 @@ def vapi_status(call: dict[str, Any], status: str, at: datetime) -> dict[str, An
 
 
 def vapi_report(
-    call: dict[str, Any], reason: str, started: datetime, ended: datetime, booked: bool
-) -> dict[str, Any]:
+    call: dict[str, Any], reason: str, started: datetime, ended: datetime, booked: bool,
+    transcript: str = "AI: Hi.\nUser: Hello.",
+) -> dict[str, Any]:  # fmt: skip
     analysis: dict[str, Any] = {"summary": "simulated call",
                                 "structuredData": {"appointmentBooked": booked}}  # fmt: skip
     return {"message": {
         "type": "end-of-call-report", "endedReason": reason, "call": call,
         "timestamp": int(ended.timestamp() * 1000), "startedAt": iso(started),
         "endedAt": iso(ended), "durationSeconds": (ended - started).total_seconds(),
-        "cost": 0.05, "analysis": analysis, "artifact": {"transcript": "AI: Hi.\nUser: Hello."},
+        "cost": 0.05, "analysis": analysis, "artifact": {"transcript": transcript},
     }}  # fmt: skip
 
 

@@ -7,9 +7,10 @@ Contract:
   reads only that record, never nightshift's own bookkeeping;
 - what follows a send is drawn from the lead's hidden propensities with a generator seeded
   by (run seed, channel, outbox key), independent of send order: email → delivered or a
-  hard bounce, later maybe a click; SMS → delivered, later maybe STOP or a reply; call →
-  ringing, then answered (by the lead's answer rate at its local hour) or not, a booking
-  through the real tool-call path, an end-of-call report;
+  hard bounce, later maybe a click (more likely the warmer the lead's intent); SMS →
+  delivered, later maybe STOP or a reply (likewise); call → ringing, then answered (by the
+  lead's answer rate at its local hour) or not, a booking (its book rate, cooled by the
+  days since its enquiry) through the real tool-call path, an end-of-call report;
 - `find_sent`/`find_placed` return None (a simulated provider never loses an answer).
 """
 
@@ -40,6 +41,7 @@ from app.providers.ports import (
 from app.simulate import events as ev
 from app.simulate.booking import book_by_phone
 from app.simulate.population import SimLead
+from app.simulate.wording import Revocation, text_revocation, voice_revocation
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,15 @@ class World:
     focused: str = ""  # the send whose outcomes are being drawn (see `focus`)
     order: itertools.count[int] = field(default_factory=itertools.count)
     opt_outs: dict[tuple[str, str], int] = field(default_factory=dict)  # (address, channel)
+    revocations: Counter[str] = field(default_factory=Counter)  # by scope (World.revoked)
+    start: datetime | None = None  # the run's first instant: leads arrive after it
+    booked_at: dict[int, datetime] = field(default_factory=dict)  # lead index -> booking
+
+    def age(self, lead: SimLead) -> float:
+        """Days since the lead's enquiry came in."""
+        start = self.start or self.clock.now()
+        arrived = start + timedelta(days=lead.arrives_after)
+        return (self.clock.now() - arrived).total_seconds() / 86400
 
     def record(self, channel: str, to: str, outbox_id: int, key: str) -> None:
         self.sent.append(Sent(channel, self.clock.now(), to, outbox_id, key, next(self.order)))
@@ -75,6 +86,16 @@ class World:
     def opted_out(self, address: str, channel: str) -> None:
         """The opt-out webhook was accepted: from now on this is a violation to contact."""
         self.opt_outs.setdefault((address, channel), next(self.order))
+
+    def revoked(self, lead: SimLead, scope: str) -> None:
+        """The lead's revocation (any wording) reached nightshift: from now on a contact on
+        a channel its words cover is a violation ("sms"; "calls"; "phone": calls and texts;
+        "all": every channel)."""
+        self.revocations[scope] += 1
+        channels = {"sms": ("sms",), "calls": ("call",), "phone": ("sms", "call"),
+                    "all": ("sms", "call", "email")}[scope]  # fmt: skip
+        for channel in channels:
+            self.opted_out(lead.email if channel == "email" else lead.phone, channel)
 
     def focus(self, channel: str, key: str) -> None:
         """Draw what follows this send from its own stream (seed, channel, outbox key), so
@@ -124,7 +145,7 @@ class SimEmail:
             at = w.later(5, 60)
             body = ev.resend_event("email.delivered", email_id, to, at)
         self._post(at, body, opt_out=to if lead.bounces else None)
-        if not lead.bounces and w.chance(lead.click_rate):
+        if not lead.bounces and w.chance(lead.click_chance(w.age(lead))):
             at = w.later(600, 6 * 3600)
             click = {"link": "https://sim.example.com/book", "timestamp": ev.iso(at)}
             self._post(at, ev.resend_event("email.clicked", email_id, to, at, click=click))
@@ -159,10 +180,11 @@ class SimSms:
         self._post(w.later(2, 30), f"/webhooks/twilio/status?outbox={message.outbox_id}", status)
         lead = w.by_address.get(to)
         if lead is not None:
-            if w.chance(lead.stop_rate):
+            if w.chance(lead.stop_rate):  # said as people say it (app/simulate/wording.py)
                 w.outcomes["sms_stop"] += 1
-                self._inbound(w.later(60, 4 * 3600), to, "STOP")
-            elif w.chance(lead.reply_rate):
+                at = w.later(60, 4 * 3600)
+                self._revoke(at, lead, text_revocation(w.rng))
+            elif w.chance(lead.reply_chance(w.age(lead))):
                 w.outcomes["sms_reply"] += 1
                 self._inbound(w.later(60, 4 * 3600), to, "Yes please call me tomorrow")
         return SendResult(self.name, sid, "queued")
@@ -170,19 +192,29 @@ class SimSms:
     async def find_sent(self, message: SmsMessage, since: datetime) -> SendResult | None:
         return None
 
+    async def fetch_message(self, provider_id: str) -> dict[str, Any] | None:
+        return None  # the simulated world never loses a status callback
+
     def _inbound(self, at: datetime, sender: str, body: str) -> None:
         form = ev.twilio_inbound(self.world.new_id("SM"), sender, body)
-        self._post(at, "/webhooks/twilio/sms", form, opt_out=sender if body == "STOP" else None)
+        self._post(at, "/webhooks/twilio/sms", form)
+
+    def _revoke(self, at: datetime, lead: SimLead, revocation: Revocation) -> None:
+        """The lead texts its revocation; once nightshift accepted it, the world holds it
+        to the channels the words cover."""
+        form = ev.twilio_inbound(self.world.new_id("SM"), lead.phone, revocation.text)
+        self._post(at, "/webhooks/twilio/sms", form, revoked=(lead, revocation.scope))
 
     def _post(
-        self, at: datetime, path: str, form: dict[str, str], opt_out: str | None = None
-    ) -> None:
+        self, at: datetime, path: str, form: dict[str, str],
+        revoked: tuple[SimLead, str] | None = None,
+    ) -> None:  # fmt: skip
         world = self.world
 
         async def action(http: httpx.AsyncClient) -> None:
             response = await world.queue.post(http, path, form=form)
-            if opt_out and response.is_success:
-                world.opted_out(opt_out, "sms")
+            if revoked and response.is_success:
+                world.revoked(*revoked)
 
         world.queue.schedule(at, action)
 
@@ -225,27 +257,57 @@ class SimCalls:
         assert lead is not None
         start = ringing + timedelta(seconds=5)
         self._post(start, ev.vapi_status(call, "in-progress", start))
-        books = w.chance(lead.book_rate)
+        books = w.chance(lead.book_chance(w.age(lead)))
         ended = start + timedelta(seconds=float(w.rng.uniform(60, 300)))
         w.outcomes["call_answered"] += 1
+        said = voice_revocation(w.rng) if w.chance(lead.voice_stop_rate) else None
+        if said is not None:  # asked not to be called: no booking; the tool, or only words
+            w.outcomes["call_opt_out"] += 1
+            self._finish(call, lead, start, ended, False, said, by_tool=w.chance(0.5))
+            return
         self._finish(call, lead, start, ended, books)
 
     def _finish(
-        self, call: dict[str, object], lead: SimLead, start: datetime, ended: datetime, books: bool
-    ) -> None:
+        self, call: dict[str, object], lead: SimLead, start: datetime, ended: datetime,
+        books: bool, said: Revocation | None = None, by_tool: bool = False,
+    ) -> None:  # fmt: skip
         w, queue = self.world, self.world.queue
         tool_id = w.new_id("tool_")
 
         async def action(http: httpx.AsyncClient) -> None:
+            if said is not None:
+                await self._voice_opt_out(http, call, lead, tool_id, said, by_tool, ended)
+                return
             booked = books and await book_by_phone(queue, http, call, tool_id, lead, start)
             if booked:
                 w.booked.add(lead.index)
+                w.booked_at.setdefault(lead.index, w.clock.now())
                 w.outcomes["call_booked"] += 1
             reason = "assistant-ended-call" if booked else "customer-ended-call"
             report = ev.vapi_report(call, reason, start, ended, booked)
             await queue.post(http, "/webhooks/vapi", json_body=report)
 
         queue.schedule(ended, action)
+
+    async def _voice_opt_out(
+        self, http: httpx.AsyncClient, call: dict[str, object], lead: SimLead, tool_id: str,
+        said: Revocation, by_tool: bool, ended: datetime,
+    ) -> None:  # fmt: skip
+        """The lead says stop on the call: the assistant calls `optOut` (by_tool), or only the
+        end-of-call transcript holds the words (nightshift's fallback reads it)."""
+        w, queue = self.world, self.world.queue
+        told = False
+        if by_tool:
+            args = {"scope": "all" if said.scope == "all" else "calls", "reason": said.text}
+            body = ev.vapi_tool(call, f"{tool_id}-optout", "optOut", args)
+            told = (await queue.post(http, "/webhooks/vapi", json_body=body)).is_success
+            if told:
+                w.revoked(lead, said.scope)
+        transcript = f"AI: Hi, this is Acme Home Services.\nUser: {said.text}\nAI: Understood."
+        start = ended - timedelta(seconds=40)
+        report = ev.vapi_report(call, "customer-ended-call", start, ended, False, transcript)
+        if (await queue.post(http, "/webhooks/vapi", json_body=report)).is_success and not told:
+            w.revoked(lead, said.scope)
 
     def _post(self, at: datetime, body: dict[str, object]) -> None:
         queue = self.world.queue

@@ -2,8 +2,18 @@
 
 Contract: `build_report` runs once, after the last tick; `Report.as_dict()` is the `--json`
 document and `Report.text()` the printed summary (same figures). Learned best hours come
-from nightshift's own timing model (`load_timing`); AUC is the stored model's holdout AUC and
-an AUC computed here from the final lead scores against the simulated bookings.
+from nightshift's own timing model (`load_timing`). `scoring` reads forward only, never a
+score against an outcome it had already seen:
+- `auc_forward`: the score each lead had after each hourly growth run t (`ScoreLog`)
+  against "booked in (t, t + horizon]", over the leads at risk at t (scoring_features'
+  own definition), pooled over every t whose window closed by the end;
+- `auc_per_call`, `top20_capture_per_call`: the queue's score of each placed call when it
+  was placed (`calls.queue_score`) against "this call booked";
+- `holdout_auc` (and `per_call_holdout_auc`): the stored models' own time-split holdout;
+- `bookings_per_call`, `call_order`, and `campaign_pauses` (the deliverability guard's
+  pauses: a paused campaign is reported, not silently measured);
+- `training_rows`, `training_rows_in_call`: the final training set, and how many of its
+  rows had a call of their lead in progress at their cutoff (from the calls: must be 0).
 """
 
 from __future__ import annotations
@@ -11,10 +21,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from app.db.simulate import SimulateRepository
+import numpy as np
+
+from app.db.simulate import LeadScore, SimulateRepository
+from app.scoring.leads import training_rows
 from app.scoring.timing import TimingModel, load_configured_timing
+from app.scoring.train import auc, capture
 from app.simulate.audit import Audit, audit
 from app.simulate.population import REGIONS, SimLead
 from app.simulate.providers import World
@@ -22,6 +37,9 @@ from app.simulate.providers import World
 if TYPE_CHECKING:
     from app.jobs.bootstrap import Context
     from app.simulate.engine import SimConfig
+
+
+START_OF_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -51,7 +69,10 @@ class Report:
             f"bookings: {self.bookings}   opt-outs: {_kv(self.opt_outs)}",
             f"engagement: {_kv(self.engagement)}",
             f"violations: {a['violations']} (outside hours {a['outside_hours']}, after opt-out "
-            f"{a['after_opt_out']}, over state cap {a['over_state_cap']})",
+            f"{a['after_opt_out']}, over state cap {a['over_state_cap']}, AI call without "
+            f"consent {a['ai_call_without_consent']}, text without consent "
+            f"{a['text_without_consent']}, outside a step's window {a['outside_step_window']})",
+            f"revocations (any wording, by scope): {_kv(a['revocations'])}",
             f"duplicates: keys {a['duplicate_keys']}, rows {a['duplicate_rows']}",
             *[f"  e.g. {e}" for e in a["examples"]],
             "best hour (local) learned vs true:",
@@ -87,30 +108,101 @@ def learned_hours(model: TimingModel) -> dict[str, dict[str, Any]]:
     return out
 
 
-def score_auc(scores: list[tuple[float, bool]]) -> float | None:
-    """ROC AUC of nightshift's scores against the simulated bookings (None: one class)."""
-    labels = [b for _, b in scores]
-    if not scores or all(labels) or not any(labels):
-        return None
-    from sklearn.metrics import roc_auc_score
+@dataclass
+class ScoreLog:
+    """Every lead's score after each growth run: {run time: {lead id: score}}."""
 
-    return round(float(roc_auc_score(labels, [s for s, _ in scores])), 4)
+    at: dict[datetime, dict[int, float]] = field(default_factory=dict)
+    trained: set[datetime] = field(default_factory=set)  # runs scored by a trained model
+
+    def keep(self, now: datetime, rows: list[LeadScore], trained: bool = False) -> None:
+        self.at[now] = {r.lead_id: r.score for r in rows if r.score is not None}
+        if trained:
+            self.trained.add(now)
 
 
-async def scoring_summary(ctx: Context, world: World) -> dict[str, Any]:
+def _r(value: Any) -> float | None:
+    return round(value, 4) if isinstance(value, float) else None
+
+
+async def forward_auc(ctx: Context, log: ScoreLog) -> dict[str, Any]:
+    """The scores after each growth run t against bookings in (t, t + horizon], over the
+    leads at risk at t, pooled (`auc_forward`, `auc_forward_rows`); and the same over the
+    runs scored by a trained model only (`auc_forward_trained`: what the holdout predicts;
+    the prior's hours before it are in the pooled figure)."""
+    now, horizon = ctx.clock.now(), ctx.settings.scoring_horizon_days
+    times = [t for t in log.at if t + timedelta(days=horizon) <= now]
+    if not times:
+        return {"auc_forward": None, "auc_forward_rows": 0, "auc_forward_trained": None}
+    rows = await ctx.repos.scoring.features(
+        now, times=times, at_risk=True, horizon_days=horizon
+    )  # fmt: skip
+    kept = [(log.at[r["cutoff_at"]].get(r["lead_id"]), bool(r["label"]), r["cutoff_at"])
+            for r in rows if r["label"] is not None]  # fmt: skip
+    kept = [k for k in kept if k[0] is not None]
+
+    def pooled(part: list[Any]) -> float | None:
+        y = np.array([b for _, b, _ in part], dtype=np.int64)
+        return _r(auc(y, np.array([s for s, _, _ in part], dtype=np.float64)))
+
+    trained = [k for k in kept if k[2] in log.trained]
+    return {"auc_forward": pooled(kept), "auc_forward_rows": len(kept),
+            "auc_forward_trained": pooled(trained) if trained else None}  # fmt: skip
+
+
+async def training_check(ctx: Context) -> dict[str, int]:
+    """The final training set, and how many of its rows were observed while one of their
+    lead's calls was in progress (placed, report not received): must be 0. Checked from the
+    calls themselves, not from scoring_features' own filter."""
+    rows = await training_rows(ctx.repos.scoring, ctx.clock.now(), ctx.settings)
+    spans: dict[int, list[tuple[datetime, datetime | None]]] = {}
+    for span in await SimulateRepository(ctx.transport).call_spans():
+        spans.setdefault(span.lead_id, []).append((span.placed_at, span.report_received_at))
+    in_call = sum(
+        1 for r in rows
+        if any(placed <= r["cutoff_at"] and (got is None or got > r["cutoff_at"])
+               for placed, got in spans.get(r["lead_id"], []))
+    )  # fmt: skip
+    return {"training_rows": len(rows), "training_rows_in_call": in_call}
+
+
+async def per_call_figures(ctx: Context) -> dict[str, Any]:
+    """The queue's score of each placed call (when placed) against the call booking."""
+    calls = await ctx.repos.scoring.call_outcomes(START_OF_TIME, ctx.clock.now())
+    scored = [k for k in calls if k.queue_score is not None]
+    y = np.array([1 if k.booked else 0 for k in scored], dtype=np.int64)
+    p = np.array([k.queue_score for k in scored], dtype=np.float64)
+    by_order = Counter(k.queue_order for k in calls)
+    booked_by_order = Counter(k.queue_order for k in calls if k.booked)
+    return {
+        "auc_per_call": _r(auc(y, p)),
+        "top20_capture_per_call": _r(capture(y, p, 0.2)) if len(scored) else None,
+        "calls_by_order": {str(o): {"calls": n, "booked": booked_by_order[o]}
+                           for o, n in sorted(by_order.items(), key=lambda kv: str(kv[0]))},
+    }  # fmt: skip
+
+
+async def scoring_summary(
+    ctx: Context, world: World, log: ScoreLog, call_order: str
+) -> dict[str, Any]:
     stored = await ctx.repos.scoring.latest_model(ctx.clock.now())
-    rows = await SimulateRepository(ctx.transport).lead_scores()
-    pairs = []
-    for row in rows:
-        lead = world.by_address.get(row.phone or "") or world.by_address.get(row.email or "")
-        if lead is not None:
-            pairs.append((row.score if row.score is not None else 0.0, lead.index in world.booked))
-    holdout = stored.metrics.get("holdout_auc") if stored else None
+    metrics = stored.metrics if stored else {}
+    per_call = metrics.get("per_call") or {}
+    o = world.outcomes
+    placed = o["call_answered"] + o["call_customer-did-not-answer"] + o["call_voicemail"]
+    pauses = await SimulateRepository(ctx.transport).campaign_pauses()
     return {
         "model": stored.kind if stored else None,
         "model_version": stored.version if stored else None,
-        "holdout_auc": round(holdout, 4) if isinstance(holdout, float) else None,
-        "auc_on_simulated_outcomes": score_auc(pairs),
+        "per_call_model": bool(stored and "per_call" in stored.model),
+        "call_order": call_order,
+        **await forward_auc(ctx, log),
+        "holdout_auc": _r(metrics.get("holdout_auc")),
+        "per_call_holdout_auc": _r(per_call.get("holdout_auc")),
+        **await per_call_figures(ctx),
+        "bookings_per_call": round(o["call_booked"] / placed, 4) if placed else None,
+        "campaign_pauses": [p.model_dump(mode="json") for p in pauses],
+        **await training_check(ctx),
     }
 
 
@@ -132,7 +224,7 @@ async def _timing(ctx: Context) -> TimingModel:
 
 async def build_report(
     ctx: Context, world: World, leads: list[SimLead], config: SimConfig, started: float,
-    extra: dict[str, Any],
+    extra: dict[str, Any], log: ScoreLog | None = None,
 ) -> Report:  # fmt: skip
     """The report of a finished run (see the module contract)."""
     found: Audit = audit(world)
@@ -146,7 +238,7 @@ async def build_report(
         engagement={"email_clicks": o["email_clicked"], "sms_replies": o["sms_reply"]},
         audit={**asdict(found), "violations": found.violations},
         best_hour=learned_hours(await _timing(ctx)),
-        scoring=await scoring_summary(ctx, world),
+        scoring=await scoring_summary(ctx, world, log or ScoreLog(), config.call_order),
         run={**extra, "webhooks_posted": world.queue.posted,
              "webhooks_rejected": len(world.queue.rejected),
              "wall_seconds": round(time.perf_counter() - started, 1)},

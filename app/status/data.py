@@ -4,25 +4,34 @@ Contract of `collect(ctx)`: a JSON-ready dict with `now`, `jobs` (one row per re
 job: last run, state, duration, next run, late), `alerts` (firing, with their codes),
 `funnel` (7 and 30 days), `calls_per_day` (14 days, by outcome), `deliverability` (per
 campaign, 30 days, with rates), `health` (per API: last result and latencies), `model`,
-`hot_leads`, `scored_leads` and `appointments`, plus `computed_at` (when the window
-aggregates — funnel, calls, deliverability, scores — were computed: the hourly growth job
-refreshes them; older than CACHE_SECONDS they are recomputed on the spot).
+`hot_leads`, `scored_leads`, `appointments` and `consent` (leads held for a human, with
+their words, and campaign steps refused for want of consent in 30 days, per reason), plus
+`computed_at` (when the window aggregates — calls, deliverability, scores — were computed:
+the hourly growth job refreshes them; older than CACHE_SECONDS they are recomputed on the
+spot).
+`overview` is the console's overview (app.console.pages.overview: today / 7 / 30 days, read
+live) and `funnel` its windows, so /status, `nightshift status` and /console show the same
+figures; `verdict` is the one green / amber / red line (app.console.verdict).
 No secret is ever part of it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from croniter import croniter
 
+from app.console import pages
+from app.console.verdict import verdict
+from app.db.console import ConsoleRepository
 from app.db.models import JobState
 from app.jobs import JOBS
 from app.jobs.bootstrap import Context
 from app.jobs.health import job_health
 from app.providers.dryrun import DRYRUN
 
+CONSENT_DAYS = timedelta(days=30)  # the consent refusals counted: the last 30 days
 CACHE_SECONDS = 7_800  # two growth runs and some: a page load recomputes only when growth is late
 
 
@@ -63,14 +72,31 @@ def with_rates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def console_deps(ctx: Context) -> pages.ConsoleDeps:
+    """What the console's pages read, from the graph."""
+    repos = ctx.repos
+    return pages.ConsoleDeps(ConsoleRepository(ctx.transport), repos.alerts, repos.campaigns,
+                             ctx.clock, ctx.settings.business_timezone)  # fmt: skip
+
+
+def dry_run_channels(ctx: Context) -> list[str]:
+    """The channels whose port is a dry-run twin: stored, never sent (the DRY RUN banner)."""
+    delivery = ctx.providers.delivery  # the ports this graph really sends through
+    ports = (("email", delivery.email), ("sms", delivery.sms), ("calls", delivery.calls))
+    return [channel for channel, port in ports if port.name == DRYRUN]
+
+
 async def collect(ctx: Context) -> dict[str, Any]:
     now = ctx.clock.now()
     zone = ctx.settings.business_timezone
     snap = await ctx.repos.appointments.status_snapshot(zone, now, CACHE_SECONDS)
+    snap["overview"] = await pages.overview(console_deps(ctx))
+    snap["funnel"] = pages.funnel(snap["overview"])
     snap["jobs"] = job_rows(snap["jobs"], now)
     snap["deliverability"] = with_rates(snap["deliverability"])
     snap["timezone"] = ctx.settings.business_timezone
-    delivery = ctx.providers.delivery  # the ports this graph really sends through
-    ports = (("email", delivery.email), ("sms", delivery.sms), ("calls", delivery.calls))
-    snap["dry_run"] = [channel for channel, port in ports if port.name == DRYRUN]
+    snap["dry_run"] = dry_run_channels(ctx)
+    # leads held for a human, and steps refused for want of consent (13_consent.sql)
+    snap["consent"] = await ctx.repos.consent.summary(now - CONSENT_DAYS)
+    snap["verdict"] = verdict(snap["jobs"], snap["alerts"], snap["health"], snap["overview"])
     return snap

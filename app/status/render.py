@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.console.outcomes import colour
 from app.status.svg import funnel, stacked_bars
 
 CSS = (
@@ -70,12 +71,12 @@ def alerts(rows: list[dict[str, Any]], tz: str) -> str:
 def funnels(stages: list[dict[str, Any]]) -> str:
     names = ("leads", "contacted", "replied", "booked")
     charts = "".join(
-        f"<div><h3>last {f['days']} days</h3>"
-        + funnel([(k, int(f[k])) for k in names], label=f"funnel over {f['days']} days")
+        f"<div><h3>{escape(str(f['window']))}</h3>"
+        + funnel([(k, int(f[k])) for k in names], label=f"funnel, {f['window']}")
         + "</div>"
         for f in stages
     )
-    title = "Funnel: leads → contacted → replied → booked"
+    title = "Leads added → contacted → replies → bookings (the console's overview)"
     return section("funnel", title, f'<div class="grid">{charts}</div>')
 
 
@@ -89,7 +90,8 @@ def calls(rows: list[dict[str, Any]], days: list[str]) -> str:
     outcomes = sorted({r["outcome"] for r in rows})
     counts = {(r["day"], r["outcome"]): int(r["n"]) for r in rows}
     series = {o: [counts.get((d, o), 0) for d in days] for o in outcomes}
-    chart = stacked_bars(days, series, label="calls per day by outcome") if rows else ""
+    chart = stacked_bars(days, series, label="calls per day by outcome",
+                         colours=[colour(o) for o in outcomes]) if rows else ""  # fmt: skip
     return section("calls", "Calls per day by outcome (14 days)", chart or "<p>no calls</p>")
 
 
@@ -134,10 +136,19 @@ def page(snap: dict[str, Any], business: str) -> str:
     return _document(
         f"nightshift status: {business}",
         f"<h1>nightshift · {escape(business)}</h1>"
+        + verdict_banner(snap["verdict"])
         + dry_run_banner(snap.get("dry_run") or [])
         + f"<p>as of {escape(local(snap['now'], tz) or '')}; window totals computed "
         f"{escape(local(snap.get('computed_at'), tz) or '-')}</p>" + "".join(sections),
     )
+
+
+def verdict_banner(verdict: dict[str, str]) -> str:
+    """The one green / amber / red line, in its fixed colour (app.console.outcomes)."""
+    level = verdict["level"]
+    return (f'<p id="verdict" data-level="{escape(level)}" style="background:{colour(level)};'
+            f'color:#fff;padding:8px 12px;border-radius:8px;font-weight:600">'
+            f"{escape(level.upper())}: {escape(verdict['reason'])}</p>")  # fmt: skip
 
 
 def dry_run_banner(channels: list[str]) -> str:

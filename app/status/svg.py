@@ -32,8 +32,14 @@ def stacked_bars(
     label: str,
     width: int = 560,
     height: int = 180,
+    colours: Sequence[str] | None = None,
 ) -> str:
-    """One bar per day, stacked by series (e.g. call outcomes), with a legend below."""
+    """One bar per day, stacked by series (e.g. call outcomes), with a legend below; each
+    series in `colours` (one per series, in order), else the palette."""
+
+    def fill(index: int) -> str:
+        return colours[index] if colours and index < len(colours) else color(index)
+
     top = max((sum(values[i] for values in series.values()) for i in range(len(days))), default=0)
     plot_h, slot = height - 40, (width - 40) / max(len(days), 1)
     parts = [f'<line x1="30" y1="{plot_h}" x2="{width}" y2="{plot_h}" stroke="#cbd5e1"/>',
@@ -46,7 +52,7 @@ def stacked_bars(
             x = 30 + i * slot + 2
             parts.append(
                 f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{slot - 4:.1f}" '
-                f'height="{h:.1f}" fill="{color(s)}"><title>{escape(day)} {escape(name)}: '
+                f'height="{h:.1f}" fill="{fill(s)}"><title>{escape(day)} {escape(name)}: '
                 f"{values[i]}</title></rect>"
             )
         if i % max(1, len(days) // 7) == 0:
@@ -54,7 +60,7 @@ def stacked_bars(
                          f"{escape(day[5:])}</text>")  # fmt: skip
     for s, name in enumerate(series):
         parts.append(f'<rect x="{30 + s * 90}" y="{height - 14}" width="10" height="10" '
-                     f'fill="{color(s)}"/><text x="{44 + s * 90}" y="{height - 5}" '
+                     f'fill="{fill(s)}"/><text x="{44 + s * 90}" y="{height - 5}" '
                      f'font-size="10">{escape(name)}</text>')  # fmt: skip
     return _svg(width, height, label, "".join(parts))
 

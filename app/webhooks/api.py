@@ -6,12 +6,15 @@ server's event loop where the database pool must live.
 
 Routes: `GET /healthz`; the webhooks, `/r/` and `/u/` (app/webhooks/routes.py,
 docs/webhooks.md; `POST /webhooks/vapi` is a plain Starlette route, matched first);
-`POST /webhooks/booking` and `GET /status` (docs/appointments.md). Every route's body is
+`POST /webhooks/booking` and `GET /status` (docs/appointments.md); `/console`
+(docs/console.md). Every route's body is
 limited by `BodyLimit` (app/webhooks/limits.py); `/openapi.json` is off in production.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,9 +27,13 @@ from app.db.errors import DatabaseError
 from app.jobs import JOBS
 from app.jobs.bootstrap import Context, bootstrap
 from app.jobs.health import job_health
+from app.jobs.spool import drain_forever
+from app.providers.spool import Apply
 from app.webhooks.calendar_hook import router as booking
+from app.webhooks.console import router as console
 from app.webhooks.limits import BodyLimit
 from app.webhooks.routes import webhook_routers, webhook_routes
+from app.webhooks.spooling import asgi_apply
 from app.webhooks.status_page import router as status
 
 
@@ -36,11 +43,21 @@ def create_app(context: Context | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            app.state.context = context or await stack.enter_async_context(bootstrap())
+            # without waiting for the database: during an outage the app must come up to
+            # spool the webhooks it cannot store (app.webhooks.spooling)
+            app.state.context = context or await stack.enter_async_context(
+                bootstrap(wait_for_database=False)
+            )
             if context is None:  # a server process: what startup built lives as long as it
                 gc.collect()
                 gc.freeze()  # so a full collection never walks it again (a 30-60 ms pause)
+            # what was spooled (here or by an earlier container), applied beside the requests:
+            # at startup, then every SPOOL_DRAIN_INTERVAL_SECONDS
+            drainer = asyncio.create_task(drain_forever(app.state.context, asgi_apply(app)))
             yield
+            drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drainer
 
     settings = context.settings if context is not None else get_settings()
     # No route map for strangers: /docs and /redoc are never served, /openapi.json only in
@@ -55,6 +72,7 @@ def create_app(context: Context | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(booking)  # POST /webhooks/booking (docs/appointments.md)
     app.include_router(status)  # GET /status, /status/login
+    app.include_router(console)  # /console: the operator's console (docs/console.md)
     return app
 
 
@@ -77,3 +95,11 @@ async def healthz(request: Request) -> JSONResponse:
             "jobs": jobs,
         }
     )
+
+
+def ingest(ctx: Context) -> Apply:
+    """How a job applies spooled webhooks: through this app's routes, on `ctx` (the graph's
+    `ingest`, given by the edges: app.modal_entry, the dev server)."""
+    app = create_app(ctx)
+    app.state.context = ctx  # the routes read it; no lifespan runs (no second drain)
+    return asgi_apply(app)

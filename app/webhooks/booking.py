@@ -44,7 +44,10 @@ def _time(value: Any) -> time:
 async def check_availability(ctx: Context, args: dict[str, Any], _msg: dict[str, Any]) -> Any:
     desk = booking_desk(ctx)
     day = _day(args["date"]) if args.get("date") else desk.today()
-    return await desk.availability(day, _time(args["time"]) if args.get("time") else None)
+    try:
+        return await desk.availability(day, _time(args["time"]) if args.get("time") else None)
+    except Refused as exc:  # the external calendar could not be read
+        raise ToolError(str(exc)) from exc
 
 
 async def book_appointment(ctx: Context, args: dict[str, Any], message: dict[str, Any]) -> Any:

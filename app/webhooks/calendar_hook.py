@@ -50,6 +50,7 @@ from app.webhooks.common import (
     secret_value,
     unverified_allowed,
 )
+from app.webhooks.spooling import verified
 
 router = APIRouter(route_class=SafeRoute)
 SIGNATURE_HEADERS = ("x-booking-signature", "x-cal-signature-256")
@@ -165,6 +166,7 @@ async def booking_webhook(request: Request, background: BackgroundTasks) -> JSON
         body = await read_body(request, ctx.settings.webhook_max_body_bytes)
         if not signature_ok(ctx.settings, body, request.headers):
             raise Rejected(401, "invalid or missing X-Booking-Signature")
+        verified(request, body)  # from here on a database outage spools it
         data = parse_json(body)
         booking = to_booking(data, ctx.settings)
     except Rejected as exc:

@@ -21,8 +21,10 @@ from pydantic import SecretStr
 
 from app.core.settings import Settings
 from app.db.errors import DatabaseError, InvalidInput
+from app.db.failures import Failure
 from app.jobs.bootstrap import Context
 from app.webhooks.payloads import PayloadError, load_json
+from app.webhooks.spooling import replayed, spool_reply
 
 log = structlog.get_logger(__name__)
 
@@ -84,9 +86,11 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def database_safe(handler: Endpoint) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-    """A database failure never becomes a bare 500: unavailable → 503 (the provider may
-    retry); a value the database refused → 200 `{"ignored": ...}`, logged (a verified event
-    that cannot be stored would not be stored on a retry either)."""
+    """A database failure never becomes a bare 500: a verified request is spooled and
+    acknowledged (app.webhooks.spooling); otherwise, or when the spool fails too, 503 (the
+    provider may retry). A value the database refused → 200 `{"ignored": ...}`, logged (a
+    verified event that cannot be stored would not be stored on a retry either); 422 when a
+    spooled request is replayed, so the drain sets it aside with the reason."""
 
     async def safe(request: Request) -> Response:
         try:
@@ -94,13 +98,29 @@ def database_safe(handler: Endpoint) -> Callable[[Request], Coroutine[Any, Any, 
         except InvalidInput as exc:
             log.error("webhook event refused by the database", path=request.url.path,
                       function=exc.function, code=exc.code)  # fmt: skip
-            return JSONResponse({"ignored": "invalid value"}, status_code=200)
+            await record_webhook_failure(request, f"invalid_value:{exc.code}",
+                                         f"verified event refused by {exc.function}")  # fmt: skip
+            status = 422 if replayed(request) else 200
+            return JSONResponse({"ignored": "invalid value"}, status_code=status)
         except DatabaseError as exc:
+            spooled = await spool_reply(request, exc)
+            if spooled is not None:
+                return spooled
             log.error("webhook: database unavailable", path=request.url.path,
                       error=type(exc).__name__)  # fmt: skip
             return JSONResponse({"error": "database unavailable"}, status_code=503)
 
     return safe
+
+
+async def record_webhook_failure(request: Request, code: str, message: str) -> None:
+    """A verified event that could not be applied, in system_logs' failure shape (source
+    `webhook:<provider>`, key the path); never raises. Rejections of unverified requests are
+    not recorded: anyone on the internet can send them."""
+    ctx = context(request)
+    provider = request.url.path.removeprefix("/webhooks/").split("/")[0] or "web"
+    failure = Failure(f"webhook:{provider}", code, message, key=request.url.path)
+    await ctx.repos.failures.record(failure, ctx.clock.now())
 
 
 class SafeRoute(APIRoute):

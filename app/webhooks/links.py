@@ -22,6 +22,7 @@ from app.core.tokens import link_secret, read_click_token, read_unsubscribe_toke
 from app.db.errors import DatabaseError
 from app.webhooks.common import Rejected, SafeRoute, context, read_body, reject
 from app.webhooks.resend import valid_ip
+from app.webhooks.spooling import verified
 
 log = structlog.get_logger(__name__)
 router = APIRouter(route_class=SafeRoute)
@@ -87,6 +88,7 @@ async def unsubscribe(token: str, request: Request) -> Response:
             raise Rejected(400, "expected List-Unsubscribe=One-Click")
     except Rejected as exc:
         return reject("unsubscribe", exc)
+    verified(request, body)  # a signed token: a database outage spools the unsubscribe
     await ctx.repos.webhooks.unsubscribe(target.email, target.lead_id, "one-click",
                                          ctx.clock.now())  # fmt: skip
     return page("Unsubscribed", f"<p>{html.escape(target.email)} will get no more emails "

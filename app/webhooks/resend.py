@@ -8,7 +8,9 @@ Contract:
 - email.sent/delivered/opened/clicked move the outbox row forward; email.bounced with
   `bounce.type = Permanent` and email.complained suppress the address and opt the lead out
   of email (docs/notes/compliance.md §4); email.clicked also records a `click_events` row;
-  delivery_delayed and transient bounces only go to the row's history; other types → 200.
+  delivery_delayed and transient bounces only go to the row's history; other types → 200;
+- email.received is a lead's reply: see app/campaigns/email_replies.py (its body is fetched
+  from Resend; when that fails → 503 and nothing stored, so Resend's retries fetch again).
 """
 
 from __future__ import annotations
@@ -16,9 +18,15 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from fastapi import APIRouter, Request
+import structlog
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 
+from app.campaigns.email_replies import EmailReplyDeps, Fetch, NotAReply, handle_received
+from app.core.tokens import link_secret
+from app.jobs.bootstrap import Context
+from app.providers.errors import ProviderError
+from app.providers.resend import ResendInbox
 from app.webhooks.common import (
     JSON_TYPES,
     Rejected,
@@ -32,7 +40,9 @@ from app.webhooks.common import (
     unverified_allowed,
 )
 from app.webhooks.signatures import verify_svix_signature
+from app.webhooks.spooling import request_time, verified
 
+log = structlog.get_logger(__name__)
 router = APIRouter(route_class=SafeRoute)
 
 STATUS = {
@@ -43,18 +53,21 @@ STATUS = {
 
 
 @router.post("/webhooks/resend")
-async def resend_webhook(request: Request) -> JSONResponse:
+async def resend_webhook(request: Request, background: BackgroundTasks) -> JSONResponse:
     ctx = context(request)
     try:
         require_media_type(request, JSON_TYPES)
         body = await read_body(request, ctx.settings.webhook_max_body_bytes)
         secret = secret_value(ctx.settings.resend_webhook_secret) or ""
-        ok = verify_svix_signature(secret, request.headers, body, ctx.clock.now())
+        ok = verify_svix_signature(secret, request.headers, body, request_time(request, ctx))
         if not (ok or unverified_allowed(ctx.settings, ctx.settings.resend_webhook_secret)):
             raise Rejected(401, "invalid Svix signature")
+        verified(request, body)  # from here on a database outage spools it
         payload = parse_json(body)
     except Rejected as exc:
         return reject("resend", exc)
+    if isinstance(payload, dict) and payload.get("type") == "email.received":
+        return await received(ctx, payload, background)
     event = resend_event(payload)
     svix_id = request.headers.get("svix-id")
     if event is None or not svix_id:
@@ -63,6 +76,38 @@ async def resend_webhook(request: Request) -> JSONResponse:
         f"resend:{svix_id}", payload, event, ctx.clock.now()
     )
     return JSONResponse({"duplicate": result.duplicate})
+
+
+async def received(
+    ctx: Context, payload: dict[str, Any], background: BackgroundTasks
+) -> JSONResponse:
+    """A verified `email.received`: a lead's reply (app.campaigns.email_replies). When the
+    body cannot be fetched nothing is stored and the answer is 503: Resend retries."""
+    data = payload.get("data")
+    try:
+        if not isinstance(data, dict):
+            raise NotAReply("email.received without data")
+        result = await handle_received(reply_deps(ctx), data)
+    except NotAReply:
+        return JSONResponse({"ignored": True})
+    except ProviderError as exc:
+        log.warning("received email not fetched; Resend will retry", error=str(exc))
+        return JSONResponse({"error": "email body unavailable, retry"}, status_code=503)
+    background.add_task(ctx.providers.delivery.deliver_each, list(result.message_ids))
+    return JSONResponse({"duplicate": result.duplicate})
+
+
+def reply_deps(ctx: Context) -> EmailReplyDeps:
+    """The collaborators of an email reply; no receiving API while Resend is a dry run."""
+    s = ctx.settings
+    fetch: Fetch | None = None
+    if s.resend_api_key is not None and "resend" not in s.dry_run_providers():
+        fetch = ResendInbox(s.resend_api_key, client=ctx.providers.client, clock=ctx.clock).fetch
+    return EmailReplyDeps(
+        webhooks=ctx.repos.webhooks, clock=ctx.clock, link_secret=link_secret(s),
+        operator_emails=tuple(s.operator_emails or s.oncall_emails),
+        email_provider=ctx.providers.email.name, fetch=fetch,
+    )  # fmt: skip
 
 
 def resend_event(payload: Any) -> dict[str, Any] | None:

@@ -26,7 +26,9 @@ from fastapi.responses import JSONResponse
 from app.appointments.replies import handle_reply
 from app.consent.keywords import Inbound, classify
 from app.db.outbox import MessageIn
+from app.db.webhooks import StatusResult
 from app.jobs.bootstrap import Context
+from app.providers.twilio_status import status_update
 from app.webhooks.common import (
     FORM_TYPES,
     JSON_TYPES,
@@ -42,7 +44,7 @@ from app.webhooks.common import (
 )
 from app.webhooks.payloads import storable
 from app.webhooks.signatures import verify_twilio_pairs, verify_twilio_signature
-from app.webhooks.twilio_status import status_update
+from app.webhooks.spooling import verified
 
 log = structlog.get_logger(__name__)
 router = APIRouter(route_class=SafeRoute)
@@ -90,11 +92,13 @@ async def verified_params(request: Request) -> dict[str, str]:
         ok = verify_twilio_signature(token, url, body.decode("utf-8", "replace"), signature)
         if not (ok or unverified_allowed(ctx.settings, ctx.settings.twilio_auth_token)):
             raise Rejected(403, "invalid Twilio signature")
+        verified(request, body)  # from here on a database outage spools it
         return _json_params(body)
     pairs = _form_pairs(body)
     ok = verify_twilio_pairs(token, url, pairs, signature)
     if not (ok or unverified_allowed(ctx.settings, ctx.settings.twilio_auth_token)):
         raise Rejected(403, "invalid Twilio signature")
+    verified(request, body)  # from here on a database outage spools it
     return _storable_params(pairs)
 
 
@@ -106,19 +110,30 @@ async def inbound_sms(request: Request, background: BackgroundTasks) -> Response
         params = await verified_params(request)
     except Rejected as exc:
         return reject("twilio", exc)
-    ctx = context(request)
+    _, ids = await apply_inbound(context(request), params)
+    if ids:
+        background.add_task(context(request).providers.delivery.deliver_each, ids)
+    return twiml()
+
+
+async def apply_inbound(
+    ctx: Context, params: dict[str, str], prefix: str = ""
+) -> tuple[bool, list[int]]:
+    """Store and apply one verified inbound SMS under `<prefix>twilio:<MessageSid>` (the
+    route; a replay passes `replay:`, app/webhooks/replay.py): whether it was applied (not
+    a duplicate, not a body we do not understand) and the outbox ids to deliver."""
     sid, sender = params.get("MessageSid", ""), params.get("From", "")
     if not sid or not sender:
-        return twiml()  # verified but not an inbound message we understand: acknowledge
+        return False, []  # verified but not an inbound message we understand: acknowledge
     oncall = [*ctx.settings.oncall_phones, *ctx.settings.oncall_escalation_phones]
     inbound = classify(params.get("Body", ""), sender, oncall, params.get("OptOutType"))
     notify = _notifications(ctx, inbound, params)
     result = await ctx.repos.webhooks.apply_twilio_inbound(
-        f"twilio:{sid}", inbound.kind, params, sender, notify, ctx.clock.now(),
+        f"{prefix}twilio:{sid}", inbound.kind, params, sender, notify, ctx.clock.now(),
         scope=inbound.scope, reason=inbound.reason or None,
     )  # fmt: skip
     if result.duplicate:
-        return twiml()
+        return False, []
     ids = list(result.message_ids)
     if inbound.kind == "reply":  # C / R / X answering an appointment text (issue 8)
         ids += await handle_reply(
@@ -130,8 +145,7 @@ async def inbound_sms(request: Request, background: BackgroundTasks) -> Response
             ids.append(await _acknowledge(ctx, inbound.ack_code, sid, sender))
         except Exception as exc:
             log.error("ACK not applied", code=inbound.ack_code, error=type(exc).__name__)
-    background.add_task(ctx.providers.delivery.deliver_each, ids)
-    return twiml()
+    return True, ids
 
 
 async def _acknowledge(ctx: Context, code: str, sid: str, sender: str) -> int:
@@ -194,12 +208,20 @@ async def status_callback(request: Request) -> Response:
         params = await verified_params(request)
     except Rejected as exc:
         return reject("twilio", exc)
-    ctx = context(request)
+    await apply_status(context(request), params, request.query_params.get("outbox"))
+    return JSONResponse({}, status_code=200)
+
+
+async def apply_status(
+    ctx: Context, params: dict[str, str], outbox: str | None, prefix: str = ""
+) -> StatusResult | None:
+    """Store and apply one verified status callback under
+    `<prefix>twilio:<MessageSid>:<MessageStatus>` (the route; a replay passes `replay:`);
+    None when it names no message or status."""
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
     if not sid or not status:
-        return JSONResponse({}, status_code=200)
-    update = status_update(params, request.query_params.get("outbox"))
-    await ctx.repos.webhooks.apply_twilio_status(
-        f"twilio:{sid}:{status}", params, update, ctx.clock.now()
+        return None
+    update = status_update(params, outbox)
+    return await ctx.repos.webhooks.apply_twilio_status(
+        f"{prefix}twilio:{sid}:{status}", params, update, ctx.clock.now()
     )
-    return JSONResponse({}, status_code=200)

@@ -43,6 +43,7 @@ from app.webhooks.common import (
     unverified_allowed,
 )
 from app.webhooks.signatures import verify_vapi_request
+from app.webhooks.spooling import request_time, verified
 from app.webhooks.vapi_tools import assistant_request, function_call, tool_calls
 
 log = structlog.get_logger(__name__)
@@ -55,10 +56,11 @@ async def _verified_body(request: Request, ctx: Context) -> Any:
     s = ctx.settings
     ok = verify_vapi_request(
         request.headers, body, secret=secret_value(s.vapi_webhook_secret),
-        hmac_secret=secret_value(s.vapi_webhook_hmac_secret), now=ctx.clock.now(),
+        hmac_secret=secret_value(s.vapi_webhook_hmac_secret), now=request_time(request, ctx),
     )  # fmt: skip
     if not (ok or unverified_allowed(s, s.vapi_webhook_secret, s.vapi_webhook_hmac_secret)):
         raise Rejected(401, "invalid Vapi credential")
+    verified(request, body)  # from here on a database outage spools it
     return parse_json(body)
 
 

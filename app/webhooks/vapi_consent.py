@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 
 from app.consent.revocation import ALL, Channel
-from app.db.errors import DatabaseError
+from app.db.errors import DatabaseError, DatabaseUnavailable
 from app.jobs.bootstrap import Context
 from app.providers.vapi_parse import call_identity, text
 from app.webhooks.booking import TOOL_CALL_ID, Tool, ToolError
@@ -59,6 +59,8 @@ async def opt_out_tool(ctx: Context, args: dict[str, Any], message: dict[str, An
         await ctx.repos.webhooks.apply_vapi_opt_out(
             key, "optOut", stored, identity, channels, reason, ctx.clock.now()
         )
+    except DatabaseUnavailable:
+        raise  # the message is spooled and applied by the drain (app.webhooks.spooling)
     except DatabaseError as exc:  # the transcript fallback gets a second chance after the call
         log.error("optOut not recorded", error=type(exc).__name__)
         raise ToolError("Sorry, I could not record that just now; it will be recorded "

@@ -3,10 +3,13 @@
 
 Contract:
 - assistant-request: `{"assistantId", "assistantOverrides": {"variableValues", "metadata"}}`
-  chosen by VAPI_ASSISTANT_RULES (campaign:<slug> > status:<status> > inbound|outbound >
-  VAPI_ASSISTANT_ID); the caller lookup is bounded by
-  VAPI_ASSISTANT_REQUEST_TIMEOUT_SECONDS and any failure falls back to the default
-  assistant (Vapi's 7.5 s deadline is fixed); nothing configured → a spoken `error`;
+  chosen by VAPI_ASSISTANT_RULES `campaign:<slug>` > the caller's campaign's `assistant`
+  (agents/<name>.yaml) > rules `status:<status>` > `inbound|outbound` > VAPI_ASSISTANT_ID; a
+  rule's value is an agent's name (its pushed Vapi id is used) or a Vapi assistant id;
+  `variableValues` are the one vocabulary of app.core.call_variables (outbound calls send
+  the same keys); the lookups are bounded by VAPI_ASSISTANT_REQUEST_TIMEOUT_SECONDS and
+  any failure falls back to the default assistant (Vapi's 7.5 s deadline is fixed);
+  nothing configured → a spoken `error`;
 - tool-calls: `{"results": [{"toolCallId", "result" | "error"}]}`, one per call, same order,
   single-line strings, HTTP 200 even for failures; arguments may be an object or a JSON
   string; an unknown tool gets an `error` entry. Tools: app.webhooks.booking, and `optOut`
@@ -21,7 +24,8 @@ from typing import Any
 
 import structlog
 
-from app.db.errors import DatabaseError
+from app.core.call_variables import Direction, call_variables
+from app.db.errors import DatabaseError, DatabaseUnavailable
 from app.db.webhooks import Caller
 from app.jobs.bootstrap import Context
 from app.providers.vapi_parse import call_of, customer_number, obj, text
@@ -46,27 +50,44 @@ async def _caller(ctx: Context, number: str | None) -> Caller | None:
         return None
 
 
-def pick_assistant(ctx: Context, caller: Caller | None, direction: str) -> str | None:
+async def _agent_id(ctx: Context, agent: str | None, campaign: str | None) -> str | None:
+    """An agent's pushed Vapi id (by name, or the campaign's agent); None on any failure."""
+    try:
+        async with asyncio.timeout(ctx.settings.vapi_assistant_request_timeout_seconds):
+            return await ctx.repos.agents.vapi_id(agent, campaign)
+    except (TimeoutError, DatabaseError) as exc:
+        log.warning("assistant-request: agent lookup failed", error=type(exc).__name__)
+        return None
+
+
+async def pick_assistant(ctx: Context, caller: Caller | None, direction: str) -> str | None:
     rules = ctx.settings.vapi_assistant_rules
-    keys = []
-    if caller is not None:
-        keys += [f"campaign:{caller.campaign}", f"status:{caller.status}"]
-    keys.append(direction)
-    return next((rules[k] for k in keys if k in rules), ctx.settings.vapi_assistant_id)
+    campaign = caller.campaign if caller is not None else None
+    chosen = rules.get(f"campaign:{campaign}") if campaign else None
+    if chosen is None and campaign:
+        found = await _agent_id(ctx, None, campaign)
+        if found:
+            return found
+    keys = [f"status:{caller.status}"] if caller is not None else []
+    chosen = chosen or next((rules[k] for k in [*keys, direction] if k in rules), None)
+    if chosen is None:
+        return ctx.settings.vapi_assistant_id
+    return await _agent_id(ctx, chosen, None) or chosen  # an agent's name, else a Vapi id
 
 
 async def assistant_request(ctx: Context, message: dict[str, Any]) -> dict[str, Any]:
     number = customer_number(message)
     caller = await _caller(ctx, number)
     call_type = str(call_of(message).get("type", "inboundPhoneCall"))
-    direction = "outbound" if call_type == "outboundPhoneCall" else "inbound"
-    assistant = pick_assistant(ctx, caller, direction)
+    direction: Direction = "outbound" if call_type == "outboundPhoneCall" else "inbound"
+    assistant = await pick_assistant(ctx, caller, direction)
     if not assistant:
         return {"error": NO_ASSISTANT}  # must be non-empty: it is spoken to the caller
-    first = (caller.name or "").split(" ")[0] if caller else ""
-    variables = {"businessName": ctx.settings.business_name, "customerName": first or "there",
-                 "leadStatus": caller.status if caller else "unknown",
-                 "bookingUrl": ctx.settings.booking_url}  # fmt: skip
+    variables = call_variables(
+        first_name=caller.name if caller else None, business_name=ctx.settings.business_name,
+        booking_url=ctx.settings.booking_url, lead_status=caller.status if caller else None,
+        direction=direction,
+    )  # fmt: skip
     meta = {"source": direction, "callerNumber": number, "lead_id": caller and caller.lead_id}
     overrides = {"variableValues": variables, "metadata": {k: v for k, v in meta.items() if v}}
     return {"assistantId": assistant, "assistantOverrides": overrides}
@@ -119,6 +140,8 @@ async def _one_result(
         entry["result"] = one_line(await run_tool(ctx, name, args, message))
     except ToolError as exc:
         entry["error"] = one_line(str(exc))
+    except DatabaseUnavailable:
+        raise  # the whole message is spooled and answered politely (app.webhooks.spooling)
     except DatabaseError as exc:
         log.error("tool call failed", tool=name, error=type(exc).__name__)
         entry["error"] = "The booking system is unavailable right now; please try again later."

@@ -61,7 +61,11 @@ create table system_logs (
   source   text not null,
   message  text not null,
   context  jsonb not null default '{}',
-  run_id   uuid
+  run_id   uuid,
+  -- a failure's stable shape (record_failure): a short reason, what failed, whose lead
+  code     text,
+  key      text,
+  lead_id  bigint  -- no foreign key: a log outlives the lead it names
 );
 create index system_logs_at_idx on system_logs (at desc);
 alter table system_logs enable row level security;
@@ -123,6 +127,20 @@ language sql set search_path = public as $$
   returning id;
 $$;
 
+-- One failure in its stable shape (app/db/failures.py): source, code, key, lead, message,
+-- for failure learning and the status page. Returns the row's id.
+create or replace function record_failure(
+  p_source text, p_code text, p_message text, p_key text default null,
+  p_lead_id bigint default null, p_level text default 'error', p_context jsonb default '{}',
+  p_run_id uuid default null, p_now timestamptz default now()
+) returns bigint
+language sql set search_path = public as $$
+  insert into system_logs (at, level, source, message, context, run_id, code, key, lead_id)
+  values (p_now, coalesce(p_level, 'error'), p_source, p_message, coalesce(p_context, '{}'),
+          p_run_id, p_code, p_key, p_lead_id)
+  returning id;
+$$;
+
 -- The newest log rows at p_min_level or above.
 create or replace function recent_system_logs(
   p_limit integer default 50, p_min_level text default 'info'
@@ -181,6 +199,24 @@ begin
 end
 $$;
 
+-- The heartbeat of a running job: moves its lease's expiry to p_now + p_lease_seconds while
+-- run p_run_id still holds it. False when the lease is gone (expired and taken by another
+-- run): the caller logs it. A short lease renewed every few seconds lets the next run take
+-- over within one lease of a crash, instead of the job's whole timeout.
+create or replace function renew_job_lease(
+  p_job text, p_run_id uuid, p_lease_seconds integer, p_now timestamptz default now()
+) returns boolean
+language plpgsql set search_path = public as $$
+begin
+  if p_lease_seconds is null or p_lease_seconds <= 0 then
+    raise exception 'p_lease_seconds must be positive' using errcode = '22023';
+  end if;
+  update job_leases l set expires_at = p_now + make_interval(secs => p_lease_seconds)
+   where l.job = p_job and l.run_id = p_run_id;
+  return found;
+end
+$$;
+
 -- Records how a run ended and releases its lease (only if it still holds it).
 -- A failed run is also written to system_logs.
 create or replace function finish_job_run(
@@ -203,9 +239,10 @@ begin
   end if;
   delete from job_leases where job = v_run.job and run_id = p_run_id;
   if p_status = 'failed' then
-    insert into system_logs (at, level, source, message, context, run_id)
+    insert into system_logs (at, level, source, message, context, run_id, code, key)
     values (p_now, 'error', 'job:' || v_run.job, coalesce(p_error, 'job failed'),
-            jsonb_build_object('job', v_run.job, 'counts', coalesce(p_counts, '{}')), p_run_id);
+            jsonb_build_object('job', v_run.job, 'counts', coalesce(p_counts, '{}')), p_run_id,
+            coalesce(nullif(split_part(p_error, ':', 1), ''), 'job_failed'), p_run_id::text);
   end if;
   return next v_run;
 end
@@ -237,7 +274,9 @@ language sql stable set search_path = public as $$
 $$;
 
 -- Inserts or merges leads given as a jsonb array of objects with the leads' column names.
--- A lead matches an existing one on phone, else on email. Returns the counts.
+-- A lead matches an existing one on phone, else on email. Returns the counts. An item's
+-- `consents` ([{channel, source, granted_at, text, url}]) are recorded
+-- (internal.consent_record).
 -- (The campaigns issue's CSV import validates and normalises before calling this.)
 create or replace function upsert_leads(p_leads jsonb, p_now timestamptz default now())
 returns table (inserted integer, updated integer)
@@ -260,8 +299,10 @@ begin
                          attributes, created_at, updated_at)
       values (v_item->>'name', v_item->>'phone', lower(v_item->>'email'), v_item->>'company',
               v_item->>'industry', v_item->>'state', v_item->>'timezone', v_item->>'source',
-              coalesce(v_item->'attributes', '{}'), p_now, p_now);
-      v_ins := v_ins + 1;
+              coalesce(v_item->'attributes', '{}'), p_now, p_now)
+      returning id into v_id;
+      -- null when the console's erasure trigger refused an erased person (09_console.sql)
+      v_ins := v_ins + (v_id is not null)::int;
     else
       update leads set
         name = coalesce(v_item->>'name', name),
@@ -277,8 +318,149 @@ begin
       where id = v_id;
       v_upd := v_upd + 1;
     end if;
+    if v_id is not null and jsonb_typeof(v_item->'consents') = 'array' then  -- 13_consent.sql
+      perform internal.consent_record(v_id, v_item->'consents', p_now);
+    end if;
   end loop;
   return query select v_ins, v_upd;
+end
+$$;
+
+-- The CSV import's merge (app/campaigns/leads_import.py), row by row, reporting every row's
+-- outcome so no merge is silent. A row matches a lead on phone, else on email. On a match the
+-- lead's name, phone and email are KEPT (a later duplicate never renames a person); a
+-- different value from the file is reported ('kept'), and a different phone or email is also
+-- saved in attributes.other_phones / other_emails (never dropped); an email that belongs to
+-- another lead is reported ('conflict') and left where it is; an empty name/phone/email is
+-- filled ('added'). company, industry, state and timezone take the file's value ('updated'
+-- when one was replaced). 'skipped': an insert trigger refused the row (the console's erased
+-- people are never re-created). An item's `consents` are recorded as upsert_leads records them.
+-- p_dry_run: the same work, rolled back, so the outcomes say what an import would do (rows of
+-- the same call see each other, as in the real run).
+create or replace function import_leads(p_leads jsonb, p_now timestamptz default now(),
+                                        p_dry_run boolean default false)
+returns table (idx integer, action text, lead_id bigint, matched_on text, changes jsonb)
+language plpgsql set search_path = public as $$
+declare
+  v_item jsonb;
+  v_i integer := 0;
+  v_phone text;
+  v_email text;
+  v_name text;
+  v_by_phone bigint;
+  v_by_email bigint;
+  v_lead leads%rowtype;
+  v_attrs jsonb;
+  v_changes jsonb;
+  v_field text;
+  v_new text;
+  v_old text;
+  v_out jsonb[] := '{}';  -- array_append on an expanded array: no copy per row
+begin
+  begin
+    for v_item in select * from jsonb_array_elements(coalesce(p_leads, '[]')) loop
+      v_phone := nullif(v_item->>'phone', '');
+      v_email := lower(nullif(v_item->>'email', ''));
+      v_name := nullif(btrim(v_item->>'name'), '');
+      v_attrs := coalesce(v_item->'attributes', '{}');
+      v_by_phone := null;
+      v_by_email := null;
+      select l.id into v_by_phone from leads l where v_phone is not null and l.phone = v_phone;
+      select l.id into v_by_email from leads l where v_email is not null and l.email = v_email;
+      if v_by_phone is null and v_by_email is null then
+        insert into leads (name, phone, email, company, industry, state, timezone, source,
+                           attributes, created_at, updated_at)
+        values (v_name, v_phone, v_email, v_item->>'company', v_item->>'industry',
+                v_item->>'state', v_item->>'timezone', v_item->>'source', v_attrs, p_now, p_now)
+        returning leads.id into v_lead.id;  -- null: a trigger refused the row (an erased person)
+        v_out := array_append(v_out, jsonb_build_object(
+          'idx', v_i, 'action', case when v_lead.id is null then 'skipped' else 'created' end,
+          'lead_id', v_lead.id, 'changes', '[]'::jsonb));
+      else
+        select * into v_lead from leads l where l.id = coalesce(v_by_phone, v_by_email)
+           for update;
+        v_changes := '[]';
+        if v_name is not null then
+          if v_lead.name is null or btrim(v_lead.name) = '' then
+            v_lead.name := v_name;
+            v_changes := v_changes || jsonb_build_object('field', 'name', 'change', 'added',
+                                                         'file', v_name);
+          elsif lower(regexp_replace(btrim(v_lead.name), '\s+', ' ', 'g'))
+                <> lower(regexp_replace(v_name, '\s+', ' ', 'g')) then
+            v_attrs := v_attrs - 'first_name';  -- the kept name keeps its own first name
+            v_changes := v_changes || jsonb_build_object('field', 'name', 'change', 'kept',
+                                                         'kept', v_lead.name, 'file', v_name);
+          end if;
+        end if;
+        if v_phone is not null and v_lead.phone is distinct from v_phone then
+          if v_lead.phone is null then
+            v_lead.phone := v_phone;
+            v_changes := v_changes || jsonb_build_object('field', 'phone', 'change', 'added',
+                                                         'file', v_phone);
+          else
+            v_lead.attributes := jsonb_set(v_lead.attributes, '{other_phones}',
+              (select coalesce(jsonb_agg(distinct p), '[]') from jsonb_array_elements_text(
+                 coalesce(v_lead.attributes->'other_phones', '[]') || to_jsonb(v_phone)) p));
+            v_changes := v_changes || jsonb_build_object('field', 'phone', 'change', 'kept',
+              'kept', v_lead.phone, 'file', v_phone, 'saved_as', 'other_phones');
+          end if;
+        end if;
+        if v_email is not null and v_lead.email is distinct from v_email then
+          if v_by_email is not null and v_by_email <> v_lead.id then
+            v_changes := v_changes || jsonb_build_object('field', 'email', 'change', 'conflict',
+              'kept', v_lead.email, 'file', v_email, 'other_lead', v_by_email);
+          elsif v_lead.email is null then
+            v_lead.email := v_email;
+            v_changes := v_changes || jsonb_build_object('field', 'email', 'change', 'added',
+                                                         'file', v_email);
+          else
+            v_lead.attributes := jsonb_set(v_lead.attributes, '{other_emails}',
+              (select coalesce(jsonb_agg(distinct e), '[]') from jsonb_array_elements_text(
+                 coalesce(v_lead.attributes->'other_emails', '[]') || to_jsonb(v_email)) e));
+            v_changes := v_changes || jsonb_build_object('field', 'email', 'change', 'kept',
+              'kept', v_lead.email, 'file', v_email, 'saved_as', 'other_emails');
+          end if;
+        end if;
+        foreach v_field in array array['company', 'industry', 'state', 'timezone'] loop
+          v_new := nullif(v_item->>v_field, '');
+          v_old := to_jsonb(v_lead)->>v_field;
+          if v_new is not null and v_old is not null and v_old <> v_new then
+            v_changes := v_changes || jsonb_build_object('field', v_field, 'change', 'updated',
+                                                         'kept', v_old, 'file', v_new);
+          end if;
+        end loop;
+        update leads set
+          name = v_lead.name,
+          phone = v_lead.phone,
+          email = v_lead.email,
+          company = coalesce(v_item->>'company', company),
+          industry = coalesce(v_item->>'industry', industry),
+          state = coalesce(v_item->>'state', state),
+          timezone = coalesce(v_item->>'timezone', timezone),
+          source = coalesce(source, v_item->>'source'),
+          attributes = v_lead.attributes || v_attrs,
+          updated_at = p_now
+        where leads.id = v_lead.id;
+        v_out := array_append(v_out, jsonb_build_object(
+          'idx', v_i, 'action', 'merged', 'lead_id', v_lead.id,
+          'matched_on', case when v_by_phone is not null then 'phone' else 'email' end,
+          'changes', v_changes));
+      end if;
+      if v_lead.id is not null and jsonb_typeof(v_item->'consents') = 'array' then
+        perform internal.consent_record(v_lead.id, v_item->'consents', p_now);  -- 09_consent.sql
+      end if;
+      v_i := v_i + 1;
+    end loop;
+    if p_dry_run then
+      raise exception using errcode = 'NSDRY', message = 'dry run: rolled back';
+    end if;
+  exception when sqlstate 'NSDRY' then
+    null;  -- the outcomes stay in v_out; every write above is undone
+  end;
+  return query
+    select (o->>'idx')::integer, o->>'action', (o->>'lead_id')::bigint, o->>'matched_on',
+           o->'changes'
+      from unnest(v_out) o;
 end
 $$;
 

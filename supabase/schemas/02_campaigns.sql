@@ -62,6 +62,9 @@ create table enrollments (
 -- The drip claim's hot path: due active enrollments only.
 create index enrollments_due_idx on enrollments (next_run_at) where status = 'active';
 create index enrollments_lead_idx on enrollments (lead_id);
+-- The claims still leased (release_orphan_claims): almost always none.
+create index enrollments_leased_idx on enrollments (lease_expires_at)
+  where lease_owner is not null;
 alter table enrollments enable row level security;
 revoke all on enrollments from public, anon, authenticated;
 grant all on enrollments to service_role;
@@ -180,11 +183,31 @@ $$;
 -- the drip: claim a batch of due steps, settle it, stop on events
 -- ---------------------------------------------------------------------------------------
 
+-- Frees the steps a drip run claimed and never settled (issue 15: a run killed mid-batch
+-- left its claims leased for DRIP_LEASE_SECONDS, 10 minutes of no sending). Called at the
+-- start of a drip run, which holds the job's single-flight lease (app/jobs/runner.py): no
+-- other drip run is alive, so every claim still leased belongs to a dead one. The number
+-- freed.
+create or replace function release_orphan_claims(p_now timestamptz default now())
+returns integer
+language plpgsql set search_path = public as $$
+declare
+  v_n integer;
+begin
+  update enrollments e set lease_owner = null, lease_expires_at = null, updated_at = p_now
+   where e.lease_owner is not null and e.lease_expires_at > p_now;
+  get diagnostics v_n = row_count;
+  return v_n;
+end
+$$;
+
 -- Claims up to p_limit due steps for p_worker: active enrollments of active campaigns whose
 -- next_run_at has come and whose lease is free. FOR UPDATE SKIP LOCKED + a lease, so
 -- overlapping runs and retries never take the same step twice. An enrollment whose lead is
 -- opted out of the step's channel is settled here (stopped when the campaign stops on
--- opt-out, else the step is skipped) and not returned. One jsonb row per claimed step.
+-- opt-out, else the step is skipped) and not returned; so is one whose step is refused
+-- (internal.outbox_refusal: no ai_voice consent for a call, no sms consent for a text, ...:
+-- the step is skipped and counted in consent_skips). One jsonb row per claimed step.
 create or replace function claim_due_steps(
   p_worker text, p_limit integer, p_lease_seconds integer, p_now timestamptz default now()
 ) returns table (step jsonb)
@@ -228,9 +251,34 @@ begin
                      case when s.channel = 'email' then l.email else l.phone end)) o
      where e.id = o.id
     returning e.id
+  ), refused as (
+    -- Not opted out, but refused (no consent on record for an AI call or a campaign text, a
+    -- do-not-call list covering texts, a hold: internal.outbox_refusal): the step is skipped,
+    -- and the next one waits its own delay, as after a step done (complete_steps 'advance').
+    update enrollments e set current_step = e.current_step + 1, updated_at = p_now,
+           next_run_at = p_now + make_interval(secs => coalesce((
+             select s2.delay_seconds from campaign_steps s2
+              where s2.campaign_id = e.campaign_id and s2.position = e.current_step + 1), 0))
+      from (select e2.id, l.id lead_id, s.channel ch,
+                   internal.outbox_refusal(s.channel, 'marketing', l.id,
+                     case when s.channel = 'email' then l.email else l.phone end) why
+              from enrollments e2
+              join campaign_steps s on s.campaign_id = e2.campaign_id
+                                   and s.position = e2.current_step
+              join leads l on l.id = e2.lead_id
+             where e2.id = any (v_ids)
+               and not internal.outbox_is_suppressed(s.channel, l.id,
+                     case when s.channel = 'email' then l.email else l.phone end)) r
+     where e.id = r.id and r.why is not null
+    returning e.id, r.lead_id, r.ch, r.why
+  ), skipped as (
+    insert into consent_skips (lead_id, channel, reason, stage, at)
+    select lead_id, ch, why, 'claim', p_now from refused where why like '%consent%'
+    returning 1
   )
   select coalesce(array_agg(id), '{}') into v_settled
-    from (select id from done union all select id from opted) z;
+    from (select id from done union all select id from opted
+          union all select id from refused) z;
 
   return query
   with leased as (
@@ -430,8 +478,13 @@ $$;
 -- The call queue, hottest lead first (score, then newest lead): calls waiting in our queue
 -- (no Vapi id yet) whose not_before has come, with what the gate needs (`window`: the call
 -- step's own window, written into the call's payload by drip; null: the campaign's). `in_flight` counts
--- calls Vapi is still working on, for its concurrency limit.
-create or replace function call_queue(p_limit integer, p_now timestamptz default now())
+-- calls Vapi is still working on, for its concurrency limit. p_order picks which p_limit
+-- candidates campaign_manager reorders: 'score' (the hottest), 'newest' (the latest
+-- queued: the simulator's oracle) or 'random' (a hash of the call and the hour: every slot
+-- random, the simulator's baseline).
+create or replace function call_queue(
+  p_limit integer, p_now timestamptz default now(), p_order text default 'score'
+)
 returns table (call jsonb, in_flight integer)
 language sql stable set search_path = public as $$
   select jsonb_build_object(
@@ -450,8 +503,24 @@ language sql stable set search_path = public as $$
    where k.status = 'queued' and k.vapi_call_id is null
      and (k.not_before is null or k.not_before <= p_now)
      and (c.id is null or c.status = 'active')
-   order by l.score desc nulls last, l.created_at desc, k.id
+   order by case when p_order = 'score' then l.score end desc nulls last,
+            case when p_order = 'newest' then k.created_at end desc,
+            case when p_order = 'random'
+                 then md5(k.id::text || date_trunc('hour', p_now)::text) end,
+            l.created_at desc, k.id
    limit p_limit;
+$$;
+
+-- Calls placed per campaign since the start of p_now's day (UTC, as the drip's daily caps
+-- count): campaign_manager applies each campaign's daily call cap when it places calls, so
+-- the queue's order decides who gets the day's slots (the drip queues every call step).
+create or replace function calls_placed_today(p_now timestamptz default now())
+returns table (campaign_id bigint, placed integer)
+language sql stable set search_path = public as $$
+  select k.campaign_id, count(*)::integer from calls k
+   where k.campaign_id is not null
+     and k.placed_at >= date_trunc('day', p_now) and k.placed_at <= p_now
+   group by 1;
 $$;
 
 -- campaign_manager's chosen slot for a waiting call (best time to call): not before p_at.

@@ -92,13 +92,24 @@ create table calls (
   ambiguous_since  timestamptz,       -- Vapi may have created the call: reconcile first
   not_before       timestamptz,       -- the campaign manager's chosen slot
   attempt          integer not null default 1,  -- 1 + the retries of an unanswered call
-  retry_settled_at timestamptz        -- the next attempt is queued, or none is left
+  retry_settled_at timestamptz,       -- the next attempt is queued, or none is left
+  -- when nightshift RECEIVED each Vapi event (its own clock, not Vapi's timestamps): the
+  -- first in-progress status-update (a human answered) and the end-of-call report. The
+  -- scoring features count a call's outcome only from report_received_at (point in time).
+  connected_at       timestamptz,
+  report_received_at timestamptz,
+  -- the call queue's order when the call was placed: the per-call model's chance that this
+  -- call books, and which order placed it ('score', or 'random': the live control)
+  queue_score      real,
+  queue_order      text check (queue_order in ('score', 'random', 'oracle'))
 );
 -- Vapi's concurrency limit is counted over calls still in flight.
 create index calls_in_flight_idx on calls (status)
   where status in ('queued', 'placing', 'ringing', 'in-progress', 'forwarding');
 create index calls_lead_idx on calls (lead_id, created_at desc);
 create index calls_campaign_day_idx on calls (campaign_id, created_at);
+-- The calls placed today per campaign (calls_placed_today: the daily call caps).
+create index calls_placed_idx on calls (placed_at) where campaign_id is not null;
 -- The call queue: calls waiting for a slot, not yet handed to Vapi.
 create index calls_waiting_idx on calls (not_before)
   where status = 'queued' and vapi_call_id is null;
@@ -137,7 +148,10 @@ create table dnc_numbers (
   phone     text primary key,        -- E.164
   source    text not null,           -- what list it came from (e.g. "FTC registry, area 212")
   list_date date,                    -- the list's own date (the registry: re-scrub every 31 d)
-  added_at  timestamptz not null default now()
+  added_at  timestamptz not null default now(),
+  -- what the list covers: calls (the registry's telephone solicitations), or calls_texts
+  -- (campaign and rescue texts too: internal.outbox_refusal)
+  scope     text not null default 'calls' check (scope in ('calls', 'calls_texts'))
 );
 alter table dnc_numbers enable row level security;
 revoke all on dnc_numbers from public, anon, authenticated;
@@ -330,6 +344,10 @@ $$;
 --               absent = no window): the row stays 'sending' as its claim left it (its
 --               claimed_at stays the earliest moment the provider may have it: reconciliation)
 --   suppressed  an opt-out covers it now: the row is cancelled, nothing may be sent
+--   refused     no opt-out, but it may not go (internal.outbox_refusal: the lead is held for
+--               a human, a do-not-call list covers texts, no consent on record or revoked):
+--               cancelled with the reason as error_code; a consent refusal is counted in
+--               consent_skips
 --   window      the permitted window closed while it waited: back to 'queued' (its step is
 --               rescheduled; writing the step again refreshes send_before)
 --   done        the row is not 'sending' any more (another worker, a webhook): not ours
@@ -340,32 +358,60 @@ language plpgsql set search_path = public as $$
 begin
   return query
   with locked as (
-    select m.id, m.status, m.payload,
-           internal.outbox_is_suppressed(m.channel, m.lead_id, m.to_address) suppressed
+    select m.id, m.status, m.payload, m.lead_id, m.channel,
+           internal.outbox_is_suppressed(m.channel, m.lead_id, m.to_address) suppressed,
+           internal.outbox_refusal(m.channel, m.kind, m.lead_id, m.to_address) refusal
       from messages m where m.id = any (p_ids) order by m.id for update
   ), decided as (
-    select l.id, case
+    select l.id, l.lead_id, l.channel, l.refusal, case
              when l.status <> 'sending' then 'done'
              when l.suppressed then 'suppressed'
+             when l.refusal is not null then 'refused'
              when (l.payload->>'send_before')::timestamptz <= p_now then 'window'
              else 'go' end verdict
       from locked l
   ), updated as (
     update messages m set
-      status = case d.verdict when 'suppressed' then 'cancelled' else 'queued' end,
-      error_code = case d.verdict when 'suppressed' then 'suppressed' else 'outside_window' end,
+      status = case when d.verdict = 'window' then 'queued' else 'cancelled' end,
+      error_code = case d.verdict when 'suppressed' then 'suppressed'
+                                  when 'refused' then d.refusal else 'outside_window' end,
       error_message = case d.verdict
                         when 'suppressed' then 'an opt-out covers this channel (at send time)'
+                        when 'refused' then 'refused at send time: ' || d.refusal
                         else 'the permitted window closed before the send' end,
       updated_at = p_now,
       status_history = m.status_history || jsonb_build_object(
-        'status', case d.verdict when 'suppressed' then 'cancelled' else 'queued' end,
-        'at', p_now, 'reason', d.verdict)
-      from decided d where m.id = d.id and d.verdict in ('suppressed', 'window')
+        'status', case when d.verdict = 'window' then 'queued' else 'cancelled' end,
+        'at', p_now, 'reason', coalesce(d.refusal, d.verdict))
+      from decided d where m.id = d.id and d.verdict in ('suppressed', 'refused', 'window')
     returning m.id
+  ), skipped as (
+    insert into consent_skips (lead_id, channel, reason, stage, at)
+    select d.lead_id, d.channel, d.refusal, 'send', p_now from decided d
+     where d.verdict = 'refused' and d.refusal like '%consent%'
+    returning 1
   )
   select d.id, d.verdict from decided d;
 end
+$$;
+
+-- The deadline of queued messages the caller's gate just allowed (the missed-call rescue
+-- text: app/campaigns/rescue.py): p_items [{id, send_before}] is written into each queued
+-- row's payload.send_before, which mark_sending enforces at the last moment (a text that
+-- waited in the rate limiter past the end of the lead's permitted hours goes back to the
+-- queue instead of out). Returns how many rows were stamped.
+create or replace function outbox_send_before(p_items jsonb, p_now timestamptz default now())
+returns integer
+language sql set search_path = public as $$
+  with stamped as (
+    update messages m
+       set payload = m.payload || jsonb_build_object('send_before', i->>'send_before'),
+           updated_at = p_now
+      from jsonb_array_elements(p_items) i
+     where m.id = (i->>'id')::bigint and m.status = 'queued'
+    returning 1
+  )
+  select count(*)::integer from stamped;
 $$;
 
 -- Records a provider's acceptance: provider id, and 'sent' unless a webhook already moved the
@@ -474,6 +520,10 @@ begin
           case p_channel when 'sms' then 'stop' when 'email' then 'unsubscribe' else 'dnc' end,
           p_source, p_now)
   on conflict (channel, address) do nothing;
+  -- the consent on record for the channel is revoked too (an AI call is a call)
+  perform internal.consent_revoke(
+    p_lead_id, case p_channel when 'call' then array['calls', 'ai_voice'] else array[p_channel] end,
+    coalesce(p_source, 'opt_out'), p_now);
 end
 $$;
 
@@ -508,6 +558,11 @@ begin
       updated_at = p_now
      where l.phone = v->>'address' or lower(l.email) = v->>'address';
     get diagnostics v_n = row_count;
+    perform internal.consent_revoke(l.id, array(
+              select x from unnest(v_channels) c,
+                     unnest(case when c = 'call' then array['calls', 'ai_voice']
+                                 else array[c] end) x), 'do_not_contact:' || p_source, p_now)
+       from leads l where l.phone = v->>'address' or lower(l.email) = v->>'address';
     insert into suppressions (channel, address, reason, source, created_at)
     select c, v->>'address', 'manual', p_source, p_now from unnest(v_channels) c
      where (c = 'email') = (position('@' in v->>'address') > 0)
@@ -519,17 +574,20 @@ begin
 end
 $$;
 
--- Imports a do-not-call list: each E.164 number with the list's source and date (a number
--- already listed takes the newer list's). Returns how many numbers the list holds now.
+-- Imports a do-not-call list: each E.164 number with the list's source, date and scope
+-- ('calls', or 'calls_texts': campaign and rescue texts too); a number already listed takes
+-- the newer list's. Returns how many numbers the list holds now.
 create or replace function dnc_import(
-  p_phones text[], p_source text, p_list_date date default null, p_now timestamptz default now()
+  p_phones text[], p_source text, p_list_date date default null, p_now timestamptz default now(),
+  p_scope text default 'calls'
 ) returns integer
 language sql set search_path = public as $$
   with upserted as (
-    insert into dnc_numbers (phone, source, list_date, added_at)
-    select distinct p, p_source, p_list_date, p_now from unnest(p_phones) p
+    insert into dnc_numbers (phone, source, list_date, added_at, scope)
+    select distinct p, p_source, p_list_date, p_now, p_scope from unnest(p_phones) p
     on conflict (phone) do update
-       set source = excluded.source, list_date = excluded.list_date, added_at = excluded.added_at
+       set source = excluded.source, list_date = excluded.list_date, added_at = excluded.added_at,
+           scope = excluded.scope
     returning 1
   )
   select count(*)::integer from upserted;
@@ -562,7 +620,8 @@ $$;
 --   window       p_send_before (the end of the permitted window campaign_manager's gate found,
 --                null = none) has passed: the row stays queued for a later run
 -- A row that already has a vapi_call_id is 'done'. Do-not-call (lead flag or a 'call'/'all'
--- suppression) cancels the row. No rate limiter waits between this claim and the request to
+-- suppression) cancels the row ('suppressed'); so does a refusal ('refused': no ai_voice
+-- consent on record, the lead held for a human; internal.outbox_refusal). No rate limiter waits between this claim and the request to
 -- Vapi: it is the last-moment check of a call, in the round trip that marks it 'placing'.
 create or replace function claim_call(
   p_id bigint, p_max_in_flight integer default 10, p_reclaim_after_seconds integer default 600,
@@ -572,6 +631,7 @@ language plpgsql set search_path = public as $$
 declare
   v calls;
   v_outcome text;
+  v_refusal text;
 begin
   -- Serialises concurrent claims so the in-flight count below cannot be raced.
   perform pg_advisory_xact_lock(hashtext('claim_call'));
@@ -589,6 +649,19 @@ begin
            error_message = 'do-not-call covers this number', updated_at = p_now
      where id = p_id returning * into v;
     return query select 'suppressed'::text, to_jsonb(v);
+    return;
+  end if;
+  -- A call is an AI voice: ai_voice consent on record, and no hold (internal.outbox_refusal).
+  v_refusal := internal.outbox_refusal('call', 'marketing', v.lead_id, v.to_number);
+  if v_refusal is not null then
+    update calls set status = 'cancelled', error_code = v_refusal,
+           error_message = 'refused at claim: ' || v_refusal, updated_at = p_now
+     where id = p_id returning * into v;
+    if v_refusal like '%consent%' then
+      insert into consent_skips (lead_id, channel, reason, stage, at)
+      values (v.lead_id, 'call', v_refusal, 'call', p_now);
+    end if;
+    return query select 'refused'::text, to_jsonb(v);
     return;
   end if;
   if v.status = 'queued' and p_send_before <= p_now then
@@ -708,5 +781,41 @@ language sql set search_path = public as $$
   update calls
      set payload = payload || jsonb_build_object('reconcile_checked_at', p_now,
                                                  'reconcile_reason', p_reason)
+   where id = p_id
+$$;
+
+-- Texts whose final status never arrived (issue 15, docs/webhooks.md "Lost status
+-- callbacks"): sent through Twilio (a MessageSid is known), still 'sending' or 'sent', sent
+-- between p_sent_after and p_sent_before (a day ago), asked about fewer than p_max_checks
+-- times (a carrier that never sends a receipt leaves a text 'sent' for good). Least recently
+-- checked first.
+create or replace function messages_awaiting_status(
+  p_sent_before timestamptz, p_sent_after timestamptz, p_limit integer,
+  p_max_checks integer default 3
+) returns table (id bigint, provider_id text, status text, lead_id bigint,
+                 sent_at timestamptz)
+language sql stable set search_path = public as $$
+  select m.id, m.provider_id, m.status, m.lead_id, coalesce(m.sent_at, m.claimed_at, m.created_at)
+    from messages m
+   where m.channel = 'sms' and m.provider = 'twilio' and m.provider_id is not null
+     and m.status in ('sending', 'sent')
+     and coalesce(m.sent_at, m.claimed_at, m.created_at) < p_sent_before
+     and coalesce(m.sent_at, m.claimed_at, m.created_at) >= p_sent_after
+     and coalesce((m.payload->>'reconcile_checks')::integer, 0) < p_max_checks
+   order by (m.payload->>'reconcile_checked_at')::timestamptz nulls first,
+            coalesce(m.sent_at, m.claimed_at, m.created_at), m.id
+   limit greatest(p_limit, 0)
+$$;
+
+-- The reconciler asked Twilio about a text and left it (not final yet, unknown to Twilio,
+-- the lookup failed): stamped in payload with a count of checks; updated_at is left alone.
+create or replace function message_reconcile_checked(
+  p_id bigint, p_reason text, p_now timestamptz
+) returns void
+language sql set search_path = public as $$
+  update messages
+     set payload = payload || jsonb_build_object(
+           'reconcile_checked_at', p_now, 'reconcile_reason', p_reason,
+           'reconcile_checks', coalesce((payload->>'reconcile_checks')::integer, 0) + 1)
    where id = p_id
 $$;

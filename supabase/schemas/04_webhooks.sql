@@ -28,6 +28,8 @@ create table webhook_events (
 );
 create index webhook_events_pending_idx on webhook_events (received_at)
   where status = 'received';
+-- The latest event of each provider (the guardian's silent-callbacks check, callback_gaps).
+create index webhook_events_provider_idx on webhook_events (provider, received_at desc);
 -- The SMS replies from an address (variant_stats, the scoring features), by index.
 create index webhook_events_sms_reply_idx
   on webhook_events ((payload->>'From'), received_at)
@@ -481,12 +483,14 @@ begin
   select c.id into v_call from calls c where c.vapi_call_id = v_id for update;
   if not found then
     insert into calls as c (idempotency_key, vapi_call_id, lead_id, to_number, status,
-                            started_at, ended_at, ended_reason, created_at, updated_at)
+                            started_at, ended_at, ended_reason, connected_at, created_at,
+                            updated_at)
     values ('vapi:' || v_id, v_id, internal.vapi_call_lead(p_call),
             coalesce(p_call->>'to_number', 'unknown'),
             case when internal.call_status_rank(v_status) > internal.call_status_rank('queued')
                  then v_status else 'queued' end,
-            v_started, v_ended, p_call->>'ended_reason', p_now, p_now)
+            v_started, v_ended, p_call->>'ended_reason',
+            case when v_status in ('in-progress', 'forwarding') then p_now end, p_now, p_now)
     on conflict (idempotency_key) do update set vapi_call_id = excluded.vapi_call_id
     returning c.id, c.status, (c.xmax = 0) into v_call, v_result, v_inserted;
     if v_inserted then
@@ -500,6 +504,9 @@ begin
     started_at = coalesce(c.started_at, v_started),
     ended_at = coalesce(c.ended_at, v_ended),
     ended_reason = coalesce(c.ended_reason, p_call->>'ended_reason'),
+    -- received time of the first sign that a human answered (scoring: point in time)
+    connected_at = coalesce(c.connected_at,
+                            case when v_status in ('in-progress', 'forwarding') then p_now end),
     updated_at = p_now
    where c.id = v_call returning c.status into v_result;
   return query select false, v_event, v_call, v_result;
@@ -551,12 +558,13 @@ begin
   if not found then
     insert into calls as c (idempotency_key, vapi_call_id, lead_id, to_number, status,
                             ended_reason, outcome, started_at, ended_at, duration_seconds,
-                            cost, summary, transcript, recording_url, analysis, created_at,
-                            updated_at)
+                            cost, summary, transcript, recording_url, analysis,
+                            report_received_at, created_at, updated_at)
     values ('vapi:' || v_id, v_id, internal.vapi_call_lead(p_call),
             coalesce(p_call->>'to_number', 'unknown'), 'ended', p_call->>'ended_reason',
             v_outcome, v_started, v_ended, v_duration, v_cost, p_call->>'summary',
-            v_transcript, p_call->>'recording_url', '{}'::jsonb || v_analysis, p_now, p_now)
+            v_transcript, p_call->>'recording_url', '{}'::jsonb || v_analysis, p_now, p_now,
+            p_now)
     on conflict (idempotency_key) do update set vapi_call_id = excluded.vapi_call_id
     returning c.id, c.lead_id, c.placed_at, (c.xmax = 0)
       into v_call, v_lead, v_placed, v_inserted;
@@ -572,7 +580,9 @@ begin
       summary = coalesce(p_call->>'summary', c.summary),
       transcript = coalesce(v_transcript, c.transcript),
       recording_url = coalesce(p_call->>'recording_url', c.recording_url),
-      analysis = c.analysis || v_analysis, updated_at = p_now
+      analysis = c.analysis || v_analysis,
+      -- outcome, duration, endedReason and analysis are known from this instant (scoring)
+      report_received_at = coalesce(c.report_received_at, p_now), updated_at = p_now
      where c.id = v_call returning c.lead_id, c.placed_at into v_lead, v_placed;
   end if;
   if v_lead is not null then
@@ -597,6 +607,40 @@ begin
   return query select false, v_event, v_call, v_lead, v_outcome, v_phone, v_timezone,
                       v_state, v_attempts;
 end
+$$;
+
+-- The stored events `nightshift webhooks replay` re-applies (app/webhooks/replay.py), by id
+-- after p_after_id, at most p_limit: received since p_since, of provider or event type
+-- p_kind, the one event p_id; by default only events whose application did not take
+-- (ignored, failed, received), every one with p_include_processed. Never the rows a replay
+-- stored itself (dedupe keys 'replay:...').
+create or replace function webhook_events_for_replay(
+  p_since timestamptz default null, p_kind text default null, p_id bigint default null,
+  p_include_processed boolean default false, p_after_id bigint default 0,
+  p_limit integer default 500
+) returns table (id bigint, provider text, dedupe_key text, event_type text, payload jsonb,
+                 status text, received_at timestamptz)
+language sql stable set search_path = public as $$
+  select w.id, w.provider, w.dedupe_key, w.event_type, w.payload, w.status, w.received_at
+    from webhook_events w
+   where w.id > coalesce(p_after_id, 0)
+     and (p_id is null or w.id = p_id)
+     and (p_since is null or w.received_at >= p_since)
+     and (p_kind is null or w.provider = p_kind or w.event_type = p_kind)
+     and (p_include_processed or w.status <> 'processed')
+     and w.dedupe_key not like 'replay:%'
+   order by w.id
+   limit greatest(p_limit, 0)
+$$;
+
+-- How many events webhook_events_for_replay selects (the replay's progress bar).
+create or replace function webhook_events_replay_count(
+  p_since timestamptz default null, p_kind text default null, p_id bigint default null,
+  p_include_processed boolean default false
+) returns bigint
+language sql stable set search_path = public as $$
+  select count(*) from webhook_events_for_replay(p_since, p_kind, p_id, p_include_processed,
+                                                 0, 2147483647)
 $$;
 
 -- Stores a Vapi message that needs no processing (hang, ...); false when a duplicate.

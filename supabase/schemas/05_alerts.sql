@@ -432,3 +432,28 @@ language sql stable set search_path = public as $$
    order by count(*) desc;
 $$;
 
+-- The guardian's silent-callbacks check (issue 15): per provider, what was sent through it
+-- in [p_from, p_to) (texts and emails by sent_at, calls by placed_at; dry runs are their own
+-- provider, 'dryrun', and never counted) and when its latest webhook event arrived. Sends
+-- with no event since p_from mean callbacks are being lost (a wrong URL, a dead endpoint, a
+-- rotated secret). Index lookups: messages_created_idx / calls by placed_at are bounded by
+-- the window; webhook_events_provider_idx gives each provider's latest event.
+create or replace function callback_gaps(p_from timestamptz, p_to timestamptz)
+returns table (provider text, sends bigint, last_event_at timestamptz)
+language sql stable set search_path = public as $$
+  with sends as (
+    select m.provider, count(*) as n from messages m
+     where m.provider in ('twilio', 'resend') and m.sent_at >= p_from and m.sent_at < p_to
+       and m.created_at >= p_from - interval '7 days'
+     group by m.provider
+    union all
+    select 'vapi', count(*) from calls c
+     where c.provider = 'vapi' and c.placed_at >= p_from and c.placed_at < p_to
+  )
+  select s.provider, sum(s.n)::bigint,
+         (select max(w.received_at) from webhook_events w where w.provider = s.provider)
+    from sends s
+   where s.n > 0
+   group by s.provider
+   order by s.provider;
+$$;

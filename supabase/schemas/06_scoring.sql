@@ -89,134 +89,182 @@ grant usage on sequence scoring_dirty_seq to service_role;
 -- lead scoring
 -- ---------------------------------------------------------------------------------------
 
--- The feature matrix, one row per lead (only the leads of p_lead_ids when given), in one pass
--- over the event tables.
---   p_mode 'score': every lead, events before p_now.
---   p_mode 'train': leads whose label is known and whose first contact is in the window;
---     events before the lead's cutoff, so the booking call itself never leaks in: a booked
---     lead is observed at its booking; a lead that did not book at first contact + a delay
---     taken from the booked leads' delays (picked by lead id), so both classes are observed
---     at comparable moments and "days since" features carry no observation-time artifact
---     (first contact + horizon when nobody booked).
--- label: booked (appointment or a call with outcome booked) within p_horizon_days after the
--- first outbound contact; false once the horizon passed without one; null while open, for a
--- lead never contacted, or one that booked before any contact.
+-- The feature matrix: one row per (lead, cutoff), counting only the facts nightshift had
+-- RECEIVED by the cutoff. Training and scoring read this one function, so they can never
+-- differ (docs/scoring.md, "point in time").
+--   which rows: p_lead_ids with p_cutoffs (pairs: the per-call rows, a call's placed_at);
+--     p_lead_ids alone, each at p_now; p_times: every lead created by t, at each t (the
+--     training snapshots); nothing: every lead at p_now (scoring).
+--   p_at_risk: only rows of leads at risk at their cutoff: contacted, not booked, reachable
+--     on some channel, no call in flight (placed, report not received yet, < 2 h ago).
+--   p_horizon_days: adds `label` = booked in (cutoff, cutoff + horizon], null while that
+--     window is still open at p_now (the only column that reads facts after the cutoff).
+-- Received times: a message when sent, an open or click of an email when its webhook came
+-- (status_history), a link click when it was clicked, an SMS reply when received, a call's
+-- outcome when its end-of-call report was received (calls.report_received_at), a booking
+-- when the appointment was created or the booked call's report received.
 --
 -- plpgsql with plan_cache_mode = force_custom_plan: planned for each call's values. A plan
 -- made without them (a SQL function's) cannot drop `p_lead_ids is null or ...` and scanned
 -- every message, click and call for a handful of leads (100-280 ms per call in a
 -- 10,000-lead simulation, 0.8 ms with the values).
 create or replace function scoring_features(
-  p_mode text, p_horizon_days integer, p_window_days integer, p_now timestamptz,
-  p_lead_ids bigint[] default null
+  p_now timestamptz, p_lead_ids bigint[] default null, p_cutoffs timestamptz[] default null,
+  p_times timestamptz[] default null, p_at_risk boolean default false,
+  p_horizon_days integer default null
 ) returns table (
-  lead_id bigint, label boolean, first_contact_at timestamptz, cutoff_at timestamptz,
-  industry text, source text, state text, lead_age_days real,
+  lead_id bigint, cutoff_at timestamptz, label boolean, first_contact_at timestamptz,
+  industry text, source text, state text, lead_age_days real, days_since_enquiry real,
   email_ok real, sms_ok real, call_ok real,
   emails_sent integer, emails_opened integer, clicks integer, sms_sent integer,
   sms_replies integer, calls_answered integer, calls_unanswered integer,
   calls_voicemail integer, days_since_engagement real,
   last_click_at timestamptz, last_click_campaign text, last_reply_at timestamptz,
-  last_answered_at timestamptz
+  last_answered_at timestamptz, booked boolean, call_in_flight boolean
 )
 language plpgsql stable set search_path = public set plan_cache_mode = force_custom_plan as $$
 #variable_conflict use_column
 begin
   return query
-  with horizon as (select make_interval(days => p_horizon_days) h),
-  contact as (
-    select x.lead_id, min(x.at) first_at from (
-      select m.lead_id, m.sent_at at from messages m
-       where m.lead_id is not null and m.sent_at is not null and m.kind in ('marketing', 'rescue')
-         and (p_lead_ids is null or m.lead_id = any (p_lead_ids))
-      union all
-      select k.lead_id, coalesce(k.started_at, k.ended_at) from calls k
-       where k.lead_id is not null and k.status = 'ended'
-         and (p_lead_ids is null or k.lead_id = any (p_lead_ids))) x
-     where x.at <= p_now group by x.lead_id
-  ), booked as (
-    select x.lead_id, min(x.at) at from (
-      select a.lead_id, a.created_at at from appointments a
-       where p_lead_ids is null or a.lead_id = any (p_lead_ids)
-      union all
-      select k.lead_id, k.ended_at from calls k where k.outcome = 'booked' and k.lead_id is not null
-         and (p_lead_ids is null or k.lead_id = any (p_lead_ids))) x
-     where x.at <= p_now group by x.lead_id
-  ), labelled as (
-    select l.id, l.industry, l.source, l.state, l.phone, l.email, l.created_at,
-           l.email_opted_out_at, l.sms_opted_out_at, l.calls_opted_out_at,
-           c.first_at, b.at booked_at,
-           case when c.first_at is null or b.at < c.first_at then null
-                when b.at <= c.first_at + (select h from horizon) then true
-                when c.first_at + (select h from horizon) <= p_now then false end label
-      from leads l
-      left join contact c on c.lead_id = l.id
-      left join booked b on b.lead_id = l.id
-     where p_lead_ids is null or l.id = any (p_lead_ids)
-  ), delays as (
-    select coalesce(array_agg(t.booked_at - t.first_at order by t.id), '{}') d
-      from labelled t where t.label
+  with want as (
+    select u.id, least(coalesce(u.cutoff, p_now), p_now) cutoff
+      from unnest(p_lead_ids, p_cutoffs) u(id, cutoff)
+     where p_lead_ids is not null
+    union all
+    select l.id, t.at from leads l cross join unnest(p_times) t(at)
+     where p_lead_ids is null and p_times is not null and l.created_at <= t.at and t.at <= p_now
+    union all
+    select l.id, p_now from leads l where p_lead_ids is null and p_times is null
   ), pop as (
-    select t.*, case when p_mode = 'train'
-                     then case when t.label then t.booked_at
-                               else t.first_at + coalesce(
-                                 (select d[1 + (t.id % cardinality(d))] from delays
-                                   where cardinality(d) > 0), (select h from horizon)) end
-                     else p_now end cutoff
-      from labelled t
-     where p_mode = 'score'
-        or (t.label is not null and t.first_at >= p_now - make_interval(days => p_window_days))
+    select w.cutoff, l.id, l.industry, l.source, l.state, l.phone, l.email, l.created_at,
+           l.email_opted_out_at, l.sms_opted_out_at, l.calls_opted_out_at
+      from want w join leads l on l.id = w.id
   ), msg as (
-    select m.lead_id,
+    select p.id, p.cutoff, min(m.sent_at) first_at,
            count(*) filter (where m.channel = 'email') emails_sent,
-           count(*) filter (where m.channel = 'email' and m.status in ('opened', 'clicked')) opened,
+           count(o.opened_at) opened,
            count(*) filter (where m.channel = 'sms') sms_sent,
-           max(m.updated_at) filter (where m.status in ('opened', 'clicked')) last_open
-      from messages m join pop p on p.id = m.lead_id
-     where m.sent_at < p.cutoff and m.kind in ('marketing', 'rescue')
-     group by m.lead_id
+           max(o.opened_at) last_open
+      from pop p join messages m on m.lead_id = p.id
+      left join lateral (
+        select min((h->>'at')::timestamptz) opened_at
+          from jsonb_array_elements(m.status_history) h
+         where h->>'status' in ('opened', 'clicked') and (h->>'at')::timestamptz <= p.cutoff
+      ) o on m.channel = 'email'
+     where m.sent_at <= p.cutoff and m.kind in ('marketing', 'rescue')
+     group by p.id, p.cutoff
   ), clk as (
-    select e.lead_id, count(*) n, max(e.clicked_at) last_at,
+    select p.id, p.cutoff, count(*) n, max(e.clicked_at) last_at,
            (array_agg(c.slug order by e.clicked_at desc))[1] last_campaign
-      from click_events e join pop p on p.id = e.lead_id
+      from pop p join click_events e on e.lead_id = p.id
       left join messages m on m.id = e.message_id
       left join campaigns c on c.id = m.campaign_id
-     where e.clicked_at < p.cutoff
-     group by e.lead_id
+     where e.clicked_at <= p.cutoff
+     group by p.id, p.cutoff
   ), rep as (
-    select p.id lead_id, count(*) n, max(w.received_at) last_at
-      from webhook_events w join pop p on p.phone = w.payload->>'From'
-     where w.provider = 'twilio' and w.event_type = 'sms.reply' and w.received_at < p.cutoff
-     group by p.id
+    select p.id, p.cutoff, count(*) n, max(w.received_at) last_at
+      from pop p join webhook_events w on w.payload->>'From' = p.phone
+     where w.provider = 'twilio' and w.event_type = 'sms.reply' and w.received_at <= p.cutoff
+     group by p.id, p.cutoff
   ), cal as (
-    select k.lead_id,
-           count(*) filter (where k.outcome in ('answered', 'booked')) answered,
-           count(*) filter (where k.outcome in ('no_answer', 'busy')) unanswered,
-           count(*) filter (where k.outcome = 'voicemail') voicemail,
-           max(k.ended_at) filter (where k.outcome in ('answered', 'booked')) last_answered
-      from calls k join pop p on p.id = k.lead_id
-     where k.status = 'ended' and coalesce(k.ended_at, k.updated_at) < p.cutoff
-     group by k.lead_id
+    select p.id, p.cutoff, min(coalesce(k.placed_at, k.claimed_at, case when k.vapi_call_id is not null then k.created_at end)) first_at,
+           count(*) filter (where r.known and k.outcome in ('answered', 'booked')) answered,
+           count(*) filter (where r.known and k.outcome in ('no_answer', 'busy')) unanswered,
+           count(*) filter (where r.known and k.outcome = 'voicemail') voicemail,
+           max(k.report_received_at) filter (where r.known and k.outcome in ('answered', 'booked'))
+             last_answered,
+           bool_or(r.known and k.outcome = 'booked') booked,
+           bool_or(not r.known and k.status not in ('failed', 'cancelled')
+                   and coalesce(k.placed_at, k.claimed_at, case when k.vapi_call_id is not null then k.created_at end) > p.cutoff - interval '2 hours')
+             in_flight
+      -- a call counts from when it was placed (claimed, or first heard of for a call we did
+      -- not place): one still waiting in our queue is no contact yet
+      from pop p join calls k on k.lead_id = p.id
+      cross join lateral (select coalesce(k.report_received_at <= p.cutoff, false) known) r
+     where coalesce(k.placed_at, k.claimed_at, case when k.vapi_call_id is not null then k.created_at end) <= p.cutoff
+     group by p.id, p.cutoff
+  ), appt as (
+    select p.id, p.cutoff from pop p join appointments a on a.lead_id = p.id
+     where a.created_at <= p.cutoff group by p.id, p.cutoff
+  ), rows as (
+    select p.*, least(m.first_at, k.first_at) first_at,
+           (p.email is not null and (p.email_opted_out_at is null or p.email_opted_out_at > p.cutoff))::integer::real email_ok,
+           (p.phone is not null and (p.sms_opted_out_at is null or p.sms_opted_out_at > p.cutoff))::integer::real sms_ok,
+           (p.phone is not null and (p.calls_opted_out_at is null or p.calls_opted_out_at > p.cutoff))::integer::real call_ok,
+           m.emails_sent, m.opened, m.sms_sent, m.last_open, c.n clicks, c.last_at click_at,
+           c.last_campaign, r.n replies, r.last_at reply_at, k.answered, k.unanswered,
+           k.voicemail, k.last_answered,
+           coalesce(k.booked, false) or a.id is not null booked,
+           coalesce(k.in_flight, false) in_flight
+      from pop p
+      left join msg m on m.id = p.id and m.cutoff = p.cutoff
+      left join clk c on c.id = p.id and c.cutoff = p.cutoff
+      left join rep r on r.id = p.id and r.cutoff = p.cutoff
+      left join cal k on k.id = p.id and k.cutoff = p.cutoff
+      left join appt a on a.id = p.id and a.cutoff = p.cutoff
   )
-  select p.id, p.label, p.first_at, p.cutoff, p.industry, p.source, p.state,
+  select x.id, x.cutoff,
+         case when p_horizon_days is null
+                or x.cutoff + make_interval(days => p_horizon_days) > p_now then null
+              else exists (select from appointments a where a.lead_id = x.id
+                              and a.created_at > x.cutoff
+                              and a.created_at <= x.cutoff + make_interval(days => p_horizon_days))
+                or exists (select from calls k where k.lead_id = x.id and k.outcome = 'booked'
+                              and k.report_received_at > x.cutoff
+                              and k.report_received_at
+                                  <= x.cutoff + make_interval(days => p_horizon_days)) end,
+         x.first_at, x.industry, x.source, x.state,
          -- age when first contacted (an attribute of the lead, not of the cutoff's clock)
-         (extract(epoch from (coalesce(least(p.first_at, p.cutoff), p.cutoff) - p.created_at)) / 86400.0)::real,
-         (p.email is not null and (p.email_opted_out_at is null or p.email_opted_out_at >= p.cutoff))::integer::real,
-         (p.phone is not null and (p.sms_opted_out_at is null or p.sms_opted_out_at >= p.cutoff))::integer::real,
-         (p.phone is not null and (p.calls_opted_out_at is null or p.calls_opted_out_at >= p.cutoff))::integer::real,
-         coalesce(m.emails_sent, 0)::integer, coalesce(m.opened, 0)::integer,
-         coalesce(c.n, 0)::integer, coalesce(m.sms_sent, 0)::integer, coalesce(r.n, 0)::integer,
-         coalesce(k.answered, 0)::integer, coalesce(k.unanswered, 0)::integer,
-         coalesce(k.voicemail, 0)::integer,
-         (extract(epoch from (p.cutoff - greatest(c.last_at, r.last_at, k.last_answered, m.last_open)))
-            / 86400.0)::real,
-         c.last_at, c.last_campaign, r.last_at, k.last_answered
-    from pop p
-    left join msg m on m.lead_id = p.id
-    left join clk c on c.lead_id = p.id
-    left join rep r on r.lead_id = p.id
-    left join cal k on k.lead_id = p.id
-   order by p.id;
+         (extract(epoch from (coalesce(least(x.first_at, x.cutoff), x.cutoff) - x.created_at)) / 86400.0)::real,
+         (extract(epoch from (x.cutoff - x.created_at)) / 86400.0)::real,
+         x.email_ok, x.sms_ok, x.call_ok,
+         coalesce(x.emails_sent, 0)::integer, coalesce(x.opened, 0)::integer,
+         coalesce(x.clicks, 0)::integer, coalesce(x.sms_sent, 0)::integer,
+         coalesce(x.replies, 0)::integer, coalesce(x.answered, 0)::integer,
+         coalesce(x.unanswered, 0)::integer, coalesce(x.voicemail, 0)::integer,
+         (extract(epoch from (x.cutoff - greatest(x.click_at, x.reply_at, x.last_answered,
+                                                  x.last_open))) / 86400.0)::real,
+         x.click_at, x.last_campaign, x.reply_at, x.last_answered, x.booked, x.in_flight
+    from rows x
+   where not p_at_risk
+      or (x.first_at is not null and not x.booked and not x.in_flight
+          and x.email_ok + x.sms_ok + x.call_ok > 0)
+   order by x.cutoff, x.id;
+end
+$$;
+
+-- The placed calls whose end-of-call report was received in (p_since, p_now], with the
+-- lead, when the call was placed and whether it booked: the per-call model's training
+-- rows (its features: scoring_features at placed_at).
+create or replace function scoring_call_outcomes(p_since timestamptz, p_now timestamptz)
+returns table (call_id bigint, lead_id bigint, placed_at timestamptz, booked boolean,
+               queue_score real, queue_order text)
+language sql stable set search_path = public as $$
+  select k.id, k.lead_id, k.placed_at,
+         k.outcome = 'booked' or exists (
+           select from appointments a where a.lead_id = k.lead_id
+              and a.created_at >= k.placed_at and a.created_at <= k.report_received_at),
+         k.queue_score, k.queue_order
+    from calls k
+   where k.lead_id is not null and k.placed_at is not null
+     and k.report_received_at > p_since and k.report_received_at <= p_now
+   order by k.placed_at, k.id;
+$$;
+
+-- Records the queue's order of calls being placed (p_ids[i]: p_scores[i], p_orders[i]):
+-- the per-call model's chance and whether the slot was the random live control.
+create or replace function scoring_mark_call_order(
+  p_ids bigint[], p_scores double precision[], p_orders text[]
+) returns integer
+language plpgsql set search_path = public as $$
+declare
+  v_n integer;
+begin
+  update calls k set queue_score = u.score, queue_order = u.kind
+    from unnest(p_ids, p_scores, p_orders) u(id, score, kind)
+   where k.id = u.id;
+  get diagnostics v_n = row_count;
+  return v_n;
 end
 $$;
 
@@ -381,6 +429,14 @@ returns table (lead_ids bigint[], upto bigint)
 language sql stable set search_path = public as $$
   select coalesce(array_agg(lead_id order by lead_id), '{}'), coalesce(max(seq), 0)
     from scoring_dirty;
+$$;
+
+-- The leads whose enquiry came after p_since (created since): their "days since the
+-- enquiry" moves fastest, so the hourly run rescores them even when nothing marked them.
+create or replace function scoring_recent_leads(p_since timestamptz)
+returns bigint[]
+language sql stable set search_path = public as $$
+  select coalesce(array_agg(l.id order by l.id), '{}') from leads l where l.created_at > p_since;
 $$;
 
 -- Clears the marks up to p_upto (a lead marked again since keeps its newer mark); with
@@ -608,6 +664,27 @@ begin
   get diagnostics v_n = row_count;
   return v_n;
 end
+$$;
+
+-- Call quality of the connected calls (a human answered) that ended in the last 7 days and
+-- in the 7 days before: how many, their average score and (this week) how many scored
+-- below p_below. For the digest, the status page and the growth run's drop alert.
+create or replace function quality_weekly(p_below integer, p_now timestamptz)
+returns table (week_calls integer, week_avg real, week_low integer, previous_calls integer,
+               previous_avg real)
+language sql stable set search_path = public as $$
+  with q as (
+    select q.score, k.ended_at > p_now - interval '7 days' this_week
+      from call_quality q join calls k on k.id = q.call_id
+     where k.ended_at > p_now - interval '14 days' and k.ended_at <= p_now
+       and (k.connected_at is not null or k.outcome in ('answered', 'booked'))
+  )
+  select count(*) filter (where this_week)::integer,
+         (avg(score) filter (where this_week))::real,
+         count(*) filter (where this_week and score < p_below)::integer,
+         count(*) filter (where not this_week)::integer,
+         (avg(score) filter (where not this_week))::real
+    from q;
 $$;
 
 -- Calls scored below p_below, lowest first, for review.

@@ -516,7 +516,15 @@ language sql stable set search_path = public as $$
         select fingerprint, sum(occurrences)::integer occurrences, max(sample) sample
           from failure_patterns
          where day >= (p_from at time zone 'UTC')::date and day <= (p_to at time zone 'UTC')::date
-         group by fingerprint order by 2 desc, 1 limit 5) f), '[]'));
+         group by fingerprint order by 2 desc, 1 limit 5) f), '[]'),
+    -- leads held for a human now (13_consent.sql), and the steps refused that day
+    'held', (select count(*) from leads where needs_review is not null),
+    'held_leads', coalesce((select jsonb_agg(h) from (
+        select l.id, l.phone, l.email, l.needs_review reason from leads l
+         where l.needs_review is not null order by l.updated_at desc, l.id limit 5) h), '[]'),
+    'consent_skipped', coalesce((select jsonb_object_agg(reason, n) from (
+        select reason, count(distinct lead_id) n from consent_skips
+         where at >= p_from and at < p_to group by reason) s), '{}'));
 $$;
 
 -- Whether the digest of p_day already went out.

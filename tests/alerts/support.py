@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -16,6 +17,7 @@ from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.transport import PostgresTransport, Transport
 from app.jobs.bootstrap import Context, Overrides, bootstrap
+from app.providers.spool import DirectorySpool
 from tests.conftest import make_settings
 from tests.providers.conftest import (
     BASE_URL,
@@ -73,14 +75,20 @@ MakeCtx = Callable[..., Awaitable[Context]]
 
 
 @pytest.fixture
-async def make_ctx(clock: ManualClock, transport: PostgresTransport) -> AsyncIterator[MakeCtx]:
+async def make_ctx(
+    clock: ManualClock, transport: PostgresTransport, tmp_path: Path
+) -> AsyncIterator[MakeCtx]:
     """`await make_ctx(**settings)`: a graph on the test database with on-call settings;
-    `make_ctx(transport=..., **settings)`: the same over another transport (a dead one)."""
+    `make_ctx(transport=..., **settings)`: the same over another transport (a dead one).
+    Every graph of a test shares one spool directory (and so one direct-page memory, as
+    containers of one deployment share the spool's store), never the checkout's."""
+    spool = DirectorySpool(tmp_path / "spool")
     async with AsyncExitStack() as stack:
 
         async def make(*, transport: Transport = transport, **values: Any) -> Context:
             settings = oncall(**values)
-            overrides = Overrides(clock=clock, transport=transport, sleep=FakeSleep(clock))
+            overrides = Overrides(clock=clock, transport=transport, sleep=FakeSleep(clock),
+                                  spool=spool)  # fmt: skip
             return await stack.enter_async_context(bootstrap(settings, overrides))
 
         yield make

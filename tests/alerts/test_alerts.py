@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from app.alerts import flush_alerts
 from app.core.clock import ManualClock
-from app.jobs.guardian import alert_dispatch
+from app.jobs.alerting import alert_dispatch
 from tests.alerts.support import (
     EMAIL,
     ESCALATION,

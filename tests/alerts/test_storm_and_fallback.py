@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +16,8 @@ from app.alerts import flush_alerts
 from app.alerts.direct import DB_DOWN_KEY, DirectPager, page_directly, record_direct_pages
 from app.core.clock import ManualClock
 from app.db.errors import DatabaseUnavailable
-from app.jobs.guardian import alert_dispatch, direct_line, guardian_tick, page_without_context
+from app.jobs.alerting import alert_dispatch, direct_line
+from app.jobs.guardian import guardian_tick, page_without_context
 from tests.alerts.support import (
     ACCOUNT_URL,
     EMAIL,
@@ -33,6 +35,7 @@ from tests.alerts.support import (
     twilio_created,
 )
 from tests.providers.bodies import twilio_error
+from tests.providers.conftest import BASE_URL
 
 WINDOW = timedelta(seconds=30)
 
@@ -219,6 +222,7 @@ async def test_guardian_tick_with_the_database_down_pages_through_the_providers(
     ctx = await make_ctx(**RESEND, **TWILIO)
     api.get(RESEND_DOMAINS).mock(return_value=httpx.Response(200, json={"data": []}))
     api.get(ACCOUNT_URL).mock(return_value=httpx.Response(200, json={"sid": "AC1"}))
+    api.get(f"{BASE_URL}/healthz").mock(return_value=httpx.Response(200, json={"status": "ok"}))
     back = await guardian_tick(ctx)
     assert back is not None and back.status == "succeeded"
     assert back.counts["direct_pages_recorded"] is True and fresh_pager.unrecorded == []
@@ -231,10 +235,10 @@ async def test_guardian_tick_with_the_database_down_pages_through_the_providers(
 
 
 async def test_without_any_context_the_page_still_goes_out(
-    api: respx.MockRouter, fresh_pager: DirectPager
+    api: respx.MockRouter, fresh_pager: DirectPager, tmp_path: Path
 ) -> None:
     twilio, resend = twilio_ok(api), resend_ok(api)
-    settings = oncall(**RESEND, **TWILIO)
+    settings = oncall(**RESEND, **TWILIO, spool_dir=str(tmp_path / "spool"))
     await page_without_context(settings, DatabaseUnavailable("cannot connect"))
     assert twilio.call_count == 1 and resend.call_count == 1
     assert fresh_pager.unrecorded[0].channels == ["sms", "email"]

@@ -7,9 +7,9 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from app.campaigns.definition import load_campaign_yaml
-from app.db.models import LeadIn
 from app.db.transport import PostgresTransport
 from app.jobs.bootstrap import Context
+from tests.consented import consented_lead
 
 CAMPAIGN = """
 slug: tune-up
@@ -36,8 +36,11 @@ async def load(ctx: Context, text: str = CAMPAIGN) -> int:
 
 
 async def add_leads(ctx: Context, n: int, **fields: Any) -> None:
+    """`n` leads with consent to every channel on record (tests/consented.py)."""
     leads = [
-        LeadIn(name=f"Lead {i}", phone=f"+1212555{i:04d}", email=f"lead{i}@example.com", **fields)
+        consented_lead(
+            name=f"Lead {i}", phone=f"+1212555{i:04d}", email=f"lead{i}@example.com", **fields
+        )
         for i in range(n)
     ]
     await ctx.repos.leads.upsert(leads, ctx.clock.now())

@@ -19,11 +19,11 @@ from app.campaigns.leads_import import import_csv
 from app.cli import cli
 from app.core.clock import ManualClock
 from app.core.settings import Settings, get_settings
-from app.db.models import LeadIn
 from app.jobs.bootstrap import Context
 from app.jobs.campaign_manager import manager_deps
 from app.jobs.drip import drip_deps
 from tests.campaigns.helpers import load, query
+from tests.consented import consented_lead
 
 CALLS = """
 slug: callback
@@ -73,7 +73,7 @@ async def queue_calls(ctx: Context, phones: list[str]) -> None:
     assert isinstance(clock, ManualClock)
     clock.set(datetime(2026, 11, 26, 11, tzinfo=ZoneInfo("America/New_York")).astimezone(UTC))
     await load(ctx, CALLS)
-    leads = [LeadIn(name=f"Pat {i}", phone=p) for i, p in enumerate(phones)]
+    leads = [consented_lead(name=f"Pat {i}", phone=p) for i, p in enumerate(phones)]
     await ctx.repos.leads.upsert(leads, clock.now())
     await ctx.repos.campaigns.enroll(clock.now())
     assert await drip.run(drip_deps(ctx)) == {"advance:call_queued": len(phones)}

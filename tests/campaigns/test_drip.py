@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from app.campaigns import drip
 from app.core.clock import ManualClock
 from app.core.settings import Settings
-from app.db.models import LeadIn
 from app.db.outbox import MessageClaim
 from app.db.transport import PostgresTransport, Row, Transport
 from app.jobs.bootstrap import Context, Overrides, bootstrap
@@ -22,6 +21,7 @@ from app.providers.ratelimit import UNBOUNDED
 from tests.campaigns.helpers import CAMPAIGN, add_leads, load, query
 from tests.chaos.helpers import real_settings, rows
 from tests.conftest import Rebuild
+from tests.consented import consented_lead
 
 
 async def test_enroll_send_first_step_then_wait_for_the_delay(
@@ -245,7 +245,9 @@ async def test_two_campaigns_texting_one_capped_lead_in_one_batch_respect_the_ca
     # in the same batch: the first goes, the second waits for the cap to reopen.
     await load(ctx)
     await load(ctx, CAMPAIGN.replace("slug: tune-up", "slug: tune-up-2"))
-    fl = LeadIn(name="Flo Rida", phone="+13055550100", state="FL", timezone="America/New_York")
+    fl = consented_lead(
+        name="Flo Rida", phone="+13055550100", state="FL", timezone="America/New_York"
+    )
     await ctx.repos.leads.upsert([fl], clock.now())
     earlier = clock.now() - timedelta(hours=3)
     for n in (1, 2):
@@ -281,7 +283,9 @@ steps:
 """
     await load(ctx, text)
     await load(ctx, text.replace("slug: calls", "slug: calls-2"))
-    fl = LeadIn(name="Flo Rida", phone="+13055550100", state="FL", timezone="America/New_York")
+    fl = consented_lead(
+        name="Flo Rida", phone="+13055550100", state="FL", timezone="America/New_York"
+    )
     await ctx.repos.leads.upsert([fl], clock.now())
     from app.campaigns import manager
 

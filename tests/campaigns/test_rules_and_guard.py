@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from app.campaigns import drip, manager
 from app.core.clock import ManualClock
-from app.db.models import LeadIn
 from app.jobs.bootstrap import Context
 from app.jobs.campaign_manager import manager_deps
 from app.jobs.drip import drip_deps
 from tests.campaigns.helpers import CAMPAIGN, add_leads, load, query
+from tests.consented import consented_lead
 
 SECOND = CAMPAIGN.replace("slug: tune-up", "slug: second").replace(
     "name: Tune-up recall", "name: Second"
@@ -133,26 +133,35 @@ async def test_state_cap_counts_attempts_when_made_not_when_queued(ctx: Context)
     the last 24 h; with two texts sent today, a fourth contact must wait."""
     await load(ctx, CAMPAIGN.replace("slug: tune-up", "slug: fl"))
     await ctx.repos.leads.upsert(
-        [LeadIn(name="Flo", phone="+13055550111", state="FL")], ctx.clock.now()
+        [consented_lead(name="Flo", phone="+13055550111", state="FL")], ctx.clock.now()
     )
+    clock = ctx.clock
+    assert isinstance(clock, ManualClock)
+    # 10:00 in Florida (inside every window); the history is dated from the test's clock,
+    # not the wall clock (which made this test pass or fail by the hour it ran at)
+    clock.set(clock.now().replace(hour=15, minute=0))
     await query(
         ctx,
         """insert into messages (idempotency_key, lead_id, channel, provider, to_address, status,
                                  created_at, claimed_at, sent_at)
            select 'old-' || g, 1, 'sms', 'twilio', '+13055550111', 'delivered',
-                  now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours'
+                  %s::timestamptz - interval '2 hours', %s::timestamptz - interval '2 hours',
+                  %s::timestamptz - interval '2 hours'
              from generate_series(1, 2) g returning id""",
+        clock.now(),
+        clock.now(),
+        clock.now(),
     )
     await query(
         ctx,
         """insert into calls (idempotency_key, lead_id, to_number, status, created_at,
                               claimed_at, placed_at, vapi_call_id)
-           values ('late-call', 1, '+13055550111', 'ended', now() - interval '30 hours',
-                   now() - interval '1 hour', now() - interval '1 hour', 'call-1') returning id""",
+           values ('late-call', 1, '+13055550111', 'ended', %s::timestamptz - interval '30 hours',
+                   %s::timestamptz - interval '1 hour', %s::timestamptz - interval '1 hour',
+                   'call-1') returning id""",
+        clock.now(),
+        clock.now(),
+        clock.now(),
     )
-    clock = ctx.clock
-    assert isinstance(clock, ManualClock)
-    [now] = await query(ctx, "select now() t")
-    clock.set(now["t"].replace(hour=15))  # 10:00 in Florida: inside every window
     await ctx.repos.campaigns.enroll(clock.now())
     assert await drip.run(drip_deps(ctx)) == {"reschedule:attempt_cap": 1}

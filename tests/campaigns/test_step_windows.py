@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 from app.campaigns import drip, manager
 from app.campaigns.definition import load_campaign_yaml
 from app.core.clock import ManualClock
-from app.db.models import LeadIn
 from app.jobs.bootstrap import Context
 from app.jobs.campaign_manager import manager_deps
 from app.jobs.drip import drip_deps
 from tests.campaigns.helpers import load, query
+from tests.consented import consented_lead
 
 NEW_YORK = ZoneInfo("America/New_York")
 CALL_STEP = """
@@ -40,7 +40,9 @@ async def test_call_step_window_is_honoured_when_the_call_is_placed(ctx: Context
     assert isinstance(clock, ManualClock)
     clock.set(new_york(26, 10, 55))  # Thursday, inside the step's window: drip queues the call
     await load(ctx, CALL_STEP)
-    await ctx.repos.leads.upsert([LeadIn(name="Maria Lopez", phone="+12125550147")], clock.now())
+    await ctx.repos.leads.upsert(
+        [consented_lead(name="Maria Lopez", phone="+12125550147")], clock.now()
+    )
     await ctx.repos.campaigns.enroll(clock.now())
     assert await drip.run(drip_deps(ctx)) == {"advance:call_queued": 1}
 

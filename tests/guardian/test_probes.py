@@ -30,9 +30,10 @@ from tests.alerts.support import (
     twilio_created,
 )
 from tests.guardian.test_heartbeats import RecordingLauncher
-from tests.providers.conftest import TWILIO_SID
+from tests.providers.conftest import BASE_URL, TWILIO_SID
 
 REAL = {**RESEND, **TWILIO, **VAPI}
+HEALTHZ = f"{BASE_URL}/healthz"
 HEARTBEAT = "https://hc-ping.com/5f1c2d3e-8a9b-4c0d-9e8f-7a6b5c4d3e2f"
 
 
@@ -53,6 +54,9 @@ def api() -> Iterator[respx.MockRouter]:
         )
         router.get(url__startswith=VAPI_NUMBERS, name="vapi").mock(
             return_value=httpx.Response(200, json=[{"id": "pn_5f1c2d3e", "number": "+1555"}])
+        )
+        router.get(HEALTHZ, name="web").mock(
+            return_value=httpx.Response(200, json={"status": "ok", "jobs": {}})
         )
         yield router
 
@@ -79,6 +83,7 @@ async def test_healthy_providers_are_probed_and_recorded(
         ("resend", True),
         ("twilio", True),
         ("vapi", True),
+        ("web", True),
     ]
     assert api["twilio"].calls.last.request.headers["Authorization"].startswith("Basic ")
     assert api["vapi"].calls.last.request.url.params["limit"] == "1"

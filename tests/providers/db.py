@@ -7,15 +7,15 @@ from typing import Any
 import psycopg
 
 from app.core.clock import ManualClock
-from app.db.models import LeadIn
 from app.db.repositories import Repositories
+from tests.consented import consented_lead
 
 PHONE = "+15558675310"
 
 
 async def make_lead(repos: Repositories, clock: ManualClock, dsn: str, phone: str = PHONE) -> int:
     await repos.leads.upsert(
-        [LeadIn(name="Dana", phone=phone, email="dana@example.org")], clock.now()
+        [consented_lead(name="Dana", phone=phone, email="dana@example.org")], clock.now()
     )
     return int(sql(dsn, "select id from leads where phone = %s", phone)[0]["id"])
 

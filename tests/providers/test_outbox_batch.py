@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.core.clock import ManualClock
-from app.db.models import LeadIn
 from app.db.outbox import MessageIn
 from app.db.repositories import Repositories
 from app.db.transport import PostgresTransport
+from tests.consented import consented_lead
 from tests.providers.db import make_lead, sql
 
 
@@ -25,7 +25,7 @@ async def test_batch_claim_matches_the_single_rules_in_order(
 ) -> None:
     repos = Repositories(transport)
     lead = await make_lead(repos, clock, database_dsn)
-    await repos.leads.upsert([LeadIn(name="Otto", phone="+15558675311")], clock.now())
+    await repos.leads.upsert([consented_lead(name="Otto", phone="+15558675311")], clock.now())
     other = sql(database_dsn, "select id from leads where phone = '+15558675311'")[0]["id"]
     ids = [
         (await repos.outbox.enqueue_message(_sms(k, lead), clock.now())).id

@@ -43,6 +43,11 @@ async def message(
     ctx: Context, lead_id: int, channel: str, sent: datetime, status: str = "sent", **fields: Any
 ) -> int:
     payload = fields.pop("payload", {})
+    # an open or click is known when its webhook came: status_history (default: at the send)
+    seen = fields.pop("seen_at", sent)
+    history = (
+        [{"status": status, "at": seen.isoformat()}] if status in ("opened", "clicked") else []
+    )
     cols = {
         "idempotency_key": uuid.uuid4().hex,
         "lead_id": lead_id,
@@ -54,6 +59,7 @@ async def message(
         "created_at": sent,
         "updated_at": sent,
         "payload": Jsonb(payload),
+        "status_history": Jsonb(history),
         **fields,
     }
     names = ", ".join(cols)
@@ -104,6 +110,8 @@ async def call(
         "ended_at": ended,
         "started_at": state_started or ended,
         "created_at": ended,
+        "placed_at": state_started or ended,
+        "report_received_at": ended,  # the end-of-call report came at the end
         **fields,
     }
     names = ", ".join(cols)

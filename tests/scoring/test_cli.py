@@ -33,8 +33,9 @@ def _seed(dsn: str) -> None:
         )
         conn.execute(
             "insert into calls (idempotency_key, lead_id, to_number, status, outcome, "
-            "ended_at, started_at) values ('c1', %s, '+15125550123', 'ended', "
-            "'answered', now() - interval '1 day', now() - interval '1 day')",
+            "ended_at, started_at, placed_at, report_received_at) values ('c1', %s, "
+            "'+15125550123', 'ended', 'answered', now() - interval '1 day', "
+            "now() - interval '1 day', now() - interval '1 day', now() - interval '1 day')",
             (lead,),
         )
 

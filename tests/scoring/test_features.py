@@ -35,9 +35,7 @@ async def _history(ctx: Context, clock: ManualClock) -> dict[str, int]:
 
 async def test_score_mode_counts_every_signal(ctx: Context, clock: ManualClock) -> None:
     ids = await _history(ctx, clock)
-    rows = {
-        r["lead_id"]: r for r in await ctx.repos.scoring.features("score", 30, 180, clock.now())
-    }
+    rows = {r["lead_id"]: r for r in await ctx.repos.scoring.features(clock.now())}
     assert set(rows) == set(ids.values())
     e = rows[ids["engaged"]]
     assert (e["emails_sent"], e["emails_opened"], e["clicks"], e["sms_sent"]) == (1, 1, 1, 1)
@@ -47,40 +45,45 @@ async def test_score_mode_counts_every_signal(ctx: Context, clock: ManualClock) 
     assert e["last_click_campaign"] == "tune-up"
     assert (e["industry"], e["state"], e["source"]) == ("HVAC", "NY", "web")
     assert abs(e["lead_age_days"] - 4.0) < 1e-3  # age when first contacted (6 days ago)
-    assert e["label"] is None  # first contact 6 days ago: horizon still open
+    assert abs(e["days_since_enquiry"] - 10.0) < 1e-3
+    assert e["label"] is None  # no horizon asked: no label
     c = rows[ids["cold"]]
     assert (c["clicks"], c["calls_answered"], c["days_since_engagement"]) == (0, 0, None)
     assert (c["call_ok"], c["sms_ok"], c["email_ok"]) == (0.0, 1.0, 1.0)
     assert c["first_contact_at"] is None and c["label"] is None
     assert rows[ids["booked"]]["clicks"] == 1  # scoring sees everything up to now
+    assert rows[ids["booked"]]["booked"] is True
 
 
-async def test_train_mode_labels_and_cuts_off_at_the_outcome(
+async def test_snapshot_rows_label_the_horizon_after_each_time(
     ctx: Context, clock: ManualClock
 ) -> None:
     ids = await _history(ctx, clock)
-    rows = {
-        r["lead_id"]: r for r in await ctx.repos.scoring.features("train", 30, 180, clock.now())
-    }
-    assert set(rows) == {ids["booked"], ids["lost"]}  # only leads with a known outcome
-    booked, lost = rows[ids["booked"]], rows[ids["lost"]]
-    assert booked["label"] is True and lost["label"] is False
-    assert booked["cutoff_at"] == clock.now() - 35 * DAY  # the booking
-    assert booked["clicks"] == 0  # the later click does not leak into training
-    # observed at first contact + a booked lead's delay (the only one: 5 days)
-    assert lost["cutoff_at"] == clock.now() - 35 * DAY
-    assert (lost["emails_sent"], lost["emails_opened"]) == (1, 1)
-    assert abs(lost["lead_age_days"] - 20.0) < 1e-3
-
-
-async def test_train_mode_respects_the_horizon_and_window(ctx: Context, clock: ManualClock) -> None:
     now = clock.now()
-    late = await h.lead(ctx, 5, now - 100 * DAY)
-    await h.message(ctx, late, "sms", now - 90 * DAY)
-    await h.appointment(ctx, late, now - 50 * DAY)  # 40 days after first contact: too late
-    old = await h.lead(ctx, 6, now - 400 * DAY)
-    await h.message(ctx, old, "sms", now - 300 * DAY)
-    rows = {r["lead_id"]: r for r in await ctx.repos.scoring.features("train", 30, 180, now)}
-    assert rows[late]["label"] is False
-    assert rows[late]["cutoff_at"] == now - 60 * DAY  # nobody booked: first contact + horizon
-    assert old not in rows  # first contact outside the 180-day window
+    times = [now - 50 * DAY, now - 38 * DAY, now - 36 * DAY, now - 30 * DAY]
+    rows = await ctx.repos.scoring.features(now, times=times, at_risk=True, horizon_days=7)
+    by = {(r["lead_id"], r["cutoff_at"]): r for r in rows}
+    booked, lost = ids["booked"], ids["lost"]
+    # 50 days ago nobody was contacted yet: not at risk
+    assert not [k for k in by if k[1] == now - 50 * DAY]
+    assert by[(booked, now - 38 * DAY)]["label"] is True  # books 3 days later: within 7
+    assert by[(booked, now - 36 * DAY)]["label"] is True
+    assert (booked, now - 30 * DAY) not in by  # booked by then: no longer at risk
+    assert by[(booked, now - 36 * DAY)]["clicks"] == 0  # the later click does not leak in
+    assert by[(lost, now - 30 * DAY)]["label"] is False
+    assert (
+        by[(lost, now - 30 * DAY)]["emails_sent"],
+        by[(lost, now - 30 * DAY)]["emails_opened"],
+    ) == (1, 1)
+    # the engaged lead was created 10 days ago: no row at these times
+    assert not [k for k in by if k[0] == ids["engaged"]]
+
+
+async def test_the_label_is_open_until_the_horizon_passed(ctx: Context, clock: ManualClock) -> None:
+    ids = await _history(ctx, clock)
+    now = clock.now()
+    rows = await ctx.repos.scoring.features(
+        now, times=[now - 3 * DAY], at_risk=True, horizon_days=7
+    )
+    assert {r["lead_id"] for r in rows} == {ids["engaged"], ids["lost"]}
+    assert all(r["label"] is None for r in rows)  # (t, t + 7 days] has not closed yet

@@ -30,7 +30,8 @@ async def _engaged_and_silent(ctx: Context, clock: ManualClock) -> tuple[int, in
 
 async def _bulk_outcomes(ctx: Context, clock: ManualClock, n: int = 240) -> None:
     """n leads contacted 60 days ago; a third clicked the next day; most clickers (and a few
-    others) booked 25 days after the first contact."""
+    others) booked, spread over the 40 days after (lead i on day 58 - i % 40 before now):
+    every daily snapshot from then on sees some of them book within its 7-day horizon."""
     now = clock.now()
     await h.execute(
         ctx,
@@ -63,13 +64,15 @@ async def _bulk_outcomes(ctx: Context, clock: ManualClock, n: int = 240) -> None
         ctx,
         """
         insert into appointments (lead_id, starts_at, ends_at, created_at)
-        select id, %s, %s, %s from leads
+        select id, %s, %s,
+               %s + make_interval(days => split_part(name, ' ', 2)::int %% 40)
+          from leads
          where name like 'Bulk %%' and (split_part(name, ' ', 2)::int %% 3 = 0
                                         and split_part(name, ' ', 2)::int %% 4 <> 0
                                         or split_part(name, ' ', 2)::int %% 23 = 0)""",
-        now - 30 * DAY,
-        now - 30 * DAY + timedelta(hours=1),
-        now - 35 * DAY,
+        now - 10 * DAY,
+        now - 10 * DAY + timedelta(hours=1),
+        now - 58 * DAY,
     )
 
 
@@ -99,8 +102,10 @@ async def test_enough_outcomes_train_a_model_that_learns_the_signal(
     counts = await growth.run(ctx)
     stored = await ctx.repos.scoring.latest_model(clock.now())
     assert stored is not None and stored.kind == "logistic"
-    assert stored.metrics["outcomes"] == 240 and stored.metrics["bookings"] >= 20
-    assert counts["model"].startswith("trained logistic model v1 on 240 outcomes")
+    # one row per lead at risk at each daily snapshot time (from 60 to 7 days ago)
+    n = stored.metrics["outcomes"]
+    assert 240 * 40 < n < 240 * 54 and stored.metrics["bookings"] >= 20
+    assert counts["model"].startswith(f"trained logistic model v1 on {n} outcomes")
     model = ScoreModel.from_json(stored.model)
     coef = {f["name"]: f["coef"] for f in model.numeric}
     assert coef["clicks"] > 0.5  # the clickers booked

@@ -22,7 +22,7 @@ async def test_only_changed_leads_are_rescored_until_a_new_model(
     ctx: Context, clock: ManualClock
 ) -> None:
     now = clock.now()
-    a, b, c = [await h.lead(ctx, n, now - timedelta(days=3)) for n in (1, 2, 3)]
+    a, b, c = [await h.lead(ctx, n, now - timedelta(days=30)) for n in (1, 2, 3)]
     first = await growth.scoring(ctx)
     assert (first["scored"], first["full_pass"]) == (3, True)
 
@@ -55,7 +55,7 @@ async def test_a_lead_marked_while_a_run_scores_stays_marked(
     ctx: Context, clock: ManualClock
 ) -> None:
     now = clock.now()
-    lead = await h.lead(ctx, 1, now - timedelta(days=3))
+    lead = await h.lead(ctx, 1, now - timedelta(days=30))
     await growth.scoring(ctx)
     marked = await ctx.repos.scoring.marked()
     assert marked.lead_ids == []
@@ -70,7 +70,7 @@ async def test_an_opt_out_and_an_ended_call_mark_their_lead_and_a_score_does_not
     ctx: Context, clock: ManualClock
 ) -> None:
     now = clock.now()
-    a, b = [await h.lead(ctx, n, now - timedelta(days=3)) for n in (1, 2)]
+    a, b = [await h.lead(ctx, n, now - timedelta(days=30)) for n in (1, 2)]
     call = await h.call(ctx, b, "answered", now, status="queued", ended_at=None)
     await growth.scoring(ctx)  # the new model's full pass clears every mark
     assert (await ctx.repos.scoring.marked()).lead_ids == []
@@ -80,3 +80,17 @@ async def test_an_opt_out_and_an_ended_call_mark_their_lead_and_a_score_does_not
     ended = "update calls set status = 'ended', ended_at = %s where id = %s"
     await h.execute(ctx, ended, now, call)
     assert (await ctx.repos.scoring.marked()).lead_ids == [a, b]
+
+
+async def test_a_young_lead_is_rescored_every_run(ctx: Context, clock: ManualClock) -> None:
+    """A lead whose enquiry is younger than the horizon is rescored every hour, marked or
+    not: its days since the enquiry move, and with them its chance."""
+    now = clock.now()
+    old = await h.lead(ctx, 1, now - timedelta(days=30))
+    young = await h.lead(ctx, 2, now - timedelta(hours=2))
+    assert (await growth.scoring(ctx))["full_pass"] is True
+    clock.advance(HOUR)
+    await h.execute(ctx, "update leads set score = null where id in (%s, %s)", old, young)
+    assert (await growth.scoring(ctx))["scored"] == 1
+    after = await scored_at(ctx)
+    assert after[old] is None and after[young] is not None

@@ -96,7 +96,8 @@ async def test_status_page_in_headless_chromium(
     for key in ("jobs", "alerts", "funnel", "calls", "deliverability", "health", "model",
                 "appointments"):  # fmt: skip
         assert f'<section id="{key}">' in dom
-    assert dom.count("<svg") == 3 and 'class="bar"' in dom
+    assert dom.count("<svg") == 4 and 'class="bar"' in dom  # 3 funnels, the calls chart
+    assert 'id="verdict" data-level="red"' in dom
     assert "A1B2" in dom and "Brightside Dental" in dom
     if os.environ.get("NIGHTSHIFT_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(shot, ROOT / "docs" / "status.png")

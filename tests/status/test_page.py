@@ -58,7 +58,8 @@ async def test_bearer_token_shows_every_section(http: httpx.AsyncClient) -> None
         assert f'<section id="{key}">' in page
     assert "A1B2" in page and "drip is late" in page  # the open alert and its code
     assert "C3D4" not in page  # resolved: not open
-    assert page.count("<svg") == 3  # two funnels and the calls chart
+    assert page.count("<svg") == 4  # three funnels (today, 7 and 30 days) and the calls chart
+    assert 'id="verdict" data-level="red"' in page  # a critical alert is firing
     assert "<script" not in page
 
 
@@ -69,7 +70,7 @@ async def test_login_form_sets_a_secure_httponly_cookie(http: httpx.AsyncClient)
     ok = await http.post("/status/login", content=f"token={TOKEN}", headers=form)
     assert ok.status_code == 303 and ok.headers["location"] == "/status"
     cookie = ok.headers["set-cookie"]
-    for attribute in ("Secure", "HttpOnly", "SameSite=strict", "Path=/status"):
+    for attribute in ("Secure", "HttpOnly", "SameSite=strict", "Path=/;"):
         assert attribute in cookie
     assert TOKEN not in cookie  # the cookie holds an HMAC, not the token
     value = ok.cookies[COOKIE]
@@ -95,9 +96,14 @@ async def test_no_configured_token_refuses_everyone(rebuild: Rebuild) -> None:
 async def test_snapshot_numbers(ctx: Context, clock: object, database_dsn: str) -> None:
     seed(database_dsn, DAY_START)
     snap = await collect(ctx)
-    seven, thirty = snap["funnel"]
-    assert (seven["leads"], seven["contacted"], seven["replied"], seven["booked"]) == (4, 3, 2, 1)
+    today, seven, thirty = snap["funnel"]  # the console's overview windows
+    assert [f["window"] for f in snap["funnel"]] == ["today", "7 days", "30 days"]
+    # contacted: leads with a message a provider accepted or a call placed (the seed's
+    # messages went through the dry run: none); replies: the two texts; bookings: one
+    assert (seven["leads"], seven["contacted"], seven["replied"], seven["booked"]) == (4, 0, 2, 1)
+    assert (today["leads"], today["replied"]) == (0, 0)  # all of it was yesterday in Chicago
     assert thirty["leads"] == 4
+    assert snap["overview"]["days_7"]["contacted"] == seven["contacted"]
     spring = next(d for d in snap["deliverability"] if d["campaign"] == "spring")
     assert (spring["sent"], spring["bounced"], spring["filtered"]) == (3, 1, 1)
     assert spring["bounced_rate"] == 33.33

@@ -82,10 +82,10 @@ class Db:
 
 
 async def seed_lead(ctx: Context, db: Db, **fields: Any) -> int:
-    """A lead (by phone, else email); its id."""
-    from app.db.models import LeadIn
+    """A lead (by phone, else email) with consent to every channel; its id."""
+    from tests.consented import consented_lead
 
-    await ctx.repos.leads.upsert([LeadIn(**fields)], ctx.clock.now())
+    await ctx.repos.leads.upsert([consented_lead(**fields)], ctx.clock.now())
     column = "phone" if fields.get("phone") else "email"
     return int(db.one(f"select id from leads where {column} = %s", (fields[column],))["id"])
 

@@ -223,15 +223,18 @@ async def test_garbage_values_in_a_verified_report_are_tolerated(
     assert call["analysis"] == {"successEvaluation": "true"}
 
 
-async def test_database_down_is_503_not_500(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_database_down_spools_the_report_not_500(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def down(*args: object, **kwargs: object) -> None:
         raise DatabaseUnavailable("connection refused")
 
     monkeypatch.setattr(ctx.repos.webhooks, "apply_vapi_report", down)
     async with client(ctx) as http:
         response = await post_vapi(http, vapi_message("07-end-of-call-report-voicemail.json"))
-    assert response.status_code == 503
-    assert response.json() == {"error": "database unavailable"}
+    assert response.status_code == 200  # kept in the spool (tests/webhooks/test_spool.py)
+    assert response.json() == {}
+    assert ctx.spool is not None and (await ctx.spool.stats()).pending == 1
 
 
 async def test_unsigned_requests_only_in_development_without_secrets(

@@ -159,10 +159,11 @@ async def test_unknown_caller_gets_the_default_assistant(ctx: Context) -> None:
         "assistantId": "asst-default",
         "assistantOverrides": {
             "variableValues": {
-                "businessName": "Brightside Dental",
-                "customerName": "there",
-                "leadStatus": "unknown",
-                "bookingUrl": "https://example.com/book",
+                "first_name": "there",
+                "business_name": "Brightside Dental",
+                "booking_url": "https://example.com/book",
+                "lead_status": "unknown",
+                "direction": "inbound",
             },
             "metadata": {"source": "inbound", "callerNumber": "+15125550187"},
         },
@@ -182,7 +183,7 @@ async def test_known_caller_picked_by_rule(ctx: Context, db: Db) -> None:
         await seed_campaign(ctx, "vip")
         vip = (await post_vapi(http, vapi_message("01-assistant-request.json"))).json()
     assert new["assistantId"] == "asst-sarah"
-    assert new["assistantOverrides"]["variableValues"]["customerName"] == "Lee"
+    assert new["assistantOverrides"]["variableValues"]["first_name"] == "Lee"
     assert new["assistantOverrides"]["metadata"]["lead_id"] == lead_id
     assert vip["assistantId"] == "asst-v"
 

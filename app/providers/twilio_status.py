@@ -1,4 +1,7 @@
-"""Twilio status callbacks → the outbox row's update (the providers issue's taxonomy).
+"""Twilio message statuses → the outbox row's update (the providers issue's taxonomy), for a
+status callback (app/webhooks/twilio.py) and for a Message resource read back by the
+reconciler of lost callbacks (app/campaigns/message_reconcile.py): one mapping, one
+function, one dedupe key (`twilio:<MessageSid>:<MessageStatus>`).
 
 - MessageStatus maps to the outbox vocabulary; `accepted`/`scheduled` only go to history;
 - 21610 (recipient sent STOP) → permanent, and the recipient is opted out of SMS;

@@ -1,0 +1,123 @@
+-- agents_calendar: the functions written by `nightshift db diff agents_calendar` from
+-- supabase/schemas/12_agents.sql (only this file's functions kept); the tables added by hand.
+-- Issue 18: pushed agent versions (Sarah, John) and the agents' external calendar bookings.
+
+create table agent_versions (
+  id                 bigint generated always as identity primary key,
+  agent              text not null check (agent ~ '^[a-z0-9][a-z0-9_-]*$'),
+  version            integer not null check (version > 0),
+  content_hash       text not null,
+  vapi_assistant_id  text not null,
+  vapi_version       text,
+  definition         jsonb not null,
+  note               text,
+  pushed_at          timestamptz not null,
+  unique (agent, version)
+);
+alter table agent_versions enable row level security;
+revoke all on agent_versions from public, anon, authenticated;
+grant all on agent_versions to service_role;
+
+-- A booking the agent made in an external calendar (Cal.com, GoHighLevel), by tool call:
+-- a retried tool call finds it instead of booking twice.
+create table calendar_bookings (
+  key             text primary key,
+  provider        text not null,
+  external_uid    text,
+  appointment_id  bigint references appointments (id) on delete set null,
+  status          text not null check (status in ('booked', 'failed', 'cancelled')),
+  starts_at       timestamptz not null,
+  error           text,
+  created_at      timestamptz not null,
+  updated_at      timestamptz not null
+);
+alter table calendar_bookings enable row level security;
+revoke all on calendar_bookings from public, anon, authenticated;
+grant all on calendar_bookings to service_role;
+
+-- public.agent_record_version(text,text,text,text,jsonb,text,timestamp with time zone)  (12_agents.sql:51)
+CREATE OR REPLACE FUNCTION public.agent_record_version(p_agent text, p_content_hash text, p_vapi_assistant_id text, p_vapi_version text, p_definition jsonb, p_note text, p_now timestamp with time zone)
+ RETURNS SETOF public.agent_versions
+ LANGUAGE plpgsql
+ SET search_path TO 'public'
+AS $function$
+declare
+  v_next integer;
+begin
+  perform pg_advisory_xact_lock(hashtext('agent_versions:' || p_agent));
+  select coalesce(max(a.version), 0) + 1 into v_next from agent_versions a where a.agent = p_agent;
+  return query
+    insert into agent_versions (agent, version, content_hash, vapi_assistant_id, vapi_version,
+                                definition, note, pushed_at)
+    values (p_agent, v_next, p_content_hash, p_vapi_assistant_id, p_vapi_version, p_definition,
+            p_note, p_now)
+    returning *;
+end
+$function$;
+revoke all on function public.agent_record_version(text,text,text,text,jsonb,text,timestamp with time zone) from public, anon, authenticated;
+grant execute on function public.agent_record_version(text,text,text,text,jsonb,text,timestamp with time zone) to service_role;
+
+-- public.agent_versions_of(text)  (12_agents.sql:72)
+CREATE OR REPLACE FUNCTION public.agent_versions_of(p_agent text)
+ RETURNS SETOF public.agent_versions
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public'
+AS $function$
+  select * from agent_versions a
+   where (p_agent is not null and a.agent = p_agent)
+      or (p_agent is null and a.version = (select max(b.version) from agent_versions b
+                                            where b.agent = a.agent))
+   order by a.agent, a.version desc;
+$function$;
+revoke all on function public.agent_versions_of(text) from public, anon, authenticated;
+grant execute on function public.agent_versions_of(text) to service_role;
+
+-- public.agent_vapi_id(text,text)  (12_agents.sql:84)
+CREATE OR REPLACE FUNCTION public.agent_vapi_id(p_agent text, p_campaign text)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public'
+AS $function$
+  select a.vapi_assistant_id from agent_versions a
+   where a.agent = coalesce(p_agent, (select c.definition->>'assistant' from campaigns c
+                                       where c.slug = p_campaign))
+   order by a.version desc
+   limit 1;
+$function$;
+revoke all on function public.agent_vapi_id(text,text) from public, anon, authenticated;
+grant execute on function public.agent_vapi_id(text,text) to service_role;
+
+-- public.calendar_booking_get(text)  (12_agents.sql:97)
+CREATE OR REPLACE FUNCTION public.calendar_booking_get(p_key text)
+ RETURNS SETOF public.calendar_bookings
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'public'
+AS $function$
+  select * from calendar_bookings where key = p_key;
+$function$;
+revoke all on function public.calendar_booking_get(text) from public, anon, authenticated;
+grant execute on function public.calendar_booking_get(text) to service_role;
+
+-- public.calendar_booking_put(text,text,text,bigint,text,timestamp with time zone,text,timestamp with time zone)  (12_agents.sql:103)
+CREATE OR REPLACE FUNCTION public.calendar_booking_put(p_key text, p_provider text, p_external_uid text, p_appointment_id bigint, p_status text, p_starts_at timestamp with time zone, p_error text, p_now timestamp with time zone)
+ RETURNS SETOF public.calendar_bookings
+ LANGUAGE sql
+ SET search_path TO 'public'
+AS $function$
+  insert into calendar_bookings as b (key, provider, external_uid, appointment_id, status,
+                                      starts_at, error, created_at, updated_at)
+  values (p_key, p_provider, p_external_uid, p_appointment_id, p_status, p_starts_at, p_error,
+          p_now, p_now)
+  on conflict (key) do update
+     set provider = excluded.provider,
+         external_uid = coalesce(excluded.external_uid, b.external_uid),
+         appointment_id = coalesce(excluded.appointment_id, b.appointment_id),
+         status = excluded.status, starts_at = excluded.starts_at, error = excluded.error,
+         updated_at = p_now
+  returning *;
+$function$;
+revoke all on function public.calendar_booking_put(text,text,text,bigint,text,timestamp with time zone,text,timestamp with time zone) from public, anon, authenticated;
+grant execute on function public.calendar_booking_put(text,text,text,bigint,text,timestamp with time zone,text,timestamp with time zone) to service_role;
