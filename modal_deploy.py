@@ -18,7 +18,8 @@ from app import jobs as registry
 ROOT = Path(__file__).resolve().parent
 PYTHON_VERSION = "3.11"
 SECRET_NAME = "nightshift-secrets"
-RUNTIME_ENV = {"NIGHTSHIFT_ENV": "production"}
+AGENTS_REMOTE = "/root/agents"  # the agents as code (agents/): push, training publish
+RUNTIME_ENV = {"NIGHTSHIFT_ENV": "production", "AGENTS_DIR": AGENTS_REMOTE}
 
 
 # pyproject.toml's runtime dependencies pinned with hashes (`make lock`; a test keeps it in
@@ -35,6 +36,8 @@ image = (
     # Modal: local sources last. Every file of the package, not only the .py files (Modal's
     # default): the console's Jinja2 templates (app/console/templates/) ship with it.
     .add_local_python_source("app", ignore=[])
+    # Sarah and John's definitions and knowledge: the growth job's AGENTS_AUTO_PUBLISH reads them.
+    .add_local_dir(ROOT / "agents", remote_path=AGENTS_REMOTE)
 )
 secrets = [modal.Secret.from_name(SECRET_NAME)]
 app = modal.App("nightshift", image=image, secrets=secrets)

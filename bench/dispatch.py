@@ -5,12 +5,18 @@ claim → gate → render → outbox rows → delivery claim → Twilio adapter 
 through the code production runs: the `drip` job's entry, the real Twilio adapter (its rate
 limiter, retry policy and httpx client), its limit raised the way a deployment raises it
 (TWILIO_RATE_PER_SECOND_PER_SENDER, `--rate`), which also sizes the delivery's claims. Only
-the network is missing: respx, in place of httpx's transport, answers each Twilio request
-in-process, at once. Beside it, the database's own ceiling: the same number of outbox rows
-written by one `INSERT ... SELECT`. Prints one row per size.
+the network is missing: a stand-in in place of httpx's transport (where respx patches, at a
+third of its cost per request) answers each Twilio request in-process, at once, with the
+201 body Twilio returns. The leads are seeded as `nightshift leads import` writes them (the
+first name a greeting uses in attributes) with sms consent on record. Beside it, the
+database's own ceiling: the same number of outbox rows written by one `INSERT ... SELECT`.
+Prints one row per size.
 
     .venv/bin/python bench/dispatch.py [--sizes 10000,100000,1000000] [--due 10000]
-                                       [--rate 100000]
+                                       [--rate 100000] [--peer]
+
+--peer: then the same number of jobs consumed by nightshift's claim + settle and by pgqueuer's
+dequeue + ack on the same database (bench/dispatch_peer.py).
 
 Not a test: it prints measured figures (see bench/RESULTS.md).
 """
@@ -23,12 +29,15 @@ import itertools
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 import psycopg
-import respx
+from dispatch_peer import measure_peer, report
 from psycopg import conninfo, sql
 
 from app.campaigns import drip
@@ -56,14 +65,17 @@ steps:
 """
 
 SEED = """
-insert into leads (name, phone, email, state, timezone, source)
-select 'Lead ' || g, '+1212' || lpad(g::text, 7, '0'), null, 'NY', 'America/New_York', 'bench'
+insert into leads (name, phone, email, state, timezone, source, attributes)
+select 'Lead ' || g, '+1212' || lpad(g::text, 7, '0'), null, 'NY', 'America/New_York', 'bench',
+       '{"first_name": "Lead"}'
   from generate_series(1, %(n)s) g;
 insert into enrollments (campaign_id, lead_id, next_run_at, enrolled_at)
 select %(campaign)s, l.id,
        case when l.id <= %(due)s then %(now)s::timestamptz
             else %(now)s::timestamptz + interval '30 days' end, %(now)s
   from leads l;
+insert into consents (lead_id, channel, granted_at, source, consent_text)
+select l.id, 'sms', %(now)s, 'web_form', 'Yes, text me about my quote.' from leads l;
 analyze;
 """
 
@@ -148,7 +160,7 @@ def twilio_accepts(request: httpx.Request) -> httpx.Response:
     """Twilio's 201 for a created message (the fields its API returns), at once."""
     form = dict(httpx.QueryParams(request.content.decode()))
     sid = f"SM{next(SENT):032x}"
-    return httpx.Response(201, json={
+    return httpx.Response(201, headers=JSON, content=orjson.dumps({
         "account_sid": TWILIO_SID, "api_version": "2010-04-01", "body": form["Body"],
         "date_created": "Tue, 24 Nov 2026 20:00:00 +0000", "date_sent": None,
         "date_updated": "Tue, 24 Nov 2026 20:00:00 +0000", "direction": "outbound-api",
@@ -156,11 +168,35 @@ def twilio_accepts(request: httpx.Request) -> httpx.Response:
         "messaging_service_sid": None, "num_media": "0", "num_segments": "1", "price": None,
         "price_unit": "USD", "sid": sid, "status": "queued", "to": form["To"],
         "uri": f"/2010-04-01/Accounts/{TWILIO_SID}/Messages/{sid}.json",
-    })  # fmt: skip
+    }))  # fmt: skip
+
+
+JSON = {"content-type": "application/json; charset=utf-8"}
+
+
+@contextmanager
+def twilio_stand_in() -> Iterator[list[int]]:
+    """httpx's transport answers `POST Messages.json` with `twilio_accepts` (any other request
+    fails the run, as respx's assert_all_mocked); yields [requests answered]."""
+    answered = [0]
+    original = httpx.AsyncHTTPTransport.handle_async_request
+
+    async def handle(_self: Any, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST" or str(request.url) != MESSAGES_URL:
+            raise AssertionError(f"unexpected request {request.method} {request.url}")
+        answered[0] += 1
+        return twilio_accepts(request)
+
+    httpx.AsyncHTTPTransport.handle_async_request = handle  # type: ignore[method-assign]
+    try:
+        yield answered
+    finally:
+        httpx.AsyncHTTPTransport.handle_async_request = original  # type: ignore[method-assign]
 
 
 async def measure(dsn: str, size: int, due: int, rate: float) -> tuple[float, float, int, int]:
-    """(engine seconds, baseline seconds, steps sent, SMS claim chunk) for one table size."""
+    """(engine seconds, baseline seconds, steps sent, SMS claim chunk) for one table size;
+    afterwards the same `due` steps are due again (for `--peer`)."""
     settings = deployment(rate)
     clock = ShiftedClock(NOW)
     transport = await PostgresTransport(dsn, max_size=4).open()
@@ -173,12 +209,12 @@ async def measure(dsn: str, size: int, due: int, rate: float) -> tuple[float, fl
                     conn.execute(statement.encode(), params)
         time_phases(ctx)
         chunk = ctx.providers.delivery.claim_chunk("sms")
-        # using="httpx": only httpx's transport (connection pool, network) is replaced
-        with respx.mock(using="httpx", assert_all_mocked=True) as twilio:
-            twilio.post(MESSAGES_URL).mock(side_effect=twilio_accepts)
+        # only httpx's transport (connection pool, network) is replaced
+        with twilio_stand_in() as answered:
             started = time.perf_counter()
             counts = await drip.run(drip_deps(ctx))
             engine = time.perf_counter() - started
+        assert answered[0] == counts.get("advance", 0), (answered, counts)
     await transport.close()
     with psycopg.connect(dsn, autocommit=True) as conn:
         # the same rows the engine sent, due again (lead ids 1..due were the due ones)
@@ -189,7 +225,7 @@ async def measure(dsn: str, size: int, due: int, rate: float) -> tuple[float, fl
     return engine, baseline, counts.get("advance", 0), chunk
 
 
-async def main(sizes: list[int], due: int, rate: float) -> None:
+async def main(sizes: list[int], due: int, rate: float, peer: bool = False) -> None:
     logs.configure("WARNING")
     data_dir = tempfile.mkdtemp(prefix="nightshift-bench-")
     server = start_embedded(data_dir)
@@ -220,6 +256,8 @@ async def main(sizes: list[int], due: int, rate: float) -> None:
             print(f"{'':>10} claim chunk {chunk:,} texts: {calls} claim call(s) per {BATCH} steps")
             checks = PHASE_CALLS.get("last-moment check", 0)
             print(f"{'':>10} last-moment checks: {checks:,} round trip(s) for {sent:,} sends")
+            if peer:
+                print(report(await measure_peer(dsn, due, BATCH, NOW), BATCH))
     finally:
         server.cleanup()
         shutil.rmtree(data_dir, ignore_errors=True)  # ~400 MB of data per run otherwise
@@ -233,5 +271,8 @@ if __name__ == "__main__":
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=100_000.0,
                         help="TWILIO_RATE_PER_SECOND_PER_SENDER (default 100000)")  # fmt: skip
+    parser.add_argument("--peer", action="store_true",
+                        help="claim + settle beside pgqueuer's dequeue + ack")  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(main([int(s) for s in args.sizes.split(",")], args.due, args.rate))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    asyncio.run(main(sizes, args.due, args.rate, args.peer))

@@ -15,7 +15,12 @@ write to the last byte of its response (status line, headers, Content-Length bod
 first `--warmup` requests (fresh bodies too, not counted) let the server open its database
 pool before the measured run.
 
-    .venv/bin/python bench/webhook_ingest.py [--requests 3000] [--concurrency 32]
+The ceiling, in the same run: a bare ASGI app (reads the body, answers 200 `{}`) under the
+same uvicorn, same worker count, same load generator and the same requests. It is measured
+just before and just after the app (the host drifts), and the app's rate is printed as a
+share of the two runs' mean: what the app costs beyond HTTP itself.
+
+    .venv/bin/python bench/webhook_ingest.py [--requests 3000] [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ KINDS = {
     "end-of-call-report": "05-end-of-call-report-completed-booked.json",
     "assistant-request": "01-assistant-request.json",
 }
+# Verified, parsed and answered `{}` with no database call: the app's own cost (HTTP, the
+# body limit, the Vapi credential, orjson, routing) without the store
+NO_STORE = {"transcript": "10-transcript-final.json"}
 Request = tuple[str, bytes]  # (message type, the whole HTTP request)
 
 
@@ -57,6 +65,29 @@ def free_port() -> int:
         return port
 
 
+BARE_APP = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:  # the body is read, as the app reads it
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"{}"})
+"""
+
+
+def start_bare(port: int) -> subprocess.Popen[bytes]:
+    """The ceiling: a bare ASGI app under the same uvicorn settings as `start_server`."""
+    code = (
+        f"{BARE_APP}\nimport uvicorn; uvicorn.run(app, host='127.0.0.1', port={port}, "
+        "log_level='warning', access_log=False)"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], cwd=tempfile.gettempdir())
+
+
 def start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
     """uvicorn serving the app in its own process (uvloop + httptools when installed)."""
     env = {
@@ -65,6 +96,9 @@ def start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
         "VAPI_WEBHOOK_SECRET": SECRET,
         "VAPI_ASSISTANT_ID": "asst-bench",
         "LOG_LEVEL": "WARNING",
+        # no provider credentials: sends (a rescue text after a report) are stored as dry runs;
+        # the ingest path itself (verify, parse, store, apply) is production's
+        "NIGHTSHIFT_DRY_RUN": "1",
         "PYTHONPATH": str(ROOT),
     }
     code = (
@@ -86,11 +120,11 @@ def http_request(port: int, payload: bytes) -> bytes:
     return head.encode() + payload
 
 
-def requests(port: int, total: int) -> list[Request]:
-    """`total` requests cycling through the kinds, each with a fresh call id (nothing is
-    deduplicated), serialised before the clock starts."""
-    messages = {k: json.loads((FIXTURES / f).read_text())["message"] for k, f in KINDS.items()}
-    kinds = list(KINDS)
+def requests(port: int, total: int, chosen: dict[str, str] = KINDS) -> list[Request]:
+    """`total` requests cycling through the `chosen` kinds, each with a fresh call id
+    (nothing is deduplicated), serialised before the clock starts."""
+    messages = {k: json.loads((FIXTURES / f).read_text())["message"] for k, f in chosen.items()}
+    kinds = list(chosen)
     out: list[Request] = []
     for i in range(total):
         kind = kinds[i % len(kinds)]
@@ -99,10 +133,10 @@ def requests(port: int, total: int) -> list[Request]:
     return out
 
 
-def wait_ready(port: int) -> None:
+def wait_ready(port: int, path: str = "/healthz") -> None:
     for _ in range(300):  # bounded: about 60 s
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
                 if r.status == 200:
                     return
         except (OSError, urllib.error.URLError):
@@ -159,14 +193,21 @@ async def load(
     return time.perf_counter() - started
 
 
+Measured = tuple[float, dict[str, list[float]]]  # (elapsed s, latencies by message type)
+
+
 def run(
-    port: int, total: int, concurrency: int, warmup: int
-) -> tuple[float, dict[str, list[float]]]:
-    measured, warm = requests(port, total), requests(port, warmup)
-    latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(load(port, warm, concurrency, None))
-        return runner.run(load(port, measured, concurrency, latencies)), latencies
+    runner: asyncio.Runner,
+    port: int,
+    total: int,
+    concurrency: int,
+    warmup: int,
+    chosen: dict[str, str] = KINDS,
+) -> Measured:
+    measured, warm = requests(port, total, chosen), requests(port, warmup, chosen)
+    latencies: dict[str, list[float]] = {kind: [] for kind in chosen}
+    runner.run(load(port, warm, concurrency, None))
+    return runner.run(load(port, measured, concurrency, latencies)), latencies
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -185,22 +226,53 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=300, help="requests sent first, not counted")
     args = parser.parse_args()
     server = start_embedded(tempfile.mkdtemp(prefix="nightshift-ingest-"))
     migrate(server.get_uri())
-    port = free_port()
-    app = start_server(server.get_uri(), port)
+    port, bare_port = free_port(), free_port()
+    app, bare = start_server(server.get_uri(), port), start_bare(bare_port)
+    shape = (args.requests, args.concurrency, args.warmup)
     try:
         wait_ready(port)
-        elapsed, latencies = run(port, args.requests, args.concurrency, args.warmup)
+        wait_ready(bare_port, "/")
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            before = run(runner, bare_port, *shape)
+            elapsed, latencies = run(runner, port, *shape)
+            no_store = run(runner, port, *shape, NO_STORE)
+            after = run(runner, bare_port, *shape)
     finally:
-        app.terminate()
-        app.wait(timeout=30)
+        for process in (app, bare):
+            process.terminate()
+            process.wait(timeout=30)
         server.cleanup()
-    rate = args.requests / elapsed
-    print(f"{args.requests} requests, concurrency {args.concurrency}: {rate:.0f} req/s")
+    report(args.requests, args.concurrency, elapsed, latencies, before, after, no_store)
+
+
+def report(
+    total: int,
+    concurrency: int,
+    elapsed: float,
+    latencies: dict[str, list[float]],
+    before: Measured,
+    after: Measured,
+    no_store: Measured,
+) -> None:
+    rate = total / elapsed
+    bare_rates = [total / before[0], total / after[0]]
+    bare_rate = statistics.fmean(bare_rates)
+    print(f"{total} requests, concurrency {concurrency}: {rate:.0f} req/s")
+    print(
+        f"bare ASGI endpoint, same server and load: {bare_rates[0]:.0f} req/s before, "
+        f"{bare_rates[1]:.0f} after (p99 {all_p99(before):.1f} / {all_p99(after):.1f} ms); "
+        f"the app at {rate / bare_rate:.2f} of it"
+    )
+    print(
+        f"the app on Vapi transcripts (verified, parsed, no database call): "
+        f"{total / no_store[0]:.0f} req/s ({total / no_store[0] / bare_rate:.2f} of bare), "
+        f"p99 {all_p99(no_store):.1f} ms"
+    )
     busy = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"(load average after the run: {busy}; the machine's other work shares the cores)")
     print(f"{'message type':<20} {'n':>6} {'p50 ms':>8} {'p99 ms':>8}")
@@ -210,6 +282,10 @@ def main() -> None:
     print(
         f"{'all':<20} {len(everything):>6} {pct(everything, 50):>8.1f} {pct(everything, 99):>8.1f}"
     )
+
+
+def all_p99(measured: Measured) -> float:
+    return pct([v for values in measured[1].values() for v in values], 99)
 
 
 if __name__ == "__main__":

@@ -76,9 +76,18 @@ def test_image_installs_the_hashed_lock_and_nothing_else() -> None:
 def test_the_deployed_image_runs_in_production_mode() -> None:
     """Set in the image, not only in the secret: a secret without NIGHTSHIFT_ENV must not turn
     the deployment into a dry run that marks real customers' messages done."""
-    assert modal_deploy.RUNTIME_ENV == {"NIGHTSHIFT_ENV": "production"}
+    assert modal_deploy.RUNTIME_ENV["NIGHTSHIFT_ENV"] == "production"
     source = (ROOT / "modal_deploy.py").read_text()
     assert ".env(RUNTIME_ENV)" in source.split("image = (", 1)[1].split("\n)\n", 1)[0]
+
+
+def test_the_image_ships_the_agents_folder_where_settings_look_for_it() -> None:
+    """The growth job publishes training knowledge from the agents' definitions (agents/):
+    without the folder in the image every AGENTS_AUTO_PUBLISH run would fail."""
+    image_block = (ROOT / "modal_deploy.py").read_text().split("image = (", 1)[1]
+    assert '.add_local_dir(ROOT / "agents", remote_path=AGENTS_REMOTE)' in image_block
+    assert modal_deploy.RUNTIME_ENV["AGENTS_DIR"] == modal_deploy.AGENTS_REMOTE
+    assert (ROOT / "agents" / "sarah.yaml").is_file()
 
 
 # --- requirements.lock: the Modal image's pins, in step with pyproject.toml -----------------

@@ -73,8 +73,10 @@ async def dry_run(agent: Agent, deps: AgentDeps) -> list[str]:
     return lines
 
 
-async def push(agent: Agent, deps: AgentDeps, api: VapiAssistantsApi) -> tuple[str, list[str]]:
-    """Push one agent; (a one-line summary, warnings)."""
+async def push(
+    agent: Agent, deps: AgentDeps, api: VapiAssistantsApi, note: str = "push"
+) -> tuple[str, list[str]]:
+    """Push one agent; (a one-line summary, warnings). `note` is recorded with the version."""
     if deps.repo is None:
         raise AgentCommandError("push records each version in the database: configure one")
     digest = content_hash(agent, deps.target)
@@ -83,7 +85,7 @@ async def push(agent: Agent, deps: AgentDeps, api: VapiAssistantsApi) -> tuple[s
         return f"{agent.key}: unchanged (version {latest.version})", []
     plan = plan_push(agent, deps.target, await _state(agent, deps, api))
     pushed = await run_plan(plan, api)
-    version = await _record(agent.key, digest, pushed, deps, note="push")
+    version = await _record(agent.key, digest, pushed, deps, note=note)
     return (
         f"{agent.key}: version {version.version} pushed, assistant "
         f"{version.vapi_assistant_id}, {len(plan.steps)} request(s)"

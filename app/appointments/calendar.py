@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 
 from app.alerts import Alerts
-from app.appointments.desk import BookingDesk, BookingRequest, Refused
+from app.appointments.desk import BookingDesk, BookingRequest, Refused, availability_answer
 from app.db.agents import AgentRepository
 from app.db.errors import DatabaseError
 from app.providers.calendars import Calendar, CalendarBookingIn
@@ -64,11 +64,7 @@ class CalendarDesk:
         return [s.astimezone(zone) for s in found if s > now and s + length <= end]
 
     async def availability(self, day: date, at: time | None) -> dict[str, Any]:
-        slots = [s.strftime("%H:%M") for s in await self.free_slots(day)]
-        result: dict[str, Any] = {"date": day.isoformat(), "available": slots}
-        if at is not None:
-            result["requestedTimeAvailable"] = at.strftime("%H:%M") in slots
-        return result
+        return availability_answer(day, at, await self.free_slots(day))
 
     async def book(self, request: BookingRequest) -> dict[str, Any]:
         if self.calendar is None:

@@ -77,11 +77,7 @@ class BookingDesk:
         return slots
 
     async def availability(self, day: date, at: time | None) -> dict[str, Any]:
-        slots = [s.strftime("%H:%M") for s in await self.free_slots(day)]
-        result: dict[str, Any] = {"date": day.isoformat(), "available": slots}
-        if at is not None:
-            result["requestedTimeAvailable"] = at.strftime("%H:%M") in slots
-        return result
+        return availability_answer(day, at, await self.free_slots(day))
 
     def _window(self, day: date, at: time) -> tuple[datetime, datetime]:
         opens, closes = self._opening()
@@ -120,3 +116,13 @@ class BookingDesk:
         local = start.astimezone(self.zone)
         return {"status": "booked", "appointmentId": result.appointment_id,
                 "date": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M")}  # fmt: skip
+
+
+def availability_answer(day: date, at: time | None, free: list[datetime]) -> dict[str, Any]:
+    """The `checkAvailability` tool's answer: the day's free start times (HH:MM, local) and,
+    when the caller asked for a time, whether that one is free."""
+    slots = [s.strftime("%H:%M") for s in free]
+    result: dict[str, Any] = {"date": day.isoformat(), "available": slots}
+    if at is not None:
+        result["requestedTimeAvailable"] = at.strftime("%H:%M") in slots
+    return result

@@ -9,6 +9,9 @@ Contract:
 - `build_digest(repo, now, settings, day)`: the numbers of one local day [00:00, 24:00) (DST-safe) —
   leads, messages by channel, replies, calls by outcome, bookings, no-shows, opt-outs, hot
   leads to call, job health, alerts fired/resolved, top failure patterns — as text and html;
+  given the scoring repository, also the connected calls' quality of the 7 days to the end
+  of that day against the 7 before (`quality_weekly`: average, count, how many below
+  CALL_QUALITY_REVIEW_BELOW), the figures behind the growth run's `call_quality_drop` alert;
 - `nightshift digest --preview` prints the text and sends nothing.
 """
 
@@ -27,6 +30,7 @@ from app.core.clock import Clock
 from app.core.settings import Settings
 from app.db.appointments import AppointmentRepository
 from app.db.outbox import MessageIn
+from app.db.scoring import ScoringRepository
 from app.providers.delivery import OutboxDelivery
 
 log = structlog.get_logger(__name__)
@@ -51,6 +55,22 @@ def _pairs(values: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(values.items())) or "none"
 
 
+def quality_line(q: dict[str, Any]) -> str:
+    """The digest's call-quality line from `numbers["call_quality"]` (a QualityWeek and
+    `below`, the review level)."""
+    head = "Call quality (connected calls, 7 days)"
+    if not q["week_calls"] or q["week_avg"] is None:
+        return f"{head}: none scored"
+    line = (f"{head}: {q['week_avg']:.0f} average over {q['week_calls']} call(s), "
+            f"{q['week_low']} below {q['below']}")  # fmt: skip
+    if not q["previous_calls"] or q["previous_avg"] is None:
+        return f"{line}; none the week before"
+    change = q["week_avg"] - q["previous_avg"]
+    trend = f"{'up' if change > 0 else 'down'} {abs(change):.0f}" if round(change) else "level"
+    return (f"{line}; week before {q['previous_avg']:.0f} over {q['previous_calls']} "
+            f"call(s) ({trend})")  # fmt: skip
+
+
 def render_text(business: str, day: date, n: dict[str, Any]) -> str:
     calls = n["calls"]
     lines = [
@@ -60,6 +80,7 @@ def render_text(business: str, day: date, n: dict[str, Any]) -> str:
         f"Replies: {n['replies']}",
         f"Calls: {sum(calls.values())} ({_pairs(calls)})",
         f"Bookings: {n['bookings']}   No-shows: {n['no_shows']}   Opt-outs: {n['opt_outs']}",
+        *([quality_line(n["call_quality"])] if n.get("call_quality") else []),
         "", "Hot leads to call:",
         *([f"  - {h['name'] or 'lead ' + str(h['id'])} {h['phone'] or ''} score {h['score']}"
            for h in n["hot_leads"]] or ["  none"]),
@@ -76,15 +97,25 @@ def render_text(business: str, day: date, n: dict[str, Any]) -> str:
 
 
 async def build_digest(
-    repo: AppointmentRepository, now: datetime, settings: Settings, day: date | str | None = None
+    repo: AppointmentRepository,
+    now: datetime,
+    settings: Settings,
+    day: date | str | None = None,
+    *,
+    scoring: ScoringRepository | None = None,
 ) -> Digest:
-    """The digest of local `day` (default: the day before `now` in BUSINESS_TIMEZONE)."""
+    """The digest of local `day` (default: the day before `now` in BUSINESS_TIMEZONE);
+    with `scoring`, the call quality of the week ending with that day too."""
     zone = ZoneInfo(settings.business_timezone)
     if isinstance(day, str):
         day = date.fromisoformat(day)
     day = day or now.astimezone(zone).date() - timedelta(days=1)
     start, end = day_window(day, zone)
     numbers = await repo.digest_numbers(start, end, now)
+    if scoring is not None:
+        below = settings.call_quality_review_below
+        week = await scoring.quality_week(below, min(end, now))
+        numbers["call_quality"] = {**week.model_dump(), "below": below}
     subject = f"{settings.business_name}: digest for {day:%a %b %-d}"
     return Digest(day, numbers, subject, render_text(settings.business_name, day, numbers))
 
@@ -128,9 +159,11 @@ async def maybe_send_digest(
     delivery: OutboxDelivery,
     *,
     email_provider: str,
+    scoring: ScoringRepository | None = None,
 ) -> bool:
     """Send yesterday's digest if it is past DIGEST_HOUR locally and not sent yet; its
-    outbox rows are written for `email_provider` (the email sender's name)."""
+    outbox rows are written for `email_provider` (the email sender's name); `scoring`:
+    where the call quality is read (None: the digest has no call-quality line)."""
     local = clock.now().astimezone(ZoneInfo(settings.business_timezone))
     if local.hour < settings.digest_hour:
         return False
@@ -141,7 +174,7 @@ async def maybe_send_digest(
     if not to:
         log.warning("daily digest not sent: set OPERATOR_EMAILS or ONCALL_EMAILS")
         return False
-    digest = await build_digest(repo, clock.now(), settings, day)
+    digest = await build_digest(repo, clock.now(), settings, day, scoring=scoring)
     ids = await send_digest(
         repo, delivery, digest, email_provider=email_provider, to=to, now=clock.now()
     )

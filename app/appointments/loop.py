@@ -4,7 +4,8 @@ Each tick: (1) plans the messages of every new or rescheduled appointment versio
 (app/appointments/schedule.py) in one batch; (2) claims the due ones under a lease
 (`FOR UPDATE SKIP LOCKED`: two overlapping runs never take the same row), renders them and
 queues them in the outbox in one batch — a no-show is marked in that same transaction;
-(3) delivers each queued message through the providers. Every message is keyed per
+(3) delivers each queued message through the providers. A tick with nothing to plan reads
+and claims in one round trip (`appointments_next`). Every message is keyed per
 appointment version, kind and channel, so nothing is ever sent twice. A text due at a
 moment the compliance gate refuses (a late run past the window, an opt-out) is skipped.
 Every function takes `AppointmentDeps`, the loop's collaborators, built by its caller (the
@@ -24,7 +25,7 @@ from app.appointments.schedule import lead_facts, plan
 from app.compliance.gate import evaluate
 from app.core.clock import Clock
 from app.core.settings import Settings
-from app.db.appointments import AppointmentRepository, DueReminder
+from app.db.appointments import Appointment, AppointmentRepository, DueReminder
 from app.db.outbox import MessageIn
 from app.providers.delivery import OutboxDelivery
 
@@ -47,11 +48,13 @@ class AppointmentDeps:
     holder: str
 
 
-async def plan_pending(deps: AppointmentDeps) -> int:
-    """Plan every unplanned appointment version; how many planned sends were stored (an
-    overlapping run planning the same version stores nothing: the rows are unique)."""
+async def plan_pending(deps: AppointmentDeps, pending: list[Appointment] | None = None) -> int:
+    """Plan every unplanned appointment version (`pending`: as the tick read them, else read
+    here); how many planned sends were stored (an overlapping run planning the same version
+    stores nothing: the rows are unique)."""
     now, s = deps.clock.now(), deps.settings
-    pending = await deps.repo.to_schedule(now, BATCH)
+    if pending is None:
+        pending = await deps.repo.to_schedule(now, BATCH)
     if not pending:
         return 0
     grace = timedelta(minutes=s.no_show_grace_minutes)
@@ -72,10 +75,12 @@ def _skip_reason(deps: AppointmentDeps, due: DueReminder) -> str | None:
     return None
 
 
-async def send_due(deps: AppointmentDeps) -> dict[str, int]:
-    """Claim, render, queue and deliver the due messages (one batch)."""
+async def send_due(deps: AppointmentDeps, due: list[DueReminder] | None = None) -> dict[str, int]:
+    """Claim (unless the tick has: `due`), render, queue and deliver the due messages (one
+    batch)."""
     now = deps.clock.now()
-    due = await deps.repo.claim_due(deps.holder, now, BATCH, LEASE_SECONDS)
+    if due is None:
+        due = await deps.repo.claim_due(deps.holder, now, BATCH, LEASE_SECONDS)
     messages: dict[int, MessageIn] = {}
     skips: dict[int, str] = {}
     for item in due:
@@ -98,9 +103,11 @@ async def send_due(deps: AppointmentDeps) -> dict[str, int]:
 
 
 async def tick(deps: AppointmentDeps) -> dict[str, int]:
-    """Plan, then send what is due: the whole loop once."""
-    planned = await plan_pending(deps)
-    return {"planned": planned, **await send_due(deps)}
+    """Plan, then send what is due: the whole loop once. A quiet tick (nothing to plan)
+    reads and claims in one round trip (`next_work`)."""
+    work = await deps.repo.next_work(deps.holder, deps.clock.now(), BATCH, LEASE_SECONDS)
+    planned = await plan_pending(deps, work.pending) if work.pending else 0
+    return {"planned": planned, **await send_due(deps, work.due)}
 
 
 async def run(deps: AppointmentDeps) -> dict[str, Any]:

@@ -55,22 +55,22 @@ def report_key(vapi_call_id: str) -> str:
 
 
 async def apply_report(
-    deps: ReportDeps, message: dict[str, Any], payload: dict[str, Any]
+    deps: ReportDeps, message: dict[str, Any], payload: dict[str, Any], *, prefix: str = ""
 ) -> AppliedReport | None:
     """Apply one end-of-call-report `message` (`payload` is what is stored); None when it
-    names no call."""
+    names no call. `prefix` goes before every dedupe key (a replay: `replay:`)."""
     fields = report_fields(message)
     if not fields["vapi_call_id"]:
         log.warning("end-of-call-report without a call id: ignored")
         return None
     now = deps.clock.now()
     result = await deps.webhooks.apply_vapi_report(
-        report_key(fields["vapi_call_id"]), payload, fields, now
+        prefix + report_key(fields["vapi_call_id"]), payload, fields, now
     )
     if result.duplicate:
         return AppliedReport(result)
     try:
-        await apply_transcript(deps.webhooks, message, now)
+        await apply_transcript(deps.webhooks, message, now, prefix=prefix)
     except Exception as exc:
         log.error("transcript opt-out not applied", call_id=fields["vapi_call_id"],
                   error=type(exc).__name__)  # fmt: skip
@@ -119,17 +119,19 @@ def transcript_revocation(message: dict[str, Any]) -> tuple[tuple[Channel, ...],
     return (tuple(sorted(channels)), "; ".join(reasons)[:500]) if channels else None
 
 
-async def apply_transcript(repo: WebhookRepository, message: dict[str, Any], now: datetime) -> None:
+async def apply_transcript(
+    repo: WebhookRepository, message: dict[str, Any], now: datetime, *, prefix: str = ""
+) -> None:
     """The end-of-call fallback: a revocation in the customer's words opts the lead out
-    (stored under `vapi:<call id>:transcript-opt-out`)."""
+    (stored under `<prefix>vapi:<call id>:transcript-opt-out`, with the call's identity)."""
     found = transcript_revocation(message)
     identity = call_identity(message)
     if found is None or not identity["vapi_call_id"]:
         return
     channels, reason = found
     await repo.apply_vapi_opt_out(
-        f"vapi:{identity['vapi_call_id']}:transcript-opt-out", "transcript",
-        {"reason": reason}, identity, channels, reason, now,
+        f"{prefix}vapi:{identity['vapi_call_id']}:transcript-opt-out", "transcript",
+        {"reason": reason, "call": identity}, identity, channels, reason, now,
     )  # fmt: skip
     log.info("opt-out heard in a call transcript", call_id=identity["vapi_call_id"],
              channels=list(channels))  # fmt: skip

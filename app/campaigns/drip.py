@@ -132,17 +132,28 @@ async def _deliver_all(
     for channel, ids in by_channel.items():
         chunk = delivery.claim_chunk(channel)
         send = delivery.deliver_messages(ids, concurrency=concurrency, chunk=chunk)
-        out.update(await _guarded(send, len(ids)))
+        out.update(await _guarded(send, ids, channel, delivery))
     return out
 
 
-async def _guarded(send: Awaitable[dict[int, Delivery]], n: int) -> dict[int, Delivery]:
+async def _guarded(
+    send: Awaitable[dict[int, Delivery]], ids: list[int], channel: str, delivery: OutboxDelivery
+) -> dict[int, Delivery]:
     """What a batch delivery returned; nothing when it crashed (e.g. the database dropped
-    mid-batch): no step is lost, each is rescheduled and its outbox row reconciled later."""
+    mid-batch): no step is lost, each is rescheduled and its outbox row reconciled later.
+    The crash reaches system_logs (source `drip:delivery`, code the exception's type)."""
     try:
         return await send
-    except Exception:
-        log.exception("batch delivery failed", messages=n)
+    except Exception as exc:
+        log.exception("batch delivery failed", messages=len(ids))
+        if delivery.failures is not None:  # never raises (app/db/failures.py)
+            failure = Failure(
+                "drip:delivery", type(exc).__name__,
+                f"batch delivery failed ({len(ids)} {channel} message(s) rescheduled): {exc}",
+                key=f"outbox:{ids[0]}" if len(ids) == 1 else f"outbox:{ids[0]}..{ids[-1]}",
+                context={"channel": channel, "messages": len(ids)},
+            )  # fmt: skip
+            await delivery.failures.record(failure, delivery.clock.now())
         return {}
 
 

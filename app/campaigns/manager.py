@@ -131,6 +131,15 @@ async def _timing(deps: ManagerDeps) -> TimingModel:
     return await load_configured_timing(deps.repos.scoring, deps.clock.now(), deps.settings)
 
 
+# What a placement's outcome counts as; anything else (a provider failure) is calls_failed.
+# A call refused at its claim (no ai_voice consent on record, the lead held for a human) or
+# cancelled by a do-not-call is not a failure to place: each has its own count.
+CALL_COUNTS = {
+    "sent": "calls_placed", "done": "calls_placed", "refused": "calls_refused",
+    "suppressed": "calls_suppressed", "busy": "calls_waiting",
+}  # fmt: skip
+
+
 async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, int]:
     """Place waiting calls in the queue's order (`_ordered`) while Vapi has free concurrency;
     each placed call records its score and how it was picked. A call of a campaign
@@ -142,7 +151,8 @@ async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, 
     fetch = max(limit * CANDIDATES_PER_SLOT, QUEUE_CANDIDATES)
     queue, in_flight = await deps.repos.manager.call_queue(fetch, now, _candidates(deps))
     slots = max(0, limit - in_flight)
-    counts = {"calls_placed": 0, "calls_waiting": 0, "calls_failed": 0, "calls_scheduled": 0}
+    counts = dict.fromkeys(("calls_placed", "calls_waiting", "calls_failed", "calls_refused",
+                            "calls_suppressed", "calls_scheduled"), 0)  # fmt: skip
     today = await deps.repos.manager.calls_placed_today(now) if slots and queue else {}
     open_calls = [call for call in queue if not _capped(call, today)]
     counts["calls_waiting"] += len(queue) - len(open_calls)
@@ -176,7 +186,7 @@ async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, 
             continue
         placed = delivery.outcome in ("sent", "done")
         called.add(lead_id)
-        counts["calls_placed" if placed else "calls_failed"] += 1
+        counts[CALL_COUNTS.get(delivery.outcome, "calls_failed")] += 1
         slots -= placed
         if placed:
             placed_order.append(ranked)

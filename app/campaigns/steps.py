@@ -190,7 +190,9 @@ def _payload(
     def track(url: str) -> str:
         if url == unsubscribe:  # the unsubscribe link is never wrapped in a tracked link
             return url
-        return click_url(settings, ClickToken(url, lead.id, None, step.campaign.id))
+        # the outbox key names this message: a click counts for its A/B variant
+        link = ClickToken(url, lead.id, None, step.campaign.id, outbox_key(step))
+        return click_url(settings, link)
 
     html = rewrite_links(render(variant["html"], values, html=True), track)
     payload = {

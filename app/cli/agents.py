@@ -1,9 +1,11 @@
-"""`nightshift agents show | diff | push [--dry-run] | rollback NAME VERSION` (docs/agents.md).
+"""`nightshift agents show | diff | push [--dry-run] | rollback NAME VERSION |
+publish-knowledge [--dry-run]` (docs/agents.md).
 
 Registered in app/cli/main.py as `cli.add_typer(agents_cli, name="agents")`. The agents are
 read from AGENTS_DIR (default `agents/`); NAME is a file stem (sarah, john), none = all.
 Exit codes: 0 done (diff: also when it shows differences), 1 a Vapi request failed, 2 bad
-definitions, configuration or arguments.
+definitions, configuration or arguments. push, diff and publish-knowledge carry the latest
+published training build in every agent's knowledge (app.agents.training.with_training).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import typer
 from app.agents.definition import Agent, AgentError, load_agents
 from app.agents.render import Target, assistant_body, content_hash, redacted
 from app.agents.service import AgentCommandError, AgentDeps, diff, dry_run, push, rollback
+from app.agents.training import publish, with_training
 from app.cli.support import with_context
 from app.core.settings import Settings, get_settings
 from app.jobs.bootstrap import Context
@@ -44,6 +47,12 @@ def _chosen(settings: Settings, name: str | None) -> list[Agent]:
     if name not in agents:
         raise _fail(f"no agent {name!r} (known: {', '.join(agents) or 'none'})")
     return [agents[name]]
+
+
+async def _trained(ctx: Context, agents: list[Agent]) -> list[Agent]:
+    """The agents with the published training documents in their knowledge."""
+    build = await ctx.repos.agents.published_training()
+    return [with_training(a, build) for a in agents]
 
 
 def _target(settings: Settings) -> Target:
@@ -105,7 +114,7 @@ def diff_(name: str | None = NAME) -> None:
 
     async def work(ctx: Context) -> list[str]:
         api, lines = _api(ctx), []
-        for agent in agents:
+        for agent in await _trained(ctx, agents):
             found = await diff(agent, _deps(ctx), api)
             lines += found or [f"{agent.key}: no differences"]
         return lines
@@ -126,11 +135,11 @@ def push_(
     async def work(ctx: Context) -> list[str]:
         lines = _warnings(settings, agents)
         if dry_run_:
-            for agent in agents:
+            for agent in await _trained(ctx, agents):
                 lines += await dry_run(agent, _deps(ctx))
             return lines
         api = _api(ctx)
-        for agent in agents:
+        for agent in await _trained(ctx, agents):
             summary, warnings = await push(agent, _deps(ctx), api)
             lines += [summary, *(f"warning: {w}" for w in warnings)]
         return lines
@@ -151,6 +160,33 @@ def rollback_(
         api = None if dry_run_ else _api(ctx)
         summary, lines = await rollback(agent, version, _deps(ctx), api)
         return [summary, *lines]
+
+    typer.echo("\n".join(_guarded(work)))
+
+
+@agents_cli.command("publish-knowledge")
+def publish_knowledge(
+    dry_run_: bool = typer.Option(False, "--dry-run", help="Print the diff and requests only."),
+) -> None:
+    """Publish the newest training build (objection_responses.md,
+    call_handling_playbook.md) into every agent's knowledge base, after showing its diff
+    with the build before it."""
+    agents = _chosen(get_settings(), None)
+
+    async def work(ctx: Context) -> list[str]:
+        builds = await ctx.repos.agents.training_builds(1)
+        if not builds:
+            raise AgentCommandError("no training build yet: the growth job builds one hourly")
+        build = builds[0]
+        lines = await ctx.repos.agents.training_diff()
+        if build.published_at is not None:
+            return [f"training version {build.version} is already published"]
+        if dry_run_:
+            for agent in agents:
+                lines += await dry_run(with_training(agent, build), _deps(ctx))
+            return lines
+        lines += await publish(build, agents, _deps(ctx), _api(ctx))
+        return [*lines, f"training version {build.version} published"]
 
     typer.echo("\n".join(_guarded(work)))
 

@@ -119,7 +119,8 @@ def digest(
 
     async def work(ctx: Context) -> str:
         repo, settings = ctx.repos.appointments, ctx.settings
-        built = await build_digest(repo, ctx.clock.now(), settings, day)
+        scoring = ctx.repos.scoring
+        built = await build_digest(repo, ctx.clock.now(), settings, day, scoring=scoring)
         if as_json:
             return json.dumps(built.numbers, indent=2, default=str)
         if preview:

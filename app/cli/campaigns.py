@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import phonenumbers
 import typer
@@ -25,6 +27,8 @@ from app.db.campaigns import CampaignSaved, CampaignSummary, Resumed
 from app.db.consent import Release
 from app.db.errors import NotFound
 from app.jobs.bootstrap import Context
+
+T = TypeVar("T")
 
 leads_cli = typer.Typer(help="Load and inspect leads.", no_args_is_help=True)
 campaigns_cli = typer.Typer(help="Load, list, and resume campaigns.", no_args_is_help=True)
@@ -105,11 +109,7 @@ def dnc(
     async def work(ctx: Context) -> int:
         return await do_not_contact(ctx.repos.outbox, address, channels, reason, ctx.clock.now())
 
-    try:
-        matched = with_context(work)
-    except ValueError as exc:
-        typer.echo(f"{address}: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    matched = _for_address(address, work)
     typer.echo(f"do not contact {address} by {', '.join(channels)}: {matched} lead(s) opted out")
 
 
@@ -134,14 +134,8 @@ def consent(
         return await record_consent(ctx.repos.consent, address, channels, text, url,
                                     ctx.clock.now())  # fmt: skip
 
-    try:
-        matched = with_context(work)
-    except ValueError as exc:
-        typer.echo(f"{address}: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if not matched:
-        typer.echo(f"{address}: no lead has this phone or email", err=True)
-        raise typer.Exit(1)
+    matched = _for_address(address, work)
+    _found_or_exit(address, matched)
     typer.echo(f"consent to {', '.join(channels)} recorded for {matched} lead(s)")
 
 
@@ -158,14 +152,8 @@ def release(
     async def work(ctx: Context) -> list[Release]:
         return await release_hold(ctx.repos.consent, address, by, note, ctx.clock.now())
 
-    try:
-        released = with_context(work)
-    except ValueError as exc:
-        typer.echo(f"{address}: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if not released:
-        typer.echo(f"{address}: no lead has this phone or email", err=True)
-        raise typer.Exit(1)
+    released = _for_address(address, work)
+    _found_or_exit(address, released)
     for r in released:
         if r.released:
             typer.echo(f"lead #{r.lead_id} released (was held: {r.held_reason}); "
@@ -259,3 +247,20 @@ def resume(slug: str = typer.Argument(..., help="The campaign's slug.")) -> None
         typer.echo(f"no campaign {slug!r}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"{slug}: {resumed.was} -> {resumed.status}")
+
+
+def _for_address(address: str, work: Callable[[Context], Awaitable[T]]) -> T:
+    """Run `work` for the person at ADDRESS; an address that is neither a phone nor an email
+    (the domain's ValueError) exits 2 naming it."""
+    try:
+        return with_context(work)
+    except ValueError as exc:
+        typer.echo(f"{address}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _found_or_exit(address: str, matched: object) -> None:
+    """Exit 1 when no lead has this phone or email (`matched` is a count or a list)."""
+    if not matched:
+        typer.echo(f"{address}: no lead has this phone or email", err=True)
+        raise typer.Exit(1)

@@ -140,7 +140,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         # the call order with each lead's top reasons (the scoring model's "why")
         return {**snap, "call_queue": await scoring_status_lines(ctx)}
 
-    snap = with_context(work)
+    snap = with_context(work, notice=False)  # the snapshot's DRY RUN banner says it once
     if as_json:
         typer.echo(snapshot_json(snap))
         return

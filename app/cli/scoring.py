@@ -114,7 +114,10 @@ def training(out: Path = typer.Option(..., "--out", help="Directory to write int
 
     async def work(ctx: Context) -> dict[str, int]:
         with progress_bar("exporting booked calls", total=None) as advance:
-            counts = await export_training(ctx.repos.scoring, ctx.clock.now(), out)
+            counts = await export_training(
+                ctx.repos.scoring, ctx.repos.agents, ctx.clock.now(),
+                ctx.settings.business_timezone, out,
+            )  # fmt: skip
             advance(counts["calls"])
             return counts
 

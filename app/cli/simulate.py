@@ -1,4 +1,4 @@
-"""`nightshift simulate --leads N --days D --seed S [--json]`."""
+"""`nightshift simulate --leads N --days D --seed S [--assistants A=1,B=1.5] [--json]`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import typer
 
 from app.cli.support import progress_bar
 from app.core import logs
+from app.simulate.assistants import parse_assistants
 from app.simulate.engine import TICK, CallOrder, SimConfig
 from app.simulate.engine import simulate as run
 
@@ -29,6 +30,13 @@ def simulate(
         help="The call queue's order: score (the per-call model, as in production), "
         "random, or oracle (the simulated leads' hidden chance to book).",
     ),
+    assistants: str = typer.Option(
+        "",
+        "--assistants",
+        help="Assistant versions on trial with their true booking factors, e.g. "
+        "current=1.0,candidate=1.5: each call's version is chosen by Thompson sampling on "
+        "booking rate (docs/agents.md); the report's `agents`.",
+    ),
     dsn: str | None = typer.Option(
         None,
         "--dsn",
@@ -43,12 +51,17 @@ def simulate(
     logs.configure("ERROR")
     if call_order not in ORDERS:
         raise typer.BadParameter(f"--call-order must be one of {', '.join(ORDERS)}")
+    try:
+        trial = tuple(parse_assistants(assistants).items())
+    except ValueError as exc:
+        raise typer.BadParameter(f"--assistants: {exc}") from exc
     ticks = math.ceil(days * 24 * 60 / (TICK.total_seconds() / 60))
     with progress_bar("simulating (5-minute ticks)", total=ticks) as advance:
         done = itertools.count(1)
         config = SimConfig(
             leads=leads, days=days, seed=seed, admin_dsn=dsn,
             call_order=cast(CallOrder, call_order), progress=lambda _: advance(next(done)),
+            assistants=trial,
         )  # fmt: skip
         report = asyncio.run(run(config))
     typer.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.text())

@@ -1,7 +1,9 @@
 """`nightshift status`: the status page's sections as rich tables (or JSON with --json).
 
 Contract: `snapshot_json(snap)` is the machine-readable form (the same dict as the page,
-`jobs` first); `print_sections(snap)` prints one table per section to the terminal.
+`jobs` first); `print_sections(snap)` prints the DRY RUN banner (once: the command skips the
+generic notice), the console's verdict line, then one table per section to the terminal,
+every time in BUSINESS_TIMEZONE.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from app.cli.support import local_time
@@ -28,8 +31,8 @@ def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) ->
     table = Table(title=title, title_justify="left")
     for header in headers:
         table.add_column(header)
-    for row in rows:
-        table.add_row(*("-" if v is None else str(v) for v in row))
+    for row in rows:  # a lead's own words may hold "[STOP]" or "[/]": text, never markup
+        table.add_row(*("-" if v is None else escape(str(v)) for v in row))
     return table
 
 
@@ -78,6 +81,16 @@ def consent_tables(consent: dict[str, Any]) -> list[Table]:
     ]  # fmt: skip
 
 
+_LEVEL_STYLE = {"green": "bold green", "amber": "bold yellow", "red": "bold red"}
+
+
+def verdict_line(verdict: dict[str, str]) -> str:
+    """The console's one verdict (app.console.verdict) as a rich line: `RED: <reason>`."""
+    level = verdict.get("level", "")
+    style = _LEVEL_STYLE.get(level, "bold")
+    return f"[{style}]{level.upper()}[/]: {escape(verdict.get('reason', ''))}"
+
+
 def localise(value: Any, zone: str) -> Any:
     """Every instant in `value` (datetimes, ISO strings with an offset) as the business reads
     it (`2026-12-07 09:30 CST`); everything else unchanged."""
@@ -99,5 +112,7 @@ def print_sections(
     if snap.get("dry_run"):
         channels = ", ".join(snap["dry_run"])
         console.print(f"[bold red]DRY RUN[/]: {channels}: nothing is really sent")
+    if snap.get("verdict"):
+        console.print(verdict_line(snap["verdict"]))
     for table in tables(snap):
         console.print(table)

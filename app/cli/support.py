@@ -63,11 +63,14 @@ def fail(exc: BaseException) -> None:
     raise typer.Exit(2) from exc
 
 
-def dry_run_notice(settings: Settings) -> None:
-    """One short line while providers have no credentials (instead of a warning each)."""
+def dry_run_notice(settings: Settings, *, echo: bool = True) -> None:
+    """One short line while providers have no credentials (instead of a warning each);
+    `echo=False`: the command prints its own (`nightshift status`'s banner), none here."""
     dry = settings.dry_run_providers()
     if dry:
         mark_dry_run_noticed(dry)
+        if not echo:
+            return
         typer.echo(
             f"DRY RUN: no credentials for {', '.join(dry)}: nothing is really sent "
             "(docs/configuration.md)",
@@ -82,12 +85,13 @@ def quiet_warnings() -> None:
 
 
 def with_context(
-    work: Callable[[Context], Awaitable[T]], *, migrate: bool = False, sends: bool = False
-) -> T:
+    work: Callable[[Context], Awaitable[T]], *, migrate: bool = False, sends: bool = False,
+    notice: bool = True,
+) -> T:  # fmt: skip
     """Configure logging, open the context (starting the embedded Postgres if needed),
     run `work`, close everything. Errors a person can fix exit 2 with one line (module
     contract). `sends`: `work` runs jobs (see `bootstrap`: a dry run nobody asked for is
-    refused)."""
+    refused). `notice=False`: the command prints the DRY RUN notice itself."""
     settings = settings_or_exit()  # names variables, never values (app/core/settings.py)
     # a one-shot command's report is its output: its INFO lines (embedded server started,
     # migrations applied) are noise; jobs (`sends`) keep the configured level
@@ -95,7 +99,7 @@ def with_context(
     logs.configure("WARNING" if quiet else settings.log_level)
     if not options["debug"]:  # psycopg_pool logs every failed attempt; the error says it once
         logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
-    dry_run_notice(settings)
+    dry_run_notice(settings, echo=notice)
 
     async def main() -> T:
         async with bootstrap(settings, run_migrations=migrate, sends=sends) as ctx:

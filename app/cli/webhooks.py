@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 
 import typer
 
+from app.appointments.loop import tick
 from app.cli.alerts import parse_duration
 from app.cli.support import progress_bar, with_context
+from app.jobs.appointments import appointment_deps
 from app.jobs.bootstrap import Context
 from app.webhooks.replay import Replayed, replay_event
 
@@ -35,7 +37,7 @@ def parse_since(text: str | None, now: datetime) -> datetime | None:
 
 
 SINCE_HELP = "Received since: an ISO time (UTC when no zone) or a duration back (6h, 2d)."
-KIND_HELP = "A provider (twilio, resend, vapi) or an event type (sms.status, email.bounced)."
+KIND_HELP = "A provider (twilio, resend, vapi, booking) or an event type (sms.status, optOut)."
 PROCESSED_HELP = (
     "Also events that were applied (default: only those whose application did not take: "
     "ignored, failed); their effects are applied a second time."
@@ -60,7 +62,7 @@ def replay(
         )
         counts: Counter[str] = Counter()
         lines: list[str] = []
-        after, done = 0, 0
+        after, done, bookings = 0, 0, False
         with progress_bar("replaying webhook events", total) as advance:
             while page := await repo.events_for_replay(
                 since=start, kind=kind, event_id=event_id,
@@ -73,9 +75,12 @@ def replay(
                         lines.append(_line(event.id, event.dedupe_key, result))
                     if result.message_ids:
                         await ctx.providers.delivery.deliver_each(result.message_ids)
+                    bookings = bookings or result.appointments
                     done += 1
                     advance(done)
                 after = page[-1].id
+        if bookings:  # confirmations of replayed bookings, as the booking route does
+            await tick(appointment_deps(ctx))
         return counts, lines
 
     counts, lines = with_context(work, sends=not dry_run)  # a bad --since: BadParameter, exit 2

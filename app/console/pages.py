@@ -16,6 +16,7 @@ from html import unescape
 from typing import Any
 
 from app.core.clock import Clock
+from app.db.agents import AgentRepository
 from app.db.alerts import AlertRepository
 from app.db.campaigns import CampaignRepository
 from app.db.console import ConsoleRepository
@@ -34,6 +35,7 @@ class ConsoleDeps:
     campaigns: CampaignRepository
     clock: Clock
     timezone: str
+    agents: AgentRepository | None = None  # the training documents' versions (calls page)
 
 
 async def overview(deps: ConsoleDeps, limit: int = 10) -> dict[str, Any]:
@@ -89,7 +91,21 @@ async def campaigns(deps: ConsoleDeps, slug: str | None = None) -> dict[str, Any
 async def calls(deps: ConsoleDeps, days: int = 30) -> dict[str, Any]:
     now = deps.clock.now()
     found = await deps.console.calls(deps.timezone, now - timedelta(days=days), now)
-    return {"timezone": deps.timezone, "days": days, **found}
+    return {"timezone": deps.timezone, "days": days, **found, "training": await training(deps)}
+
+
+async def training(deps: ConsoleDeps) -> dict[str, Any] | None:
+    """The newest training build (docs/agents.md "The training loop") and the unified diff
+    from the build before it; None before the first build."""
+    builds = await deps.agents.training_builds(1) if deps.agents else []
+    if not builds or deps.agents is None:
+        return None
+    b = builds[0]
+    return {
+        "version": b.version, "calls": b.calls, "built_at": b.built_at.isoformat(),
+        "published_at": b.published_at.isoformat() if b.published_at else None,
+        "diff": await deps.agents.training_diff(),
+    }  # fmt: skip
 
 
 async def alerts(deps: ConsoleDeps) -> dict[str, Any]:

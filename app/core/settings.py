@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     ghl_location_id: str | None = None
     ghl_calendar_id: str | None = None
     agents_dir: str = "agents"
+    # the growth job uploads each new training build into the agents' knowledge base;
+    # off: `nightshift agents publish-knowledge` does it after the owner's review
+    agents_auto_publish: bool = False
 
     @model_validator(mode="after")
     def _calendar_configured(self) -> Settings:

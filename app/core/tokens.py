@@ -8,7 +8,12 @@ Contract:
   another kind): the routes answer 404, so a redirect target is only ever a URL that this
   server sealed into a token when it built the message (no open redirect);
 - the secret is `LINK_SIGNING_SECRET`; when unset it is derived from the database
-  credential (see `link_secret`), so tokens survive restarts. Rotating it breaks old links.
+  credential (see `link_secret`), so tokens survive restarts. Rotating it breaks old links;
+- a click token names the message it was sent in (A/B attribution, `variant_stats`): its
+  outbox id when known, else its outbox key (`message_key`, the row's idempotency key,
+  e.g. `drip:<enrollment>:<position>`): a message's links are rendered before its row is
+  written, so the key is what the drip can seal; the click route resolves it to the row.
+  Tokens minted before the key existed carry neither and still redirect.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class ClickToken:
     lead_id: int | None = None
     message_id: int | None = None
     campaign_id: int | None = None
+    message_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,8 @@ def _int(value: Any) -> int | None:
 def click_token(secret: bytes, link: ClickToken) -> str:
     if urlsplit(link.url).scheme not in ("http", "https"):
         raise ValueError("only http(s) links can be tracked")
-    data = {"u": link.url, "l": link.lead_id, "m": link.message_id, "c": link.campaign_id}
+    data = {"u": link.url, "l": link.lead_id, "m": link.message_id, "c": link.campaign_id,
+            "k": link.message_key}  # fmt: skip
     return sign(secret, "r", data)
 
 
@@ -108,7 +115,9 @@ def read_click_token(secret: bytes, token: str) -> ClickToken | None:
     url = data.get("u") if data else None
     if not data or not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
         return None
-    return ClickToken(url, _int(data.get("l")), _int(data.get("m")), _int(data.get("c")))
+    key = data.get("k")
+    return ClickToken(url, _int(data.get("l")), _int(data.get("m")), _int(data.get("c")),
+                      key if isinstance(key, str) else None)  # fmt: skip
 
 
 def unsubscribe_token(secret: bytes, target: UnsubscribeToken) -> str:

@@ -4,13 +4,19 @@ Functions: supabase/schemas/12_agents.sql.
 - `record_version` numbers pushes per agent (1, 2, ...) under a lock;
 - `vapi_id(agent, campaign)` is the latest pushed Vapi id of an agent, or of the agent a
   campaign chose (its definition's `assistant`); None when never pushed;
-- calendar bookings are keyed by tool call, so a retried tool call finds its booking.
+- calendar bookings are keyed by tool call, so a retried tool call finds its booking;
+- training builds (the growth job's objection_responses.md and call_handling_playbook.md):
+  `record_training` stores a build only when its content changed (None otherwise),
+  `training_diff` is the unified diff of the last two builds (the console shows it).
 """
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime
 from typing import Any, Literal
+
+from pydantic import Field
 
 from app.db.models import Model
 from app.db.transport import Transport
@@ -37,6 +43,27 @@ class CalendarBooking(Model):
     status: CalendarStatus
     starts_at: datetime
     error: str | None = None
+
+
+class TrainingCall(Model):
+    """An answered call the training documents learn from (`training_calls`)."""
+
+    call_id: int
+    outcome: str
+    hour: int
+    duration_seconds: float | None = None
+    transcript: str | None = None
+    analysis: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainingBuild(Model):
+    version: int
+    sha256: str
+    documents: dict[str, str]
+    calls: int
+    built_at: datetime
+    published_at: datetime | None = None
+    published: dict[str, int] | None = None
 
 
 class AgentRepository:
@@ -104,3 +131,56 @@ class AgentRepository:
             },
         )  # fmt: skip
         return CalendarBooking.model_validate(rows[0])
+
+    async def training_calls(
+        self, since: datetime, now: datetime, timezone: str, limit: int
+    ) -> list[TrainingCall]:
+        rows = await self.transport.call(
+            "training_calls",
+            {"p_since": since, "p_now": now, "p_timezone": timezone, "p_limit": limit},
+        )
+        return [TrainingCall.model_validate(row) for row in rows]
+
+    async def record_training(
+        self, sha256: str, documents: dict[str, str], calls: int, now: datetime
+    ) -> TrainingBuild | None:
+        """The new build, or None when the latest build has the same content."""
+        rows = await self.transport.call(
+            "training_build_record",
+            {"p_sha256": sha256, "p_documents": documents, "p_calls": calls, "p_now": now},
+        )
+        return TrainingBuild.model_validate(rows[0]) if rows else None
+
+    async def training_builds(self, limit: int = 2) -> list[TrainingBuild]:
+        """The newest builds, newest first."""
+        rows = await self.transport.call("training_builds_latest", {"p_limit": limit})
+        return [TrainingBuild.model_validate(row) for row in rows]
+
+    async def published_training(self) -> TrainingBuild | None:
+        rows = await self.transport.call("training_build_published", {})
+        return TrainingBuild.model_validate(rows[0]) if rows else None
+
+    async def mark_training_published(
+        self, version: int, published: dict[str, int], now: datetime
+    ) -> None:
+        await self.transport.call(
+            "training_build_mark_published",
+            {"p_version": version, "p_published": published, "p_now": now},
+        )
+
+    async def training_diff(self) -> list[str]:
+        """The unified diff of the last two builds' documents (the first build against
+        nothing); empty when there is no build."""
+        builds = await self.training_builds(2)
+        if not builds:
+            return []
+        new, old = builds[0], builds[1] if len(builds) > 1 else None
+        lines: list[str] = []
+        for name in sorted(set(new.documents) | set(old.documents if old else {})):
+            before = (old.documents.get(name, "") if old else "").splitlines()
+            after = new.documents.get(name, "").splitlines()
+            label = f"{name} (version {old.version})" if old else f"{name} (none)"
+            lines += difflib.unified_diff(
+                before, after, label, f"{name} (version {new.version})", lineterm=""
+            )
+        return lines

@@ -9,12 +9,13 @@ Contract: one Postgres function per method, one round trip each, the caller's cl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
-from app.db.models import Model
+from app.db.models import JobState, Model
 from app.db.outbox import MessageIn
 from app.db.transport import Transport
 
@@ -106,6 +107,16 @@ class CallbackGap(Model):
     provider: str
     sends: int
     last_event_at: datetime | None = None
+
+
+class GuardianReads(Model):
+    """What one guardian run reads, from one call (`guardian_reads`): the firing alerts' keys,
+    the jobs' states, the callback gaps and the new error fingerprints."""
+
+    firing: frozenset[str]
+    jobs: list[JobState]
+    gaps: list[CallbackGap]
+    fingerprints: list[Fingerprint]
 
 
 class AlertRepository:
@@ -303,3 +314,21 @@ class AlertRepository:
             },
         )
         return [Fingerprint.model_validate(row) for row in rows]
+
+    async def guardian_reads(
+        self,
+        now: datetime,
+        jobs: Sequence[str],
+        gaps: tuple[datetime, datetime],
+        *,
+        min_count: int,
+    ) -> GuardianReads:
+        """`job_status(now, jobs)`, `callback_gaps(*gaps)`, `new_error_fingerprints` (one hour
+        new, a week back, more than `min_count`) and the firing alerts' keys, in one round
+        trip."""
+        rows = await self._call(
+            "guardian_reads",
+            {"p_now": now, "p_jobs": list(jobs), "p_gaps_from": gaps[0], "p_gaps_to": gaps[1],
+             "p_min_count": min_count},
+        )  # fmt: skip
+        return GuardianReads.model_validate(rows[0]["guardian_reads"])

@@ -107,6 +107,14 @@ class DueReminder(Model):
     appointment: Appointment
 
 
+class NextWork(Model):
+    """A tick's first read (`appointments_next`): the versions to plan, and the due
+    reminders already claimed — None when there were versions to plan (claim after)."""
+
+    pending: list[Appointment]
+    due: list[DueReminder] | None = None
+
+
 class Settled(Model):
     reminder_id: int
     message_id: int | None = None
@@ -179,6 +187,14 @@ class AppointmentRepository:
         args = {"p_holder": holder, "p_limit": limit, "p_lease_seconds": lease_seconds}
         rows = await self.transport.call("appointments_claim_due", {**args, "p_now": now})
         return [DueReminder.model_validate(r) for r in rows]
+
+    async def next_work(
+        self, holder: str, now: datetime, limit: int = 200, lease_seconds: int = 300
+    ) -> NextWork:
+        """`to_schedule`, and when it finds nothing `claim_due` too, in one round trip."""
+        args = {"p_holder": holder, "p_limit": limit, "p_lease_seconds": lease_seconds}
+        rows = await self.transport.call("appointments_next", {**args, "p_now": now})
+        return NextWork.model_validate(rows[0]["appointments_next"])
 
     async def enqueue(
         self, messages: dict[int, MessageIn], skips: dict[int, str], now: datetime

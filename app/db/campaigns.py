@@ -129,11 +129,30 @@ class CampaignRepository:
     async def claim_due(
         self, worker: str, limit: int, lease_seconds: int, now: datetime
     ) -> list[ClaimedStep]:
+        """Claim up to `limit` due steps for `worker` (lease `lease_seconds`). The function
+        sends each campaign and step in full once, then by id: each is validated once and
+        the same snapshot put in every step of the batch that has it."""
         rows = await self.transport.call(
             "claim_due_steps",
             {"p_worker": worker, "p_limit": limit, "p_lease_seconds": lease_seconds, "p_now": now},
         )
-        return [ClaimedStep.model_validate(r["step"]) for r in rows]
+        items = [r["step"] for r in rows]
+        campaigns = {
+            i["campaign"]["id"]: CampaignSnapshot.model_validate(i["campaign"])
+            for i in items
+            if "slug" in i["campaign"]
+        }
+        steps = {
+            i["step"]["id"]: StepSnapshot.model_validate(i["step"])
+            for i in items
+            if "channel" in i["step"]
+        }
+        return [
+            ClaimedStep.model_validate(
+                {**i, "campaign": campaigns[i["campaign"]["id"]], "step": steps[i["step"]["id"]]}
+            )
+            for i in items
+        ]
 
     async def enqueue(self, items: list[dict[str, Any]], now: datetime) -> dict[str, Enqueued]:
         if not items:

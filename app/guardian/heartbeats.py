@@ -51,13 +51,16 @@ async def check_heartbeats(
     firing: Container[str] | None = None,
     *,
     max_restarts: int,
+    read: Sequence[JobState] | None = None,
 ) -> Counter[str]:
     """Classify every job of `jobs` (the registry), raise/resolve its alerts, restart it
     when down, at most `max_restarts` times an hour (GUARDIAN_MAX_RESTARTS_PER_HOUR).
-    `firing`: the run's firing keys (resolve_alert skips the others)."""
+    `firing`: the run's firing keys (resolve_alert skips the others); `read`: the jobs'
+    states as the run read them (`guardian_reads`), else read here."""
     now = watch.clock.now()
-    names = [j.name for j in jobs]
-    states = {s.job: s for s in await watch.repos.job_runs.status(now, names)}
+    if read is None:
+        read = await watch.repos.job_runs.status(now, [j.name for j in jobs])
+    states = {s.job: s for s in read}
     counts: Counter[str] = Counter()
     for job in jobs:
         if job.name == SELF:

@@ -5,6 +5,8 @@ One run, in order:
    the critical `database.unreachable` is paged straight through the providers and the run
    fails (nothing else can work without the database);
 2. pages sent directly while the database was down are recorded, and that alert resolved;
+   then what the checks below read (firing alerts, job states, callback gaps, new error
+   fingerprints), in one round trip (`guardian_reads`);
 3. job heartbeats: up / late / down / stalled, alerts, auto-restart (heartbeats.py);
 4. provider probes (probes.py); the public web endpoint and providers whose callbacks went
    silent while we sent through them (signals.py); and the webhook spool (`check_spool`: a
@@ -35,6 +37,7 @@ from app.alerts import AlertDispatch, flush_alerts
 from app.alerts.direct import DB_DOWN_KEY, DirectLine, page_directly, record_direct_pages
 from app.core.schedule import Job
 from app.core.settings import Settings
+from app.db.alerts import Fingerprint
 from app.db.errors import DatabaseError, DatabaseUnavailable
 from app.db.repositories import HealthRepository
 from app.guardian.heartbeats import check_heartbeats
@@ -46,7 +49,7 @@ from app.guardian.probes import (
     probe_providers,
     record_probe,
 )
-from app.guardian.signals import WebProbe, check_callbacks, probe_web, web_probe
+from app.guardian.signals import WebProbe, callback_window, check_callbacks, probe_web, web_probe
 from app.guardian.watch import Watch
 from app.providers.launcher import JobLauncher
 from app.providers.spool import Spool
@@ -105,15 +108,22 @@ async def guard(deps: GuardianDeps, launcher: JobLauncher, jobs: Sequence[Job]) 
     counts: dict[str, Any] = {"database_ms": db.latency_ms}
     if await record_direct_pages(watch.repos.alerts, watch.clock, memory=deps.direct.memory):
         counts["direct_pages_recorded"] = True
-    # one read of the firing keys: resolving a key that is not firing costs no round trip
-    firing = await watch.alerts.firing_keys()
+    # the run's reads in one round trip; with the firing keys, resolving a key that is not
+    # firing costs none
+    now = watch.clock.now()
+    reads = await watch.repos.alerts.guardian_reads(
+        now, [j.name for j in jobs], callback_window(now, config.callback_silence_hours),
+        min_count=config.error_fingerprint_threshold,
+    )  # fmt: skip
+    firing = reads.firing
     await record_probe(watch, db, firing, failures=config.probe_failures)
     await watch.alerts.resolve_alert(DB_DOWN_KEY, firing=firing)
     counts.update(
         await check_heartbeats(
-            watch, launcher, jobs, firing, max_restarts=config.max_restarts_per_hour
+            watch, launcher, jobs, firing, max_restarts=config.max_restarts_per_hour,
+            read=reads.jobs,
         )
-    )
+    )  # fmt: skip
     counts["probes"] = await probe_providers(
         watch,
         deps.client,
@@ -127,13 +137,13 @@ async def guard(deps: GuardianDeps, launcher: JobLauncher, jobs: Sequence[Job]) 
         seconds=config.probe_timeout_seconds, failures=config.probe_failures,
     )  # fmt: skip
     counts["silent_callbacks"] = await check_callbacks(
-        watch, firing, silence_hours=config.callback_silence_hours
+        watch, firing, silence_hours=config.callback_silence_hours, read=reads.gaps
     )
     counts["spool_pending"] = await check_spool(
         watch, deps.spool, firing, after=config.spool_alert_after_seconds
     )
     counts["new_error_fingerprints"] = await check_error_fingerprints(
-        watch, firing, min_count=config.error_fingerprint_threshold
+        watch, firing, min_count=config.error_fingerprint_threshold, read=reads.fingerprints
     )
     report = await flush_alerts(deps.dispatch, hold=False)
     counts["alerts_due"], counts["notifications"] = report.due, report.enqueued
@@ -169,12 +179,21 @@ async def page_database_down(direct: DirectLine, exc: BaseException) -> None:
 
 
 async def check_error_fingerprints(
-    watch: Watch, firing: Collection[str] | None = None, *, min_count: int
+    watch: Watch,
+    firing: Collection[str] | None = None,
+    *,
+    min_count: int,
+    read: Sequence[Fingerprint] | None = None,
 ) -> int:
     """Warn about error fingerprints new in the last hour and seen more than `min_count`
     times (GUARDIAN_ERROR_FINGERPRINT_THRESHOLD); resolve the ones no longer in that set
-    (`firing`: the run's firing keys, else read here). Returns how many are firing."""
-    found = await watch.repos.alerts.new_error_fingerprints(watch.clock.now(), min_count=min_count)
+    (`firing`: the run's firing keys, else read here; `read`: the fingerprints as the run
+    read them, else read here). Returns how many are firing."""
+    found = read
+    if found is None:
+        found = await watch.repos.alerts.new_error_fingerprints(
+            watch.clock.now(), min_count=min_count
+        )
     keys = set()
     for item in found:
         key = ERRORS_PREFIX + hashlib.sha256(item.fingerprint.encode()).hexdigest()[:10]

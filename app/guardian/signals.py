@@ -17,14 +17,14 @@ anything reaches it, so the guardian checks that they can arrive and that they d
 from __future__ import annotations
 
 import time
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
 
-from app.db.alerts import Severity
+from app.db.alerts import CallbackGap, Severity
 from app.guardian.probes import ProbeResult, record_probe
 from app.guardian.watch import Watch
 
@@ -91,14 +91,23 @@ async def probe_web(
     return await record_probe(watch, result, firing, failures=failures)
 
 
+def callback_window(now: datetime, silence_hours: float) -> tuple[datetime, datetime]:
+    """The sends `check_callbacks` looks at: [now - silence_hours, now - SETTLE)."""
+    return now - timedelta(hours=silence_hours), now - SETTLE
+
+
 async def check_callbacks(
-    watch: Watch, firing: Container[str] | None = None, *, silence_hours: float
+    watch: Watch,
+    firing: Container[str] | None = None,
+    *,
+    silence_hours: float,
+    read: Sequence[CallbackGap] | None = None,
 ) -> list[str]:
     """Raise `callbacks.<provider>.silent` for each provider sent through but silent (see the
-    module docstring), resolve the others; the silent providers."""
-    now = watch.clock.now()
-    since = now - timedelta(hours=silence_hours)
-    gaps = await watch.repos.alerts.callback_gaps(since, now - SETTLE)
+    module docstring), resolve the others; the silent providers. `read`: the gaps of
+    `callback_window` as the run read them (`guardian_reads`), else read here."""
+    since, until = callback_window(watch.clock.now(), silence_hours)
+    gaps = read if read is not None else await watch.repos.alerts.callback_gaps(since, until)
     silent = []
     for gap in gaps:
         if gap.last_event_at is not None and gap.last_event_at >= since:

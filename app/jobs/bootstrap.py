@@ -121,9 +121,8 @@ async def _open_transport(
     if mode == "supabase":
         from app.db.supabase import SupabaseTransport  # supabase-py: heavy, only when used
 
-        assert settings.supabase_url and settings.supabase_service_role_key
-        key = settings.supabase_service_role_key.get_secret_value()
-        supabase = await SupabaseTransport(settings.supabase_url, key).open()
+        # the web app (which starts without waiting) bounds every call, jobs the way in
+        supabase = await SupabaseTransport.from_settings(settings, web=not wait).open()
         stack.push_async_callback(supabase.close)
         return supabase
     if mode == "postgres":

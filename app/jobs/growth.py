@@ -14,7 +14,11 @@ run then fails so the guardian sees it):
    deliverability, score counts) recomputed into `status_cache`, so a page load never scans
    weeks of rows; they are hour-grained, and recomputing them every 5 minutes was the
    second costliest database call of a 10,000-lead simulation (docs/simulation.md);
-6. digest: the operator's daily digest, once per local day after DIGEST_HOUR (it reads
+6. training: the agents' training documents (objection_responses.md,
+   call_handling_playbook.md) built from the ended calls, a new version when their content
+   changed, published into the knowledge base with AGENTS_AUTO_PUBLISH=1
+   (app.agents.training; docs/agents.md "The training loop");
+7. digest: the operator's daily digest, once per local day after DIGEST_HOUR (it reads
    what the steps above recorded, so it runs last).
 Best time to call needs no step: it is estimated from `calls` when asked (app.scoring.timing).
 Each step unpacks the graph and hands its domain function the collaborators it names.
@@ -24,13 +28,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import structlog
 
+from app.agents.service import AgentDeps
+from app.agents.training import AutoPublish, TrainingDeps, publish_target, train
 from app.appointments.digest import maybe_send_digest
 from app.jobs.bootstrap import Context
+from app.providers.vapi_assistants import VapiAssistantsApi
 from app.scoring.leads import current_model, describe_model, score_all
 from app.scoring.patterns import record_patterns
 from app.scoring.quality import quality_drop, score_calls
@@ -84,10 +92,22 @@ async def status(ctx: Context) -> dict[str, Any]:
     return {"status_refreshed": True}
 
 
+async def training(ctx: Context) -> dict[str, Any]:
+    s, agents = ctx.settings, ctx.repos.agents
+    auto = None
+    if s.agents_auto_publish and s.vapi_api_key is None:
+        log.warning("AGENTS_AUTO_PUBLISH is on but VAPI_API_KEY is not set: not published")
+    elif s.agents_auto_publish and s.vapi_api_key is not None:
+        api = VapiAssistantsApi(s.vapi_api_key, client=ctx.providers.client, clock=ctx.clock)
+        deps = AgentDeps(agents, ctx.clock, publish_target(s))
+        auto = AutoPublish(Path(s.agents_dir), deps, api)
+    return await train(TrainingDeps(agents, ctx.clock, s.business_timezone), auto)
+
+
 async def digest(ctx: Context) -> dict[str, Any]:
     sent = await maybe_send_digest(
         ctx.repos.appointments, ctx.clock, ctx.settings, ctx.providers.delivery,
-        email_provider=ctx.providers.email.name,
+        email_provider=ctx.providers.email.name, scoring=ctx.repos.scoring,
     )  # fmt: skip
     return {"digest_sent": sent}
 
@@ -98,6 +118,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("failures", failures),
     ("quality", quality),
     ("status", status),
+    ("training", training),
     ("digest", digest),
 )
 

@@ -9,14 +9,15 @@ Credentials never appear in the errors: only the provider's code and message do.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from app.providers.errors import ProviderError, transport_error
+from app.providers.errors import PermanentProviderError, ProviderError, transport_error
 from app.providers.ports import ProviderRequest
+from app.providers.retry import RetryPolicy
 
 Classifier = Callable[[httpx.Response, datetime], ProviderError]
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -56,3 +57,25 @@ async def call_provider(
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+async def fetch_resource(
+    call: Callable[[ProviderRequest], Awaitable[Any]],
+    retry: RetryPolicy,
+    lookup: ProviderRequest,
+    *,
+    what: str,
+) -> dict[str, Any] | None:
+    """GET one resource (a Twilio message, a Vapi call) under the retry policy: its JSON
+    object, or None when the provider does not know it (404) or answers something else."""
+
+    async def attempt() -> dict[str, Any] | None:
+        try:
+            data = await call(lookup)
+        except PermanentProviderError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return data if isinstance(data, dict) else None
+
+    return await retry.run(attempt, what=what)

@@ -12,7 +12,9 @@ Contract (issue 15 item 1, docs/webhooks.md "Database outage: the spool"):
   (app/providers/spool_modal.py: a named `modal.Dict`, which outlives every container).
 - `drain(spool, apply, limit)` applies pending requests in receive order through `apply`
   (the web app's own routes: app/webhooks/drain.py) and stops at the first one the database
-  still cannot take; a request `apply` refuses for good is set aside with the reason.
+  still cannot take; a request `apply` refuses for good is set aside with the reason, and
+  so is an entry that cannot be read (`parse_entry`: kept with its raw bytes), never
+  blocking the requests after it.
 - Nothing here reads a credential: the headers are kept as the provider sent them, and the
   store is private (files 0600 in a 0700 directory; a Dict of the deploying workspace).
 """
@@ -126,6 +128,23 @@ class Spool(Protocol):
     async def stats(self) -> SpoolStats: ...
 
 
+def parse_entry(request_id: str, raw: bytes | str) -> SpooledRequest:
+    """The request kept under `request_id`. An entry that cannot be read (a hand edit gone
+    wrong when a request was moved back from aside) comes back as a placeholder: no path,
+    its raw bytes as the body, `reason` saying why. The drain sets it aside instead of
+    failing on it at every run (which would keep every later request waiting)."""
+    try:
+        return SpooledRequest.from_json(raw)
+    except (ValueError, KeyError, TypeError) as exc:  # JSON, base64 and date errors too
+        try:
+            at = received_at_of(request_id)
+        except (ValueError, OverflowError, OSError):
+            at = datetime.fromtimestamp(0, UTC)
+        body = raw if isinstance(raw, bytes) else raw.encode()
+        reason = f"unreadable spool entry: {type(exc).__name__}: {exc}"[:300]
+        return SpooledRequest(request_id, "", "", {}, body, at, reason=reason)
+
+
 def received_at_of(request_id: str) -> datetime:
     """The receive time encoded in an id (no read of the entry itself)."""
     return datetime.fromtimestamp(int(request_id.split("-", 1)[0]) / 1_000_000, UTC)
@@ -170,7 +189,8 @@ class DirectorySpool:
         found = []
         for name in names:
             with contextlib.suppress(FileNotFoundError):  # another drainer took it
-                found.append(SpooledRequest.from_json((self.root / "pending" / name).read_bytes()))
+                raw = (self.root / "pending" / name).read_bytes()
+                found.append(parse_entry(name.removesuffix(".json"), raw))
         return found
 
     async def remove(self, request_id: str) -> None:
@@ -243,7 +263,10 @@ async def drain(spool: Spool, apply: Apply, *, limit: int) -> DrainReport:
     batch = await spool.pending(limit)
     for index, request in enumerate(batch):
         try:
-            verdict = await apply(request)
+            if not request.path:  # an entry that could not be read (parse_entry)
+                verdict = Verdict("aside", request.reason or "unreadable spool entry")
+            else:
+                verdict = await apply(request)
         except Exception as exc:
             verdict = Verdict("aside", f"{type(exc).__name__}: {exc}")
         if verdict.kind == "retry":

@@ -24,6 +24,7 @@ from app.providers.spool import (
     Spool,
     SpooledRequest,
     SpoolStats,
+    parse_entry,
     received_at_of,
     with_reason,
 )
@@ -55,7 +56,7 @@ class ModalDictSpool:
         for key in (await self._keys(PENDING))[:limit]:
             raw = await self._dict.get.aio(key)
             if raw is not None:  # another drainer took it
-                found.append(SpooledRequest.from_json(raw))
+                found.append(parse_entry(key.removeprefix(PENDING), raw))
         return found
 
     async def remove(self, request_id: str) -> None:

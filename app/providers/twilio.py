@@ -25,8 +25,8 @@ import httpx
 from pydantic import SecretStr
 
 from app.core.clock import Clock
-from app.providers.errors import AmbiguousProviderError, PermanentProviderError, classify_twilio
-from app.providers.http import call_provider
+from app.providers.errors import AmbiguousProviderError, classify_twilio
+from app.providers.http import call_provider, fetch_resource
 from app.providers.ports import ProviderRequest, SendCheck, SendResult, SmsMessage, go_or_cancel
 from app.providers.ratelimit import KeyedRateLimiter
 from app.providers.retry import RetryPolicy
@@ -155,17 +155,9 @@ class TwilioSmsSender:
     async def fetch_message(self, provider_id: str) -> dict[str, Any] | None:
         """The Message resource as Twilio has it now; None when Twilio does not know it (404)."""
         lookup = ProviderRequest(method="GET", url=self.config.message_url(provider_id))
-
-        async def attempt() -> dict[str, Any] | None:
-            try:
-                data = await self._call(lookup)
-            except PermanentProviderError as exc:
-                if exc.status == 404:
-                    return None
-                raise
-            return data if isinstance(data, dict) else None
-
-        return await self.retry.run(attempt, what=f"twilio get message {provider_id}")
+        return await fetch_resource(
+            self._call, self.retry, lookup, what=f"twilio get message {provider_id}"
+        )
 
     async def _call(self, request: ProviderRequest, params: dict[str, str] | None = None) -> Any:
         return await call_provider(

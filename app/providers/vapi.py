@@ -30,8 +30,8 @@ import structlog
 from pydantic import SecretStr
 
 from app.core.clock import Clock
-from app.providers.errors import AmbiguousProviderError, PermanentProviderError, classify_vapi
-from app.providers.http import bearer, call_provider
+from app.providers.errors import AmbiguousProviderError, classify_vapi
+from app.providers.http import bearer, call_provider, fetch_resource
 from app.providers.ports import (
     CallRequest,
     CallResult,
@@ -170,17 +170,7 @@ class VapiCallPlacer:
         """The call as Vapi has it (`GET /call/{id}`, under the retry policy); None on 404."""
         url = f"{self.config.base_url}/call/{quote(call_id, safe='')}"
         lookup = ProviderRequest(method="GET", url=url)
-
-        async def attempt() -> dict[str, Any] | None:
-            try:
-                data = await self._call(lookup)
-            except PermanentProviderError as exc:
-                if exc.status == 404:
-                    return None
-                raise
-            return data if isinstance(data, dict) else None
-
-        return await self.retry.run(attempt, what=f"vapi get call {call_id}")
+        return await fetch_resource(self._call, self.retry, lookup, what=f"vapi get call {call_id}")
 
     async def _call(self, request: ProviderRequest, params: dict[str, str] | None = None) -> Any:
         return await call_provider(

@@ -138,6 +138,18 @@ def _evaluation(value: Any) -> str | None:
     return str(value) if value is not None else None
 
 
+def structured_outputs(artifact: dict[str, Any]) -> dict[str, Any]:
+    """`artifact.structuredOutputs` (keyed by output id → `{name, result}`, docs/notes/
+    vapi-agents.md §4) as `{name: result}`: the agents' outputs (agents/outputs.yaml) are
+    read by name (the training documents, docs/agents.md)."""
+    found = {}
+    for item in obj(artifact.get("structuredOutputs")).values():
+        name = text(obj(item).get("name"))
+        if name is not None and "result" in obj(item):
+            found[name] = obj(item)["result"]
+    return found
+
+
 def report_fields(message: dict[str, Any]) -> dict[str, Any]:
     """The calls-row update of an end-of-call report; a minimal report is valid."""
     call, artifact, analysis = (
@@ -162,7 +174,9 @@ def report_fields(message: dict[str, Any]) -> dict[str, Any]:
         "transcript": text(artifact.get("transcript")) or text(message.get("transcript")),
         "recording_url": recording_url(message, artifact),
         "analysis": {k: v for k, v in (("structuredData", structured or None),
-                     ("successEvaluation", evaluation)) if v is not None},
+                     ("successEvaluation", evaluation),
+                     ("structuredOutputs", structured_outputs(artifact) or None))
+                     if v is not None},
     }  # fmt: skip
 
 

@@ -19,6 +19,9 @@ Contract of `simulate(config)`:
 - deterministic for a seed: the leads, their behaviour and the graph's random generator
   (an `Overrides.rng`: the call-slot Thompson sampling in campaign_manager) are drawn from
   `config.seed`; no library's global state is touched;
+- `config.assistants`: assistant versions on trial with their true booking factors
+  (app.simulate.assistants): each placed call's version is chosen by Thompson sampling
+  (app.agents.trials) from its own stream of the seed; the report's `agents`;
 - returns the `Report` (app.simulate.report), built only after the last tick.
 """
 
@@ -56,6 +59,7 @@ from app.jobs.runner import run_job
 from app.providers.build import Ports
 from app.providers.ratelimit import unlimited
 from app.scoring.call_order import CallRanker
+from app.simulate.assistants import SimAssistants
 from app.simulate.events import EventQueue
 from app.simulate.population import SimLead, make_population
 from app.simulate.providers import SimCalls, SimEmail, SimSms, World
@@ -79,6 +83,8 @@ class SimConfig:
     seed: int
     admin_dsn: str | None = None  # a server we may create databases on; None: embedded
     call_order: CallOrder = "score"
+    # assistant versions on trial: (version, true booking factor); empty: no trial
+    assistants: tuple[tuple[str, float], ...] = ()
     # told the virtual time after every tick (the CLI's progress bar); never changes the run
     progress: Callable[[datetime], None] | None = field(default=None, compare=False)
 
@@ -248,6 +254,9 @@ async def simulate(config: SimConfig, base: Settings | None = None) -> Report:
         try:
             by_address = {a: lead for lead in leads for a in (lead.phone, lead.email)}
             world = World(clock, rng, EventQueue(), by_address, config.seed, start=START)
+            if config.assistants:
+                trial_rng = np.random.default_rng([config.seed, 18])  # its own stream
+                world.assistants = SimAssistants(dict(config.assistants), trial_rng)
             ranker = oracle_ranker(world) if config.call_order == "oracle" else None
             overrides = Overrides(
                 clock=clock, transport=transport, ports=sim_ports(world), rng=jobs_rng,

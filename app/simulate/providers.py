@@ -39,6 +39,7 @@ from app.providers.ports import (
     go_or_cancel,
 )
 from app.simulate import events as ev
+from app.simulate.assistants import SimAssistants
 from app.simulate.booking import book_by_phone
 from app.simulate.population import SimLead
 from app.simulate.wording import Revocation, text_revocation, voice_revocation
@@ -73,6 +74,7 @@ class World:
     revocations: Counter[str] = field(default_factory=Counter)  # by scope (World.revoked)
     start: datetime | None = None  # the run's first instant: leads arrive after it
     booked_at: dict[int, datetime] = field(default_factory=dict)  # lead index -> booking
+    assistants: SimAssistants | None = None  # assistant versions on trial (--assistants)
 
     def age(self, lead: SimLead) -> float:
         """Days since the lead's enquiry came in."""
@@ -233,7 +235,8 @@ class SimCalls:
         call_id = w.new_id("call-")
         call = ev.vapi_call(call_id, to, dict(request.metadata))
         lead = w.by_address.get(to)
-        self._schedule(call, lead)
+        version = w.assistants.choose() if w.assistants else None
+        self._schedule(call, lead, version)
         return CallResult(self.name, call_id, "queued")
 
     async def find_placed(self, request: CallRequest, since: datetime) -> CallResult | None:
@@ -242,8 +245,11 @@ class SimCalls:
     async def fetch_call(self, call_id: str) -> dict[str, Any] | None:
         return None  # the simulated world delivers every report
 
-    def _schedule(self, call: dict[str, object], lead: SimLead | None) -> None:
+    def _schedule(
+        self, call: dict[str, object], lead: SimLead | None, version: str | None = None
+    ) -> None:
         w = self.world
+        trial = w.assistants
         ringing = w.later(2, 10)
         self._post(ringing, ev.vapi_status(call, "ringing", ringing))
         hour = w.clock.now().astimezone(_zone(lead)).hour if lead else 12
@@ -251,25 +257,31 @@ class SimCalls:
         if not answered:
             reason = "voicemail" if w.chance(0.3) else "customer-did-not-answer"
             w.outcomes[f"call_{reason}"] += 1
+            if trial:
+                trial.observe(version, answered=False, booked=False)
             ended = ringing + timedelta(seconds=30)
             self._post(ended, ev.vapi_report(call, reason, ringing, ended, False))
             return
         assert lead is not None
         start = ringing + timedelta(seconds=5)
         self._post(start, ev.vapi_status(call, "in-progress", start))
-        books = w.chance(lead.book_chance(w.age(lead)))
+        factor = trial.factor(version) if trial else 1.0
+        books = w.chance(min(1.0, lead.book_chance(w.age(lead)) * factor))
         ended = start + timedelta(seconds=float(w.rng.uniform(60, 300)))
         w.outcomes["call_answered"] += 1
         said = voice_revocation(w.rng) if w.chance(lead.voice_stop_rate) else None
         if said is not None:  # asked not to be called: no booking; the tool, or only words
             w.outcomes["call_opt_out"] += 1
+            if trial:
+                trial.observe(version, answered=True, booked=False)
             self._finish(call, lead, start, ended, False, said, by_tool=w.chance(0.5))
             return
-        self._finish(call, lead, start, ended, books)
+        self._finish(call, lead, start, ended, books, version=version)
 
     def _finish(
         self, call: dict[str, object], lead: SimLead, start: datetime, ended: datetime,
         books: bool, said: Revocation | None = None, by_tool: bool = False,
+        version: str | None = None,
     ) -> None:  # fmt: skip
         w, queue = self.world, self.world.queue
         tool_id = w.new_id("tool_")
@@ -283,6 +295,8 @@ class SimCalls:
                 w.booked.add(lead.index)
                 w.booked_at.setdefault(lead.index, w.clock.now())
                 w.outcomes["call_booked"] += 1
+            if w.assistants:
+                w.assistants.observe(version, answered=True, booked=booked)
             reason = "assistant-ended-call" if booked else "customer-ended-call"
             report = ev.vapi_report(call, reason, start, ended, booked)
             await queue.post(http, "/webhooks/vapi", json_body=report)

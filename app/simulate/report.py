@@ -56,6 +56,8 @@ class Report:
     best_hour: dict[str, dict[str, Any]]
     scoring: dict[str, Any]
     run: dict[str, Any] = field(default_factory=dict)
+    # assistant versions on trial (--assistants): per version, app.simulate.assistants
+    agents: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +82,7 @@ class Report:
               for s, v in self.best_hour.items()],
             f"scoring: {_kv(self.scoring)}",
             f"run: {_kv(self.run)}",
+            *[f"agent version {name}: {_kv(row)}" for name, row in self.agents.items()],
         ]  # fmt: skip
         return "\n".join(lines)
 
@@ -242,4 +245,5 @@ async def build_report(
         run={**extra, "webhooks_posted": world.queue.posted,
              "webhooks_rejected": len(world.queue.rejected),
              "wall_seconds": round(time.perf_counter() - started, 1)},
+        agents=world.assistants.report() if world.assistants else {},
     )  # fmt: skip

@@ -76,7 +76,8 @@ def console_deps(ctx: Context) -> pages.ConsoleDeps:
     """What the console's pages read, from the graph."""
     repos = ctx.repos
     return pages.ConsoleDeps(ConsoleRepository(ctx.transport), repos.alerts, repos.campaigns,
-                             ctx.clock, ctx.settings.business_timezone)  # fmt: skip
+                             ctx.clock, ctx.settings.business_timezone,
+                             agents=repos.agents)  # fmt: skip
 
 
 def dry_run_channels(ctx: Context) -> list[str]:

@@ -1,7 +1,8 @@
 """Tracked links `GET /r/{token}` and one-click unsubscribe `GET|POST /u/{token}`.
 
 Contract:
-- /r/: a genuine click token → a `click_events` row (message → 'clicked', lead → 'engaged')
+- /r/: a genuine click token → a `click_events` row naming the message the link was sent in
+  (by the token's outbox id or key: A/B attribution; message → 'clicked', lead → 'engaged')
   and 302 to the URL sealed in the token; anything else → 404. Only URLs this server signed
   can be targets: there is no open redirect. A database failure still redirects (logged).
 - /u/ (RFC 8058): `POST` with `List-Unsubscribe=One-Click` (form-urlencoded or multipart)
@@ -45,7 +46,8 @@ async def click(token: str, request: Request) -> Response:
     if link is None:
         return NOT_FOUND
     event = {"token": token[:200], "url": link.url, "message_id": link.message_id,
-             "lead_id": link.lead_id, "ip": valid_ip(request.client and request.client.host),
+             "message_key": link.message_key, "lead_id": link.lead_id,
+             "ip": valid_ip(request.client and request.client.host),
              "user_agent": request.headers.get("user-agent")}  # fmt: skip
     try:
         await ctx.repos.webhooks.record_click(event, ctx.clock.now())

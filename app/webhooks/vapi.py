@@ -11,6 +11,8 @@ Contract:
   URLs); then the customer's words go through the revocation classifier (an opt-out said
   on the call), then the rescue bridge (app.campaigns.rescue), a due text sent after the
   reply;
+- a drained tool call (applied after a database outage) whose booking can no longer be made
+  alerts the operator to call back (app.webhooks.callbacks);
 - hang → stored for metrics; every other type (transcript, speech-update, types Vapi adds
   later) and verified bodies we cannot use → 200 `{}` (Vapi does not retry: a rejected
   report is lost).
@@ -30,6 +32,7 @@ from app.campaigns.call_report import apply_report
 from app.jobs.bootstrap import Context
 from app.jobs.calls import report_deps
 from app.providers.vapi_parse import call_id, obj, status_fields
+from app.webhooks.callbacks import promised_callbacks
 from app.webhooks.common import (
     JSON_TYPES,
     Rejected,
@@ -43,7 +46,7 @@ from app.webhooks.common import (
     unverified_allowed,
 )
 from app.webhooks.signatures import verify_vapi_request
-from app.webhooks.spooling import request_time, verified
+from app.webhooks.spooling import replayed, request_time, verified
 from app.webhooks.vapi_tools import assistant_request, function_call, tool_calls
 
 log = structlog.get_logger(__name__)
@@ -76,6 +79,8 @@ async def vapi_webhook(request: Request) -> Response:
         return JSONResponse({})
     background = BackgroundTasks()
     reply = await handler(ctx, message, obj(payload), background)
+    if replayed(request) and message.get("type") in ("tool-calls", "function-call"):
+        await promised_callbacks(ctx, message, reply)  # "someone will call you back"
     return JSONResponse(reply or {}, background=background if background.tasks else None)
 
 

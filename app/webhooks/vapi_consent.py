@@ -54,7 +54,9 @@ async def opt_out_tool(ctx: Context, args: dict[str, Any], message: dict[str, An
     key = (
         f"vapi:{identity['vapi_call_id'] or identity['to_number']}:optOut:{args.get(TOOL_CALL_ID)}"
     )
-    stored = {"scope": scope, "reason": reason, "toolCallId": args.get(TOOL_CALL_ID)}
+    # the call's identity is kept with the event: a replay applies it to the same lead
+    stored = {"scope": scope, "reason": reason, "toolCallId": args.get(TOOL_CALL_ID),
+              "call": identity}  # fmt: skip
     try:
         await ctx.repos.webhooks.apply_vapi_opt_out(
             key, "optOut", stored, identity, channels, reason, ctx.clock.now()

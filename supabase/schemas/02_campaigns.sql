@@ -206,8 +206,10 @@ $$;
 -- overlapping runs and retries never take the same step twice. An enrollment whose lead is
 -- opted out of the step's channel is settled here (stopped when the campaign stops on
 -- opt-out, else the step is skipped) and not returned; so is one whose step is refused
--- (internal.outbox_refusal: no ai_voice consent for a call, no sms consent for a text, ...:
--- the step is skipped and counted in consent_skips). One jsonb row per claimed step.
+-- (internal.outbox_check: no ai_voice consent for a call, no sms consent for a text, ...:
+-- the step is skipped and counted in consent_skips). One jsonb row per claimed step, its
+-- campaign and step in full in the first row that has them and by id after (the repository,
+-- app/db/campaigns.py, puts them back in every row).
 create or replace function claim_due_steps(
   p_worker text, p_limit integer, p_lease_seconds integer, p_now timestamptz default now()
 ) returns table (step jsonb)
@@ -226,8 +228,21 @@ begin
      limit p_limit
      for update of e skip locked) x;
 
-  -- Past the last step: complete.
-  with done as (
+  -- Each claimed step's opt-out and refusal, checked once for the batch (internal.outbox_check,
+  -- inlined: a probe per rule and row instead of two function calls per row).
+  with checked as materialized (
+    select e2.id, l.id lead_id, s.channel ch,
+           coalesce((c.definition->'stop'->>'on_opt_out')::boolean, true) stops,
+           k.suppressed, k.refusal
+      from enrollments e2
+      join campaigns c on c.id = e2.campaign_id
+      join campaign_steps s on s.campaign_id = e2.campaign_id and s.position = e2.current_step
+      join leads l on l.id = e2.lead_id
+      cross join lateral internal.outbox_check(s.channel, 'marketing', l.id,
+                   case when s.channel = 'email' then l.email else l.phone end) k
+     where e2.id = any (v_ids)
+  ), done as (
+    -- Past the last step: complete.
     update enrollments e set status = 'completed', next_run_at = null, updated_at = p_now
      where e.id = any (v_ids)
        and not exists (select 1 from campaign_steps s
@@ -236,41 +251,23 @@ begin
   ), opted as (
     -- Opted out of this step's channel: stop (campaign stops on opt-out) or skip the step.
     update enrollments e
-       set status = case when stops then 'stopped' else 'active' end,
-           stopped_reason = case when stops then 'opted_out:' || ch else e.stopped_reason end,
+       set status = case when o.stops then 'stopped' else 'active' end,
+           stopped_reason = case when o.stops then 'opted_out:' || o.ch else e.stopped_reason end,
            current_step = e.current_step + 1, updated_at = p_now
-      from (select e2.id, s.channel ch,
-                   coalesce((c.definition->'stop'->>'on_opt_out')::boolean, true) stops
-              from enrollments e2
-              join campaigns c on c.id = e2.campaign_id
-              join campaign_steps s on s.campaign_id = e2.campaign_id
-                                   and s.position = e2.current_step
-              join leads l on l.id = e2.lead_id
-             where e2.id = any (v_ids)
-               and internal.outbox_is_suppressed(s.channel, l.id,
-                     case when s.channel = 'email' then l.email else l.phone end)) o
-     where e.id = o.id
+      from checked o
+     where e.id = o.id and o.suppressed
     returning e.id
   ), refused as (
     -- Not opted out, but refused (no consent on record for an AI call or a campaign text, a
-    -- do-not-call list covering texts, a hold: internal.outbox_refusal): the step is skipped,
+    -- do-not-call list covering texts, a hold: internal.outbox_check): the step is skipped,
     -- and the next one waits its own delay, as after a step done (complete_steps 'advance').
     update enrollments e set current_step = e.current_step + 1, updated_at = p_now,
            next_run_at = p_now + make_interval(secs => coalesce((
              select s2.delay_seconds from campaign_steps s2
               where s2.campaign_id = e.campaign_id and s2.position = e.current_step + 1), 0))
-      from (select e2.id, l.id lead_id, s.channel ch,
-                   internal.outbox_refusal(s.channel, 'marketing', l.id,
-                     case when s.channel = 'email' then l.email else l.phone end) why
-              from enrollments e2
-              join campaign_steps s on s.campaign_id = e2.campaign_id
-                                   and s.position = e2.current_step
-              join leads l on l.id = e2.lead_id
-             where e2.id = any (v_ids)
-               and not internal.outbox_is_suppressed(s.channel, l.id,
-                     case when s.channel = 'email' then l.email else l.phone end)) r
-     where e.id = r.id and r.why is not null
-    returning e.id, r.lead_id, r.ch, r.why
+      from checked r
+     where e.id = r.id and not r.suppressed and r.refusal is not null
+    returning e.id, r.lead_id, r.ch, r.refusal why
   ), skipped as (
     insert into consent_skips (lead_id, channel, reason, stage, at)
     select lead_id, ch, why, 'claim', p_now from refused where why like '%consent%'
@@ -297,15 +294,24 @@ begin
        and k.created_at >= date_trunc('day', p_now)
      group by 1
   )
+  -- The campaign (its whole definition) and the step (its template) in full in the first row
+  -- that has them, then only their id: a batch is mostly one campaign and a step or two, and
+  -- repeating them in all 500 rows was half of the JSON built, sent and parsed.
   select jsonb_build_object(
     'enrollment_id', e.id, 'position', e.current_step, 'next_run_at', e.next_run_at,
-    'campaign', jsonb_build_object('id', c.id, 'slug', c.slug, 'definition', c.definition),
-    'step', jsonb_build_object('id', s.id, 'channel', s.channel, 'template', s.template,
+    'campaign', case when row_number() over (partition by c.id order by e.next_run_at, e.id) = 1
+                     then jsonb_build_object('id', c.id, 'slug', c.slug, 'definition', c.definition)
+                     else jsonb_build_object('id', c.id) end,
+    'step', case when row_number() over (partition by s.id order by e.next_run_at, e.id) = 1
+                 then jsonb_build_object('id', s.id, 'channel', s.channel, 'template', s.template,
                                'window', s.send_window, 'position', s.position,
                                'is_first_of_channel', not exists (
                                  select 1 from campaign_steps p where p.campaign_id = c.id
-                                    and p.channel = s.channel and p.position < s.position)),
+                                    and p.channel = s.channel and p.position < s.position))
+                 else jsonb_build_object('id', s.id) end,
     'lead', to_jsonb(l) - 'score_reasons',
+    -- a call per row (not inlined): with stale statistics (messages analyzed empty, then
+    -- filled) an inlined form was planned as a scan of messages per row (1.1-2.5 s a batch)
     'recent_attempts', internal.lead_recent_attempts(l.id, p_now),
     'sent_today', coalesce(t.n, 0))
     from leased e
@@ -313,7 +319,7 @@ begin
     join campaign_steps s on s.campaign_id = e.campaign_id and s.position = e.current_step
     join leads l on l.id = e.lead_id
     left join today t on t.campaign_id = c.id and t.channel = s.channel
-   order by e.next_run_at;
+   order by e.next_run_at, e.id;
 end
 $$;
 
@@ -328,7 +334,9 @@ $$;
 -- `lease_owner = p_worker` was planned for ONE matching row and filtered 500 x 500 pairs per
 -- call (50-170 ms at 10,000 enrollments in bench/dispatch.py, 9 ms this way). The lateral
 -- subquery is a primary-key lookup per item; `limit 1` keeps the planner from flattening it
--- back into that join.
+-- back into that join, and the lease is compared outside it: inside, the planner took the
+-- partial index of leased rows (enrollments_leased_idx) for each item and filtered every
+-- leased row by id, 500 x 500 again (90 ms per 500, 20261206183000_drip_set_based.sql).
 create or replace function complete_steps(
   p_worker text, p_results jsonb, p_now timestamptz default now()
 ) returns table (enrollment_id bigint, status text, current_step integer, next_run_at timestamptz)
@@ -345,8 +353,9 @@ begin
            (select s.delay_seconds from campaign_steps s
              where s.campaign_id = e.campaign_id and s.position = e.current_step + 1) next_delay
       from r cross join lateral (
-             select e1.campaign_id, e1.lead_id, e1.current_step from enrollments e1
-              where e1.id = r.id and e1.lease_owner = p_worker limit 1) e
+             select e1.campaign_id, e1.lead_id, e1.current_step, e1.lease_owner
+               from enrollments e1 where e1.id = r.id limit 1) e
+     where e.lease_owner = p_worker
   ), flagged as (
     update leads l set needs_review = n.reason, updated_at = p_now
       from nxt n where l.id = n.lead_id and n.action = 'review'

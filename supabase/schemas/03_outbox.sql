@@ -161,29 +161,20 @@ grant all on dnc_numbers to service_role;
 -- helpers
 -- ---------------------------------------------------------------------------------------
 
--- True when an opt-out (lead flag or suppression row) forbids this channel/address.
--- No `set search_path`, unlike every other function: it runs once per claimed step (drip
--- claim, delivery claim, call queue), and a function with a SET clause is never inlined, so
--- each call paid a call and a search_path switch (14 us at 10,000 leads in
--- bench/dispatch.py). Inlined, it runs under its caller's search_path (public) as a subquery;
+-- True when an opt-out (lead flag or suppression row) forbids this channel/address: the
+-- `suppressed` of internal.outbox_check (13_consent.sql), which holds the rule, for callers
+-- that check one row. A batch (the drip claim, the delivery claim, the last-moment check)
+-- joins internal.outbox_check laterally instead: inlined into its query, one index probe per
+-- rule and row, where a call of this function costs a function call per row (no function
+-- whose body reads a table is inlined as a scalar; ~25 us a row at 10,000 leads).
+-- No `set search_path`, unlike every other function, so that outbox_check is inlined here;
 -- only service_role can execute it, so no caller brings another search_path.
 create or replace function internal.outbox_is_suppressed(
   p_channel text, p_lead_id bigint, p_address text
 )
 returns boolean
 language sql stable as $$
-  select exists (
-           select from suppressions s
-            where s.address = case when p_channel = 'email' then lower(p_address) else p_address end
-              and s.channel in (p_channel, 'all'))
-      or exists (
-           select from leads l
-            where l.id = p_lead_id
-              and (l.status = 'do_not_contact'
-                   or (p_channel = 'email' and l.email_opted_out_at is not null)
-                   or (p_channel = 'sms' and l.sms_opted_out_at is not null)
-                   or (p_channel = 'call' and l.calls_opted_out_at is not null)))
-      or (p_channel = 'call' and exists (select from dnc_numbers d where d.phone = p_address));
+  select k.suppressed from internal.outbox_check(p_channel, null::text, p_lead_id, p_address) k;
 $$;
 
 -- A lead's contact attempts in the 24 h before p_now (the FL/OK/MD caps): texts and calls
@@ -294,9 +285,11 @@ language plpgsql set search_path = public as $$
 #variable_conflict use_column
 begin
   return query
-  with locked as (
-    select m.*, internal.outbox_is_suppressed(m.channel, m.lead_id, m.to_address) suppressed
-      from messages m where m.id = any (p_ids) order by m.id for update
+  with locked as (  -- internal.outbox_check inlined: a probe per rule and row, no call
+    select m.*, k.suppressed
+      from messages m
+      cross join lateral internal.outbox_check(m.channel, m.kind, m.lead_id, m.to_address) k
+     where m.id = any (p_ids) order by m.id for update of m
   ), decided as (
     select l.id, case
              when l.status not in ('queued', 'sending') then 'done'
@@ -358,10 +351,10 @@ language plpgsql set search_path = public as $$
 begin
   return query
   with locked as (
-    select m.id, m.status, m.payload, m.lead_id, m.channel,
-           internal.outbox_is_suppressed(m.channel, m.lead_id, m.to_address) suppressed,
-           internal.outbox_refusal(m.channel, m.kind, m.lead_id, m.to_address) refusal
-      from messages m where m.id = any (p_ids) order by m.id for update
+    select m.id, m.status, m.payload, m.lead_id, m.channel, k.suppressed, k.refusal
+      from messages m
+      cross join lateral internal.outbox_check(m.channel, m.kind, m.lead_id, m.to_address) k
+     where m.id = any (p_ids) order by m.id for update of m
   ), decided as (
     select l.id, l.lead_id, l.channel, l.refusal, case
              when l.status <> 'sending' then 'done'

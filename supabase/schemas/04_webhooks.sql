@@ -532,6 +532,7 @@ declare
   v_lead bigint;
   v_placed timestamptz;
   v_inserted boolean := false;
+  v_reported timestamptz;  -- a report applied before (a replay): no second attempt counted
   v_phone text;
   v_timezone text;
   v_state text;
@@ -554,7 +555,8 @@ begin
                         null::text, null::text, null::text, '[]'::jsonb;
     return;
   end if;
-  select c.id into v_call from calls c where c.vapi_call_id = v_id for update;
+  select c.id, c.report_received_at into v_call, v_reported
+    from calls c where c.vapi_call_id = v_id for update;
   if not found then
     insert into calls as c (idempotency_key, vapi_call_id, lead_id, to_number, status,
                             ended_reason, outcome, started_at, ended_at, duration_seconds,
@@ -588,7 +590,8 @@ begin
   if v_lead is not null then
     update leads l set
       last_called_at = greatest(coalesce(l.last_called_at, v_ended), v_ended),
-      call_attempts = l.call_attempts + case when v_placed is null then 1 else 0 end,
+      call_attempts = l.call_attempts
+                      + case when v_placed is null and v_reported is null then 1 else 0 end,
       status = case when array_position(array['new', 'contacted', 'engaged', 'booked'], l.status)
                          < array_position(array['new', 'contacted', 'engaged', 'booked'], v_step)
                     then v_step else l.status end,  -- internal.lead_advance_status, same update
@@ -735,8 +738,14 @@ declare
   v_lead bigint;
   v_id bigint;
 begin
+  -- the message the link was sent in: its outbox id, else its outbox key (a drip link is
+  -- rendered before its row exists; app/core/tokens.py); neither: an old token, no message
   select id, lead_id into v_message, v_lead from messages
    where id = (p_click->>'message_id')::bigint;
+  if v_message is null and p_click->>'message_key' is not null then
+    select id, lead_id into v_message, v_lead from messages
+     where idempotency_key = p_click->>'message_key';
+  end if;
   select id into v_lead from leads
    where id = coalesce((p_click->>'lead_id')::bigint, v_lead);
   insert into click_events (token, message_id, lead_id, url, clicked_at, ip, user_agent)

@@ -436,8 +436,14 @@ $$;
 -- in [p_from, p_to) (texts and emails by sent_at, calls by placed_at; dry runs are their own
 -- provider, 'dryrun', and never counted) and when its latest webhook event arrived. Sends
 -- with no event since p_from mean callbacks are being lost (a wrong URL, a dead endpoint, a
--- rotated secret). Index lookups: messages_created_idx / calls by placed_at are bounded by
--- the window; webhook_events_provider_idx gives each provider's latest event.
+-- rotated secret). Index lookups bounded by the window, not the history (issue 19: a seq
+-- scan of messages, 4.7 ms at 4,838 messages and growing, 0.4 ms with these):
+-- messages_sent_provider_idx, calls_placed_provider_idx; webhook_events_provider_idx gives
+-- each provider's latest event.
+create index messages_sent_provider_idx on messages (provider, sent_at)
+  where sent_at is not null;
+create index calls_placed_provider_idx on calls (provider, placed_at)
+  where placed_at is not null;
 create or replace function callback_gaps(p_from timestamptz, p_to timestamptz)
 returns table (provider text, sends bigint, last_event_at timestamptz)
 language sql stable set search_path = public as $$
@@ -456,4 +462,24 @@ language sql stable set search_path = public as $$
    where s.n > 0
    group by s.provider
    order by s.provider;
+$$;
+
+-- What one guardian run reads, in one round trip (issue 19: a simulated month runs the
+-- guardian 8,640 times, and these were four calls each): the keys of the firing alerts,
+-- the registry's job states (job_status), the providers' callback gaps (callback_gaps) and
+-- the new error fingerprints (new_error_fingerprints), each as that function's rows.
+create or replace function guardian_reads(
+  p_now timestamptz, p_jobs text[], p_gaps_from timestamptz, p_gaps_to timestamptz,
+  p_min_count integer, p_window_seconds integer default 3600,
+  p_lookback_seconds integer default 604800
+) returns jsonb
+language sql stable set search_path = public as $$
+  select jsonb_build_object(
+    'firing', coalesce((select jsonb_agg(a.key) from alerts a where a.status = 'firing'), '[]'),
+    'jobs', coalesce((select jsonb_agg(to_jsonb(j)) from job_status(p_now, p_jobs) j), '[]'),
+    'gaps', coalesce((select jsonb_agg(to_jsonb(g))
+                        from callback_gaps(p_gaps_from, p_gaps_to) g), '[]'),
+    'fingerprints', coalesce((select jsonb_agg(to_jsonb(f))
+                                from new_error_fingerprints(p_window_seconds, p_min_count,
+                                                            p_lookback_seconds, p_now) f), '[]'));
 $$;

@@ -393,6 +393,29 @@ begin
 end
 $$;
 
+-- A quiet appointments tick in one round trip (issue 19: 8,640 ticks in a simulated month):
+-- {"pending": the versions to plan (appointments_to_schedule), "due": the due reminders
+-- claimed (appointments_claim_due) or null}. The claim is made here only when nothing is
+-- pending: a plan stored this tick could be due at once (a confirmation), so with pending
+-- versions the loop plans first and claims in its own call, as before.
+create or replace function appointments_next(
+  p_holder text, p_limit integer, p_lease_seconds integer, p_now timestamptz
+) returns jsonb
+language plpgsql set search_path = public as $$
+declare
+  v_pending jsonb;
+begin
+  select coalesce(jsonb_agg(t.x), '[]') into v_pending
+    from appointments_to_schedule(p_limit, p_now) as t(x);
+  if jsonb_array_length(v_pending) > 0 then
+    return jsonb_build_object('pending', v_pending, 'due', null);
+  end if;
+  return jsonb_build_object('pending', v_pending, 'due', coalesce(
+    (select jsonb_agg(jsonb_build_object('reminder', d.reminder, 'appointment', d.appointment))
+       from appointments_claim_due(p_holder, p_limit, p_lease_seconds, p_now) d), '[]'));
+end
+$$;
+
 -- Settles claimed reminders in one batch: p_items [{reminder_id, message (an outbox message)
 -- | skip (reason)}]. A no_show item marks the appointment no_show in the same transaction
 -- (even when its text is skipped), only while it is still booked/confirmed: a completion

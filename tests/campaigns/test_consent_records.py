@@ -188,3 +188,19 @@ def test_consent_cells_as_operators_write_them() -> None:
     _, problems = consent_cells({"consent_calls": "sure", "consent_source": "a friend"})
     assert [column for column, _ in problems] == ["consent_source", "consent_calls"]
     assert parse_when("2026-03-14T09:30:00-05:00") == datetime(2026, 3, 14, 14, 30, tzinfo=UTC)
+
+
+async def test_a_call_refused_for_want_of_consent_is_not_counted_as_failed(
+    ctx: Context,
+) -> None:
+    """The campaign manager's run says why a call did not go: a call queued before consent
+    was on record (by an older version, or by hand) and refused at its claim is counted
+    `calls_refused`, apart from the provider failures of `calls_failed`."""
+    await import_csv(EXPORT, ctx.repos.leads, ctx.clock.now(), ctx.repos.outbox)
+    for name, key in (("Bo Chen", "old-queue-1"), ("Ana Ruiz", "old-queue-2")):
+        [lead] = await query(ctx, f"select id, phone from leads where name = '{name}'")
+        await ctx.transport.call("enqueue_call", {"p_call": {
+            "idempotency_key": key, "lead_id": lead["id"], "to_number": lead["phone"]},
+            "p_now": ctx.clock.now()})  # fmt: skip
+    counts = await manager.run(manager_deps(ctx), ctx.rng)
+    assert (counts["calls_placed"], counts["calls_refused"], counts["calls_failed"]) == (1, 1, 0)

@@ -39,7 +39,9 @@ async def test_training_export_on_the_shared_fixtures(
     ctx: Context, clock: ManualClock, tmp_path: Path
 ) -> None:
     message = await _apply_reports(ctx)
-    counts = await export_training(ctx.repos.scoring, ctx.clock.now(), tmp_path)
+    counts = await export_training(
+        ctx.repos.scoring, ctx.repos.agents, ctx.clock.now(), "America/Chicago", tmp_path
+    )
     assert counts["calls"] == 1  # only the booked call; no-answer and voicemail are not
     (record,) = [json.loads(x) for x in (tmp_path / "booked_calls.jsonl").read_text().splitlines()]
     assert record["vapi_call_id"] == message["call"]["id"]
@@ -56,7 +58,8 @@ async def test_training_export_on_the_shared_fixtures(
     assert insurance[0]["response"].startswith("Yes, we're in network with Delta Dental PPO.")
     assert any(p["category"] == "trust" for p in pairs)  # "Uh, sure, what's this about?"
     playbook = (tmp_path / "call_handling_playbook.md").read_text()
-    assert "Generated from 1 booked call(s)." in playbook and "Dana agreed to book" in playbook
+    # the growth job's documents (app.scoring.playbook), over every answered call
+    assert "Built from 1 answered call(s): 1 booked (100%)." in playbook
     objections = (tmp_path / "objection_responses.md").read_text()
     assert "## insurance" in objections and "Delta Dental PPO" in objections
 

@@ -1,21 +1,30 @@
 """Every failure reaches system_logs in one stable shape (issue 15 item 5): source, code, key,
-lead, message — provider rejections, retried provider failures and reconciliation outcomes,
-the input of failure learning (they used to go to stdout only)."""
+lead, message — provider rejections, retried provider failures, reconciliation outcomes, a
+crashed batch delivery and the spool's drain (tests/webhooks/test_spool.py too), the input
+of failure learning (they used to go to stdout only)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import psycopg
+import pytest
 import respx
 
 from app.core.clock import ManualClock
 from app.jobs import drip
 from app.jobs.bootstrap import Context
+from app.jobs.spool import drain_spool
+from app.providers.spool import SpooledRequest
+from app.providers.spool_store import ModalDictSpool
+from app.webhooks import ingest
 from tests.providers.bodies import twilio_error, twilio_page
 from tests.webhooks.helpers import Db, enqueue_sms, seed_campaign, seed_lead
 from tests.webhooks.test_message_reconcile import ACCOUNT, live, mock
+from tests.webhooks.test_spool import _Aio, _DictLike
 
 __all__ = ["live", "mock"]  # the fixtures of the reconcile tests: a graph with Twilio keys
 MESSAGES = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
@@ -75,3 +84,57 @@ async def test_a_step_that_cannot_be_planned_is_logged_for_its_lead(ctx: Context
     (row,) = failures(db)
     assert (row["level"], row["source"], row["lead_id"]) == ("error", "drip:step", lead_id)
     assert row["key"].startswith("enrollment:") and row["message"].startswith("step not planned")
+
+
+TERMINATE = """
+select count(pg_terminate_backend(pid)) n from pg_stat_activity
+ where datname = current_database() and pid <> pg_backend_pid()
+"""
+
+
+async def test_a_batch_delivery_cut_off_by_the_database_is_logged(
+    ctx: Context, db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database drops every connection as the drip claims its texts: the steps are
+    rescheduled and the crash is in system_logs (it used to reach stdout only)."""
+    await seed_lead(ctx, db, phone="+14155550145", name="Di")
+    await seed_campaign(ctx)
+    assert isinstance(ctx.clock, ManualClock)
+    ctx.clock.advance(timedelta(hours=2))
+    claim = ctx.repos.outbox.claim_messages
+
+    async def drop_then_claim(*args: Any, **kwargs: Any) -> Any:
+        with psycopg.connect(db.dsn, autocommit=True) as admin:
+            admin.execute(TERMINATE)
+        return await claim(*args, **kwargs)
+
+    monkeypatch.setattr(ctx.repos.outbox, "claim_messages", drop_then_claim)
+    counts = await drip.run(ctx)
+
+    assert counts.get("reschedule:error:delivery") == 1, counts
+    (row,) = failures(db)
+    assert (row["level"], row["source"], row["code"]) == (
+        "error", "drip:delivery", "DatabaseUnavailable")  # fmt: skip
+    assert row["message"].startswith("batch delivery failed (1 sms message(s) rescheduled)")
+    assert row["key"].startswith("outbox:") and row["lead_id"] is None
+
+
+async def test_a_spool_store_that_cannot_be_reached_fails_the_drain_and_is_logged(
+    ctx: Context, db: Db, rebuild: Any
+) -> None:
+    """The Modal Dict holding the spool cannot be reached (Modal's API down): the drain
+    fails, the job goes on, and system_logs says so (the next run drains again)."""
+    store = _DictLike()
+    request = SpooledRequest.new("/webhooks/twilio/sms", "", {}, b"Body=STOP", ctx.clock.now())
+    await ModalDictSpool("nightshift-spool", store=store).put(request)
+
+    async def unreachable(key: str, default: Any = None) -> Any:
+        raise ConnectionError("Deadline exceeded: modal-http: api.modal.com")
+
+    store.get = _Aio(unreachable)
+    graph = await rebuild()
+    on_modal = dataclasses.replace(graph, spool=ModalDictSpool("nightshift-spool", store=store))
+    assert await drain_spool(on_modal, ingest(on_modal)) == {"spool_drain_failed": 1}
+    (row,) = failures(db)
+    assert (row["level"], row["source"], row["code"]) == ("error", "spool", "ConnectionError")
+    assert row["message"] == "spool drain failed: Deadline exceeded: modal-http: api.modal.com"

@@ -8,6 +8,7 @@ during the outage, and any process after it).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -23,12 +24,13 @@ from pydantic import SecretStr
 from app.core.clock import ManualClock
 from app.core.settings import Settings, get_settings
 from app.core.tokens import UnsubscribeToken, unsubscribe_url
+from app.db.appointments import BookingIn
 from app.db.transport import PostgresTransport
 from app.guardian.probes import SPOOL_ASIDE, SPOOL_PENDING, check_spool
 from app.guardian.watch import Watch
 from app.jobs.bootstrap import Context, Overrides, bootstrap
 from app.jobs.runner import run_job
-from app.jobs.spool import drain_spool
+from app.jobs.spool import drain_forever, drain_spool
 from app.providers.spool import DirectorySpool, SpooledRequest, SpoolStats
 from app.providers.spool_store import ModalDictSpool, build_spool
 from app.webhooks import create_app, ingest
@@ -54,6 +56,7 @@ DEAD = "postgresql://nobody@127.0.0.1:1/none"
 USER = "+14155550199"
 DANA = "+15125550123"
 TOOL_ID = "call_Q7tD2mXk9aBv4RzL1nPe8sWf"
+CALL_ID = "019cf9a2-4b7e-7d31-9a52-6c8e0f3b1d47"  # the recorded tool-calls message's call
 
 
 async def _down_graph(settings: Settings, clock: ManualClock, spool: Any) -> AsyncIterator[Context]:
@@ -128,6 +131,44 @@ async def test_tool_call_gets_a_polite_line_and_the_booking_is_made_by_the_drain
     appointment = db.one("select lead_id, status, source from appointments")
     assert appointment == {"lead_id": lead_id, "status": "booked", "source": "vapi"}
     assert (await _stats(ctx)).pending == 0
+
+
+async def test_a_drained_booking_whose_slot_was_taken_asks_the_operator_to_call_back(
+    ctx: Context, down: Context, db: Db, clock: ManualClock, rebuild: Any
+) -> None:
+    """Dana was told "someone will call you back" during the outage; by the time the drain
+    books, the calendar gave her 10:30 to someone else: the promise becomes an alert."""
+    await seed_lead(ctx, db, phone=DANA, name="Dana Whitfield")
+    body = vapi_message("08-tool-calls-book-appointment.json")
+    clock.set(vapi_time(body))
+    async with client(down) as http:
+        assert (await post_vapi(http, body)).json()["results"][0]["result"] == TOOL_LINE
+    # the calendar booked Sam into 10:30 meanwhile (a booking the database took first)
+    start = datetime(2026, 3, 24, 15, 30, tzinfo=UTC)  # 10:30 in America/Chicago
+    sam = BookingIn(external_id="booking:cal-taken-1", starts_at=start,
+                    ends_at=start + timedelta(hours=1), name="Sam Ortiz", phone="+15125550777",
+                    source="webhook")  # fmt: skip
+    assert (await ctx.repos.appointments.upsert(sam, clock.now())).outcome == "booked"
+
+    # the web app's drain (its loop stopped after one pass), with an on-call inbox
+    web = await rebuild(oncall_emails=["oncall@example.com"])
+
+    async def stop(_: float) -> None:
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await drain_forever(web, ingest(web), sleep=stop)
+    assert db.count("appointments") == 1  # Sam's: Dana's slot was taken
+    alert = db.one(
+        "select key, severity, title, details from alerts where key like %s", ("callback:%",)
+    )
+    assert alert["key"] == f"callback:{CALL_ID}:{TOOL_ID}" and alert["severity"] == "warning"
+    assert alert["title"].startswith(f"Call back {DANA}: their booking for 2026-03-24 10:30")
+    assert "slot was just taken" in alert["details"]["reason"]
+    assert alert["details"]["name"] == "Dana Whitfield"
+    # dispatched by the drain at once, not at the guardian's next run
+    sent = db.one("select to_address, payload from messages where kind = 'alert'")
+    assert sent["to_address"] == "oncall@example.com" and DANA in json.dumps(sent["payload"])
 
 
 async def test_opt_out_tool_is_promised_and_applied_by_the_drain(
@@ -245,6 +286,10 @@ async def test_drain_keeps_order_stops_while_down_and_sets_aside_a_refusal(
     assert [
         r["dedupe_key"] for r in db.rows("select dedupe_key from webhook_events order by id")
     ] == ["twilio:SMa", "twilio:SMb"]  # receive order
+    late = db.one("select level, code, message, context from system_logs where source = 'spool'")
+    assert (late["level"], late["code"], late["context"]) == ("warning", "applied_late",
+                                                              {"applied": 2})  # fmt: skip
+    assert late["message"] == "2 spooled request(s) applied after a database outage"
     assert db.one("select status from messages where id = %s", (queued,))["status"] == "cancelled"
 
     # spooled, then the auth token rotated before the drain: refused for good, kept aside
@@ -257,9 +302,35 @@ async def test_drain_keeps_order_stops_while_down_and_sets_aside_a_refusal(
     [aside] = await ctx.spool.aside()
     assert aside.reason is not None and aside.reason.startswith("HTTP 403")
     assert aside.body == body  # the request as received, for a human (never dropped)
-    logged = db.one("select source, code, key, message from system_logs where source = 'spool'")
+    logged = db.one("select source, code, key, message from system_logs"
+                    " where source = 'spool' and code = 'set_aside'")  # fmt: skip
     assert (logged["code"], logged["key"]) == ("set_aside", aside.id)
     assert logged["message"].startswith("HTTP 403")
+
+
+async def test_an_unreadable_entry_is_set_aside_and_the_requests_after_it_are_applied(
+    ctx: Context, down: Context, db: Db
+) -> None:
+    """An operator moved a hand-edited request back from aside/ with a typo in it: it is set
+    aside again (raw bytes kept, the reason in system_logs) and never blocks the STOP
+    spooled after it."""
+    lead_id = await seed_lead(ctx, db, phone=USER, name="Ana")
+    async with client(down) as http:
+        path, body, headers = _stop("SMafter", "STOP")
+        assert (await http.post(path, content=body, headers=headers)).status_code == 200
+    assert isinstance(ctx.spool, DirectorySpool)  # received earlier than the STOP: first
+    broken = b'{"id": "01764000000000000-edited", "path": "/webhooks/twilio/sms",'
+    (ctx.spool.root / "pending" / "01764000000000000-edited.json").write_bytes(broken)
+
+    assert await drain_spool(ctx, ingest(ctx)) == {"spool_applied": 1, "spool_set_aside": 1}
+    assert db.one("select sms_opted_out_at from leads where id = %s", (lead_id,))[
+        "sms_opted_out_at"
+    ]
+    [kept] = await ctx.spool.aside()
+    assert kept.body == broken and kept.reason is not None
+    assert kept.reason.startswith("unreadable spool entry: JSONDecodeError")
+    logged = db.one("select code, key from system_logs where code = 'set_aside'")
+    assert logged == {"code": "set_aside", "key": "01764000000000000-edited"}
 
 
 async def test_every_job_drains_first_and_the_guardian_alerts_while_events_wait(
