@@ -224,6 +224,9 @@ class Settings(BaseSettings):
     scoring_horizon_days: int = Field(default=7, ge=1, le=365)
     scoring_snapshot_hours: float = Field(default=24.0, ge=1)
     scoring_train_window_days: int = Field(default=180, ge=7)
+    # The newest snapshots are read until this many training rows are held (memory bound: a
+    # 180-day window of daily snapshots over 100k leads would be ~17M rows in one call).
+    scoring_max_training_rows: int = Field(default=200_000, ge=1_000)
     scoring_min_outcomes: int = Field(default=200, ge=10)
     scoring_min_bookings: int = Field(default=20, ge=2)
     scoring_retrain_hours: float = Field(default=24.0, gt=0)

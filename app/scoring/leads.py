@@ -37,6 +37,7 @@ from app.scoring.train import evaluate_holdout, fit
 
 log = structlog.get_logger(__name__)
 WRITE_BATCH = 20_000  # leads per scoring_apply call: one round trip per batch
+SNAPSHOTS_PER_CALL = 7  # snapshot times per training read (a week of daily snapshots)
 
 
 def spec_json() -> dict[str, Any]:
@@ -68,14 +69,23 @@ async def training_rows(
     repo: ScoringRepository, now: datetime, s: Settings
 ) -> list[dict[str, Any]]:
     """The lead model's rows: every lead at risk at each snapshot time t of the window, its
-    features as of t, labelled booked in (t, t + horizon]."""
+    features as of t, labelled booked in (t, t + horizon] — the newest snapshots first, whole
+    snapshots only, stopping once SCORING_MAX_TRAINING_ROWS rows are held."""
     times = snapshot_times(
         now, s.scoring_train_window_days, s.scoring_horizon_days, s.scoring_snapshot_hours
     )
-    if not times:
-        return []
-    rows = await repo.features(now, times=times, at_risk=True, horizon_days=s.scoring_horizon_days)
-    return [r for r in rows if r["label"] is not None]
+    rows: list[dict[str, Any]] = []
+    # Newest snapshots first, a few per call, until SCORING_MAX_TRAINING_ROWS are held: the
+    # memory stays bounded however long the window and however many leads.
+    for end in range(len(times), 0, -SNAPSHOTS_PER_CALL):
+        chunk = times[max(0, end - SNAPSHOTS_PER_CALL) : end]
+        found = await repo.features(
+            now, times=chunk, at_risk=True, horizon_days=s.scoring_horizon_days
+        )
+        rows.extend(r for r in found if r["label"] is not None)
+        if len(rows) >= s.scoring_max_training_rows:
+            break
+    return rows
 
 
 async def per_call_model(repo: ScoringRepository, now: datetime, s: Settings) -> ScoreModel | None:

@@ -153,3 +153,24 @@ async def test_vapi_events_store_when_they_were_received(ctx: Context, clock: Ma
     )
     assert [(r["calls_answered"], r["booked"]) for r in during] == [(0, False), (1, True)]
     assert call["outcome"] == "booked"
+
+
+async def test_training_reads_the_newest_snapshots_up_to_the_row_cap(
+    ctx: Context, clock: ManualClock
+) -> None:
+    """A long window over many leads must not be read in one piece (a 180-day window of daily
+    snapshots over 100k leads is ~17M rows): the newest whole snapshots, up to the cap."""
+    now = clock.now()
+    await _seed_world(ctx, now)
+    full = await training_rows(ctx.repos.scoring, now, make_settings(**SETTINGS))
+    capped_settings = make_settings(**SETTINGS, scoring_max_training_rows=1_000)
+    # the seeded world is small: a cap of one row's worth shows the cut (the setting's floor
+    # is 1,000, so the cap is lowered on the built settings as a test override)
+    object.__setattr__(capped_settings, "scoring_max_training_rows", 1)
+    capped = await training_rows(ctx.repos.scoring, now, capped_settings)
+    newest = max(r["cutoff_at"] for r in full)
+    kept = {r["cutoff_at"] for r in capped}
+    assert capped and len(capped) < len(full)
+    assert newest in kept and min(kept) > min(r["cutoff_at"] for r in full)
+    cut = min(kept)  # whole snapshots: every full row at a kept time is kept
+    assert sorted(map(str, (r for r in full if r["cutoff_at"] >= cut))) == sorted(map(str, capped))
