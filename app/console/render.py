@@ -16,25 +16,37 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from app.console.outcomes import colour
 
-_env = Environment(
-    loader=PackageLoader("app.console", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+
+def template_env(package: str) -> Environment:
+    """The Jinja2 environment of `package`'s templates/ folder, as the console and the status
+    page both render: autoescaped (strings too), undefined names an error, the `colour`
+    filter (one colour per outcome) installed."""
+    env = Environment(
+        loader=PackageLoader(package, "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["colour"] = colour
+    return env
 
 
-def local(value: Any, zone: str) -> str:
-    """An ISO timestamp in the business's zone, to the minute ("-" when absent)."""
+def in_zone(value: Any, zone: str) -> str | None:
+    """An ISO timestamp (or datetime) in the business's zone, to the minute; None if absent."""
     if not value:
-        return "-"
+        return None
     at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def local(value: Any, zone: str) -> str:
+    """`in_zone`, shown as "-" when absent."""
+    return in_zone(value, zone) or "-"
+
+
+_env = template_env("app.console")
 _env.filters["local"] = local
-_env.filters["colour"] = colour
 
 
 def render(name: str, data: dict[str, Any], *, tz: str, csrf: str, business: str) -> str:

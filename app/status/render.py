@@ -15,28 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
 from app.console.outcomes import colour
+from app.console.render import in_zone, template_env
 from app.status.svg import funnel, stacked_bars
 
-_env = Environment(
-    loader=PackageLoader("app.status", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_env.filters["colour"] = colour
+_env = template_env("app.status")
 FUNNEL_STAGES = ("leads", "contacted", "replied", "booked")
-
-
-def local(value: Any, zone: str) -> str | None:
-    """An ISO timestamp shown in the business's zone, to the minute."""
-    if not value:
-        return None
-    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+local = in_zone  # times shown in the business's zone (None when absent)
 
 
 def last_days(now: Any, tz: str, count: int = 14) -> list[str]:
