@@ -2,9 +2,11 @@
 
 Runs `nightshift simulate` (app.simulate.engine.simulate) with the transport's calls timed by
 function name and prints one line per virtual day: its wall seconds, the number of database
-calls and their seconds, and the costliest functions (calls, seconds). A cost that grows from
-day to day is work that follows the history instead of the change. Then the report's audit,
-scoring and `run` sections.
+calls and their seconds, and the costliest functions (calls, seconds); then a second line
+with the day's seconds per job (`run_job`), per growth step and in the simulator's own
+hourly score read (`sim_scores`). A cost that grows from day to day is work that follows the
+history instead of the change. Then the report's audit, scoring and `run` sections, the
+report's own seconds and the peak RSS.
 
     .venv/bin/python bench/sim_profile.py [--leads 10000] [--days 30] [--seed 7] [--top 6]
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -23,10 +26,42 @@ from typing import Any
 
 from app.core import logs
 from app.core.clock import ManualClock
+from app.db.simulate import SimulateRepository
 from app.db.transport import PostgresTransport
+from app.jobs import growth, runner
+from app.simulate import engine, report
 from app.simulate.engine import START, SimConfig, simulate
 
 CALLS: defaultdict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+PARTS: defaultdict[str, float] = defaultdict(float)
+
+
+def timed_part(name: str, inner: Any) -> Any:
+    """`inner` (a coroutine function) with its seconds added to PARTS[name]."""
+
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await inner(*args, **kwargs)
+        finally:
+            PARTS[name] += time.perf_counter() - started
+
+    return timed
+
+
+def time_parts() -> None:
+    """Seconds per job run, per growth step, in the simulator's score read and the report."""
+    run_job = runner.run_job
+
+    async def job(ctx: Any, name: str, **kwargs: Any) -> Any:
+        return await timed_part(name, run_job)(ctx, name, **kwargs)
+
+    engine.run_job = job  # type: ignore[assignment]
+    growth.STEPS = tuple((n, timed_part(f"growth.{n}", f)) for n, f in growth.STEPS)
+    SimulateRepository.scores = timed_part(  # type: ignore[method-assign]
+        "sim_scores", SimulateRepository.scores
+    )
+    engine.build_report = timed_part("report", report.build_report)  # type: ignore[assignment]
 
 
 def time_calls() -> None:
@@ -59,7 +94,10 @@ def print_days(top: int) -> None:
         shown = ", ".join(f"{name} {n:.0f}x {s:.1f}s" for name, (n, s) in costly)
         print(f"day {day:>2}: {now - state['at']:6.1f} s wall, {calls:.0f} db calls "
               f"{seconds:5.1f} s; {shown}", flush=True)  # fmt: skip
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(PARTS.items(), key=lambda kv: -kv[1]))
+        print(f"        s by part: {parts}", flush=True)
         CALLS.clear()
+        PARTS.clear()
         state.update(day=day, at=now)
 
     ManualClock.advance = advanced  # type: ignore[method-assign]
@@ -68,9 +106,17 @@ def print_days(top: int) -> None:
 def main(leads: int, days: float, seed: int, top: int) -> None:
     logs.configure("WARNING")
     time_calls()
+    time_parts()
     print_days(top)
-    report = asyncio.run(simulate(SimConfig(leads, days, seed))).as_dict()
-    print(json.dumps({k: report[k] for k in ("audit", "scoring", "run")}, indent=1))
+    out = asyncio.run(simulate(SimConfig(leads, days, seed))).as_dict()
+    print(json.dumps({k: out[k] for k in ("audit", "scoring", "run")}, indent=1))
+    top_calls = sorted(CALLS.items(), key=lambda kv: -kv[1][1])[:top]
+    print(
+        f"report: {PARTS['report']:.1f} s; calls since the last day line: "
+        + ", ".join(f"{name} {n:.0f}x {s:.1f}s" for name, (n, s) in top_calls)
+    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS (this process): {peak:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ pool before the measured run.
 The ceiling, in the same run: a bare ASGI app (reads the body, answers 200 `{}`) under the
 same uvicorn, same worker count, same load generator and the same requests. It is measured
 just before and just after the app (the host drifts), and the app's rate is printed as a
-share of the two runs' mean: what the app costs beyond HTTP itself.
+share of the two runs' mean: what the app costs beyond HTTP itself. Last, the database's own
+rate of committed webhook-sized inserts, one per commit and grouped (bench/ingest_ceiling.py):
+what any store path, group commit included, is bounded by on this machine.
 
     .venv/bin/python bench/webhook_ingest.py [--requests 3000] [--concurrency 16]
 """
@@ -40,6 +42,8 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from ingest_ceiling import committed_rates
 
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
@@ -242,12 +246,23 @@ def main() -> None:
             elapsed, latencies = run(runner, port, *shape)
             no_store = run(runner, port, *shape, NO_STORE)
             after = run(runner, bare_port, *shape)
+            body = (FIXTURES / KINDS["status-update"]).read_text()
+            ceiling = runner.run(
+                committed_rates(server.get_uri(), body, args.requests, args.concurrency)
+            )
     finally:
         for process in (app, bare):
             process.terminate()
             process.wait(timeout=30)
         server.cleanup()
     report(args.requests, args.concurrency, elapsed, latencies, before, after, no_store)
+    bare_rate = statistics.fmean([args.requests / before[0], args.requests / after[0]])
+    print(
+        f"the database alone (bench/ingest_ceiling.py), {args.requests} webhook-sized rows: "
+        f"{ceiling[0]:.0f}/s one row per commit over {args.concurrency} connections "
+        f"({ceiling[0] / bare_rate:.2f} of bare), {ceiling[1]:.0f}/s {args.concurrency} rows "
+        f"per commit ({ceiling[1] / bare_rate:.2f} of bare)"
+    )
 
 
 def report(

@@ -304,3 +304,21 @@ def test_status_tables_show_instants_in_the_business_time_zone() -> None:
         "health": [{"checked_at": "2026-07-01 07:00 CDT", "latency_ms": 12}],
         "day": "2026-12-07",  # a day is not an instant
     }
+
+
+@pytest.mark.parametrize(("assistant", "loaded"), [("john", True), ("sara", False)])
+def test_a_campaign_names_an_assistant_of_agents_dir_or_is_refused(
+    configured: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, assistant: str, loaded: bool
+) -> None:
+    """An owner who types `assistant: sara` hears so at load, not on the first call."""
+    monkeypatch.setenv("AGENTS_DIR", str(ROOT / "agents"))
+    get_settings.cache_clear()
+    text = (ROOT / "examples" / "speed-to-lead.yaml").read_text()
+    path = tmp_path / "campaign.yaml"
+    path.write_text(text.replace("call_timing: asap", f"call_timing: asap\nassistant: {assistant}"))
+    result = CliRunner().invoke(cli, ["campaigns", "load", str(path)])
+    if loaded:
+        assert result.exit_code == 0 and "speed-to-lead" in result.stdout, result.output
+    else:
+        assert result.exit_code == 1
+        assert "no agent 'sara' (known: john, sarah)" in result.stderr

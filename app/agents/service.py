@@ -11,7 +11,14 @@ Contract (docs/agents.md):
   repository sets (Vapi's defaults and read-only fields are not differences);
 - `rollback NAME VERSION` sends that version's assistant body again (with today's server
   URL and secret, and today's knowledge: deleted files cannot come back) and records it
-  as a new version whose note names the version it restores.
+  as a new version whose note names the version it restores;
+- version trials (docs/agents.md "Version trials"): `push(..., candidate=True)` puts the
+  repository's definition on the agent's second Vapi assistant (named `<name> (candidate)`,
+  its own knowledge files and query tool, reusing a retired version's assistant when there
+  is one) and records it as the `candidate`; a plain push, a rollback and a training
+  publish update the `current` version's assistant; `promote` makes the candidate current
+  (the current is retired), `retire` retires the candidate. Calls then split between the
+  live versions (app.agents.versions).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from app.agents.definition import Agent
 from app.agents.plan import (
@@ -34,7 +41,7 @@ from app.agents.plan import (
 )
 from app.agents.render import QUERY_TOOL, Target, content_hash, redacted
 from app.core.clock import Clock
-from app.db.agents import AgentRepository, AgentVersion
+from app.db.agents import AgentRepository, AgentRole, AgentVersion
 from app.providers.vapi import VAPI_API
 from app.providers.vapi_assistants import ApiRequest, VapiAssistantsApi
 
@@ -51,22 +58,49 @@ class AgentDeps:
     base_url: str = VAPI_API
 
 
-async def _latest(agent: Agent, deps: AgentDeps) -> AgentVersion | None:
-    return await deps.repo.latest(agent.key) if deps.repo is not None else None
+CANDIDATE_SUFFIX = " (candidate)"
+
+
+async def _current(agent: Agent, deps: AgentDeps) -> AgentVersion | None:
+    return await deps.repo.in_role(agent.key, "current") if deps.repo is not None else None
 
 
 async def _state(agent: Agent, deps: AgentDeps, api: VapiAssistantsApi | None) -> VapiState:
-    latest = await _latest(agent, deps)
-    state = VapiState.stored(latest.definition if latest else None)
+    current = await _current(agent, deps)
+    state = VapiState.stored(current.definition if current else None)
     if state is not None:
         return state
     live = await api.find_assistant(agent.spec.name) if api is not None else None
     return VapiState(assistant_id=str(live["id"])) if live else VapiState()
 
 
-async def dry_run(agent: Agent, deps: AgentDeps) -> list[str]:
-    """The exact requests a push would send now (nothing is sent)."""
-    plan = plan_push(agent, deps.target, await _state(agent, deps, None))
+async def _candidate_state(agent: Agent, deps: AgentDeps) -> VapiState:
+    """The candidate's Vapi ids: its own, else a retired version's other assistant (a
+    former candidate or current), else none (a first candidate push creates them)."""
+    assert deps.repo is not None
+    versions = await deps.repo.versions(agent.key)
+    current = next((v for v in versions if v.role == "current"), None)
+    for role in ("candidate", "retired"):
+        for v in versions:
+            if v.role == role and (
+                current is None or v.vapi_assistant_id != current.vapi_assistant_id
+            ):
+                return VapiState.stored(v.definition) or VapiState()
+    return VapiState()
+
+
+def as_candidate(agent: Agent) -> Agent:
+    """The agent as its candidate assistant: the same definition under its own name."""
+    name = agent.spec.name[: 40 - len(CANDIDATE_SUFFIX)] + CANDIDATE_SUFFIX
+    return replace(agent, spec=agent.spec.model_copy(update={"name": name}))
+
+
+async def dry_run(agent: Agent, deps: AgentDeps, *, candidate: bool = False) -> list[str]:
+    """The exact requests a push (of the candidate) would send now (nothing is sent)."""
+    if candidate and deps.repo is not None:
+        plan = plan_push(as_candidate(agent), deps.target, await _candidate_state(agent, deps))
+    else:
+        plan = plan_push(agent, deps.target, await _state(agent, deps, None))
     lines = [f"## {agent.key}: {len(plan.steps)} request(s)"]
     for step in plan.steps:
         lines += [*show_step(step, deps.base_url), ""]
@@ -74,26 +108,65 @@ async def dry_run(agent: Agent, deps: AgentDeps) -> list[str]:
 
 
 async def push(
-    agent: Agent, deps: AgentDeps, api: VapiAssistantsApi, note: str = "push"
+    agent: Agent,
+    deps: AgentDeps,
+    api: VapiAssistantsApi,
+    note: str = "push",
+    *,
+    candidate: bool = False,
 ) -> tuple[str, list[str]]:
-    """Push one agent; (a one-line summary, warnings). `note` is recorded with the version."""
+    """Push one agent as its current version (or as the candidate of a version trial);
+    (a one-line summary, warnings). `note` is recorded with the version."""
     if deps.repo is None:
         raise AgentCommandError("push records each version in the database: configure one")
     digest = content_hash(agent, deps.target)
-    latest = await deps.repo.latest(agent.key)
-    if latest is not None and latest.content_hash == digest:
-        return f"{agent.key}: unchanged (version {latest.version})", []
-    plan = plan_push(agent, deps.target, await _state(agent, deps, api))
+    current = await deps.repo.in_role(agent.key, "current")
+    if not candidate:
+        if current is not None and current.content_hash == digest:
+            return f"{agent.key}: unchanged (version {current.version})", []
+        plan = plan_push(agent, deps.target, await _state(agent, deps, api))
+    else:
+        if current is None:
+            raise AgentCommandError(
+                f"{agent.key}: no current version to try a candidate against: push it first"
+            )
+        if current.content_hash == digest:
+            return (
+                f"{agent.key}: the current version {current.version} is this definition: "
+                "nothing to try",
+                [],
+            )
+        old = await deps.repo.in_role(agent.key, "candidate")
+        if old is not None and old.content_hash == digest:
+            return f"{agent.key}: unchanged (candidate version {old.version})", []
+        state = await _candidate_state(agent, deps)
+        plan = plan_push(as_candidate(agent), deps.target, state)
     pushed = await run_plan(plan, api)
-    version = await _record(agent.key, digest, pushed, deps, note=note)
+    role: AgentRole = "candidate" if candidate else "current"
+    version = await _record(agent.key, digest, pushed, deps, note=note, role=role)
     return (
-        f"{agent.key}: version {version.version} pushed, assistant "
-        f"{version.vapi_assistant_id}, {len(plan.steps)} request(s)"
+        f"{agent.key}: version {version.version} pushed{' as candidate' * candidate}, "
+        f"assistant {version.vapi_assistant_id}, {len(plan.steps)} request(s)"
     ), pushed.warnings
 
 
+async def set_role(agent: str, action: Literal["promote", "retire"], deps: AgentDeps) -> str:
+    """Promote the agent's candidate to current (the current is retired) or retire it."""
+    if deps.repo is None:
+        raise AgentCommandError(f"{action} changes the recorded versions: configure a database")
+    changed = await deps.repo.set_role(agent, action)
+    if not changed:
+        raise AgentCommandError(f"{agent}: no candidate version (push one with --candidate)")
+    return f"{agent}: " + ", ".join(f"version {v.version} is {v.role}" for v in changed)
+
+
 async def _record(
-    key: str, digest: str, pushed: Pushed, deps: AgentDeps, note: str
+    key: str,
+    digest: str,
+    pushed: Pushed,
+    deps: AgentDeps,
+    note: str,
+    role: AgentRole = "current",
 ) -> AgentVersion:
     assert deps.repo is not None and pushed.state.assistant_id
     definition = {"assistant": pushed.body, "vapi": pushed.state.document()}
@@ -105,6 +178,7 @@ async def _record(
         definition,
         note,
         deps.clock.now(),
+        role,
     )
 
 
@@ -161,7 +235,8 @@ async def rollback(
             f"{agent.key}: no version {version} "
             f"(known: {', '.join(str(v.version) for v in versions) or 'none'})"
         )
-    state = VapiState.stored(versions[0].definition) or VapiState()
+    current = next((v for v in versions if v.role == "current"), versions[0])
+    state = VapiState.stored(current.definition) or VapiState()
     if not state.assistant_id:
         raise AgentCommandError(f"{agent.key}: the latest version has no Vapi assistant id")
     body = dict(old.definition.get("assistant") or {})

@@ -81,7 +81,7 @@ async def publish(
         note = f"training version {build.version}"
         summary, warnings = await push(with_training(agent, build), deps, api, note=note)
         lines += [summary, *(f"warning: {w}" for w in warnings)]
-        latest = await deps.repo.latest(agent.key)
+        latest = await deps.repo.in_role(agent.key, "current")
         if latest is not None:
             versions[agent.key] = latest.version
     await deps.repo.mark_training_published(build.version, versions, deps.clock.now())

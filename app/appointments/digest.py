@@ -12,13 +12,16 @@ Contract:
   given the scoring repository, also the connected calls' quality of the 7 days to the end
   of that day against the 7 before (`quality_weekly`: average, count, how many below
   CALL_QUALITY_REVIEW_BELOW), the figures behind the growth run's `call_quality_drop` alert;
+  given `versions` (the jobs pass app.agents.figures over the agents' versions), the
+  assistant versions' section: per agent and version, calls, answered, bookings per call,
+  average call quality and P(better) of the version trial (docs/agents.md);
 - `nightshift digest --preview` prints the text and sends nothing.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -34,6 +37,8 @@ from app.db.scoring import ScoringRepository
 from app.providers.delivery import OutboxDelivery
 
 log = structlog.get_logger(__name__)
+# the assistant versions' figures (app.agents.figures.figures), read only when a digest is built
+VersionFigures = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,20 @@ def quality_line(q: dict[str, Any]) -> str:
             f"call(s) ({trend})")  # fmt: skip
 
 
+def version_lines(table: list[dict[str, Any]]) -> list[str]:
+    """The digest's assistant versions (all their calls so far), one line each."""
+
+    def show(value: Any, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    return ["", "Assistant versions (calls since pushed):"] + [
+        f"  - {f['agent']} v{f['version']} {f['role']}: {f['calls']} call(s), "
+        f"{f['answered']} answered, {show(f['bookings_per_call'], '.3f')} bookings/call, "
+        f"quality {show(f['avg_quality'], '.0f')}, P(better) {show(f['p_better'], '.2f')}"
+        for f in table
+    ]
+
+
 def render_text(business: str, day: date, n: dict[str, Any]) -> str:
     calls = n["calls"]
     lines = [
@@ -81,6 +100,7 @@ def render_text(business: str, day: date, n: dict[str, Any]) -> str:
         f"Calls: {sum(calls.values())} ({_pairs(calls)})",
         f"Bookings: {n['bookings']}   No-shows: {n['no_shows']}   Opt-outs: {n['opt_outs']}",
         *([quality_line(n["call_quality"])] if n.get("call_quality") else []),
+        *(version_lines(n["agent_versions"]) if n.get("agent_versions") else []),
         "", "Hot leads to call:",
         *([f"  - {h['name'] or 'lead ' + str(h['id'])} {h['phone'] or ''} score {h['score']}"
            for h in n["hot_leads"]] or ["  none"]),
@@ -103,9 +123,11 @@ async def build_digest(
     day: date | str | None = None,
     *,
     scoring: ScoringRepository | None = None,
+    versions: VersionFigures | None = None,
 ) -> Digest:
     """The digest of local `day` (default: the day before `now` in BUSINESS_TIMEZONE);
-    with `scoring`, the call quality of the week ending with that day too."""
+    with `scoring`, the call quality of the week ending with that day too; with
+    `versions`, the assistant versions' figures."""
     zone = ZoneInfo(settings.business_timezone)
     if isinstance(day, str):
         day = date.fromisoformat(day)
@@ -116,6 +138,8 @@ async def build_digest(
         below = settings.call_quality_review_below
         week = await scoring.quality_week(below, min(end, now))
         numbers["call_quality"] = {**week.model_dump(), "below": below}
+    if versions is not None:
+        numbers["agent_versions"] = await versions()
     subject = f"{settings.business_name}: digest for {day:%a %b %-d}"
     return Digest(day, numbers, subject, render_text(settings.business_name, day, numbers))
 
@@ -160,6 +184,7 @@ async def maybe_send_digest(
     *,
     email_provider: str,
     scoring: ScoringRepository | None = None,
+    versions: VersionFigures | None = None,
 ) -> bool:
     """Send yesterday's digest if it is past DIGEST_HOUR locally and not sent yet; its
     outbox rows are written for `email_provider` (the email sender's name); `scoring`:
@@ -174,7 +199,9 @@ async def maybe_send_digest(
     if not to:
         log.warning("daily digest not sent: set OPERATOR_EMAILS or ONCALL_EMAILS")
         return False
-    digest = await build_digest(repo, clock.now(), settings, day, scoring=scoring)
+    digest = await build_digest(
+        repo, clock.now(), settings, day, scoring=scoring, versions=versions
+    )
     ids = await send_digest(
         repo, delivery, digest, email_provider=email_provider, to=to, now=clock.now()
     )

@@ -5,16 +5,19 @@ One tick: claim a batch of due steps (one call: FOR UPDATE SKIP LOCKED + lease) 
 through the provider layer (which claims the row before calling the provider) → settle every
 enrollment of the batch (one call). Each channel's rows are claimed in chunks sized by its
 provider's rate limiter (`OutboxDelivery.claim_chunk`), the same way for every provider.
-Repeats while batches come back full, up to a bound. A step outside the permitted window is
-rescheduled to the next permitted instant; one lead's failure is logged and rescheduled, never
-the end of the run.
+Repeats while batches come back full, up to a bound; the next batch's claim runs while this
+batch's sends are in flight, once its rows are all claimed (NextClaim), and is topped up
+after the settle when it came back short. A step outside the permitted window is rescheduled
+to the next permitted instant; one lead's failure is logged and rescheduled, never the end
+of the run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,20 +53,65 @@ class DripDeps:
     holder: str
 
 
+class NextClaim:
+    """The next batch's claim, started while this batch's sends are in flight, so the
+    database works on it while Python sends. It starts only once every outbox row of this
+    batch is written and claimed (`start`, from the delivery's `all_claimed`): the claim's
+    snapshot of each lead (its recent texts for the state attempt caps, the campaign's sends
+    today for the daily caps) then counts this batch's texts, exactly as a claim made after
+    the batch would."""
+
+    def __init__(self, claim: Callable[[], Coroutine[Any, Any, list[ClaimedStep]]]) -> None:
+        self._claim = claim
+        self._task: asyncio.Task[list[ClaimedStep]] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._claim())
+
+    async def result(self) -> list[ClaimedStep]:
+        self.start()
+        assert self._task is not None
+        return await self._task
+
+    async def abandon(self) -> None:
+        """This batch failed: wait for a claim in flight and drop it (its steps stay leased
+        until the next tick frees orphan claims, as after a crash mid-batch)."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
 async def run(deps: DripDeps) -> dict[str, Any]:
     """One tick of `drip`; returns counts by outcome."""
     worker = f"{deps.holder}:{uuid.uuid4().hex[:8]}"
     settings = deps.settings
     totals: Counter[str] = Counter()
-    for _ in range(settings.drip_max_batches):
-        steps = await deps.repos.campaigns.claim_due(
-            worker, settings.drip_batch_size, settings.drip_lease_seconds, deps.clock.now()
+
+    def claim(limit: int = settings.drip_batch_size) -> Coroutine[Any, Any, list[ClaimedStep]]:
+        return deps.repos.campaigns.claim_due(
+            worker, limit, settings.drip_lease_seconds, deps.clock.now()
         )
+
+    steps = await claim()
+    for n in range(settings.drip_max_batches):
         if not steps:
             break
-        totals.update(await process_batch(deps, worker, steps))
-        if len(steps) < settings.drip_batch_size:
+        full = len(steps) >= settings.drip_batch_size
+        following = NextClaim(claim) if full and n + 1 < settings.drip_max_batches else None
+        try:
+            totals.update(await process_batch(deps, worker, steps, following))
+        except BaseException:
+            if following is not None:
+                await following.abandon()
+            raise
+        if following is None:
             break
+        steps = await following.result()
+        if len(steps) < settings.drip_batch_size:
+            # Claimed beside the batch, before its settle: a step that settle made due (a next
+            # step with no delay) was not due yet. Topped up now, as a claim made after the
+            # settle would have found it; a batch still short then ends the run.
+            steps += await claim(settings.drip_batch_size - len(steps))
     # Missed-call rescue texts held back until the lead's permitted hours (app/campaigns/rescue)
     rescues = await deliver_due_rescues(
         deps.repos.webhooks, deps.delivery, settings.business_timezone, deps.clock.now()
@@ -73,9 +121,12 @@ async def run(deps: DripDeps) -> dict[str, Any]:
     return dict(totals)
 
 
-async def process_batch(deps: DripDeps, worker: str, steps: list[ClaimedStep]) -> Counter[str]:
+async def process_batch(
+    deps: DripDeps, worker: str, steps: list[ClaimedStep], following: NextClaim | None = None
+) -> Counter[str]:
     """Plan, write the outbox rows, deliver, settle: one call each for the whole batch, a
-    claim and a record call per delivery chunk, plus the provider requests themselves."""
+    claim and a record call per delivery chunk, plus the provider requests themselves.
+    `following` (the next batch's claim) is started once this batch's rows are all claimed."""
     now, delivery = deps.clock.now(), deps.delivery
     providers = {
         "email": delivery.email.name,
@@ -88,9 +139,12 @@ async def process_batch(deps: DripDeps, worker: str, steps: list[ClaimedStep]) -
     await _record_plan_failures(deps, plans, now)
     items = [p.item for p in plans if p.item]
     enqueued = await deps.repos.campaigns.enqueue(items, now)
+    all_claimed = following.start if following is not None else None
     deliveries = await _deliver_all(
-        delivery, deps.settings.drip_concurrency, _by_channel(items, enqueued)
+        delivery, deps.settings.drip_concurrency, _by_channel(items, enqueued), all_claimed
     )
+    if following is not None:  # no message rows, or the delivery crashed before its claim
+        following.start()
     row_ids = {id(p): enqueued[p.item["idempotency_key"]].id for p in plans if p.item}
     results = [
         p.result or _after_delivery(p, campaigns, deliveries.get(row_ids[id(p)]), deps.clock.now())
@@ -123,15 +177,23 @@ def _by_channel(items: list[dict[str, Any]], enqueued: dict[str, Enqueued]) -> d
 
 
 async def _deliver_all(
-    delivery: OutboxDelivery, concurrency: int, by_channel: dict[str, list[int]]
+    delivery: OutboxDelivery,
+    concurrency: int,
+    by_channel: dict[str, list[int]],
+    all_claimed: Callable[[], None] | None = None,
 ) -> dict[int, Delivery]:
     """Deliver each channel's outbox rows, `DRIP_CONCURRENCY` sends at a time, claimed in
     chunks of what the channel's rate limiter lets out in a short while: a row is claimed
-    (and its opt-out re-checked) only shortly before its send (docs/chaos.md)."""
+    (and its opt-out re-checked) only shortly before its send (docs/chaos.md). `all_claimed`
+    is called once the last channel's last chunk is claimed."""
     out: dict[int, Delivery] = {}
+    last = list(by_channel)[-1] if by_channel else None
     for channel, ids in by_channel.items():
         chunk = delivery.claim_chunk(channel)
-        send = delivery.deliver_messages(ids, concurrency=concurrency, chunk=chunk)
+        send = delivery.deliver_messages(
+            ids, concurrency=concurrency, chunk=chunk,
+            all_claimed=all_claimed if channel == last else None,
+        )  # fmt: skip
         out.update(await _guarded(send, ids, channel, delivery))
     return out
 

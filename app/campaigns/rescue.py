@@ -14,17 +14,23 @@ Contract:
   before it is sent: a text still waiting in the rate limiter then is refused at the last
   moment (`mark_sending`) and goes back to the queue, so no rescue text reaches a lead
   outside its legal hours;
-- sent only through the outbox and `OutboxDelivery`, never directly.
+- sent only through the outbox and `OutboxDelivery`, never directly;
+- its booking link is a short link naming the text (`/l/<code>`, app/core/short_links.py):
+  a click counts for this message; when the short link would make the text one segment
+  longer (a long business name and PUBLIC_BASE_URL) the plain link is sent, uncounted.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import structlog
 
+from app.campaigns.templates import sms_segments, track_text_links
 from app.compliance.gate import LeadFacts, evaluate
 from app.core.settings import Settings
+from app.core.short_links import ShortLink
 from app.db.outbox import OutboxMessage
 from app.db.webhooks import ReportResult, WebhookRepository
 from app.providers.delivery import OutboxDelivery
@@ -36,6 +42,16 @@ RESCUE_OUTCOMES = frozenset({"no_answer", "busy", "voicemail"})
 def rescue_text(business_name: str, booking_url: str) -> str:
     return (f"Sorry we missed you! This is {business_name}. Book a time that suits you: "
             f"{booking_url} Reply STOP to opt out.")  # fmt: skip
+
+
+def tracked(body: str, settings: Settings, call_id: int) -> dict[str, Any]:
+    """`body` with its booking link as a short link naming this text, and `links`; the plain
+    body when the short link would cost one more segment (a text is paid per segment)."""
+    short, links = track_text_links(body, settings, ShortLink("rescue", (call_id,)))
+    if sms_segments(short)[1] > sms_segments(body)[1]:
+        log.info("rescue link left untracked: a short link would add a segment")
+        return {}
+    return {"body": short, "links": links}
 
 
 def send_time(report: ReportResult, now: datetime, default_tz: str) -> datetime | None:
@@ -66,13 +82,14 @@ async def queue_rescue(
     when = send_time(report, now, settings.business_timezone)
     if when is None:
         return None
+    body = rescue_text(settings.business_name, settings.booking_url)
+    payload: dict[str, Any] = {"body": body, "not_before": when.isoformat()}
+    if report.call_id is not None:
+        payload.update(tracked(body, settings, report.call_id))
     message = {
         "idempotency_key": f"rescue:{report.lead_id}:{report.call_id}",
         "provider": sms_provider,
-        "payload": {
-            "body": rescue_text(settings.business_name, settings.booking_url),
-            "not_before": when.isoformat(),
-        },
+        "payload": payload,
     }
     return await repo.enqueue_rescue(report.lead_id, message, now)
 

@@ -10,10 +10,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.campaigns.definition import CampaignSettings, Window
-from app.campaigns.templates import render, rewrite_links, variables
+from app.campaigns.templates import render, rewrite_links, track_text_links, variables
 from app.compliance.gate import Channel, Decision, LeadFacts, evaluate
 from app.core.call_variables import call_variables
 from app.core.settings import Settings
+from app.core.short_links import ShortLink
 from app.core.tokens import (
     ClickToken,
     ReplyToken,
@@ -184,8 +185,12 @@ def _payload(
             "window": step.step.window,
         }
     variant = choose_variant(step)
-    if channel == "sms":
-        return {"body": render(variant["body"], values), "variant": variant["name"]}
+    if channel == "sms":  # short links name this message: a click counts for its variant
+        here = ShortLink("drip", (step.enrollment_id, step.position))
+        body, links = track_text_links(render(variant["body"], values), settings, here,
+                                       keep=lambda url: url == unsubscribe)  # fmt: skip
+        sms = {"body": body, "variant": variant["name"]}
+        return {**sms, "links": links} if links else sms
 
     def track(url: str) -> str:
         if url == unsubscribe:  # the unsubscribe link is never wrapped in a tracked link

@@ -8,6 +8,10 @@ Contract:
   is rendered "Hi there,";
 - the sandbox refuses attribute tricks (`__class__`, ...); email HTML is autoescaped;
 - `rewrite_links` turns every http(s) link of an email into a tracked link;
+  `rewrite_text_links` every http(s) URL of a text (trailing punctuation is not part of
+  it), returning the distinct URLs in order: a short link names its URL by that index;
+  `track_text_links` makes them the short links of one text (`payload.links` keeps the URLs;
+  docs/campaigns.md "Tracked links");
 - `sms_segments` counts segments as carriers do: GSM-7 (160, or 153 per part) unless any
   character needs UCS-2 (70, or 67 per part); GSM extension characters count twice.
 """
@@ -23,6 +27,9 @@ from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.campaigns.import_values import first_name_of
+from app.core.settings import Settings
+from app.core.short_links import ShortLink, short_url
+from app.core.tokens import link_secret
 from app.providers.content import Business
 
 GSM7_BASIC = set(
@@ -31,7 +38,12 @@ GSM7_BASIC = set(
 )
 GSM7_EXTENDED = set("^{}\\[~]|€\f")
 _HREF = re.compile(r"""href=(["'])(https?://[^"']+)\1""", re.IGNORECASE)
+_TEXT_URL = re.compile(r"""https?://[^\s<>"']+""", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}"  # "Book at https://x.example/book." : the full stop is the sentence's
 GREETING_FALLBACK = "there"
+# a text's link as the drip sends it (/l/ + a 15-character code) under a typical
+# PUBLIC_BASE_URL: what the campaign check counts segments with
+SAMPLE_SHORT_LINK = "https://nightshift.example.com/l/0388c0r39nh2n20"
 _EMPTY_GREETING = re.compile(r"\b(Hi|Hello|Hey|Dear|Hola)[ \t]+([,!])", re.IGNORECASE)
 
 
@@ -112,6 +124,40 @@ def rewrite_links(html: str, make_link: Callable[[str], str]) -> str:
         return f"href={match[1]}{links[url]}{match[1]}"
 
     return _HREF.sub(swap, html)
+
+
+def rewrite_text_links(
+    text: str, make_link: Callable[[str, int], str], keep: Callable[[str], bool] = lambda _: False
+) -> tuple[str, list[str]]:
+    """Replace every http(s) URL of a plain text with `make_link(url, index)`, `index` the
+    URL's place among the distinct URLs replaced (the same URL gets the same link); URLs
+    for which `keep(url)` is true stay as they are. Returns (text, the replaced URLs)."""
+    urls: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        found = match[0]
+        url = found.rstrip(_TRAILING)
+        if keep(url):
+            return found
+        if url not in urls:
+            urls.append(url)
+        return make_link(url, urls.index(url)) + found[len(url) :]
+
+    return _TEXT_URL.sub(swap, text), urls
+
+
+def track_text_links(
+    text: str, settings: Settings, message: ShortLink, keep: Callable[[str], bool] = lambda _: False
+) -> tuple[str, list[str]]:
+    """`text` with each URL (but those `keep` leaves) replaced by `message`'s short link of
+    that URL's index, and the URLs replaced: the outbox row stores them as `payload.links`."""
+    secret = link_secret(settings)
+
+    def short(_url: str, index: int) -> str:
+        link = ShortLink(message.kind, message.ids, index)
+        return short_url(settings.public_base_url, secret, link)
+
+    return rewrite_text_links(text, short, keep)
 
 
 def sms_segments(text: str) -> tuple[str, int]:

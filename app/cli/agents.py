@@ -1,5 +1,5 @@
-"""`nightshift agents show | diff | push [--dry-run] | rollback NAME VERSION |
-publish-knowledge [--dry-run]` (docs/agents.md).
+"""`nightshift agents show | diff | push [--dry-run] [--candidate] | rollback NAME VERSION |
+publish-knowledge [--dry-run] | status | promote NAME | retire NAME` (docs/agents.md).
 
 Registered in app/cli/main.py as `cli.add_typer(agents_cli, name="agents")`. The agents are
 read from AGENTS_DIR (default `agents/`); NAME is a file stem (sarah, john), none = all.
@@ -17,8 +17,17 @@ from pathlib import Path
 import typer
 
 from app.agents.definition import Agent, AgentError, load_agents
+from app.agents.figures import figure_lines, figures
 from app.agents.render import Target, assistant_body, content_hash, redacted
-from app.agents.service import AgentCommandError, AgentDeps, diff, dry_run, push, rollback
+from app.agents.service import (
+    AgentCommandError,
+    AgentDeps,
+    diff,
+    dry_run,
+    push,
+    rollback,
+    set_role,
+)
 from app.agents.training import publish, with_training
 from app.cli.support import with_context
 from app.core.settings import Settings, get_settings
@@ -100,7 +109,7 @@ def show(name: str | None = NAME) -> None:
             for v in await ctx.repos.agents.versions(agent.key):
                 lines.append(
                     f"version {v.version}  {v.pushed_at:%Y-%m-%d %H:%M}  "
-                    f"{v.vapi_assistant_id}  {v.content_hash[:12]}  {v.note or ''}"
+                    f"{v.vapi_assistant_id}  {v.content_hash[:12]}  {v.note or ''}  ({v.role})"
                 )
         return lines
 
@@ -126,9 +135,13 @@ def diff_(name: str | None = NAME) -> None:
 def push_(
     name: str | None = NAME,
     dry_run_: bool = typer.Option(False, "--dry-run", help="Print the requests; send nothing."),
+    candidate: bool = typer.Option(
+        False, "--candidate", help="Push as the candidate of a version trial (its own assistant)."
+    ),
 ) -> None:
     """Create or update the assistants, their knowledge files and query tool; record each
-    pushed version in the database."""
+    pushed version in the database. With --candidate the definition goes to a second
+    assistant and calls are split between it and the current version."""
     settings = get_settings()
     agents = _chosen(settings, name)
 
@@ -136,11 +149,11 @@ def push_(
         lines = _warnings(settings, agents)
         if dry_run_:
             for agent in await _trained(ctx, agents):
-                lines += await dry_run(agent, _deps(ctx))
+                lines += await dry_run(agent, _deps(ctx), candidate=candidate)
             return lines
         api = _api(ctx)
         for agent in await _trained(ctx, agents):
-            summary, warnings = await push(agent, _deps(ctx), api)
+            summary, warnings = await push(agent, _deps(ctx), api, candidate=candidate)
             lines += [summary, *(f"warning: {w}" for w in warnings)]
         return lines
 
@@ -187,6 +200,38 @@ def publish_knowledge(
             return lines
         lines += await publish(build, agents, _deps(ctx), _api(ctx))
         return [*lines, f"training version {build.version} published"]
+
+    typer.echo("\n".join(_guarded(work)))
+
+
+@agents_cli.command()
+def status(name: str | None = NAME) -> None:
+    """Per agent and version: calls, answered, bookings per call, average call quality and
+    P(better) between the current and the candidate version."""
+
+    async def work(ctx: Context) -> list[str]:
+        rows = await ctx.repos.agents.version_stats(name)
+        return figure_lines(figures(rows))
+
+    typer.echo("\n".join(_guarded(work)))
+
+
+@agents_cli.command()
+def promote(name: str = typer.Argument(..., help="Agent, e.g. sarah.")) -> None:
+    """Make the agent's candidate version current (the current one is retired)."""
+
+    async def work(ctx: Context) -> list[str]:
+        return [await set_role(name, "promote", _deps(ctx))]
+
+    typer.echo("\n".join(_guarded(work)))
+
+
+@agents_cli.command()
+def retire(name: str = typer.Argument(..., help="Agent, e.g. sarah.")) -> None:
+    """Retire the agent's candidate version: it gets no more calls."""
+
+    async def work(ctx: Context) -> list[str]:
+        return [await set_role(name, "retire", _deps(ctx))]
 
     typer.echo("\n".join(_guarded(work)))
 

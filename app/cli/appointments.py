@@ -19,6 +19,7 @@ from app.cli.support import local_time, settings_or_exit, with_context
 from app.db.appointments import Appointment, BookingIn
 from app.jobs.appointments import appointment_deps
 from app.jobs.bootstrap import Context
+from app.jobs.growth import version_figures
 
 appointments_cli = typer.Typer(help="Appointments: add, list, complete.", no_args_is_help=True)
 digest_cli = typer.Typer(help="The operator's daily digest.", invoke_without_command=True)
@@ -120,7 +121,9 @@ def digest(
     async def work(ctx: Context) -> str:
         repo, settings = ctx.repos.appointments, ctx.settings
         scoring = ctx.repos.scoring
-        built = await build_digest(repo, ctx.clock.now(), settings, day, scoring=scoring)
+        built = await build_digest(
+            repo, ctx.clock.now(), settings, day, scoring=scoring, versions=version_figures(ctx)
+        )
         if as_json:
             return json.dumps(built.numbers, indent=2, default=str)
         if preview:

@@ -10,7 +10,8 @@ from typing import TypeVar
 import phonenumbers
 import typer
 
-from app.campaigns.definition import CampaignError, load_campaign_yaml
+from app.agents.definition import AgentError, load_agents
+from app.campaigns.definition import Campaign, CampaignError, load_campaign_yaml
 from app.campaigns.do_not_contact import (
     CHANNEL_OPTIONS,
     CONSENT_OPTIONS,
@@ -23,6 +24,7 @@ from app.campaigns.do_not_contact import (
 from app.campaigns.import_file import parse_mapping
 from app.campaigns.leads_import import ImportReport, import_csv
 from app.cli.support import progress_bar, with_context
+from app.core.settings import get_settings
 from app.db.campaigns import CampaignSaved, CampaignSummary, Resumed
 from app.db.consent import Release
 from app.db.errors import NotFound
@@ -211,6 +213,10 @@ def load(path: Path = typer.Argument(..., help="Campaign YAML (see examples/).")
     except CampaignError as exc:
         typer.echo(f"{path}: invalid campaign\n{exc}", err=True)
         raise typer.Exit(1) from exc
+    problem = _unknown_assistant(campaign)
+    if problem:
+        typer.echo(f"{path}: invalid campaign\n{problem}", err=True)
+        raise typer.Exit(1)
 
     async def work(ctx: Context) -> CampaignSaved:
         return await ctx.repos.campaigns.upsert(campaign.to_row(), ctx.clock.now())
@@ -218,6 +224,20 @@ def load(path: Path = typer.Argument(..., help="Campaign YAML (see examples/).")
     saved = with_context(work)
     verb = "created" if saved.created else "updated"
     typer.echo(f"{verb} {saved.slug}: {saved.steps} steps, status {saved.status}")
+
+
+def _unknown_assistant(campaign: Campaign) -> str | None:
+    """Why the campaign's `assistant:` names no agent of AGENTS_DIR, or None when it does (or
+    names none). Checked here because the campaigns layer may not import the agents layer."""
+    if campaign.assistant is None:
+        return None
+    try:
+        known = load_agents(Path(get_settings().agents_dir))
+    except AgentError as exc:
+        return f"assistant: {campaign.assistant!r} cannot be checked: {exc}"
+    if campaign.assistant in known:
+        return None
+    return f"assistant: no agent {campaign.assistant!r} (known: {', '.join(known) or 'none'})"
 
 
 @campaigns_cli.command("list")

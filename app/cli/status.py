@@ -64,7 +64,19 @@ def tables(snap: dict[str, Any]) -> list[Table]:
         _table("Appointments", ("upcoming", "booked 7 d", "no-shows 7 d"),
                [tuple(snap["appointments"][k] for k in ("upcoming", "booked_7d", "no_show_7d"))]),
         *consent_tables(snap.get("consent") or {}),
+        *quality_tables(snap.get("call_quality")),
     ]  # fmt: skip
+
+
+def quality_tables(q: dict[str, Any] | None) -> list[Table]:
+    """The page's call-quality section: the last 7 days and the 7 before (connected calls)."""
+    if not q:
+        return []
+    avg = [None if v is None else round(v) for v in (q["week_avg"], q["previous_avg"])]
+    rows = [("last 7 days", q["week_calls"], avg[0], q["week_low"]),
+            ("the 7 before", q["previous_calls"], avg[1], None)]  # fmt: skip
+    headers = ("week", "calls", "average (0-100)", f"below {q['below']}")
+    return [_table("Call quality (connected calls)", headers, rows)]
 
 
 def consent_tables(consent: dict[str, Any]) -> list[Table]:

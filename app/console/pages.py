@@ -15,6 +15,7 @@ from datetime import timedelta
 from html import unescape
 from typing import Any
 
+from app.agents.figures import figures
 from app.core.clock import Clock
 from app.db.agents import AgentRepository
 from app.db.alerts import AlertRepository
@@ -35,7 +36,8 @@ class ConsoleDeps:
     campaigns: CampaignRepository
     clock: Clock
     timezone: str
-    agents: AgentRepository | None = None  # the training documents' versions (calls page)
+    # the training documents' versions and the assistant versions' figures (calls page)
+    agents: AgentRepository | None = None
 
 
 async def overview(deps: ConsoleDeps, limit: int = 10) -> dict[str, Any]:
@@ -91,7 +93,11 @@ async def campaigns(deps: ConsoleDeps, slug: str | None = None) -> dict[str, Any
 async def calls(deps: ConsoleDeps, days: int = 30) -> dict[str, Any]:
     now = deps.clock.now()
     found = await deps.console.calls(deps.timezone, now - timedelta(days=days), now)
-    return {"timezone": deps.timezone, "days": days, **found, "training": await training(deps)}
+    versions = figures(await deps.agents.version_stats()) if deps.agents else []
+    return {
+        "timezone": deps.timezone, "days": days, **found, "training": await training(deps),
+        "versions": versions,
+    }  # fmt: skip
 
 
 async def training(deps: ConsoleDeps) -> dict[str, Any] | None:

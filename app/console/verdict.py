@@ -4,7 +4,8 @@ Contract of `verdict(jobs, alerts, health, overview)`, from the status snapshot'
 sections and the console overview:
 - red when a critical alert is firing unacknowledged, a job's last run failed or a job is
   late, or an API's last probe failed (DOWN);
-- else amber when any alert is firing, a campaign is paused, or a lead waits for a human;
+- else amber when any alert is firing, a campaign is paused, a lead waits for a human, or a
+  job has never run (a fresh deploy has proven nothing yet: healthchecks.io's "new" state);
 - else green.
 The reason names each finding of the worst level (at most three, then "and N more").
 """
@@ -27,8 +28,12 @@ def _red(jobs: list[dict[str, Any]], alerts: list[dict[str, Any]],
     return found
 
 
-def _amber(alerts: list[dict[str, Any]], overview: dict[str, Any]) -> list[str]:
+def _amber(jobs: list[dict[str, Any]], alerts: list[dict[str, Any]],
+           overview: dict[str, Any]) -> list[str]:  # fmt: skip
     found = [f"alert {a['code']} firing: {a['title']}" for a in alerts]
+    never = [j["job"] for j in jobs if j.get("status") == "never_run"]
+    if never:
+        found.append(f"{len(never)} job(s) have not run yet: {', '.join(never)}")
     found += [f"campaign {c['slug']} paused: {c.get('paused_reason') or 'no reason given'}"
               for c in overview.get("paused_campaigns", [])]  # fmt: skip
     held = len(overview.get("needs_human", []))
@@ -53,7 +58,7 @@ def verdict(
     red = _red(jobs, alerts, health)
     if red:
         return {"level": "red", "reason": _reason(red)}
-    amber = _amber(alerts, overview)
+    amber = _amber(jobs, alerts, overview)
     if amber:
         return {"level": "amber", "reason": _reason(amber)}
     return {"level": "green", "reason": "every job on time, no alert firing, every API up"}

@@ -236,7 +236,7 @@ class Settings(BaseSettings):
     timing_window_days: int = Field(default=90, ge=1)
     timing_prior_strength: float = Field(default=10.0, gt=0)
     ab_goal_email: Literal["click", "booking"] = "click"
-    ab_goal_sms: Literal["reply", "booking"] = "reply"
+    ab_goal_sms: Literal["reply", "click", "booking"] = "reply"  # click: /l/ short links
     ab_min_sample: int = Field(default=100, ge=1)
     ab_promote_probability: float = Field(default=0.95, gt=0.5, lt=1)
     call_quality_review_below: int = Field(default=40, ge=0, le=100)

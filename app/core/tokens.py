@@ -25,6 +25,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -58,9 +59,14 @@ def link_secret(settings: Settings) -> bytes:
         return settings.link_signing_secret.get_secret_value().encode()
     for source in (settings.database_url, settings.supabase_service_role_key):
         if source is not None and source.get_secret_value():
-            material = source.get_secret_value().encode()
-            return hmac.new(material, b"nightshift link tokens v1", hashlib.sha256).digest()
+            return _derived(source.get_secret_value().encode())
     return _DEV_SECRET
+
+
+@lru_cache(maxsize=4)
+def _derived(material: bytes) -> bytes:
+    """Derived once per credential: the drip asks for the key once per text."""
+    return hmac.new(material, b"nightshift link tokens v1", hashlib.sha256).digest()
 
 
 def _b64(data: bytes) -> str:

@@ -2,8 +2,15 @@
 
 Functions: supabase/schemas/12_agents.sql.
 - `record_version` numbers pushes per agent (1, 2, ...) under a lock;
-- `vapi_id(agent, campaign)` is the latest pushed Vapi id of an agent, or of the agent a
+- a version's role: `current` (answers and places the agent's calls), `candidate` (its own
+  Vapi assistant, sharing the calls by Thompson sampling) or `retired` (no calls); recording
+  a version in a role retires the version that held it;
+- `vapi_id(agent, campaign)` is the current version's Vapi id of an agent, or of the agent a
   campaign chose (its definition's `assistant`); None when never pushed;
+- `live_versions` (the current, then the candidate, with their calls' figures only when a
+  candidate exists), `version_stats` (every live version and every retired one with calls),
+  `assign_call` / `choose_inbound` (the version of an outbound / inbound call) and
+  `set_role` (promote, retire) serve the version trials (docs/agents.md);
 - calendar bookings are keyed by tool call, so a retried tool call finds its booking;
 - training builds (the growth job's objection_responses.md and call_handling_playbook.md):
   `record_training` stores a build only when its content changed (None otherwise),
@@ -22,6 +29,7 @@ from app.db.models import Model
 from app.db.transport import Transport
 
 CalendarStatus = Literal["booked", "failed", "cancelled"]
+AgentRole = Literal["current", "candidate", "retired"]
 
 
 class AgentVersion(Model):
@@ -33,6 +41,22 @@ class AgentVersion(Model):
     definition: dict[str, Any]
     note: str | None = None
     pushed_at: datetime
+    role: AgentRole = "current"
+
+
+class VersionCalls(Model):
+    """A version and what its calls (end-of-call report received) have shown."""
+
+    agent: str
+    role: AgentRole
+    version: int
+    vapi_assistant_id: str
+    pushed_at: datetime | None = None
+    calls: int = 0
+    answered: int = 0
+    booked: int = 0
+    quality_sum: float = 0.0  # call quality, 0-100
+    quality_n: int = 0
 
 
 class CalendarBooking(Model):
@@ -79,13 +103,14 @@ class AgentRepository:
         definition: dict[str, Any],
         note: str | None,
         now: datetime,
+        role: AgentRole = "current",
     ) -> AgentVersion:
         rows = await self.transport.call(
             "agent_record_version",
             {
                 "p_agent": agent, "p_content_hash": content_hash,
                 "p_vapi_assistant_id": vapi_assistant_id, "p_vapi_version": vapi_version,
-                "p_definition": definition, "p_note": note, "p_now": now,
+                "p_definition": definition, "p_note": note, "p_now": now, "p_role": role,
             },
         )  # fmt: skip
         return AgentVersion.model_validate(rows[0])
@@ -98,6 +123,47 @@ class AgentRepository:
     async def latest(self, agent: str) -> AgentVersion | None:
         found = await self.versions(agent)
         return found[0] if found else None
+
+    async def in_role(self, agent: str, role: AgentRole) -> AgentVersion | None:
+        """The agent's newest version in `role` (at most one is current or candidate)."""
+        return next((v for v in await self.versions(agent) if v.role == role), None)
+
+    async def live_versions(
+        self, agent: str | None, campaign: str | None = None
+    ) -> list[VersionCalls]:
+        rows = await self.transport.call(
+            "agent_live_versions", {"p_agent": agent, "p_campaign": campaign}
+        )
+        return [VersionCalls.model_validate(row) for row in rows]
+
+    async def version_stats(self, agent: str | None = None) -> list[VersionCalls]:
+        rows = await self.transport.call("agent_version_stats", {"p_agent": agent})
+        return [VersionCalls.model_validate(row) for row in rows]
+
+    async def assign_call(self, call_id: int, agent: str, version: int) -> int | None:
+        """Record `version` on the call's row; the version the row keeps (a row claimed
+        again keeps its first live choice); None when there is no such row."""
+        rows = await self.transport.call(
+            "agent_call_assign", {"p_call": call_id, "p_agent": agent, "p_version": version}
+        )
+        value = rows[0].get("agent_call_assign") if rows else None
+        return int(value) if value is not None else None
+
+    async def choose_inbound(
+        self, vapi_call_id: str, agent: str, version: int, now: datetime
+    ) -> None:
+        await self.transport.call(
+            "agent_choose_inbound",
+            {"p_vapi_call_id": vapi_call_id, "p_agent": agent, "p_version": version,
+             "p_now": now},
+        )  # fmt: skip
+
+    async def set_role(
+        self, agent: str, action: Literal["promote", "retire"]
+    ) -> list[AgentVersion]:
+        """Promote or retire the agent's candidate; the rows changed (none: no candidate)."""
+        rows = await self.transport.call("agent_set_role", {"p_agent": agent, "p_action": action})
+        return [AgentVersion.model_validate(row) for row in rows]
 
     async def vapi_id(self, agent: str | None, campaign: str | None = None) -> str | None:
         rows = await self.transport.call(

@@ -201,6 +201,12 @@ class ScoringRepository:
         rows = await self.transport.call("scoring_recent_leads", {"p_since": since})
         return [int(i) for i in rows[0]["scoring_recent_leads"] or []]
 
+    async def first_lead_at(self) -> datetime | None:
+        """When the first lead was created; None with no lead (scoring_first_lead_at)."""
+        rows = await self.transport.call("scoring_first_lead_at")
+        first: datetime | None = rows[0]["scoring_first_lead_at"]
+        return first
+
     async def clear_marks(self, upto: int, version: int | None, now: datetime) -> int:
         """Clear the marks up to `upto`; with `version`, every lead was scored with it."""
         rows = await self.transport.call(

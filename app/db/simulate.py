@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
 from app.db.transport import Transport
@@ -43,6 +46,32 @@ class SimulateRepository:
         """Every lead's id, phone, email and current score (None until scored), by id."""
         rows = await self.transport.call("simulate_lead_scores", {})
         return [LeadScore.model_validate(row) for row in rows]
+
+    async def scores(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Every scored lead's id (ascending) and score, as two arrays (simulate_scores)."""
+        row = (await self.transport.call("simulate_scores", {}))[0]
+        ids = np.array(row["lead_ids"] or [], dtype=np.int64)
+        return ids, np.array(row["scores"] or [], dtype=np.float64)
+
+    async def forward_rows(
+        self, now: datetime, times: Sequence[datetime], horizon_days: int, per_call: int = 48
+    ) -> list[tuple[int, datetime, bool | None]]:
+        """(lead_id, t, label) of every lead at risk at each t of `times`, label booked in
+        (t, t + horizon] (simulate_forward_rows: scoring_features' at-risk rows and label
+        without the features), ordered by t then lead; `per_call` times per round trip,
+        so no call holds a month of rows at once."""
+        ordered = sorted(times)
+        out: list[tuple[int, datetime, bool | None]] = []
+        for i in range(0, len(ordered), per_call):
+            chunk = ordered[i : i + per_call]
+            same: dict[datetime, datetime] = {t: t for t in chunk}  # one object per t
+            rows = await self.transport.call(
+                "simulate_forward_rows",
+                {"p_now": now, "p_times": chunk, "p_horizon_days": horizon_days},
+            )
+            out.extend((r["lead_id"], same.get(r["cutoff_at"]) or r["cutoff_at"], r["label"])
+                       for r in rows)  # fmt: skip
+        return out
 
     async def campaign_pauses(self) -> list[CampaignPause]:
         """Campaigns the deliverability guard paused, earliest first."""

@@ -352,9 +352,24 @@ class WebhookRepository:
         row = await self._one("webhook_book_appointment", {"p_booking": booking, "p_now": now})
         return BookingResult.model_validate(row)
 
-    async def record_click(self, click: dict[str, Any], now: datetime) -> int:
+    async def record_click(self, click: dict[str, Any], now: datetime) -> int | None:
+        """The click_events id; None: the link's person was erased and nothing was kept."""
         row = await self._one("webhook_record_click", {"p_click": click, "p_now": now})
-        return int(row["webhook_record_click"])
+        click_id = row["webhook_record_click"]
+        return int(click_id) if click_id is not None else None
+
+    async def short_link_click(
+        self, key: str | None, call_id: int | None, link: int, click: dict[str, Any],
+        record: bool, now: datetime,
+    ) -> str | None:  # fmt: skip
+        """The URL behind a text's short link (None: no such message, or its lead erased);
+        with `record`, the click is counted (webhook_short_link_click)."""
+        row = await self._one("webhook_short_link_click", {
+            "p_key": key, "p_call_id": call_id, "p_link": link, "p_click": click,
+            "p_record": record, "p_now": now,
+        })  # fmt: skip
+        url = row["webhook_short_link_click"]
+        return str(url) if url is not None else None
 
     async def unsubscribe(
         self, email: str, lead_id: int | None, source: str, now: datetime

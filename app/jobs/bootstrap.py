@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from app.agents.versions import VersionDeps, call_assistant
 from app.alerts import Alerts
 from app.alerts.policy import AlertPolicy
 from app.core.clock import Clock, SystemClock
@@ -174,9 +175,13 @@ def build_graph(
     clock = overrides.clock or SystemClock()
     repos = Repositories(transport)
     alerts = Alerts(repos.alerts, clock, AlertPolicy.from_settings(settings))
+    rng_factory = _rng_factory(overrides.rng)
+    # each call's assistant: the campaign agent's current version, or its candidate's by
+    # the version trial's draw (app.agents.versions), recorded on the call's row
+    assistants = call_assistant(VersionDeps(repos.agents, rng_factory, clock))
     providers = build_providers(
         settings, repos, clock, sleep=overrides.sleep or asyncio.sleep,
-        alert=alert_hook(alerts), ports=overrides.ports,
+        alert=alert_hook(alerts), ports=overrides.ports, assistants=assistants,
     )  # fmt: skip
     return Context(
         settings=settings,
@@ -186,7 +191,7 @@ def build_graph(
         holder=overrides.holder or f"{socket.gethostname()}:{os.getpid()}",
         providers=providers,
         alerts=alerts,
-        rng_factory=_rng_factory(overrides.rng),
+        rng_factory=rng_factory,
         spool=overrides.spool or build_spool(settings),
         ingest=overrides.ingest,
         call_ranker=overrides.call_ranker,

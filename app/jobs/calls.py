@@ -3,6 +3,7 @@ the graph (the Vapi webhook and the `campaign_manager` job build them here, one 
 
 from __future__ import annotations
 
+from app.agents.versions import VersionDeps
 from app.campaigns.call_reconcile import ReconcileDeps
 from app.campaigns.call_report import ReportDeps
 from app.campaigns.message_reconcile import BATCH, MessageReconcileDeps
@@ -30,3 +31,8 @@ def message_reconcile_deps(ctx: Context) -> MessageReconcileDeps:
         webhooks=ctx.repos.webhooks, sms=ctx.providers.sms, failures=ctx.repos.failures,
         clock=ctx.clock, batch=BATCH,
     )  # fmt: skip
+
+
+def version_deps(ctx: Context) -> VersionDeps:
+    """What the version trials' choice of an assistant uses (inbound assistant-request)."""
+    return VersionDeps(ctx.repos.agents, ctx.rng_factory, ctx.clock)

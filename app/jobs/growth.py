@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 import structlog
 
+from app.agents.figures import figures
 from app.agents.service import AgentDeps
 from app.agents.training import AutoPublish, TrainingDeps, publish_target, train
-from app.appointments.digest import maybe_send_digest
+from app.appointments.digest import VersionFigures, maybe_send_digest
 from app.jobs.bootstrap import Context
 from app.providers.vapi_assistants import VapiAssistantsApi
 from app.scoring.leads import current_model, describe_model, score_all
@@ -104,10 +105,20 @@ async def training(ctx: Context) -> dict[str, Any]:
     return await train(TrainingDeps(agents, ctx.clock, s.business_timezone), auto)
 
 
+def version_figures(ctx: Context) -> VersionFigures:
+    """The assistant versions' figures for the digest (read when it is built)."""
+
+    async def read() -> list[dict[str, Any]]:
+        return figures(await ctx.repos.agents.version_stats())
+
+    return read
+
+
 async def digest(ctx: Context) -> dict[str, Any]:
     sent = await maybe_send_digest(
         ctx.repos.appointments, ctx.clock, ctx.settings, ctx.providers.delivery,
         email_provider=ctx.providers.email.name, scoring=ctx.repos.scoring,
+        versions=version_figures(ctx),
     )  # fmt: skip
     return {"digest_sent": sent}
 

@@ -32,7 +32,7 @@ from app.providers.dryrun import (
     DryRunEmailSender,
     DryRunSmsSender,
 )
-from app.providers.ports import CallPlacer, EmailSender, SmsSender
+from app.providers.ports import CallPlacer, CallRequest, EmailSender, SmsSender
 from app.providers.ratelimit import KeyedRateLimiter, Pace, RateLimiter, unlimited
 from app.providers.resend import ResendConfig, ResendEmailSender
 from app.providers.retry import RetryConfig, RetryPolicy, Sleep
@@ -107,11 +107,14 @@ def build_providers(
     sleep: Sleep = asyncio.sleep,
     alert: AlertHook | None = None,
     ports: Ports | None = None,
+    assistants: AssistantLookup | None = None,
 ) -> Providers:
     """The provider layer for one process (limiters are shared by all its coroutines).
     `alert` receives the provider-level alerts (e.g. a Resend quota); default: logged.
     `ports` replaces the adapters settings would choose (the simulator's, a test's fakes);
-    they are wrapped in the same `OutboxDelivery` as real ones, paced by `ports.limiters`."""
+    they are wrapped in the same `OutboxDelivery` as real ones, paced by `ports.limiters`.
+    `assistants` chooses each call's Vapi assistant (the jobs pass the version trials'
+    chooser, app.agents.versions); default: the campaign agent's current version."""
     client = client or httpx.AsyncClient(timeout=httpx.Timeout(settings.provider_timeout_seconds))
     retry = RetryPolicy(
         RetryConfig(
@@ -124,7 +127,7 @@ def build_providers(
     common: dict[str, Any] = {"client": client, "retry": retry, "clock": clock}
     email, email_pace = _email(settings, common, sleep)
     sms, sms_pace = _sms(settings, common, sleep)
-    calls = _calls(settings, common, repos.agents.vapi_id)
+    calls = _calls(settings, common, assistants or _current_agent(repos))
     if ports is not None:
         if ports.email is not None:
             email, email_pace = ports.email, ports.pace("email", clock)
@@ -167,6 +170,13 @@ def _sms(settings: Settings, common: dict[str, Any], sleep: Sleep) -> tuple[SmsS
             return DryRunSmsSender(twilio_config(settings)), unlimited(clock)
         case _:
             return DisabledSender("sms"), unlimited(clock)
+
+
+def _current_agent(repos: Repositories) -> AssistantLookup:
+    async def lookup(request: CallRequest) -> str | None:
+        return await repos.agents.vapi_id(request.assistant, None)
+
+    return lookup
 
 
 def _calls(settings: Settings, common: dict[str, Any], agents: AssistantLookup) -> CallPlacer:

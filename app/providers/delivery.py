@@ -187,7 +187,12 @@ class OutboxDelivery:
         return 1 if limiter is None else limiter.sends_within(CLAIM_AHEAD)
 
     async def deliver_messages(
-        self, message_ids: Sequence[int], *, concurrency: int = 20, chunk: int | None = None
+        self,
+        message_ids: Sequence[int],
+        *,
+        concurrency: int = 20,
+        chunk: int | None = None,
+        all_claimed: Callable[[], None] | None = None,
     ) -> dict[int, Delivery]:
         """`deliver_message` for a batch, same rules, in chunks of `chunk` rows (default:
         `concurrency`; drip passes `claim_chunk`): ONE claim call per chunk, its sends
@@ -196,21 +201,20 @@ class OutboxDelivery:
         keeps the opt-out re-check close to the provider call and a row's claim young (a
         rate-limited batch can take minutes: a row claimed at the start would look abandoned
         to the next tick and be reclaimed while still waiting here). A failed send takes the
-        single-row failure path. Returns each row's Delivery."""
+        single-row failure path. `all_claimed` is called once, as soon as the last chunk's
+        claim returned (every row is then claimed or settled; its sends are still to go).
+        Returns each row's Delivery."""
         ids, size = list(message_ids), max(1, chunk or concurrency)
         gate = asyncio.Semaphore(max(1, concurrency))
         out: dict[int, Delivery] = {}
         for start in range(0, len(ids), size):
-            out.update(await self._deliver_chunk(ids[start : start + size], gate))
+            claims = await self.outbox.claim_messages(
+                ids[start : start + size], self.clock.now(), self.reclaim_after_seconds
+            )
+            if all_claimed is not None and start + size >= len(ids):
+                all_claimed()
+            out.update(await self._send_claimed(claims, gate))
         return out
-
-    async def _deliver_chunk(
-        self, message_ids: list[int], gate: asyncio.Semaphore
-    ) -> dict[int, Delivery]:
-        claims = await self.outbox.claim_messages(
-            message_ids, self.clock.now(), self.reclaim_after_seconds
-        )
-        return await self._send_claimed(claims, gate)
 
     async def _send_claimed(
         self, claims: list[MessageClaim], gate: asyncio.Semaphore

@@ -1,10 +1,12 @@
 """Rate limiters on the injected clock, shared by all coroutines of a process.
 
 `RateLimiter(rate)` hands out slots at most `rate` per second: each `acquire()` reserves the
-next free slot (now, or one interval after the previous slot) and sleeps until it. Reserving
-under a lock makes concurrent callers queue in order. `KeyedRateLimiter` keeps one limiter per
-key (Twilio: per sender number). Time is read from the Clock and waited with the injected
-`sleep`, so tests measure the spacing on a ManualClock.
+next free slot (now, or one interval after the previous slot) and sleeps until it (a slot
+less than a millisecond ahead, the event loop's timer granularity, is not slept for).
+Reserving takes no await, so concurrent callers queue in call order without a lock.
+`KeyedRateLimiter` keeps one limiter per key (Twilio: per sender number). Time is read from
+the Clock and waited with the injected `sleep`, so tests measure the spacing on a
+ManualClock.
 
 A rate of `math.inf` spaces nothing (`unlimited()`): the limiter of a sender that reaches no
 provider (a dry run, a disabled feature, the simulator's). `sends_within(window)` is how many
@@ -23,6 +25,8 @@ from app.core.clock import Clock
 from app.providers.retry import Sleep
 
 UNBOUNDED = sys.maxsize  # `sends_within` of a limiter that spaces nothing
+# The shortest wait worth sleeping for: the event loop's timer granularity (see acquire)
+TIMER_SLACK = timedelta(milliseconds=1)
 
 
 class Pace(Protocol):
@@ -49,14 +53,19 @@ class RateLimiter:
         self.clock = clock
         self.sleep = sleep
         self._next: datetime | None = None
-        self._lock = asyncio.Lock()
 
     async def acquire(self) -> datetime:
-        """Wait for this caller's slot; returns the slot time."""
-        async with self._lock:
-            now = self.clock.now()
-            slot = now if self._next is None or self._next <= now else self._next
-            self._next = slot + self.interval
+        """Wait for this caller's slot; returns the slot time. A slot less than `TIMER_SLACK`
+        ahead is taken at once: the event loop's timers cannot wait that little (epoll
+        rounds a wait up to a millisecond), and the slots still advance one interval each,
+        so over any window longer than that the rate holds."""
+        # No lock: nothing below awaits before `_next` moves on, so concurrent callers
+        # reserve their slots one after another, in call order.
+        now = self.clock.now()
+        slot = now if self._next is None or self._next <= now else self._next
+        self._next = slot + self.interval
+        if slot - now < TIMER_SLACK:
+            return slot
         while (wait := (slot - self.clock.now()).total_seconds()) > 0:
             await self.sleep(wait)
         return slot

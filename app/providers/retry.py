@@ -71,8 +71,24 @@ class RetryPolicy:
         return self.backoff(state.attempt_number)
 
     async def run(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
-        """Call `attempt` until it returns, a non-retryable error, or the bounds are hit."""
+        """Call `attempt` until it returns, a non-retryable error, or the bounds are hit.
+        The first attempt is awaited directly (most calls succeed at once, and tenacity's
+        machinery costs more per call than an in-process answer); only a retryable failure
+        enters tenacity, which sees it as its own first attempt: the same waits and bounds."""
         started = self.clock.now()
+        try:
+            return await attempt()
+        except Exception as exc:
+            if not _is_retryable(exc):
+                raise
+            first: Exception | None = exc
+
+        async def replay_then_attempt() -> T:
+            nonlocal first
+            if first is not None:  # tenacity's attempt 1 is the failure already seen
+                failed, first = first, None
+                raise failed
+            return await attempt()
 
         def stop(state: RetryCallState) -> bool:
             elapsed = (self.clock.now() - started).total_seconds()
@@ -99,4 +115,4 @@ class RetryPolicy:
             before_sleep=before_sleep,
             reraise=True,
         )
-        return await retrying(attempt)
+        return await retrying(replay_then_attempt)

@@ -10,7 +10,8 @@ connection, 5xx) the next attempt lists the calls of our phone number created si
 (`GET /call?phoneNumberId=&createdAtGe=`) and only places the call when none is ours.
 
 The assistant: the campaign's agent (`CallRequest.assistant`, e.g. "sarah") by the Vapi id
-its last `nightshift agents push` recorded (`AssistantLookup`), else VAPI_ASSISTANT_ID.
+of the version `AssistantLookup` chose for this call (the current one, or the candidate of a
+version trial: app.agents.versions), else VAPI_ASSISTANT_ID.
 
 `fetch_call` reads one call back (`GET /call/{id}`) for the reconciler of lost end-of-call
 reports: None when Vapi answers 404 (it does not know the call).
@@ -43,8 +44,9 @@ from app.providers.retry import RetryPolicy
 
 VAPI_API = "https://api.vapi.ai"
 log = structlog.get_logger(__name__)
-# agent name, campaign slug → the agent's pushed Vapi assistant id, or None
-AssistantLookup = Callable[[str | None, str | None], Awaitable[str | None]]
+# the call → the Vapi assistant id of its agent's chosen version, or None (it may record
+# the choice on the call's row)
+AssistantLookup = Callable[[CallRequest], Awaitable[str | None]]
 RECONCILE_SLACK = timedelta(seconds=120)
 
 
@@ -94,7 +96,7 @@ async def resolve_assistant(request: CallRequest, lookup: AssistantLookup | None
     chosen, or it was never pushed (logged: the call still goes out, with the default)."""
     if not request.assistant or lookup is None:
         return None
-    found = await lookup(request.assistant, None)
+    found = await lookup(request)
     if found is None:
         log.warning("agent never pushed: the call uses VAPI_ASSISTANT_ID",
                     agent=request.assistant, outbox_id=request.outbox_id)  # fmt: skip

@@ -74,6 +74,10 @@ async def training_rows(
     times = snapshot_times(
         now, s.scoring_train_window_days, s.scoring_horizon_days, s.scoring_snapshot_hours
     )
+    # A snapshot before the first lead has no rows (only leads created by t are read): not
+    # read. The same rows; a young deployment's window is mostly such snapshots.
+    first = await repo.first_lead_at()
+    times = [t for t in times if first is not None and t >= first]
     rows: list[dict[str, Any]] = []
     # Newest snapshots first, a few per call, until SCORING_MAX_TRAINING_ROWS are held: the
     # memory stays bounded however long the window and however many leads.

@@ -20,8 +20,10 @@ Contract of `simulate(config)`:
   (an `Overrides.rng`: the call-slot Thompson sampling in campaign_manager) are drawn from
   `config.seed`; no library's global state is touched;
 - `config.assistants`: assistant versions on trial with their true booking factors
-  (app.simulate.assistants): each placed call's version is chosen by Thompson sampling
-  (app.agents.trials) from its own stream of the seed; the report's `agents`;
+  (app.simulate.assistants): recorded as the current and candidate versions of the agent
+  the example campaigns then name, each placed call's version is chosen by the production
+  choice (app.agents.versions: Thompson sampling over the calls rows) from its own stream
+  of the seed; the report's `agents`;
 - returns the `Report` (app.simulate.report), built only after the last tick.
 """
 
@@ -43,6 +45,7 @@ import httpx
 import numpy as np
 import psycopg
 from psycopg import conninfo, sql
+from threadpoolctl import threadpool_limits
 
 from app.campaigns.definition import load_campaign_yaml
 from app.core.clock import ManualClock
@@ -59,7 +62,7 @@ from app.jobs.runner import run_job
 from app.providers.build import Ports
 from app.providers.ratelimit import unlimited
 from app.scoring.call_order import CallRanker
-from app.simulate.assistants import SimAssistants
+from app.simulate.assistants import TRIAL_AGENT, SimAssistants
 from app.simulate.events import EventQueue
 from app.simulate.population import SimLead, make_population
 from app.simulate.providers import SimCalls, SimEmail, SimSms, World
@@ -105,8 +108,11 @@ def sim_settings(base: Settings) -> Settings:
         "America/New_York", "booking_hours": "08:00-20:00", "appointment_minutes": 15,
         # a training row's label (booked in the next day) settles 1 day after its
         # observation, not 7: the model trains within days; observed and retrained every
-        # 6 hours (the production 7 days / 24 hours, scaled down alike)
+        # 6 hours (the production 7 days / 24 hours, scaled down alike). A booking is a
+        # positive row at up to 4 snapshots here (1 day / 6 h), at up to 7 in production
+        # (7 days / 24 h): SCORING_MIN_BOOKINGS (20 positive rows) scaled alike is 11
         "scoring_horizon_days": 1, "scoring_snapshot_hours": 6.0, "scoring_retrain_hours": 6.0,
+        "scoring_min_bookings": 11,
     })  # fmt: skip
 
 
@@ -147,11 +153,14 @@ def sim_ports(world: World) -> Ports:
     return Ports(SimEmail(world), SimSms(world), SimCalls(world), limiters=pace)
 
 
-async def load_world(ctx: Context, leads: list[SimLead]) -> None:
-    """The two example campaigns, as the CLI loads them, and `leads` in batches of 1,000."""
+async def load_world(ctx: Context, leads: list[SimLead], agent: str | None = None) -> None:
+    """The two example campaigns, as the CLI loads them (naming `agent`, a version trial's,
+    when given), and `leads` in batches of 1,000."""
     now = ctx.clock.now()
     for name in CAMPAIGNS:
         campaign = load_campaign_yaml((EXAMPLES / name).read_text(encoding="utf-8"))
+        if agent is not None:
+            campaign = campaign.model_copy(update={"assistant": agent})
         await ctx.repos.campaigns.upsert(campaign.to_row(), now)
     await arrive(ctx, leads)
 
@@ -229,7 +238,7 @@ async def run_ticks(
                 if job.name == "growth" and scores is not None:
                     stored = await ctx.repos.scoring.latest_model(now)
                     trained = stored is not None and stored.kind == "logistic"
-                    scores.keep(now, await reads.lead_scores(), trained)
+                    scores.keep(now, await reads.scores(), trained)
         clock.advance(TICK)
         if progress:
             progress(clock.now())
@@ -249,7 +258,10 @@ async def simulate(config: SimConfig, base: Settings | None = None) -> Report:
     clock = ManualClock(START)
     # the graph's own generator (call-slot sampling), its own stream of the run's seed
     jobs_rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
-    with fresh_database(config.admin_dsn) as dsn:
+    # Postgres runs beside this process (2 cores here): BLAS threads in the growth job's
+    # fits contended with it (72,554 rows: 3.3 s a fit with 2 threads, 0.8 s with one; the
+    # same scores, per-call chances and holdout metrics, bench/RESULTS.md).
+    with fresh_database(config.admin_dsn) as dsn, threadpool_limits(limits=1, user_api="blas"):
         transport = await PostgresTransport(dsn, max_size=settings.db_pool_max_size).open()
         try:
             by_address = {a: lead for lead in leads for a in (lead.phone, lead.email)}
@@ -263,7 +275,11 @@ async def simulate(config: SimConfig, base: Settings | None = None) -> Report:
                 call_ranker=ranker,
             )  # fmt: skip
             async with bootstrap(settings, overrides) as ctx:
-                await load_world(ctx, [lead for lead in leads if lead.arrives_after <= 0])
+                agent = None
+                if world.assistants is not None:  # the production choice of a version
+                    await world.assistants.install(ctx.repos.agents, clock)
+                    agent = TRIAL_AGENT
+                await load_world(ctx, [lead for lead in leads if lead.arrives_after <= 0], agent)
                 later = [lead for lead in leads if lead.arrives_after > 0]
                 scores = ScoreLog()
                 end = START + timedelta(days=config.days)

@@ -235,7 +235,7 @@ class SimCalls:
         call_id = w.new_id("call-")
         call = ev.vapi_call(call_id, to, dict(request.metadata))
         lead = w.by_address.get(to)
-        version = w.assistants.choose() if w.assistants else None
+        version = await w.assistants.choose(request) if w.assistants else None
         self._schedule(call, lead, version)
         return CallResult(self.name, call_id, "queued")
 

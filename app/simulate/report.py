@@ -6,7 +6,8 @@ from nightshift's own timing model (`load_timing`). `scoring` reads forward only
 score against an outcome it had already seen:
 - `auc_forward`: the score each lead had after each hourly growth run t (`ScoreLog`)
   against "booked in (t, t + horizon]", over the leads at risk at t (scoring_features'
-  own definition), pooled over every t whose window closed by the end;
+  own definition), pooled over every t whose window closed by the end (and per day of
+  the run: `auc_forward_by_day`);
 - `auc_per_call`, `top20_capture_per_call`: the queue's score of each placed call when it
   was placed (`calls.queue_score`) against "this call booked";
 - `holdout_auc` (and `per_call_holdout_auc`): the stored models' own time-split holdout;
@@ -25,8 +26,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from app.db.simulate import LeadScore, SimulateRepository
+from app.db.simulate import SimulateRepository
 from app.scoring.leads import training_rows
 from app.scoring.timing import TimingModel, load_configured_timing
 from app.scoring.train import auc, capture
@@ -111,15 +113,32 @@ def learned_hours(model: TimingModel) -> dict[str, dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class Scores:
+    """One growth run's scores: lead ids ascending and their scores, 16 bytes a lead (a dict
+    per hourly run held ~7 M entries by the end of a 10,000-lead month). `get` as a dict's."""
+
+    ids: NDArray[np.int64]
+    values: NDArray[np.float64]
+
+    def get(self, lead_id: int) -> float | None:
+        i = int(np.searchsorted(self.ids, lead_id))
+        return float(self.values[i]) if i < len(self.ids) and self.ids[i] == lead_id else None
+
+
 @dataclass
 class ScoreLog:
-    """Every lead's score after each growth run: {run time: {lead id: score}}."""
+    """Every scored lead's score after each growth run: {run time: Scores}."""
 
-    at: dict[datetime, dict[int, float]] = field(default_factory=dict)
+    at: dict[datetime, Scores] = field(default_factory=dict)
     trained: set[datetime] = field(default_factory=set)  # runs scored by a trained model
 
-    def keep(self, now: datetime, rows: list[LeadScore], trained: bool = False) -> None:
-        self.at[now] = {r.lead_id: r.score for r in rows if r.score is not None}
+    def keep(
+        self, now: datetime, scores: tuple[NDArray[np.int64], NDArray[np.float64]],
+        trained: bool = False,
+    ) -> None:  # fmt: skip
+        """`scores`: SimulateRepository.scores() read after the run at `now`."""
+        self.at[now] = Scores(*scores)
         if trained:
             self.trained.add(now)
 
@@ -132,16 +151,19 @@ async def forward_auc(ctx: Context, log: ScoreLog) -> dict[str, Any]:
     """The scores after each growth run t against bookings in (t, t + horizon], over the
     leads at risk at t, pooled (`auc_forward`, `auc_forward_rows`); and the same over the
     runs scored by a trained model only (`auc_forward_trained`: what the holdout predicts;
-    the prior's hours before it are in the pooled figure)."""
+    the prior's hours before it are in the pooled figure); and per day of the run
+    (`auc_forward_by_day`, day 0 from the first t: the at-risk pool fills with days-old
+    leads over a run, so a late window — the holdout's — ranks more easily)."""
     now, horizon = ctx.clock.now(), ctx.settings.scoring_horizon_days
     times = [t for t in log.at if t + timedelta(days=horizon) <= now]
     if not times:
-        return {"auc_forward": None, "auc_forward_rows": 0, "auc_forward_trained": None}
-    rows = await ctx.repos.scoring.features(
-        now, times=times, at_risk=True, horizon_days=horizon
-    )  # fmt: skip
-    kept = [(log.at[r["cutoff_at"]].get(r["lead_id"]), bool(r["label"]), r["cutoff_at"])
-            for r in rows if r["label"] is not None]  # fmt: skip
+        return {"auc_forward": None, "auc_forward_rows": 0, "auc_forward_trained": None,
+                "auc_forward_by_day": []}  # fmt: skip
+    # scoring_features' at-risk rows and label without the features (a month's ~700
+    # hourly times; simulate_forward_rows), as (lead_id, t, label)
+    rows = await SimulateRepository(ctx.transport).forward_rows(now, times, horizon)
+    kept = [(log.at[t].get(lead), bool(label), t)
+            for lead, t, label in rows if label is not None]  # fmt: skip
     kept = [k for k in kept if k[0] is not None]
 
     def pooled(part: list[Any]) -> float | None:
@@ -149,8 +171,13 @@ async def forward_auc(ctx: Context, log: ScoreLog) -> dict[str, Any]:
         return _r(auc(y, np.array([s for s, _, _ in part], dtype=np.float64)))
 
     trained = [k for k in kept if k[2] in log.trained]
+    start = min(times)
+    days: dict[int, list[Any]] = {}
+    for k in kept:
+        days.setdefault(int((k[2] - start).total_seconds() // 86400), []).append(k)
     return {"auc_forward": pooled(kept), "auc_forward_rows": len(kept),
-            "auc_forward_trained": pooled(trained) if trained else None}  # fmt: skip
+            "auc_forward_trained": pooled(trained) if trained else None,
+            "auc_forward_by_day": [pooled(days[d]) for d in sorted(days)]}  # fmt: skip
 
 
 async def training_check(ctx: Context) -> dict[str, int]:

@@ -5,7 +5,10 @@ job: last run, state, duration, next run, late), `alerts` (firing, with their co
 `funnel` (7 and 30 days), `calls_per_day` (14 days, by outcome), `deliverability` (per
 campaign, 30 days, with rates), `health` (per API: last result and latencies), `model`,
 `hot_leads`, `scored_leads`, `appointments` and `consent` (leads held for a human, with
-their words, and campaign steps refused for want of consent in 30 days, per reason), plus
+their words, and campaign steps refused for want of consent in 30 days, per reason),
+`call_quality` (connected calls' average quality of the last 7 days against the 7 before,
+with `below`, the review level: the digest's `numbers["call_quality"]`, from the same
+`quality_weekly` query; `quality_line` words it as the digest does), plus
 `computed_at` (when the window aggregates — calls, deliverability, scores — were computed:
 the hourly growth job refreshes them; older than CACHE_SECONDS they are recomputed on the
 spot).
@@ -22,10 +25,13 @@ from typing import Any
 
 from croniter import croniter
 
+from app.appointments.digest import quality_line
 from app.console import pages
 from app.console.verdict import verdict
+from app.core.settings import Settings
 from app.db.console import ConsoleRepository
 from app.db.models import JobState
+from app.db.scoring import ScoringRepository
 from app.jobs import JOBS
 from app.jobs.bootstrap import Context
 from app.jobs.health import job_health
@@ -87,6 +93,16 @@ def dry_run_channels(ctx: Context) -> list[str]:
     return [channel for channel, port in ports if port.name == DRYRUN]
 
 
+async def call_quality(
+    scoring: ScoringRepository, settings: Settings, now: datetime
+) -> dict[str, Any]:
+    """The call quality of the 7 days to `now` against the 7 before, as the digest reads it
+    (`numbers["call_quality"]`, app.appointments.digest) and its `line` in the same words."""
+    quality = {**(await scoring.quality_week(settings.call_quality_review_below, now)).model_dump(),
+               "below": settings.call_quality_review_below}  # fmt: skip
+    return {**quality, "line": quality_line(quality)}
+
+
 async def collect(ctx: Context) -> dict[str, Any]:
     now = ctx.clock.now()
     zone = ctx.settings.business_timezone
@@ -99,5 +115,6 @@ async def collect(ctx: Context) -> dict[str, Any]:
     snap["dry_run"] = dry_run_channels(ctx)
     # leads held for a human, and steps refused for want of consent (13_consent.sql)
     snap["consent"] = await ctx.repos.consent.summary(now - CONSENT_DAYS)
+    snap["call_quality"] = await call_quality(ctx.repos.scoring, ctx.settings, now)
     snap["verdict"] = verdict(snap["jobs"], snap["alerts"], snap["health"], snap["overview"])
     return snap

@@ -4,9 +4,10 @@ and inline SVG charts, no script — the console's way (app/console/render.py).
 Contract: `page(snapshot, business)` renders every section of `app.status.data.collect`
 with a stable `id` per section (jobs, alerts, funnel, calls, deliverability, health, model,
 appointments, consent: the leads held for a human with their words, and the steps refused
-for want of consent) so monitors and the browser test can find them; every value is
-escaped by the templates, every time shown in the business time zone. `login_page(message)`
-is what a visitor without the token sees: no data at all.
+for want of consent; quality: connected calls' average quality this week, the week before
+and the change, the digest's numbers and words) so monitors and the browser test can find
+them; every value is escaped by the templates, every time shown in the business time zone.
+`login_page(message)` is what a visitor without the token sees: no data at all.
 """
 
 from __future__ import annotations
@@ -55,6 +56,24 @@ def _consent(consent: dict[str, Any], tz: str) -> dict[str, Any]:
     return {"held": consent.get("held", 0), "held_leads": held, "skipped": skipped}
 
 
+def _avg(value: float | None) -> str:
+    return f"{value:.0f}" if value is not None else "-"
+
+
+def _quality(q: dict[str, Any] | None) -> dict[str, Any] | None:
+    """This week and the week before (calls, average, below the review level) and the
+    change in points, rounded as the digest rounds them."""
+    if not q:
+        return None
+    change = None
+    if q["week_avg"] is not None and q["previous_avg"] is not None:
+        change = round(q["week_avg"] - q["previous_avg"])
+    rows = [("last 7 days", q["week_calls"], _avg(q["week_avg"]), q["week_low"]),
+            ("the 7 before", q["previous_calls"], _avg(q["previous_avg"]), "")]  # fmt: skip
+    return {"rows": rows, "below": q["below"], "line": q["line"],
+            "change": "-" if change is None else f"{change:+d}"}  # fmt: skip
+
+
 def view(snap: dict[str, Any], business: str) -> dict[str, Any]:
     """What the template shows, from the snapshot: rows as tuples, times localised, charts as
     geometry."""
@@ -83,6 +102,7 @@ def view(snap: dict[str, Any], business: str) -> dict[str, Any]:
                          ("booked, 7 days", snap["appointments"]["booked_7d"]),
                          ("no-shows, 7 days", snap["appointments"]["no_show_7d"])],
         "consent": _consent(snap.get("consent") or {}, tz),
+        "quality": _quality(snap.get("call_quality")),
     }  # fmt: skip
 
 

@@ -5,7 +5,9 @@ Contract:
 - assistant-request: `{"assistantId", "assistantOverrides": {"variableValues", "metadata"}}`
   chosen by VAPI_ASSISTANT_RULES `campaign:<slug>` > the caller's campaign's `assistant`
   (agents/<name>.yaml) > rules `status:<status>` > `inbound|outbound` > VAPI_ASSISTANT_ID; a
-  rule's value is an agent's name (its pushed Vapi id is used) or a Vapi assistant id;
+  rule's value is an agent's name or a Vapi assistant id; an agent answers with its current
+  version's Vapi id, or its candidate's by the version trial's draw (app.agents.versions),
+  the choice recorded against the Vapi call id (docs/agents.md "Version trials");
   `variableValues` are the one vocabulary of app.core.call_variables (outbound calls send
   the same keys); the lookups are bounded by VAPI_ASSISTANT_REQUEST_TIMEOUT_SECONDS and
   any failure falls back to the default assistant (Vapi's 7.5 s deadline is fixed);
@@ -24,10 +26,12 @@ from typing import Any
 
 import structlog
 
+from app.agents.versions import inbound_assistant
 from app.core.call_variables import Direction, call_variables
 from app.db.errors import DatabaseError, DatabaseUnavailable
 from app.db.webhooks import Caller
 from app.jobs.bootstrap import Context
+from app.jobs.calls import version_deps
 from app.providers.vapi_parse import call_of, customer_number, obj, text
 from app.webhooks.booking import TOOL_CALL_ID, TOOLS, ToolError
 from app.webhooks.vapi_consent import TOOLS as CONSENT_TOOLS
@@ -50,29 +54,36 @@ async def _caller(ctx: Context, number: str | None) -> Caller | None:
         return None
 
 
-async def _agent_id(ctx: Context, agent: str | None, campaign: str | None) -> str | None:
-    """An agent's pushed Vapi id (by name, or the campaign's agent); None on any failure."""
+async def _agent_id(
+    ctx: Context, agent: str | None, campaign: str | None, vapi_call_id: str | None
+) -> str | None:
+    """The Vapi id of an agent's version for this call (by name, or the campaign's agent:
+    its current version, or its candidate by the version trial's draw, recorded against
+    the call); None on any failure."""
     try:
         async with asyncio.timeout(ctx.settings.vapi_assistant_request_timeout_seconds):
-            return await ctx.repos.agents.vapi_id(agent, campaign)
+            return await inbound_assistant(version_deps(ctx), agent, campaign, vapi_call_id)
     except (TimeoutError, DatabaseError) as exc:
         log.warning("assistant-request: agent lookup failed", error=type(exc).__name__)
         return None
 
 
-async def pick_assistant(ctx: Context, caller: Caller | None, direction: str) -> str | None:
+async def pick_assistant(
+    ctx: Context, caller: Caller | None, direction: str, vapi_call_id: str | None = None
+) -> str | None:
     rules = ctx.settings.vapi_assistant_rules
     campaign = caller.campaign if caller is not None else None
     chosen = rules.get(f"campaign:{campaign}") if campaign else None
     if chosen is None and campaign:
-        found = await _agent_id(ctx, None, campaign)
+        found = await _agent_id(ctx, None, campaign, vapi_call_id)
         if found:
             return found
     keys = [f"status:{caller.status}"] if caller is not None else []
     chosen = chosen or next((rules[k] for k in [*keys, direction] if k in rules), None)
     if chosen is None:
         return ctx.settings.vapi_assistant_id
-    return await _agent_id(ctx, chosen, None) or chosen  # an agent's name, else a Vapi id
+    # an agent's name, else a Vapi id
+    return await _agent_id(ctx, chosen, None, vapi_call_id) or chosen
 
 
 async def assistant_request(ctx: Context, message: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +91,8 @@ async def assistant_request(ctx: Context, message: dict[str, Any]) -> dict[str, 
     caller = await _caller(ctx, number)
     call_type = str(call_of(message).get("type", "inboundPhoneCall"))
     direction: Direction = "outbound" if call_type == "outboundPhoneCall" else "inbound"
-    assistant = await pick_assistant(ctx, caller, direction)
+    vapi_call_id = text(call_of(message).get("id"))
+    assistant = await pick_assistant(ctx, caller, direction, vapi_call_id)
     if not assistant:
         return {"error": NO_ASSISTANT}  # must be non-empty: it is spoken to the caller
     variables = call_variables(

@@ -107,7 +107,10 @@ grant usage on sequence scoring_dirty_seq to service_role;
 -- plpgsql with plan_cache_mode = force_custom_plan: planned for each call's values. A plan
 -- made without them (a SQL function's) cannot drop `p_lead_ids is null or ...` and scanned
 -- every message, click and call for a handful of leads (100-280 ms per call in a
--- 10,000-lead simulation, 0.8 ms with the values).
+-- 10,000-lead simulation, 0.8 ms with the values). random_page_cost = 1.1 (the tables it
+-- reads are cached, on SSD): with the default 4 the label's appointments lookup was a seq
+-- scan per row (EXPLAIN ANALYZE, 7 snapshots at day 12 of a 10,000-lead simulation: 1.1 s
+-- -> 0.6 s; 300 leads' scoring read 2x faster; issue 19, 20261206194000_month_reads.sql).
 create or replace function scoring_features(
   p_now timestamptz, p_lead_ids bigint[] default null, p_cutoffs timestamptz[] default null,
   p_times timestamptz[] default null, p_at_risk boolean default false,
@@ -122,7 +125,8 @@ create or replace function scoring_features(
   last_click_at timestamptz, last_click_campaign text, last_reply_at timestamptz,
   last_answered_at timestamptz, booked boolean, call_in_flight boolean
 )
-language plpgsql stable set search_path = public set plan_cache_mode = force_custom_plan as $$
+language plpgsql stable set search_path = public set plan_cache_mode = force_custom_plan
+set random_page_cost = 1.1 as $$
 #variable_conflict use_column
 begin
   return query
@@ -139,19 +143,24 @@ begin
     select w.cutoff, l.id, l.industry, l.source, l.state, l.phone, l.email, l.created_at,
            l.email_opted_out_at, l.sms_opted_out_at, l.calls_opted_out_at
       from want w join leads l on l.id = w.id
+  ), sent as materialized (
+    -- each message of the wanted leads once, with its first open (the first 'opened' or
+    -- 'clicked' of its status_history, by receipt): an open by cutoff t is a first open
+    -- <= t, so status_history is parsed once per message, not once per (message, t)
+    select m.lead_id, m.sent_at, m.channel,
+           case when m.channel = 'email' then (
+             select min((h->>'at')::timestamptz) from jsonb_array_elements(m.status_history) h
+              where h->>'status' in ('opened', 'clicked')) end first_open
+      from messages m
+     where m.kind in ('marketing', 'rescue') and m.lead_id in (select p.id from pop p)
   ), msg as (
     select p.id, p.cutoff, min(m.sent_at) first_at,
            count(*) filter (where m.channel = 'email') emails_sent,
-           count(o.opened_at) opened,
+           count(*) filter (where m.first_open <= p.cutoff) opened,
            count(*) filter (where m.channel = 'sms') sms_sent,
-           max(o.opened_at) last_open
-      from pop p join messages m on m.lead_id = p.id
-      left join lateral (
-        select min((h->>'at')::timestamptz) opened_at
-          from jsonb_array_elements(m.status_history) h
-         where h->>'status' in ('opened', 'clicked') and (h->>'at')::timestamptz <= p.cutoff
-      ) o on m.channel = 'email'
-     where m.sent_at <= p.cutoff and m.kind in ('marketing', 'rescue')
+           max(m.first_open) filter (where m.first_open <= p.cutoff) last_open
+      from pop p join sent m on m.lead_id = p.id
+     where m.sent_at <= p.cutoff
      group by p.id, p.cutoff
   ), clk as (
     select p.id, p.cutoff, count(*) n, max(e.clicked_at) last_at,
@@ -437,6 +446,16 @@ create or replace function scoring_recent_leads(p_since timestamptz)
 returns bigint[]
 language sql stable set search_path = public as $$
   select coalesce(array_agg(l.id order by l.id), '{}') from leads l where l.created_at > p_since;
+$$;
+
+-- When the first lead was created (null: no lead yet). A training snapshot before it has no
+-- rows (scoring_features reads the leads created by t), so training_rows does not read it:
+-- a young deployment's 180-day window is mostly such snapshots (a 10,000-lead simulation
+-- read 96 empty chunks of ~25 ms at every retrain).
+create or replace function scoring_first_lead_at()
+returns timestamptz
+language sql stable set search_path = public as $$
+  select min(l.created_at) from leads l;
 $$;
 
 -- Clears the marks up to p_upto (a lead marked again since keeps its newer mark); with

@@ -118,3 +118,30 @@ def test_push_warns_when_an_agent_outlives_vapi_max_call_seconds(
     warning = "warning: john: max_duration_seconds 600 > VAPI_MAX_CALL_SECONDS 500"
     assert warning in result.output.splitlines()
     assert "sarah: max_duration_seconds" not in result.output  # 420 s fits
+
+
+def test_status_promote_and_retire_from_the_command_line(
+    configured: None, database_dsn: str
+) -> None:
+    runner = CliRunner()
+    empty = runner.invoke(cli, ["agents", "status"])
+    assert empty.output.splitlines()[-1] == "no agent version has been pushed"
+    for version, role in ((1, "current"), (2, "candidate")):
+        with psycopg.connect(database_dsn, autocommit=True) as conn:
+            conn.execute(
+                "select * from agent_record_version('john', %s, %s, null, '{}'::jsonb, 'push',"
+                " now(), %s)",
+                (f"hash-{version}", f"asst-john-{version}", role),
+            )
+    status = runner.invoke(cli, ["agents", "status", "john"])
+    assert status.exit_code == 0, status.output
+    rows = [line.split() for line in status.output.splitlines() if "DRY RUN" not in line]
+    assert rows[0][:3] == ["agent", "version", "role"]
+    # no call yet: no rate, no quality, each version as likely the better one
+    assert rows[1][:6] == ["john", "2", "candidate", "0", "0", "-"]
+    assert rows[2][:6] == ["john", "1", "current", "0", "0", "-"]
+    assert 0.4 < float(rows[1][7]) < 0.6
+    promoted = runner.invoke(cli, ["agents", "promote", "john"])
+    assert promoted.exit_code == 0 and "version 2 is current" in promoted.output
+    retired = runner.invoke(cli, ["agents", "retire", "john"])
+    assert retired.exit_code == 2 and "no candidate version" in retired.output

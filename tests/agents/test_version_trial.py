@@ -8,7 +8,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from app.agents.trials import VersionStats, choose, p_better, summary
+from app.agents.figures import p_better, summary
+from app.agents.trials import VersionStats, choose
 from app.simulate.assistants import parse_assistants
 from app.simulate.engine import SimConfig, simulate
 from tests.conftest import make_settings
@@ -40,6 +41,7 @@ def test_the_summary_has_every_figure_per_version() -> None:
 
 def test_the_simulator_option_is_checked() -> None:
     assert parse_assistants("current=1.0, candidate=1.5") == {"current": 1.0, "candidate": 1.5}
+    assert parse_assistants("") == {}  # the option's default: no trial, the run still starts
     for bad in ("current=1.0", "current", "a=0,b=1"):
         with pytest.raises(ValueError):
             parse_assistants(bad)

@@ -148,7 +148,7 @@ token_st = st.text(
 TARGETS = {
     "/webhooks/vapi": "vapi", "/webhooks/twilio/sms": "twilio", "/webhooks/twilio/status": "twilio",
     "/webhooks/resend": "resend", "/webhooks/booking": "booking", "/r/": None, "/u/": None,
-    "/status": None, "/status/login": None,
+    "/l/": None, "/status": None, "/status/login": None,
 }  # fmt: skip
 
 
@@ -161,9 +161,9 @@ def requests(draw: st.DrawFn, target: str) -> tuple[str, str, bytes, dict[str, s
     headers.update(draw(headers_st))
     if draw(st.integers(0, 9)) == 0:  # now and then a junk content type
         headers["content-type"] = draw(ascii_text)
-    if target in ("/r/", "/u/"):
+    if target in ("/r/", "/u/", "/l/"):
         token = draw(token_st)
-        method = "GET" if target == "/r/" else draw(st.sampled_from(["GET", "POST"]))
+        method = "POST" if target == "/u/" and draw(st.booleans()) else "GET"
         return method, target + (token or "x"), body, headers
     if target == "/status":
         query = draw(st.dictionaries(st.sampled_from(["token", "t", "view"]), ascii_text))
@@ -214,7 +214,7 @@ async def _send(http: httpx.AsyncClient, request: tuple[str, str, bytes, dict[st
     method, path, body, headers = request
     response = await http.request(method, path, content=body or None, headers=headers)
     route = path.split("?")[0]
-    route = route[:3] if route.startswith(("/r/", "/u/")) else route
+    route = route[:3] if route.startswith(("/r/", "/u/", "/l/")) else route
     event(f"{method} {route} -> {response.status_code}")  # --hypothesis-show-statistics
     return response.status_code
 

@@ -96,3 +96,17 @@ async def test_an_unlimited_limiter_never_waits(clock: ManualClock, sleep: FakeS
     limiter = RateLimiter(math.inf, clock=clock, sleep=sleep)
     slots = await asyncio.gather(*(limiter.acquire() for _ in range(50)))
     assert set(slots) == {clock.now()} and sleep.waits == []
+
+
+async def test_a_fast_limiter_sleeps_only_for_waits_the_event_loop_can_time(
+    clock: ManualClock, sleep: FakeSleep
+) -> None:
+    # 100,000/s: a slot every 10 µs. Sleeping for each would oversleep to the loop's timer
+    # granularity (~1 ms, a hundred slots): a slot less than 1 ms ahead goes at once, and
+    # the slots still advance 10 µs each, so over any millisecond the rate holds.
+    limiter = RateLimiter(100_000, clock=clock, sleep=sleep)
+    start = clock.now()
+    slots = [await limiter.acquire() for _ in range(300)]
+    assert offsets(slots, start) == [round(i * 1e-5, 6) for i in range(300)]
+    assert sleep.waits == [0.001, 0.001]  # to slot 100, then to slot 200
+    assert clock.now() == start + timedelta(milliseconds=2)

@@ -111,3 +111,30 @@ async def test_the_daily_call_cap_is_applied_in_the_queues_order(
     assert [(r["lead_id"], r["queue_order"]) for r in rows] == [(2, "score"), (3, "score")]
     again = await manager.run(manager_deps(ctx), ctx.rng)
     assert again["calls_placed"] == 0  # the cap holds for the rest of the day
+
+
+async def test_a_campaign_at_its_daily_cap_does_not_hold_back_the_others(
+    ctx: Context, clock: ManualClock
+) -> None:
+    """Speed-to-lead (cap 1 call a day) has placed its call today and still has the hottest
+    leads waiting; the recall campaign's colder lead is waiting too. The queue's candidates
+    are the recall call, not the capped campaign's (read first, they took every candidate
+    place and the recall calls waited all day: issue 17's ~15 % fewer calls)."""
+    now = clock.now()
+    capped = await load(ctx, CALLS.replace("steps:", "caps: {per_day: {call: 1}}\nsteps:"))
+    recall = await load(ctx, CALLS.replace("slug: calls", "slug: recall"))
+    await add_leads(ctx, 4)
+    await query(ctx, "update leads set score = 90 - id returning id")  # lead 1 hottest
+    for lead_id, campaign, placed in ((1, capped, now - 2 * MINUTE * 60), (2, capped, None),
+                                      (3, capped, None), (4, recall, None)):  # fmt: skip
+        await query(
+            ctx,
+            "insert into calls (idempotency_key, lead_id, campaign_id, to_number, status, "
+            "placed_at) values (%s, %s, %s, '+12125550000', %s, %s) returning id",
+            f"k{lead_id}", lead_id, campaign, "ended" if placed else "queued", placed,
+        )  # fmt: skip
+    queue, _ = await ctx.repos.manager.call_queue(1, now)
+    assert [c.lead.id for c in queue] == [4]
+    clock.advance(DAY)  # a new day: the capped campaign's hottest lead comes first again
+    queue, _ = await ctx.repos.manager.call_queue(1, clock.now())
+    assert [c.lead.id for c in queue] == [2]

@@ -16,26 +16,31 @@ def _seed(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         lead = conn.execute(
             "insert into leads (name, phone, created_at) values "
-            "('Dana W', '+15125550123', now() - interval '5 days') "
+            "('Dana W', '+15125550123', now() - interval '6 hours') "
             "returning id"
         ).fetchone()[0]  # type: ignore[index]
         conn.execute(
             "insert into messages (idempotency_key, lead_id, channel, provider, "
             "to_address, status, sent_at) values ('k1', %s, 'sms', 'dryrun', "
-            "'+15125550123', 'delivered', now() - interval '2 days')",
+            "'+15125550123', 'delivered', now() - interval '5 hours')",
+            (lead,),
+        )
+        conn.execute(  # she clicked the link in the text
+            "insert into click_events (token, lead_id, url, clicked_at) values "
+            "('t1', %s, 'https://example.com', now() - interval '3 hours')",
             (lead,),
         )
         conn.execute(
             "insert into webhook_events (provider, dedupe_key, event_type, payload, "
             "received_at) values ('twilio', 'r1', 'sms.reply', %s, "
-            "now() - interval '1 day')",
+            "now() - interval '4 hours')",
             (Jsonb({"From": "+15125550123"}),),
         )
         conn.execute(
             "insert into calls (idempotency_key, lead_id, to_number, status, outcome, "
             "ended_at, started_at, placed_at, report_received_at) values ('c1', %s, "
-            "'+15125550123', 'ended', 'answered', now() - interval '1 day', "
-            "now() - interval '1 day', now() - interval '1 day', now() - interval '1 day')",
+            "'+15125550123', 'ended', 'answered', now() - interval '2 hours', "
+            "now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours')",
             (lead,),
         )
 
@@ -49,7 +54,7 @@ def test_insights_after_a_growth_run(configured: str, tmp_path: Path) -> None:  
     assert scores.exit_code == 0, scores.output
     assert "prior scoring (v1): 0/200 outcomes, 0/20 bookings needed to train" in scores.output
     assert "HOT" in scores.output and "Dana W" in scores.output
-    assert "replied by SMS yesterday" in scores.output
+    assert "replied by SMS today" in scores.output
     timing = runner.invoke(cli, ["insights", "timing"])
     assert timing.exit_code == 0 and "answer" in timing.output
     assert runner.invoke(cli, ["insights", "calls"]).exit_code == 0

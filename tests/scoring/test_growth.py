@@ -14,15 +14,18 @@ from app.scoring.model import ScoreModel
 from tests.conftest import Rebuild
 from tests.scoring import helpers as h
 
-DAY = timedelta(days=1)
+DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 
 
 async def _engaged_and_silent(ctx: Context, clock: ManualClock) -> tuple[int, int]:
+    """A fresh enquiry (6 hours ago) that was texted, replied, clicked and answered a call;
+    a 5-day-old lead texted once and silent since."""
     now = clock.now()
-    hot = await h.lead(ctx, 1, now - 5 * DAY)
-    await h.message(ctx, hot, "sms", now - 3 * DAY)
-    await h.sms_reply(ctx, "+12125550001", now - DAY)
-    await h.call(ctx, hot, "answered", now - 2 * DAY)
+    hot = await h.lead(ctx, 1, now - 6 * HOUR)
+    sms = await h.message(ctx, hot, "sms", now - 5 * HOUR)
+    await h.sms_reply(ctx, "+12125550001", now - 4 * HOUR)
+    await h.click(ctx, hot, sms, now - 3 * HOUR)
+    await h.call(ctx, hot, "answered", now - 2 * HOUR)
     cold = await h.lead(ctx, 2, now - 5 * DAY)
     await h.message(ctx, cold, "sms", now - 3 * DAY)
     return hot, cold
@@ -86,13 +89,48 @@ async def test_prior_is_used_below_the_threshold(ctx: Context, clock: ManualCloc
     leads = {lead.lead_id: lead for lead in await ctx.repos.scoring.top_leads(10, clock.now())}
     assert leads[hot].score >= 40 > 10 > leads[cold].score
     assert leads[hot].hot_at == clock.now() and leads[cold].hot_at is None
-    assert leads[hot].score_reasons[0] == "replied by SMS yesterday"
-    assert "answered a call before" in leads[hot].score_reasons
+    assert leads[hot].score_reasons[0] == "replied by SMS today"
+    assert "but enquired 5 days ago" in leads[cold].score_reasons
     logs = await ctx.repos.logs.recent(10)
     assert any(log.source == "scoring" and "became hot" in log.message for log in logs)
     clock.advance(timedelta(hours=1))
     again = await growth.run(ctx)
     assert again["model_version"] == 1 and again["newly_hot"] == 0  # prior kept, hot once
+
+
+async def test_the_prior_calls_fresh_engaged_leads_first_and_worn_out_ones_last(
+    ctx: Context, clock: ManualClock
+) -> None:
+    """Before there is data, speed to lead: a fresh enquiry that clicked outranks a
+    month-old lead called 5 times without an answer; yesterday's untouched enquiry outranks
+    a week-old one; of two leads of the same day, the one never reached by 5 calls is last."""
+    now = clock.now()
+    fresh = await h.lead(ctx, 1, now - 3 * HOUR)
+    email = await h.message(ctx, fresh, "email", now - 2 * HOUR)
+    await h.click(ctx, fresh, email, now - HOUR)
+    worn = await h.lead(ctx, 2, now - 30 * DAY)
+    for k in range(5):
+        await h.call(ctx, worn, "no_answer", now - (25 - 5 * k) * DAY)
+    yesterday = await h.lead(ctx, 3, now - DAY)
+    await h.message(ctx, yesterday, "sms", now - DAY + HOUR)
+    last_week = await h.lead(ctx, 4, now - 7 * DAY)
+    await h.message(ctx, last_week, "sms", now - 7 * DAY + HOUR)
+    unreached = await h.lead(ctx, 5, now - 2 * DAY)
+    await h.message(ctx, unreached, "sms", now - 2 * DAY + HOUR)
+    for k in range(5):
+        await h.call(ctx, unreached, "no_answer", now - 2 * DAY + (4 + 8 * k) * HOUR)
+    untouched = await h.lead(ctx, 6, now - 2 * DAY)
+    await h.message(ctx, untouched, "sms", now - 2 * DAY + HOUR)
+    await growth.run(ctx)
+    rows = await h.execute(ctx, "select id, score, score_reasons from leads")
+    score = {r["id"]: r["score"] for r in rows}
+    assert score[fresh] > 10 * score[worn]
+    assert score[yesterday] > 4 * score[last_week]
+    assert score[untouched] > 3 * score[unreached]
+    order = sorted(score, key=lambda lead: -score[lead])
+    assert order[0] == fresh and order[-1] == worn
+    reasons = {r["id"]: r["score_reasons"] for r in rows}
+    assert "but missed 5 calls" in reasons[worn] and "but missed 5 calls" in reasons[unreached]
 
 
 async def test_enough_outcomes_train_a_model_that_learns_the_signal(

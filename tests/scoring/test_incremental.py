@@ -21,8 +21,8 @@ async def scored_at(ctx: Context) -> dict[int, float | None]:
 async def test_only_changed_leads_are_rescored_until_a_new_model(
     ctx: Context, clock: ManualClock
 ) -> None:
-    now = clock.now()
-    a, b, c = [await h.lead(ctx, n, now - timedelta(days=30)) for n in (1, 2, 3)]
+    now = clock.now()  # 10 days: past the horizon (a month-old score rounds to 0.0)
+    a, b, c = [await h.lead(ctx, n, now - timedelta(days=10)) for n in (1, 2, 3)]
     first = await growth.scoring(ctx)
     assert (first["scored"], first["full_pass"]) == (3, True)
 

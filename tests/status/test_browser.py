@@ -87,17 +87,25 @@ async def test_status_page_in_headless_chromium(
             execute(database_dsn, "insert into calls (idempotency_key, to_number, status,"
                     " outcome, created_at) values (%s, '+13125550191', 'ended', %s, %s)",
                     (f"hist-{day}-{n}", outcome, clock.now() - timedelta(days=day)))  # fmt: skip
+    for n, score in enumerate([82, 76, 88, 71, 79, 64, 58, 73, 69, 35, 61]):  # call quality
+        at = clock.now() - timedelta(days=1 + n)  # the last 7 days against the 7 before
+        execute(database_dsn, "with c as (insert into calls (idempotency_key, to_number,"
+                " status, outcome, created_at, ended_at, connected_at) values (%s,"
+                " '+13125550192', 'ended', 'answered', %s, %s, %s) returning id) insert into"
+                " call_quality (call_id, score, scored_at) select id, %s, %s from c",
+                (f"quality-{n}", at, at, at, score, at))  # fmt: skip
     assert (await run_job(ctx, "appointments")).status == "succeeded"
     shot = tmp_path / "status.png"
-    await chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,1600", served)
+    await chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,1900", served)
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
     dom = (await chromium(tmp_path, "--dump-dom", served)).decode()
     for key in ("jobs", "alerts", "funnel", "calls", "deliverability", "health", "model",
-                "appointments"):  # fmt: skip
+                "appointments", "quality"):  # fmt: skip
         assert f'<section id="{key}">' in dom
     assert dom.count("<svg") == 4 and 'class="bar"' in dom  # 3 funnels, the calls chart
     assert 'id="verdict" data-level="red"' in dom
     assert "A1B2" in dom and "Brightside Dental" in dom
+    assert "(up 17)" in dom  # this week's call quality against the week before
     if os.environ.get("NIGHTSHIFT_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(shot, ROOT / "docs" / "status.png")

@@ -54,7 +54,7 @@ async def test_bearer_token_shows_every_section(http: httpx.AsyncClient) -> None
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     page = response.text
-    for key in SECTIONS:
+    for key in (*SECTIONS, "quality"):
         assert f'<section id="{key}">' in page
     assert "A1B2" in page and "drip is late" in page  # the open alert and its code
     assert "C3D4" not in page  # resolved: not open
@@ -140,5 +140,5 @@ def test_cli_status_sections_and_json(configured: str) -> None:
     text = runner.invoke(cli, ["status"])
     assert text.exit_code == 0, text.output
     for title in ("Jobs", "Open alerts", "Funnel", "Calls per day", "Deliverability",
-                  "API health", "Scoring model", "Appointments"):  # fmt: skip
+                  "API health", "Scoring model", "Appointments", "Call quality"):  # fmt: skip
         assert title in text.stdout

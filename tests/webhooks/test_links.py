@@ -87,7 +87,7 @@ async def test_bad_click_tokens_are_404_never_a_redirect(ctx: Context, db: Db) -
 
 
 async def test_click_for_deleted_rows_still_redirects(ctx: Context, db: Db) -> None:
-    url = click_url(ctx.settings, ClickToken(TARGET, lead_id=999, message_id=888))
+    url = click_url(ctx.settings, ClickToken(TARGET, message_id=888))
     async with client(ctx) as http:
         response = await http.get(url.removeprefix(PUBLIC))
     assert response.status_code == 302
@@ -95,6 +95,25 @@ async def test_click_for_deleted_rows_still_redirects(ctx: Context, db: Db) -> N
         "lead_id": None,
         "message_id": None,
     }
+
+
+async def test_a_click_after_erasure_redirects_and_records_nothing(
+    ctx: Context, db: Db, clock: ManualClock
+) -> None:
+    """Erasure removes a person's data; a later click on an old email must not add some."""
+    lead_id = await seed_lead(ctx, db, email=ANA)
+    message_id = await sent_email(ctx, lead_id, ANA, "em-1", "k1")
+    await ctx.transport.call(
+        "console_erase_lead", {"p_id": lead_id, "p_session": "t", "p_now": clock.now()}
+    )
+    by_lead = ClickToken(TARGET, lead_id=lead_id, message_id=message_id)
+    by_key = ClickToken(TARGET, message_key="k1")  # a drip link names its message's key
+    async with client(ctx) as http:
+        for link in (by_lead, by_key):
+            response = await http.get(click_url(ctx.settings, link).removeprefix(PUBLIC),
+                                      headers={"User-Agent": "Mail/1"})  # fmt: skip
+            assert response.status_code == 302 and response.headers["location"] == TARGET
+    assert db.count("click_events") == 0
 
 
 async def test_one_click_unsubscribe(ctx: Context, db: Db, clock: ManualClock) -> None:

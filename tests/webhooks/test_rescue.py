@@ -50,7 +50,9 @@ async def test_missed_call_gets_one_text_per_day(ctx: Context, db: Db, clock: Ma
     assert [t["status"] for t in texts] == ["dry_run", "dry_run"]
     assert texts[0]["lead_id"] == lead_id and texts[0]["to_address"] == MARCUS
     assert texts[0]["kind"] == "rescue" and texts[0]["provider"] == "dryrun"
-    assert "https://example.com/book" in texts[0]["payload"]["body"]
+    # the booking link is a short link naming this text (tests/webhooks/test_links_short.py)
+    assert texts[0]["payload"]["links"] == ["https://example.com/book"]
+    assert "https://hooks.example.com/l/" in texts[0]["payload"]["body"]
     assert "Reply STOP" in texts[0]["payload"]["body"]
     assert texts[1]["created_at"] - texts[0]["created_at"] == timedelta(hours=25)
 
