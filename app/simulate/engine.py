@@ -45,6 +45,7 @@ import httpx
 import numpy as np
 import psycopg
 from psycopg import conninfo, sql
+from pydantic import SecretStr
 from threadpoolctl import threadpool_limits
 
 from app.campaigns.definition import load_campaign_yaml
@@ -63,7 +64,13 @@ from app.providers.build import Ports
 from app.providers.ratelimit import unlimited
 from app.scoring.call_order import CallRanker
 from app.simulate.assistants import TRIAL_AGENT, SimAssistants
-from app.simulate.events import EventQueue
+from app.simulate.events import (
+    SIM_RESEND_SECRET,
+    SIM_TWILIO_AUTH_TOKEN,
+    SIM_VAPI_SECRET,
+    EventQueue,
+    Signer,
+)
 from app.simulate.population import SimLead, make_population
 from app.simulate.providers import SimCalls, SimEmail, SimSms, World
 from app.simulate.report import Report, ScoreLog, build_report
@@ -93,16 +100,19 @@ class SimConfig:
 
 
 def sim_settings(base: Settings) -> Settings:
-    """Development settings with every credential, secret and outside URL removed: nothing
-    leaves the process, webhooks are accepted unsigned, and the calendar has room."""
+    """Development settings with every credential and outside URL removed (nothing leaves
+    the process) and the simulated providers' webhook secrets set, so every webhook is
+    verified as in production (events.Signer signs them); the calendar has room."""
     cleared = dict.fromkeys((
         "database_url", "supabase_url", "supabase_service_role_key", "resend_api_key",
-        "resend_webhook_secret", "twilio_account_sid", "twilio_auth_token", "vapi_api_key",
-        "vapi_webhook_secret", "vapi_webhook_hmac_secret", "heartbeat_url",
+        "twilio_account_sid", "vapi_api_key", "vapi_webhook_hmac_secret", "heartbeat_url",
         "booking_webhook_secret", "status_token",
     ))  # fmt: skip
+    keys = {"twilio_auth_token": SIM_TWILIO_AUTH_TOKEN, "resend_webhook_secret":
+            SIM_RESEND_SECRET, "vapi_webhook_secret": SIM_VAPI_SECRET}  # fmt: skip
     return base.model_copy(update={
-        **cleared, "nightshift_env": type(base.nightshift_env)("development"),
+        **cleared, **{k: SecretStr(v) for k, v in keys.items()},
+        "nightshift_env": type(base.nightshift_env)("development"),
         "twilio_from_number": "+15005550006", "oncall_phones": [], "oncall_emails": [],
         "oncall_escalation_phones": [], "operator_emails": [], "business_timezone":
         "America/New_York", "booking_hours": "08:00-20:00", "appointment_minutes": 15,
@@ -265,7 +275,8 @@ async def simulate(config: SimConfig, base: Settings | None = None) -> Report:
         transport = await PostgresTransport(dsn, max_size=settings.db_pool_max_size).open()
         try:
             by_address = {a: lead for lead in leads for a in (lead.phone, lead.email)}
-            world = World(clock, rng, EventQueue(), by_address, config.seed, start=START)
+            signer = Signer(clock, settings.public_base_url)
+            world = World(clock, rng, EventQueue(signer), by_address, config.seed, start=START)
             if config.assistants:
                 trial_rng = np.random.default_rng([config.seed, 18])  # its own stream
                 world.assistants = SimAssistants(dict(config.assistants), trial_rng)

@@ -3,29 +3,71 @@
 Contract: `EventQueue.schedule(at, action)` keeps actions in time order (ties in scheduling
 order, so a run is deterministic); `deliver_due(now, http)` posts every action due at or
 before `now` through the in-process ASGI client, and counts non-2xx answers in `rejected`.
-The body builders produce what Twilio, Resend and Vapi post (the fields nightshift reads);
-they go unsigned: the simulator runs in development with no webhook secret configured.
+The body builders produce what Twilio, Resend and Vapi post (the fields nightshift reads).
+With a `Signer` every request is signed as its provider signs it (Twilio's
+`X-Twilio-Signature` over the public URL and form, Resend's Svix headers at the virtual time,
+Vapi's `x-vapi-secret`), and the app verifies it exactly as in production (sim_settings
+configures the same secrets): no unsigned shortcut.
 """
 
 from __future__ import annotations
 
+import base64
 import heapq
 import itertools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
+from app.core.clock import Clock
+from app.webhooks.signatures import svix_signature, twilio_signature
+
 Action = Callable[[httpx.AsyncClient], Awaitable[None]]
 OUR_NUMBER = "+15005550006"
+# The simulated providers' signing secrets (not secrets: the run is self-contained).
+SIM_TWILIO_AUTH_TOKEN = "sim-twilio-auth-token"
+SIM_RESEND_SECRET = "whsec_" + base64.b64encode(b"nightshift simulated svix key!!!").decode()
+SIM_VAPI_SECRET = "sim-vapi-server-secret"
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Signs a webhook as its provider would, at the virtual time (`clock`); `base_url` is
+    PUBLIC_BASE_URL, the address Twilio signs."""
+
+    clock: Clock
+    base_url: str
+    _ids: Iterator[int] = field(default_factory=itertools.count)
+
+    def headers(
+        self, path: str, body: bytes, form: dict[str, str] | None, given: dict[str, str]
+    ) -> dict[str, str]:
+        """The signature headers for a POST of `body` to `path` (a `svix-id` in `given` is
+        the event's own id, kept: Resend's retries carry the same one)."""
+        if path.startswith("/webhooks/twilio"):
+            url = self.base_url + path
+            pairs = (form or {}).items()
+            return {"X-Twilio-Signature": twilio_signature(SIM_TWILIO_AUTH_TOKEN, url, pairs)}
+        if path.startswith("/webhooks/resend"):
+            msg_id = given.get("svix-id") or f"msg_sim{next(self._ids)}"
+            stamp = str(int(self.clock.now().timestamp()))
+            signature = svix_signature(SIM_RESEND_SECRET, msg_id, stamp, body)
+            return {"svix-id": msg_id, "svix-timestamp": stamp, "svix-signature": signature}
+        if path.startswith("/webhooks/vapi"):
+            return {"x-vapi-secret": SIM_VAPI_SECRET}
+        return {}
 
 
 class EventQueue:
-    def __init__(self) -> None:
+    def __init__(self, signer: Signer | None = None) -> None:
         self._heap: list[tuple[datetime, int, Action]] = []
         self._seq = itertools.count()
+        self._signer = signer
         self.posted = 0
         self.rejected: list[str] = []
 
@@ -48,13 +90,17 @@ class EventQueue:
         self, http: httpx.AsyncClient, path: str, *, json_body: Any = None,
         form: dict[str, str] | None = None, headers: dict[str, str] | None = None,
     ) -> httpx.Response:  # fmt: skip
-        """POST one webhook; a non-2xx answer is remembered (the report shows it)."""
+        """POST one webhook (signed when the queue has a `Signer`); a non-2xx answer is
+        remembered (the report shows it)."""
         if form is not None:
-            response = await http.post(path, data=form, headers=headers)
+            content = urlencode(form).encode()
+            hdrs = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
         else:
             content = json.dumps(json_body).encode()
             hdrs = {"Content-Type": "application/json", **(headers or {})}
-            response = await http.post(path, content=content, headers=hdrs)
+        if self._signer is not None:
+            hdrs |= self._signer.headers(path, content, form, hdrs)
+        response = await http.post(path, content=content, headers=hdrs)
         self.posted += 1
         if response.status_code >= 300:
             self.rejected.append(f"{path} {response.status_code} {response.text[:120]}")
