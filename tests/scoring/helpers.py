@@ -4,7 +4,7 @@ directly to build a known past)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -132,3 +132,14 @@ async def appointment(ctx: Context, lead_id: int, created: datetime) -> None:
         created,
         created,
     )
+
+
+async def scored_calls(ctx: Context, lead: int, ended: datetime, scores: list[int]) -> None:
+    """Answered calls of `lead` ten minutes apart from `ended`, each with its quality score."""
+    for i, score in enumerate(scores):
+        at = ended + i * timedelta(minutes=10)
+        made = await call(ctx, lead, "answered", at, connected_at=at, duration_seconds=180)
+        await execute(
+            ctx, "insert into call_quality (call_id, score, scored_at) values (%s, %s, %s)",
+            made, score, at,
+        )  # fmt: skip

@@ -26,16 +26,6 @@ def settings() -> Settings:
     )  # fmt: skip
 
 
-async def _scored_calls(ctx: Context, lead: int, ended: datetime, scores: list[int]) -> None:
-    for i, score in enumerate(scores):
-        at = ended + i * timedelta(minutes=10)
-        call = await h.call(ctx, lead, "answered", at, connected_at=at, duration_seconds=180)
-        await h.execute(
-            ctx, "insert into call_quality (call_id, score, scored_at) values (%s, %s, %s)",
-            call, score, at,
-        )  # fmt: skip
-
-
 async def _digest_text(ctx: Context) -> str:
     (row,) = await h.execute(
         ctx, "select payload->>'text' text from messages where idempotency_key like 'digest:%%'"
@@ -49,11 +39,11 @@ async def test_the_digest_shows_the_weeks_call_quality_against_the_week_before(
     # the clock: Thu 2026-11-26 09:00 in Chicago; the digest is Wednesday's (ends 06:00 UTC)
     end_of_day = datetime.fromisoformat("2026-11-26T06:00:00+00:00")
     lead = await h.lead(ctx, 1, clock.now() - 30 * DAY)
-    await _scored_calls(ctx, lead, end_of_day - 10 * DAY, [80] * 20)  # the week before: 80
-    await _scored_calls(ctx, lead, end_of_day - 3 * DAY, [70] * 15 + [30] * 10)  # 54, 10 low
+    await h.scored_calls(ctx, lead, end_of_day - 10 * DAY, [80] * 20)  # the week before: 80
+    await h.scored_calls(ctx, lead, end_of_day - 3 * DAY, [70] * 15 + [30] * 10)  # 54, 10 low
     await h.call(ctx, lead, "no_answer", end_of_day - 2 * DAY)  # no conversation: not counted
     # this morning, after the digest's day ended: not in Wednesday's digest
-    await _scored_calls(ctx, lead, end_of_day + timedelta(hours=2), [0] * 5)
+    await h.scored_calls(ctx, lead, end_of_day + timedelta(hours=2), [0] * 5)
 
     assert (await growth.digest(ctx)) == {"digest_sent": True}
     text = await _digest_text(ctx)

@@ -4,7 +4,7 @@ week before's and the change, with the digest's numbers and words (one query ser
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -18,16 +18,6 @@ from tests.scoring import helpers as h
 from tests.status.conftest import TOKEN
 
 DAY = timedelta(days=1)
-
-
-async def _scored_calls(ctx: Context, lead: int, ended: datetime, scores: list[int]) -> None:
-    for i, score in enumerate(scores):
-        at = ended + i * timedelta(minutes=10)
-        call = await h.call(ctx, lead, "answered", at, connected_at=at, duration_seconds=180)
-        await h.execute(
-            ctx, "insert into call_quality (call_id, score, scored_at) values (%s, %s, %s)",
-            call, score, at,
-        )  # fmt: skip
 
 
 async def _page(ctx: Context) -> str:
@@ -51,8 +41,8 @@ async def test_status_shows_the_weeks_call_quality_as_the_digest_does(
 ) -> None:
     now = clock.now()
     lead = await h.lead(ctx, 1, now - 30 * DAY)
-    await _scored_calls(ctx, lead, now - 10 * DAY, [80] * 20)  # the week before: 80
-    await _scored_calls(ctx, lead, now - 3 * DAY, [70] * 15 + [30] * 10)  # 54, 10 below 40
+    await h.scored_calls(ctx, lead, now - 10 * DAY, [80] * 20)  # the week before: 80
+    await h.scored_calls(ctx, lead, now - 3 * DAY, [70] * 15 + [30] * 10)  # 54, 10 below 40
     await h.call(ctx, lead, "no_answer", now - 2 * DAY)  # no conversation: not counted
 
     snap = await collect(ctx)
