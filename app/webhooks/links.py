@@ -3,7 +3,8 @@
 Contract:
 - /r/: a genuine click token → a `click_events` row naming the message the link was sent in
   (by the token's outbox id or key: A/B attribution; message → 'clicked', lead → 'engaged')
-  and 302 to the URL sealed in the token; anything else → 404. Only URLs this server signed
+  and 302 to the URL sealed in the token (a link-preview robot, below, is redirected and not
+  counted); anything else → 404. Only URLs this server signed
   can be targets: there is no open redirect. A database failure still redirects (logged).
   A link sent to a person since erased still redirects and records nothing.
 - /l/ (texts, app/core/short_links.py): a genuine short code → 302 to the URL stored with
@@ -60,10 +61,13 @@ async def click(token: str, request: Request) -> Response:
     link = read_click_token(link_secret(ctx.settings), token)
     if link is None:
         return NOT_FOUND
+    agent = request.headers.get("user-agent")
+    if is_preview(agent):  # a preview or scanning robot: redirected, nobody clicked
+        return RedirectResponse(link.url, status_code=302)
     event = {"token": token[:200], "url": link.url, "message_id": link.message_id,
              "message_key": link.message_key, "lead_id": link.lead_id,
              "ip": valid_ip(request.client and request.client.host),
-             "user_agent": request.headers.get("user-agent")}  # fmt: skip
+             "user_agent": agent}  # fmt: skip
     try:
         await ctx.repos.webhooks.record_click(event, ctx.clock.now())
     except DatabaseError as exc:  # the visitor still gets where they were going

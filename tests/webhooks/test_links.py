@@ -77,6 +77,24 @@ async def test_click_records_and_redirects(ctx: Context, db: Db, clock: ManualCl
     assert db.one("select status from leads")["status"] == "engaged"
 
 
+async def test_an_email_link_fetched_by_a_preview_robot_is_not_a_click(
+    ctx: Context, db: Db
+) -> None:
+    """A link pasted into iMessage or Slack is fetched for its preview: nobody clicked, the
+    lead is not engaged and no A/B variant gains (the same rule as texts' /l/ links)."""
+    lead_id = await seed_lead(ctx, db, email=ANA)
+    message_id = await sent_email(ctx, lead_id, ANA, "em-1", "k1")
+    url = click_url(ctx.settings, ClickToken(TARGET, lead_id=lead_id, message_id=message_id))
+    robots = ("Mozilla/5.0 (Macintosh) facebookexternalhit/1.1 Facebot Twitterbot/1.0",
+              "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "")  # fmt: skip
+    async with client(ctx) as http:
+        for robot in robots:
+            response = await http.get(url.removeprefix(PUBLIC), headers={"User-Agent": robot})
+            assert response.status_code == 302 and response.headers["location"] == TARGET
+    assert db.count("click_events") == 0
+    assert db.one("select status from leads")["status"] != "engaged"
+
+
 async def test_bad_click_tokens_are_404_never_a_redirect(ctx: Context, db: Db) -> None:
     forged = click_token(b"not-our-secret", ClickToken("https://evil.example.net/"))
     async with client(ctx) as http:
