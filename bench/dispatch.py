@@ -133,12 +133,30 @@ if NEXT_CLAIM is not None:
     _next_claim_result, _next_claim_init = NEXT_CLAIM.result, NEXT_CLAIM.__init__
     NEXT_CLAIM.result, NEXT_CLAIM.__init__ = _waited_result, _beside_init
 
+SETTLING: Any = getattr(drip, "Settling", None)  # None: older code, every settle awaited
+SETTLE_WAITED: list[float] = []  # how long the loop waited for each settle's end
+
+
+async def _waited_done(self: Any) -> Any:
+    """Settling.done, timed: the part of a settle that did NOT run beside the planning."""
+    started = time.perf_counter()
+    try:
+        return await _settling_done(self)
+    finally:
+        SETTLE_WAITED.append(time.perf_counter() - started)
+
+
+if SETTLING is not None:
+    _settling_done = SETTLING.done
+    SETTLING.done = _waited_done
+
 
 def time_phases(ctx: Context) -> None:
     """Wrap the repository calls of PHASES so their wall time adds up in PHASE_SECONDS."""
     PHASE_SECONDS.clear()
     PHASE_CALLS.clear()
     CLAIM_WAITED.clear()
+    SETTLE_WAITED.clear()
     STAND_IN_SECONDS[0] = 0.0
     for phase, (repo_name, method) in PHASES.items():
         repo = getattr(ctx.repos, repo_name)
@@ -179,6 +197,7 @@ def deployment(rate: float, concurrency: int = 500) -> Settings:
 TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
 MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
 SENT = itertools.count()
+ENGINE_CPU = [0.0]  # this process's CPU seconds over the engine run (Postgres's not included)
 
 
 class ShiftedClock:
@@ -258,9 +277,10 @@ async def measure(
         chunk = ctx.providers.delivery.claim_chunk("sms")
         # only httpx's transport (connection pool, network) is replaced
         with twilio_stand_in() as answered:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             counts = await drip.run(drip_deps(ctx))
             engine = time.perf_counter() - started
+            ENGINE_CPU[0] = time.process_time() - cpu
         assert answered[0] == counts.get("advance", 0), (answered, counts)
     await transport.close()
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -299,14 +319,20 @@ async def main(
                 f" {due / baseline:>9,.0f} {engine / baseline:>6.1f}"
             )
             phases = dict(PHASE_SECONDS)
-            # the next batch's claim runs beside this batch's sends: only its wait is serial
+            # the next batch's claim runs beside this batch's sends, and (since the seventh
+            # session) a batch's settle beside the next batch's planning: only their waits
+            # are serial
             waited = sum(CLAIM_WAITED)
-            serial = sum(sec for name, sec in phases.items() if name != "claim") + waited
-            rest = engine - serial  # planning (gate + render), sends, overhead
+            settle = sum(SETTLE_WAITED) if SETTLING is not None else phases.get("settle", 0.0)
+            beside = ("claim", "settle")
+            serial = sum(sec for name, sec in phases.items() if name not in beside)
+            rest = engine - serial - waited - settle  # planning (gate + render), sends, overhead
             shares = [f"{name} {sec:.2f}" for name, sec in phases.items()]
             print(f"{'':>10} database s: {', '.join(shares)} (claim waited for {waited:.2f},"
-                  f" the rest beside the sends); the rest (Python) {rest:.2f}, of which the"
-                  f" stand-in answering as Twilio {STAND_IN_SECONDS[0]:.2f}")  # fmt: skip
+                  f" settle for {settle:.2f}, the rest beside); the rest (Python) {rest:.2f},"
+                  f" of which the stand-in answering as Twilio {STAND_IN_SECONDS[0]:.2f};"
+                  f" Python CPU {ENGINE_CPU[0]:.2f} s"
+                  f" ({ENGINE_CPU[0] / max(sent, 1) * 1e6:,.0f} µs a step)")  # fmt: skip
             calls = -(-BATCH // chunk)
             print(f"{'':>10} claim chunk {chunk:,} texts: {calls} claim call(s) per {BATCH} steps")
             checks = PHASE_CALLS.get("last-moment check", 0)

@@ -20,7 +20,9 @@ same uvicorn, same worker count, same load generator and the same requests. It i
 just before and just after the app (the host drifts), and the app's rate is printed as a
 share of the two runs' mean: what the app costs beyond HTTP itself. Last, the database's own
 rate of committed webhook-sized inserts, one per commit and grouped (bench/ingest_ceiling.py):
-what any store path, group commit included, is bounded by on this machine.
+what any store path, group commit included, is bounded by on this machine. On Linux it also
+prints the CPU each process spent per request during the app's measured run (the server, the
+Postgres processes, this load generator): where a stored request's cost goes.
 
     .venv/bin/python bench/webhook_ingest.py [--requests 3000] [--concurrency 16]
 """
@@ -31,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -207,11 +210,44 @@ def run(
     concurrency: int,
     warmup: int,
     chosen: dict[str, str] = KINDS,
+    cpu: dict[str, float] | None = None,
+    pids: Callable[[], dict[str, list[int]]] | None = None,
 ) -> Measured:
+    """One measured load after the warm-up; with `pids` (process ids by role), the CPU
+    seconds each role used during the measured load are added into `cpu`."""
     measured, warm = requests(port, total, chosen), requests(port, warmup, chosen)
     latencies: dict[str, list[float]] = {kind: [] for kind in chosen}
     runner.run(load(port, warm, concurrency, None))
-    return runner.run(load(port, measured, concurrency, latencies)), latencies
+    roles = pids() if pids is not None else {}
+    start = {role: cpu_seconds(ids) for role, ids in roles.items()}
+    start["load generator"] = time.process_time()
+    elapsed = runner.run(load(port, measured, concurrency, latencies))
+    if cpu is not None:
+        for role, ids in roles.items():
+            cpu[role] = cpu_seconds(ids) - start[role]
+        cpu["load generator"] = time.process_time() - start["load generator"]
+    return elapsed, latencies
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of `pids` so far (Linux /proc; 0 for a process gone)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def postgres_pids(postmaster: int) -> list[int]:
+    """The postmaster and its children (the app's pooled backends, the WAL writer, ...)."""
+    try:
+        children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+    except OSError:
+        return [postmaster]
+    return [postmaster, *map(int, children)]
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -233,17 +269,23 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=300, help="requests sent first, not counted")
     args = parser.parse_args()
-    server = start_embedded(tempfile.mkdtemp(prefix="nightshift-ingest-"))
+    data_dir = tempfile.mkdtemp(prefix="nightshift-ingest-")
+    server = start_embedded(data_dir)
     migrate(server.get_uri())
     port, bare_port = free_port(), free_port()
     app, bare = start_server(server.get_uri(), port), start_bare(bare_port)
     shape = (args.requests, args.concurrency, args.warmup)
+    cpu: dict[str, float] = {}  # CPU seconds of the app's measured run, by process
+
+    def roles() -> dict[str, list[int]]:
+        return {"server": [app.pid], "postgres": postgres_pids(server.get_pid())}
+
     try:
         wait_ready(port)
         wait_ready(bare_port, "/")
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             before = run(runner, bare_port, *shape)
-            elapsed, latencies = run(runner, port, *shape)
+            elapsed, latencies = run(runner, port, *shape, cpu=cpu, pids=roles)
             no_store = run(runner, port, *shape, NO_STORE)
             after = run(runner, bare_port, *shape)
             body = (FIXTURES / KINDS["status-update"]).read_text()
@@ -255,7 +297,11 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=30)
         server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)  # the scratch database: ~40-80 MB a run
     report(args.requests, args.concurrency, elapsed, latencies, before, after, no_store)
+    if sys.platform.startswith("linux"):
+        split = ", ".join(f"{role} {1000 * s / args.requests:.2f}" for role, s in cpu.items())
+        print(f"CPU per request of the app's measured run (ms): {split}")
     bare_rate = statistics.fmean([args.requests / before[0], args.requests / after[0]])
     print(
         f"the database alone (bench/ingest_ceiling.py), {args.requests} webhook-sized rows: "

@@ -29,7 +29,7 @@ import structlog
 from app.alerts import render
 from app.alerts.policy import EMAIL, ESCALATION, SMS, AlertPolicy
 from app.core.clock import Clock
-from app.db.alerts import DueNotification, NotifiedAlert, Reason
+from app.db.alerts import DueNotification, NotifiedAlert, PendingMessage, Reason
 from app.db.outbox import MessageIn, OutboxMessage
 from app.db.repositories import Repositories
 from app.providers.delivery import OutboxDelivery
@@ -71,13 +71,15 @@ async def flush_alerts(dispatch: AlertDispatch, *, hold: bool = True) -> FlushRe
     """Send every alert notification due now; see the module docstring."""
     policy, alerts = dispatch.policy, dispatch.repos.alerts
     now = dispatch.clock.now()
-    due = await alerts.notifications_due(
+    # what is due and what waits, in one round trip (a flush runs at every guardian run)
+    read = await alerts.flush_reads(
         now,
         hold_seconds=policy.hold_seconds if hold else 0,
         repeat_warning_seconds=policy.repeat_warning_seconds,
         repeat_critical_seconds=policy.repeat_critical_seconds,
         escalate=bool(policy.escalation_phones),
     )
+    due, pending = read.due, read.pending
     report = FlushReport(due=len(due))
     if due:
         plan = _group(policy, due)
@@ -91,7 +93,8 @@ async def flush_alerts(dispatch: AlertDispatch, *, hold: bool = True) -> FlushRe
         report.enqueued = len(ids)
         if not messages:
             log.warning("alerts due but no on-call recipient configured", due=len(due))
-    await _deliver_pending(dispatch, report)
+        pending = await alerts.pending_messages(dispatch.clock.now())  # with the new rows
+    await _deliver_pending(dispatch, report, pending)
     return report
 
 
@@ -176,12 +179,15 @@ def _messages(plan: _Plan, providers: Mapping[str, str]) -> list[MessageIn]:
     return messages
 
 
-async def _deliver_pending(dispatch: AlertDispatch, report: FlushReport) -> None:
-    """Deliver every pending alert row. Once a channel fails in this flush its remaining rows
-    are not tried (each try may spend the provider's whole retry budget, and the guardian has
-    a timeout): they stay queued for the next flush and go by the fallback channel now."""
+async def _deliver_pending(
+    dispatch: AlertDispatch, report: FlushReport, rows: list[PendingMessage]
+) -> None:
+    """Deliver every pending alert row (`rows`). Once a channel fails in this flush its
+    remaining rows are not tried (each try may spend the provider's whole retry budget, and
+    the guardian has a timeout): they stay queued for the next flush and go by the fallback
+    channel now."""
     failing: set[str] = set()
-    for pending in await dispatch.repos.alerts.pending_messages(dispatch.clock.now()):
+    for pending in rows:
         if pending.channel in failing:
             report.outcomes["deferred"] += 1
         else:

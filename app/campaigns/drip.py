@@ -7,9 +7,10 @@ enrollment of the batch (one call). Each channel's rows are claimed in chunks si
 provider's rate limiter (`OutboxDelivery.claim_chunk`), the same way for every provider.
 Repeats while batches come back full, up to a bound; the next batch's claim runs while this
 batch's sends are in flight, once its rows are all claimed (NextClaim), and is topped up
-after the settle when it came back short. A step outside the permitted window is rescheduled
-to the next permitted instant; one lead's failure is logged and rescheduled, never the end
-of the run.
+after the settle when it came back short; a batch's settle runs in the database while the
+next batch is planned (Settling), and ends before that batch's first call. A step outside
+the permitted window is rescheduled to the next permitted instant; one lead's failure is
+logged and rescheduled, never the end of the run.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import structlog
 
 from app.campaigns.definition import CampaignSettings
+from app.campaigns.overlap import NextClaim, Settling, heap_frozen
 from app.campaigns.rescue import deliver_due_rescues
 from app.campaigns.steps import Plan, plan_step, settle, step_result
 from app.core.clock import Clock
@@ -53,36 +55,13 @@ class DripDeps:
     holder: str
 
 
-class NextClaim:
-    """The next batch's claim, started while this batch's sends are in flight, so the
-    database works on it while Python sends. It starts only once every outbox row of this
-    batch is written and claimed (`start`, from the delivery's `all_claimed`): the claim's
-    snapshot of each lead (its recent texts for the state attempt caps, the campaign's sends
-    today for the daily caps) then counts this batch's texts, exactly as a claim made after
-    the batch would."""
-
-    def __init__(self, claim: Callable[[], Coroutine[Any, Any, list[ClaimedStep]]]) -> None:
-        self._claim = claim
-        self._task: asyncio.Task[list[ClaimedStep]] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._claim())
-
-    async def result(self) -> list[ClaimedStep]:
-        self.start()
-        assert self._task is not None
-        return await self._task
-
-    async def abandon(self) -> None:
-        """This batch failed: wait for a claim in flight and drop it (its steps stay leased
-        until the next tick frees orphan claims, as after a crash mid-batch)."""
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-
-
 async def run(deps: DripDeps) -> dict[str, Any]:
     """One tick of `drip`; returns counts by outcome."""
+    with heap_frozen():
+        return await _run(deps)
+
+
+async def _run(deps: DripDeps) -> dict[str, Any]:
     worker = f"{deps.holder}:{uuid.uuid4().hex[:8]}"
     settings = deps.settings
     totals: Counter[str] = Counter()
@@ -93,25 +72,37 @@ async def run(deps: DripDeps) -> dict[str, Any]:
         )
 
     steps = await claim()
-    for n in range(settings.drip_max_batches):
-        if not steps:
-            break
-        full = len(steps) >= settings.drip_batch_size
-        following = NextClaim(claim) if full and n + 1 < settings.drip_max_batches else None
-        try:
-            totals.update(await process_batch(deps, worker, steps, following))
-        except BaseException:
-            if following is not None:
-                await following.abandon()
-            raise
-        if following is None:
-            break
-        steps = await following.result()
-        if len(steps) < settings.drip_batch_size:
-            # Claimed beside the batch, before its settle: a step that settle made due (a next
-            # step with no delay) was not due yet. Topped up now, as a claim made after the
-            # settle would have found it; a batch still short then ends the run.
-            steps += await claim(settings.drip_batch_size - len(steps))
+    settling: Settling | None = None  # the previous batch's settle, still in the database
+    try:
+        for n in range(settings.drip_max_batches):
+            if not steps:
+                break
+            full = len(steps) >= settings.drip_batch_size
+            following = NextClaim(claim) if full and n + 1 < settings.drip_max_batches else None
+            try:
+                planned = plan_batch(deps, steps)  # while the previous settle runs
+                if settling is not None:
+                    await settling.done()
+                settling = await deliver_planned(deps, worker, planned, following)
+                totals.update(settling.counts)
+            except BaseException:
+                if following is not None:
+                    await following.abandon()
+                raise
+            if following is None:
+                break
+            steps = await following.result()
+            if len(steps) < settings.drip_batch_size:
+                # Claimed beside the batch, before its settle: a step that settle made due (a
+                # next step with no delay) was not due yet. Topped up now, after the settle,
+                # as a claim made then finds it; a batch still short then ends the run.
+                await settling.done()
+                steps += await claim(settings.drip_batch_size - len(steps))
+        if settling is not None:
+            await settling.done()
+    finally:
+        if settling is not None:  # an exception on the way: the settle still ends first
+            await settling.abandon()
     # Missed-call rescue texts held back until the lead's permitted hours (app/campaigns/rescue)
     rescues = await deliver_due_rescues(
         deps.repos.webhooks, deps.delivery, settings.business_timezone, deps.clock.now()
@@ -121,12 +112,18 @@ async def run(deps: DripDeps) -> dict[str, Any]:
     return dict(totals)
 
 
-async def process_batch(
-    deps: DripDeps, worker: str, steps: list[ClaimedStep], following: NextClaim | None = None
-) -> Counter[str]:
-    """Plan, write the outbox rows, deliver, settle: one call each for the whole batch, a
-    claim and a record call per delivery chunk, plus the provider requests themselves.
-    `following` (the next batch's claim) is started once this batch's rows are all claimed."""
+@dataclass(frozen=True)
+class Planned:
+    """A batch planned (gate, caps, render: pure Python, no database)."""
+
+    steps: list[ClaimedStep]
+    campaigns: dict[int, CampaignSettings | Exception]
+    plans: list[Plan]
+    now: datetime
+
+
+def plan_batch(deps: DripDeps, steps: list[ClaimedStep]) -> Planned:
+    """Gate, caps and render each step of the batch (no database call)."""
     now, delivery = deps.clock.now(), deps.delivery
     providers = {
         "email": delivery.email.name,
@@ -136,6 +133,27 @@ async def process_batch(
     used: dict[tuple[int, str], int] = {}
     campaigns = _campaign_settings(steps)
     plans = [_safe_plan(s, campaigns, now, deps.settings, used, providers) for s in steps]
+    return Planned(steps, campaigns, plans, now)
+
+
+async def process_batch(
+    deps: DripDeps, worker: str, steps: list[ClaimedStep], following: NextClaim | None = None
+) -> Counter[str]:
+    """Plan, write the outbox rows, deliver, settle (`deliver_planned`, its settle awaited);
+    returns counts by outcome."""
+    settling = await deliver_planned(deps, worker, plan_batch(deps, steps), following)
+    await settling.done()
+    return settling.counts
+
+
+async def deliver_planned(
+    deps: DripDeps, worker: str, planned: Planned, following: NextClaim | None = None
+) -> Settling:
+    """Write the outbox rows, deliver, settle: one call each for the whole batch, a claim
+    and a record call per delivery chunk, plus the provider requests themselves.
+    `following` (the next batch's claim) is started once this batch's rows are all claimed.
+    The settle is returned running (Settling): the caller awaits it before its next call."""
+    plans, campaigns, now, delivery = planned.plans, planned.campaigns, planned.now, deps.delivery
     await _record_plan_failures(deps, plans, now)
     items = [p.item for p in plans if p.item]
     enqueued = await deps.repos.campaigns.enqueue(items, now)
@@ -150,8 +168,10 @@ async def process_batch(
         p.result or _after_delivery(p, campaigns, deliveries.get(row_ids[id(p)]), deps.clock.now())
         for p in plans
     ]
-    await deps.repos.campaigns.complete(worker, results, deps.clock.now())
-    return Counter(f"{r.action}:{r.reason}" if r.reason else r.action for r in results)
+    task = asyncio.create_task(deps.repos.campaigns.complete(worker, results, deps.clock.now()))
+    await asyncio.sleep(0)  # the settle's statement goes out before the caller plans on
+    counts = Counter(f"{r.action}:{r.reason}" if r.reason else r.action for r in results)
+    return Settling(task, counts)
 
 
 async def _record_plan_failures(deps: DripDeps, plans: list[Plan], now: datetime) -> None:

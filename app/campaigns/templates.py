@@ -45,6 +45,7 @@ GREETING_FALLBACK = "there"
 # PUBLIC_BASE_URL: what the campaign check counts segments with
 SAMPLE_SHORT_LINK = "https://nightshift.example.com/l/0388c0r39nh2n20"
 _EMPTY_GREETING = re.compile(r"\b(Hi|Hello|Hey|Dear|Hola)[ \t]+([,!])", re.IGNORECASE)
+_BLANK_THEN_PUNCTUATION = (" ,", " !", "\t,", "\t!")  # what _EMPTY_GREETING ends with
 
 
 class TemplateProblem(ValueError):
@@ -91,7 +92,12 @@ def variables(
 @lru_cache(maxsize=1024)
 def _compiled(source: str, html: bool) -> Template:
     """Compiling costs ~2 ms; a campaign's few templates are compiled once per process."""
-    return (_HTML if html else _TEXT).from_string(source)
+    template = (_HTML if html else _TEXT).from_string(source)
+    # Jinja keeps a template's globals as a ChainMap over the environment's and copies them
+    # into each render's context, a ChainMap walk per name: flattened once (the same names
+    # and values; nothing adds globals to these environments), a render costs ~4 µs, not ~8.
+    template.globals = dict(template.globals)
+    return template
 
 
 def render(source: str, values: Mapping[str, Any], *, html: bool = False) -> str:
@@ -100,7 +106,11 @@ def render(source: str, values: Mapping[str, Any], *, html: bool = False) -> str
         rendered = _compiled(source, html).render(values)
     except TemplateError as exc:
         raise TemplateProblem(str(exc)) from exc
-    # "Hi {{ lead.name }}," with no name on file: greet like a person would
+    # "Hi {{ lead.name }}," with no name on file: greet like a person would. The pattern
+    # needs a blank right before the comma or "!": without one it cannot match (most texts),
+    # and four substring probes cost a tenth of the regex's scan.
+    if not any(pair in rendered for pair in _BLANK_THEN_PUNCTUATION):
+        return rendered
     return _EMPTY_GREETING.sub(rf"\1 {GREETING_FALLBACK}\2", rendered)
 
 

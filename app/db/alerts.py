@@ -110,13 +110,23 @@ class CallbackGap(Model):
 
 
 class GuardianReads(Model):
-    """What one guardian run reads, from one call (`guardian_reads`): the firing alerts' keys,
-    the jobs' states, the callback gaps and the new error fingerprints."""
+    """What one guardian run reads, from one call (`guardian_reads`): the database probe's
+    record (written by that call), the firing alerts' keys, the jobs' states, the callback
+    gaps and the new error fingerprints."""
 
+    database: ProbeRecord
     firing: frozenset[str]
     jobs: list[JobState]
     gaps: list[CallbackGap]
     fingerprints: list[Fingerprint]
+
+
+class FlushReads(Model):
+    """A flush's reads at one instant, from one call (`alert_flush_reads`): the notifications
+    due and the alert rows still to deliver."""
+
+    due: list[DueNotification]
+    pending: list[PendingMessage]
 
 
 class AlertRepository:
@@ -207,6 +217,30 @@ class AlertRepository:
             },
         )
         return [DueNotification.model_validate(row) for row in rows]
+
+    async def flush_reads(
+        self,
+        now: datetime,
+        *,
+        hold_seconds: int,
+        repeat_warning_seconds: int,
+        repeat_critical_seconds: int,
+        escalate: bool,
+        reclaim_after_seconds: int = 600,
+    ) -> FlushReads:
+        """`notifications_due` and `pending_messages` at the same instant, in one round trip."""
+        rows = await self._call(
+            "alert_flush_reads",
+            {
+                "p_hold_seconds": hold_seconds,
+                "p_repeat_warning_seconds": repeat_warning_seconds,
+                "p_repeat_critical_seconds": repeat_critical_seconds,
+                "p_escalate": escalate,
+                "p_reclaim_after_seconds": reclaim_after_seconds,
+                "p_now": now,
+            },
+        )
+        return FlushReads.model_validate(rows[0]["alert_flush_reads"])
 
     async def record_notifications(
         self, messages: list[MessageIn], alerts: list[NotifiedAlert], now: datetime
@@ -322,13 +356,15 @@ class AlertRepository:
         gaps: tuple[datetime, datetime],
         *,
         min_count: int,
+        database_ms: int | None,
     ) -> GuardianReads:
-        """`job_status(now, jobs)`, `callback_gaps(*gaps)`, `new_error_fingerprints` (one hour
-        new, a week back, more than `min_count`) and the firing alerts' keys, in one round
-        trip."""
+        """Records the database probe that succeeded in `database_ms` (`record_health_check`),
+        then reads `job_status(now, jobs)`, `callback_gaps(*gaps)`, `new_error_fingerprints`
+        (one hour new, a week back, more than `min_count`) and the firing alerts' keys, in one
+        round trip."""
         rows = await self._call(
             "guardian_reads",
             {"p_now": now, "p_jobs": list(jobs), "p_gaps_from": gaps[0], "p_gaps_to": gaps[1],
-             "p_min_count": min_count},
+             "p_min_count": min_count, "p_database_ms": database_ms},
         )  # fmt: skip
         return GuardianReads.model_validate(rows[0]["guardian_reads"])

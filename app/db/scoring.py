@@ -207,6 +207,36 @@ class ScoringRepository:
         first: datetime | None = rows[0]["scoring_first_lead_at"]
         return first
 
+    async def snapshots_held(
+        self, times: Sequence[datetime], keep_from: datetime
+    ) -> dict[datetime, int]:
+        """The store's held snapshots among `times` and their row counts; the snapshots
+        before `keep_from` are deleted first (scoring_snapshots_held)."""
+        rows = await self.transport.call(
+            "scoring_snapshots_held", {"p_times": list(times), "p_keep_from": keep_from}
+        )
+        return {r["cutoff_at"]: int(r["n"]) for r in rows}
+
+    async def fill_snapshots(self, now: datetime, times: Sequence[datetime]) -> dict[datetime, int]:
+        """Compute and store the snapshots `times` not held yet; every held one's row count
+        (scoring_snapshots_fill)."""
+        rows = await self.transport.call(
+            "scoring_snapshots_fill", {"p_now": now, "p_times": list(times)}
+        )
+        return {r["cutoff_at"]: int(r["n"]) for r in rows}
+
+    async def training_columns(
+        self, now: datetime, times: Sequence[datetime], horizon_days: int
+    ) -> dict[str, Any]:
+        """The stored snapshots `times` as labelled columns in one row: numeric columns as
+        comma-separated text, categorical ones as lists, in one shared row order
+        (scoring_training_columns)."""
+        rows = await self.transport.call(
+            "scoring_training_columns",
+            {"p_now": now, "p_times": list(times), "p_horizon_days": horizon_days},
+        )
+        return dict(rows[0])
+
     async def clear_marks(self, upto: int, version: int | None, now: datetime) -> int:
         """Clear the marks up to `upto`; with `version`, every lead was scored with it."""
         rows = await self.transport.call(

@@ -68,7 +68,9 @@ class ReportResult(Model):
     lead_phone: str | None = None
     lead_timezone: str | None = None
     lead_state: str | None = None
-    recent_attempts: list[datetime] = Field(default_factory=list)  # texts + calls, last 24 h
+    # texts + calls of the last 24 h, read only for an outcome that queues a rescue text
+    # (app.campaigns.rescue.RESCUE_OUTCOMES); empty for every other outcome
+    recent_attempts: list[datetime] = Field(default_factory=list)
 
 
 class StuckCall(Model):

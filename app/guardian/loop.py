@@ -1,12 +1,13 @@
 """The `guardian` loop body (cron, every 5 minutes).
 
 One run, in order:
-1. the database probe (`db_ping` under a timeout, recorded in health_checks); when it fails
-   the critical `database.unreachable` is paged straight through the providers and the run
-   fails (nothing else can work without the database);
+1. the database probe (`db_ping` under a timeout); when it fails the critical
+   `database.unreachable` is paged straight through the providers and the run fails
+   (nothing else can work without the database);
 2. pages sent directly while the database was down are recorded, and that alert resolved;
-   then what the checks below read (firing alerts, job states, callback gaps, new error
-   fingerprints), in one round trip (`guardian_reads`);
+   then, in one round trip (`guardian_reads`), the probe is recorded in health_checks and
+   what the checks below read is read (firing alerts, job states, callback gaps, new error
+   fingerprints);
 3. job heartbeats: up / late / down / stalled, alerts, auto-restart (heartbeats.py);
 4. provider probes (probes.py); the public web endpoint and providers whose callbacks went
    silent while we sent through them (signals.py); and the webhook spool (`check_spool`: a
@@ -46,8 +47,8 @@ from app.guardian.probes import (
     ProbeResult,
     check_spool,
     http_probes,
+    judge_probe,
     probe_providers,
-    record_probe,
 )
 from app.guardian.signals import WebProbe, callback_window, check_callbacks, probe_web, web_probe
 from app.guardian.watch import Watch
@@ -113,10 +114,10 @@ async def guard(deps: GuardianDeps, launcher: JobLauncher, jobs: Sequence[Job]) 
     now = watch.clock.now()
     reads = await watch.repos.alerts.guardian_reads(
         now, [j.name for j in jobs], callback_window(now, config.callback_silence_hours),
-        min_count=config.error_fingerprint_threshold,
+        min_count=config.error_fingerprint_threshold, database_ms=db.latency_ms,
     )  # fmt: skip
     firing = reads.firing
-    await record_probe(watch, db, firing, failures=config.probe_failures)
+    await judge_probe(watch, db, reads.database, firing, failures=config.probe_failures)
     await watch.alerts.resolve_alert(DB_DOWN_KEY, firing=firing)
     counts.update(
         await check_heartbeats(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from app.core.settings import Settings
-from app.db.alerts import Severity
+from app.db.alerts import ProbeRecord, Severity
 from app.guardian.watch import Watch
 from app.providers.resend import RESEND_API
 from app.providers.spool import Spool
@@ -131,6 +131,20 @@ async def record_probe(
         status_code=result.status_code,
         error=result.error,
     )
+    return await judge_probe(watch, result, record, firing, failures=failures)
+
+
+async def judge_probe(
+    watch: Watch,
+    result: ProbeResult,
+    record: ProbeRecord,
+    firing: Container[str] | None = None,
+    *,
+    failures: int,
+) -> str:
+    """Raise/resolve the alerts of `result` as recorded (`record`: its health_checks row and
+    the failures in a row, written by `record_probe`, or for the database probe by
+    `guardian_reads`); returns ok|failing|alerted."""
     down, auth = f"probe.{result.target}.down", f"probe.{result.target}.auth"
     details = {
         "target": result.target,

@@ -56,12 +56,47 @@ async def call_provider(
         )
     except httpx.TransportError as exc:
         raise transport_error(provider, exc) from None
+    return decoded(response, provider, classify, now)
+
+
+def decoded(response: httpx.Response, provider: str, classify: Classifier, now: datetime) -> Any:
+    """The JSON body of a 2xx answer, else the classified ProviderError."""
     if not response.is_success:
         raise classify(response, now)
     try:
         return response.json()
     except json.JSONDecodeError:
         raise ProviderError(provider, f"HTTP {response.status_code} with a non-JSON body") from None
+
+
+async def send_prepared(
+    client: httpx.AsyncClient, request: httpx.Request, *, provider: str
+) -> httpx.Response:
+    """Send a complete request (every header, credentials included, and its body already
+    built by the caller) through `client`'s own transport for its URL, the one
+    `client.request` would use (the connection pool, a proxy mount; where respx and the
+    bench's stand-in patch), with the client's timeout; its body read and the connection
+    released. What it skips of the client's layers: the auth flow, the cookie jar (neither
+    sent nor filled), redirects (the client follows none by default), event hooks, default
+    headers and the client's request log line; those layers cost more CPU than the request
+    itself (bench/twilio_send.py), so an adapter that sends one shape many times (Twilio's
+    Messages.json, one per text) builds it once and sends it here. Transport failures are
+    typed as `call_provider` types them."""
+    request.extensions.setdefault("timeout", client.timeout.as_dict())
+    # `_transport_for_url` is how the client itself picks the transport (mounts, proxies):
+    # private, but the point of this path; tests/providers/test_twilio_prepared.py pins it.
+    transport = client._transport_for_url(request.url)
+    try:
+        response = await transport.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()  # reading to the end closes the stream: the pool is free
+        except BaseException:
+            await response.aclose()
+            raise
+    except httpx.TransportError as exc:
+        raise transport_error(provider, exc) from None
+    return response
 
 
 def bearer(secret: str) -> dict[str, str]:

@@ -1,9 +1,10 @@
 """Lead scoring inside the `growth` job: keep a model current, score every lead, write back.
 
 - `current_model`: reuse the latest stored model (trained or prior) while it is younger than
-  SCORING_RETRAIN_HOURS (reading the training window is a pass over every lead); otherwise read the
-  training rows (one SQL call: every lead at risk at each snapshot time t, features as of t,
-  label booked in (t, t + horizon]) and train when they hold at least SCORING_MIN_OUTCOMES
+  SCORING_RETRAIN_HOURS; otherwise read the training set (every lead at risk at each snapshot
+  time t, features as of t, label booked in (t, t + horizon]; from the snapshot feature store,
+  which computes only the snapshots new since the last retrain: app.scoring.training_set)
+  as columns, and train when it holds at least SCORING_MIN_OUTCOMES
   rows with SCORING_MIN_BOOKINGS positives, else fall back to the documented prior. The
   per-call model (features as of each call's placed_at, label: this call booked; it orders
   the call queue, app.scoring.call_order) is trained beside it and stored in the same row
@@ -29,15 +30,15 @@ from app.core.clock import Clock
 from app.core.settings import Settings
 from app.db.repositories import LogRepository
 from app.db.scoring import ScoringRepository, StoredModel
-from app.scoring.features import LEAD_SPEC, labels, snapshot_times, to_columns
+from app.scoring.features import LEAD_SPEC, to_columns
 from app.scoring.model import ScoreModel
 from app.scoring.prior import prior_model
 from app.scoring.reasons import reason_texts
 from app.scoring.train import evaluate_holdout, fit
+from app.scoring.training_set import TrainingSet, training_set
 
 log = structlog.get_logger(__name__)
 WRITE_BATCH = 20_000  # leads per scoring_apply call: one round trip per batch
-SNAPSHOTS_PER_CALL = 7  # snapshot times per training read (a week of daily snapshots)
 
 
 def spec_json() -> dict[str, Any]:
@@ -51,45 +52,23 @@ def enough_outcomes(n: int, bookings: int, min_outcomes: int, min_bookings: int)
     return n >= min_outcomes and bookings >= min_bookings and bookings < n
 
 
-def train_model(rows: list[dict[str, Any]], c: float, horizon_days: float) -> ScoreModel:
-    """Fit on the snapshot rows; the holdout is split by observation time with a gap of
-    the horizon (see evaluate_holdout)."""
-    rows = sorted(rows, key=lambda r: (r["cutoff_at"], r["lead_id"]))
-    cols, y = to_columns(rows), labels(rows)
-    times = np.array([r["cutoff_at"] for r in rows], dtype=object)
+def train_model(data: TrainingSet, c: float, horizon_days: float) -> ScoreModel:
+    """Fit on the training set (rows in cutoff order); the holdout is split by observation
+    time with a gap of the horizon (see evaluate_holdout)."""
     metrics = evaluate_holdout(
-        LEAD_SPEC, cols, y, c=c, times=times, gap=timedelta(days=horizon_days)
+        LEAD_SPEC, data.cols, data.y, c=c, times=data.times, gap=horizon_days * 86400.0
     )
-    model = fit(LEAD_SPEC, cols, y, c=c)
-    model.metrics = {**metrics, "outcomes": len(rows), "bookings": int(y.sum())}
+    model = fit(LEAD_SPEC, data.cols, data.y, c=c)
+    model.metrics = {**metrics, "outcomes": len(data), "bookings": int(data.y.sum())}
     return model
 
 
 async def training_rows(
     repo: ScoringRepository, now: datetime, s: Settings
 ) -> list[dict[str, Any]]:
-    """The lead model's rows: every lead at risk at each snapshot time t of the window, its
-    features as of t, labelled booked in (t, t + horizon] — the newest snapshots first, whole
-    snapshots only, stopping once SCORING_MAX_TRAINING_ROWS rows are held."""
-    times = snapshot_times(
-        now, s.scoring_train_window_days, s.scoring_horizon_days, s.scoring_snapshot_hours
-    )
-    # A snapshot before the first lead has no rows (only leads created by t are read): not
-    # read. The same rows; a young deployment's window is mostly such snapshots.
-    first = await repo.first_lead_at()
-    times = [t for t in times if first is not None and t >= first]
-    rows: list[dict[str, Any]] = []
-    # Newest snapshots first, a few per call, until SCORING_MAX_TRAINING_ROWS are held: the
-    # memory stays bounded however long the window and however many leads.
-    for end in range(len(times), 0, -SNAPSHOTS_PER_CALL):
-        chunk = times[max(0, end - SNAPSHOTS_PER_CALL) : end]
-        found = await repo.features(
-            now, times=chunk, at_risk=True, horizon_days=s.scoring_horizon_days
-        )
-        rows.extend(r for r in found if r["label"] is not None)
-        if len(rows) >= s.scoring_max_training_rows:
-            break
-    return rows
+    """The lead model's training rows as dicts (lead_id, cutoff_at, label, features): the
+    training set of `training_set` (app.scoring.training_set), for checks and reports."""
+    return (await training_set(repo, now, s)).rows()
 
 
 async def per_call_model(repo: ScoringRepository, now: datetime, s: Settings) -> ScoreModel | None:
@@ -123,15 +102,15 @@ async def current_model(repo: ScoringRepository, now: datetime, s: Settings) -> 
     )
     if latest is not None and fresh:  # a prior too: its training data is re-read when stale
         return latest
-    rows = await training_rows(repo, now, s)
-    bookings = sum(1 for r in rows if r["label"])
-    if enough_outcomes(len(rows), bookings, s.scoring_min_outcomes, s.scoring_min_bookings):
-        model = train_model(rows, s.scoring_regularization_c, s.scoring_horizon_days)
-        log.info("scoring model trained", outcomes=len(rows), bookings=bookings,
+    data = await training_set(repo, now, s)
+    bookings = int(data.y.sum())
+    if enough_outcomes(len(data), bookings, s.scoring_min_outcomes, s.scoring_min_bookings):
+        model = train_model(data, s.scoring_regularization_c, s.scoring_horizon_days)
+        log.info("scoring model trained", outcomes=len(data), bookings=bookings,
                  holdout_auc=model.metrics.get("holdout_auc"))  # fmt: skip
     else:  # a new prior row each time: it carries the counts still needed to train
         model = prior_model()
-        model.metrics = {**model.metrics, "outcomes": len(rows), "bookings": bookings,
+        model.metrics = {**model.metrics, "outcomes": len(data), "bookings": bookings,
                          "needs": {"outcomes": s.scoring_min_outcomes,
                                    "bookings": s.scoring_min_bookings}}  # fmt: skip
     payload = model.to_json()

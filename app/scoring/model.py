@@ -121,4 +121,14 @@ def _lookup(values: NDArray[Any], levels: Mapping[str, float]) -> Floats:
 
 def normalise_category(values: Any) -> NDArray[Any]:
     """Categories as lower-case stripped strings; missing becomes ''."""
-    return np.array([str(v).strip().lower() if v is not None else "" for v in values], dtype=object)
+    seen: dict[str, str] = {}  # each distinct text normalised once (a column has few)
+
+    def norm(v: Any) -> str:
+        if not isinstance(v, str):  # None, or a number (1 and 1.0 would share a key)
+            return str(v).strip().lower() if v is not None else ""
+        out = seen.get(v)
+        if out is None:
+            out = seen[v] = v.strip().lower()
+        return out
+
+    return np.array([norm(v) for v in values], dtype=object)

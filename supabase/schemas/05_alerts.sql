@@ -309,6 +309,26 @@ language sql stable set search_path = public as $$
    order by id;
 $$;
 
+-- A flush's two reads in one round trip (issue 19: the guardian flushes at every run, 288
+-- times a day): the notifications due now (alert_notifications_due) and the alert rows still
+-- to deliver (alert_pending_messages), read at the same instant. A flush that then records
+-- notifications reads the pending rows again (app/alerts/dispatch.py).
+create or replace function alert_flush_reads(
+  p_hold_seconds integer, p_repeat_warning_seconds integer, p_repeat_critical_seconds integer,
+  p_escalate boolean, p_reclaim_after_seconds integer default 600,
+  p_now timestamptz default now()
+) returns jsonb
+language sql stable set search_path = public as $$
+  select jsonb_build_object(
+    'due', coalesce((select jsonb_agg(jsonb_build_object('reason', d.reason, 'alert', d.alert))
+                       from alert_notifications_due(p_hold_seconds, p_repeat_warning_seconds,
+                                                    p_repeat_critical_seconds, p_escalate,
+                                                    p_now) d), '[]'),
+    'pending', coalesce((select jsonb_agg(to_jsonb(m) order by m.message_id)
+                           from alert_pending_messages(p_reclaim_after_seconds, p_now) m),
+                        '[]'));
+$$;
+
 -- Alert SMS per phone since p_since (the storm cap's window), and whether the one storm
 -- summary was already written in it.
 create or replace function alert_sms_counts(p_phones text[], p_since timestamptz)
@@ -465,16 +485,26 @@ language sql stable set search_path = public as $$
 $$;
 
 -- What one guardian run reads, in one round trip (issue 19: a simulated month runs the
--- guardian 8,640 times, and these were four calls each): the keys of the firing alerts,
--- the registry's job states (job_status), the providers' callback gaps (callback_gaps) and
--- the new error fingerprints (new_error_fingerprints), each as that function's rows.
+-- guardian 8,640 times, and these were five calls each): it records the database probe that
+-- just succeeded (record_health_check 'database', with the probe's p_database_ms; its row
+-- as `database`), then reads the keys of the firing alerts, the registry's job states
+-- (job_status), the providers' callback gaps (callback_gaps) and the new error fingerprints
+-- (new_error_fingerprints), each as that function's rows.
 create or replace function guardian_reads(
   p_now timestamptz, p_jobs text[], p_gaps_from timestamptz, p_gaps_to timestamptz,
-  p_min_count integer, p_window_seconds integer default 3600,
+  p_min_count integer, p_database_ms integer, p_window_seconds integer default 3600,
   p_lookback_seconds integer default 604800
 ) returns jsonb
-language sql stable set search_path = public as $$
-  select jsonb_build_object(
+-- planned per call as the sql function it was (a cached generic plan would keep the plan
+-- of an early, nearly empty database: enroll_leads, migration 20261207101000)
+language plpgsql set search_path = public set plan_cache_mode = force_custom_plan as $$
+declare
+  v_probe jsonb;
+begin
+  select to_jsonb(h) into v_probe
+    from record_health_check('database', true, p_database_ms, null, null, p_now) h;
+  return jsonb_build_object(
+    'database', v_probe,
     'firing', coalesce((select jsonb_agg(a.key) from alerts a where a.status = 'firing'), '[]'),
     'jobs', coalesce((select jsonb_agg(to_jsonb(j)) from job_status(p_now, p_jobs) j), '[]'),
     'gaps', coalesce((select jsonb_agg(to_jsonb(g))
@@ -482,4 +512,5 @@ language sql stable set search_path = public as $$
     'fingerprints', coalesce((select jsonb_agg(to_jsonb(f))
                                 from new_error_fingerprints(p_window_seconds, p_min_count,
                                                             p_lookback_seconds, p_now) f), '[]'));
+end
 $$;

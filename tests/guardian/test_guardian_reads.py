@@ -64,3 +64,24 @@ async def test_one_read_serves_the_late_job_and_the_new_error(
     await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
     rows = query(database_dsn, "select status from alerts where key = 'job.drip.late'")
     assert [r["status"] for r in rows] == ["resolved"]
+
+
+async def test_a_quiet_run_costs_three_calls_and_still_records_the_probe(
+    make_ctx: MakeCtx, clock: ManualClock, transport: PostgresTransport, database_dsn: str
+) -> None:
+    """Nothing late, nothing due: the probe, the reads (which record the probe) and the
+    flush's one read. Before: db_ping, record_health_check, guardian_reads,
+    alert_notifications_due, alert_pending_messages."""
+    counting = CountingTransport(transport)
+    ctx = await make_ctx(transport=counting)
+    for job in JOBS:
+        await run_job(ctx, job.name)
+    counting.calls.clear()
+
+    counts = await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
+
+    assert counts["up"] == len(JOBS) - 1 and counts["notifications"] == 0
+    assert counting.calls == Counter(db_ping=1, guardian_reads=1, alert_flush_reads=1)
+    rows = query(database_dsn, "select target, ok, latency_ms from health_checks order by id")
+    assert [(r["target"], r["ok"]) for r in rows] == [("database", True)] * 2  # both runs
+    assert rows[-1]["latency_ms"] == counts["database_ms"]

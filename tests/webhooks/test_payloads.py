@@ -51,3 +51,19 @@ def test_depth_up_to_the_limit_reads_and_beyond_is_refused() -> None:
 def test_many_brackets_inside_strings_are_not_depth() -> None:
     body = b'{"t": "' + b"[{" * 500 + b'"}'
     assert load_json(body)["t"].startswith("[{[{")
+
+
+def test_the_deepest_branch_counts_wherever_it_sits_among_wide_siblings() -> None:
+    """Depth is the deepest branch's, not the first or last one's: a wide report (many
+    messages) whose one nested branch, anywhere, goes a level too far is refused."""
+
+    def nest(levels: int) -> str:
+        return '{"a":' * (levels - 1) + "[1]" + "}" * (levels - 1)
+
+    siblings = [nest(3)] * 40
+    for at in (0, 20, 39):
+        ok = [*siblings[:at], nest(MAX_JSON_DEPTH - 1), *siblings[at + 1 :]]
+        assert load_json(("[" + ",".join(ok) + "]").encode()) is not None
+        deep = [*siblings[:at], nest(MAX_JSON_DEPTH), *siblings[at + 1 :]]
+        with pytest.raises(PayloadError, match=f"deeper than {MAX_JSON_DEPTH} levels"):
+            load_json(("[" + ",".join(deep) + "]").encode())

@@ -1,0 +1,120 @@
+"""The lead model's training set, read from the snapshot feature store as columns.
+
+Contract:
+- the rows: every lead at risk at each snapshot time t of the window (`snapshot_times`, from
+  the first lead on), its features as of t, labelled booked in (t, t + horizon] — the newest
+  snapshots first, in whole chunks of SNAPSHOTS_PER_CALL snapshots, stopping once
+  SCORING_MAX_TRAINING_ROWS rows are held (the same rows `scoring_features` gives at those
+  times, as long as nothing about them changed after they were stored);
+- a snapshot's features are computed once, by the first retrain after its label window
+  closed (`scoring_snapshots_fill`), and read from the store by every later one; the label
+  is joined at read time; snapshots older than the window are deleted
+  (supabase/schemas/06_scoring.sql, docs/scoring.md "The snapshot store");
+- `TrainingSet` holds columns (`to_columns`' shape, without the reasons' context columns),
+  the labels and each row's cutoff as epoch seconds, rows in (cutoff, lead) order; the read
+  brings numeric columns as comma-separated text that numpy parses without a Python object
+  per value (a dict per row, then an array per column, were most of a retrain's read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.core.settings import Settings
+from app.db.scoring import ScoringRepository
+from app.scoring.features import LEAD_SPEC, snapshot_times
+from app.scoring.model import normalise_category
+
+SNAPSHOTS_PER_CALL = 7  # snapshot times per chunk (a week of daily snapshots)
+# The numeric features that scoring_training_columns sends as reals ('nan' for null); every
+# other one is an integer (a count, or 0/1 reachable).
+REAL_COLUMNS = frozenset({"lead_age_days", "days_since_enquiry", "days_since_engagement"})
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    cols: dict[str, NDArray[Any]]
+    y: NDArray[np.int64]
+    times: NDArray[np.float64]  # each row's cutoff, epoch seconds
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def cutoffs(self) -> list[datetime]:
+        return [datetime.fromtimestamp(t, UTC) for t in self.times.tolist()]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per row (lead_id, cutoff_at, label and the model's features): for
+        checks and reports, not for training."""
+        names = [n for n, _ in LEAD_SPEC.numeric] + list(LEAD_SPEC.categorical)
+        lists = {n: self.cols[n].tolist() for n in ["lead_id", *names]}
+        labels, cutoffs = self.y.tolist(), self.cutoffs()
+        return [
+            {"lead_id": lists["lead_id"][i], "cutoff_at": cutoffs[i], "label": bool(labels[i]),
+             **{n: lists[n][i] for n in names}}
+            for i in range(len(labels))
+        ]  # fmt: skip
+
+
+def _numbers(text: str | None, dtype: Any, n: int) -> NDArray[Any]:
+    """A comma-separated column ('nan': null) parsed in C, checked to hold `n` values."""
+    out = np.fromstring(text or "", dtype=dtype, sep=",")
+    if len(out) != n:
+        raise ValueError(f"a training column holds {len(out)} values, not {n}")
+    return out
+
+
+def from_columns(raw: dict[str, Any]) -> TrainingSet:
+    """`scoring_training_columns`' row as a TrainingSet (numeric null -> NaN), its rows
+    sorted by (cutoff, lead): the columns come in one shared, unsorted order."""
+    n = len(raw["industry"])
+    ids = _numbers(raw["lead_id"], np.int64, n)
+    times = _numbers(raw["cutoff_epoch"], np.float64, n)
+    order = np.lexsort((ids, times))  # (cutoff, lead) is unique: one order only
+    cols: dict[str, NDArray[Any]] = {"lead_id": ids[order]}
+    for name, _ in LEAD_SPEC.numeric:
+        kind = np.float64 if name in REAL_COLUMNS else np.int64  # integers parse 10x faster
+        cols[name] = _numbers(raw[name], kind, n).astype(np.float64)[order]
+    for name in LEAD_SPEC.categorical:
+        cols[name] = normalise_category(raw[name])[order]
+    y = _numbers(raw["label"], np.int64, n)[order]
+    return TrainingSet(cols, y, times[order])
+
+
+async def chosen_snapshots(repo: ScoringRepository, now: datetime, s: Settings) -> list[datetime]:
+    """The snapshot times the training reads (see the module contract), computing the ones
+    the store does not hold yet, chunk by chunk, newest first."""
+    times = snapshot_times(
+        now, s.scoring_train_window_days, s.scoring_horizon_days, s.scoring_snapshot_hours
+    )
+    # A snapshot before the first lead has no rows (only leads created by t are read): not
+    # read. A young deployment's window is mostly such snapshots.
+    first = await repo.first_lead_at()
+    times = [t for t in times if first is not None and t >= first]
+    if not times:
+        return []
+    held = await repo.snapshots_held(times, now - timedelta(days=s.scoring_train_window_days))
+    chosen: list[datetime] = []
+    count = 0
+    for end in range(len(times), 0, -SNAPSHOTS_PER_CALL):
+        chunk = times[max(0, end - SNAPSHOTS_PER_CALL) : end]
+        missing = [t for t in chunk if t not in held]
+        if missing:
+            held.update(await repo.fill_snapshots(now, missing))
+        count += sum(held.get(t, 0) for t in chunk)
+        chosen = chunk + chosen
+        if count >= s.scoring_max_training_rows:
+            break
+    return chosen
+
+
+async def training_set(repo: ScoringRepository, now: datetime, s: Settings) -> TrainingSet:
+    """The lead model's training set at `now` (see the module contract)."""
+    chosen = await chosen_snapshots(repo, now, s)
+    raw = await repo.training_columns(now, chosen, s.scoring_horizon_days)
+    return from_columns(raw)
