@@ -388,13 +388,17 @@ $$;
 -- the marks: which leads to score next
 -- ---------------------------------------------------------------------------------------
 
--- Marks leads for the next scoring run (a lead marked again gets a newer mark).
+-- Marks leads for the next scoring run (a lead marked again gets a newer mark). plpgsql: it
+-- is only ever PERFORMed by the triggers below (never inlined), and a SQL function that
+-- writes is parsed and planned again in every transaction; this plans once per connection.
 create or replace function internal.scoring_mark(p_lead_ids bigint[])
 returns void
-language sql set search_path = public as $$
+language plpgsql set search_path = public as $$
+begin
   insert into scoring_dirty (lead_id)
   select distinct u.id from unnest(p_lead_ids) u(id) where u.id is not null
   on conflict (lead_id) do update set seq = nextval('scoring_dirty_seq');
+end
 $$;
 
 -- The statement-level trigger for inserts: marks the lead of every new row (`new_rows`).
