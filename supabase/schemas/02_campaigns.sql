@@ -59,8 +59,9 @@ create table enrollments (
   updated_at       timestamptz not null default now(),
   unique (campaign_id, lead_id)
 );
--- The drip claim's hot path: due active enrollments only.
-create index enrollments_due_idx on enrollments (next_run_at) where status = 'active';
+-- The drip claim's hot path: due active enrollments only, in the claim's total order (id
+-- breaks the ties of a whole enrollment wave due at one instant).
+create index enrollments_due_idx on enrollments (next_run_at, id) where status = 'active';
 create index enrollments_lead_idx on enrollments (lead_id);
 -- enroll_leads' count of a campaign's enrollments today (its cap): a seq scan of every
 -- enrollment, every 15 minutes, without it.
@@ -232,7 +233,10 @@ begin
      where e.status = 'active' and e.next_run_at <= p_now
        and (e.lease_expires_at is null or e.lease_expires_at <= p_now)
        and exists (select 1 from campaigns c where c.id = e.campaign_id and c.status = 'active')
-     order by e.next_run_at
+     -- a total order: enroll_leads makes hundreds of steps due at one instant, and with
+     -- next_run_at alone the rows a batch took among them followed their physical order,
+     -- which differs from run to run (space freed by vacuum, on wall-clock time, is reused)
+     order by e.next_run_at, e.id
      limit p_limit
      for update of e skip locked) x;
 
@@ -445,12 +449,12 @@ begin
         select m.status, m.error_code from messages m
          where m.campaign_id = c.id and m.channel = 'email'
            and m.status not in ('queued', 'sending', 'cancelled')
-         order by m.created_at desc limit 200
+         order by m.created_at desc, m.id desc limit 200  -- a batch shares created_at
       ), texts as (
         select m.status, m.error_code from messages m
          where m.campaign_id = c.id and m.channel = 'sms'
            and m.status not in ('queued', 'sending', 'cancelled')
-         order by m.created_at desc limit 200
+         order by m.created_at desc, m.id desc limit 200
       )
       select 'hard_bounce_rate' metric, 0.05 threshold, count(*) n,
              count(*) filter (where status = 'bounced') bad from emails

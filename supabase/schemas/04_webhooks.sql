@@ -664,7 +664,8 @@ begin
 end
 $$;
 
--- The caller of an inbound call: lead, status and the campaign of its latest enrollment.
+-- The caller of an inbound call: lead, status and the campaign of its latest enrollment
+-- (the newest id among enrollments made at one instant: one lead, two campaigns).
 -- plpgsql, not SQL: a SQL function with `set search_path` is never inlined, so its query was
 -- planned again at every assistant-request; plpgsql plans it once per connection.
 create or replace function webhook_vapi_caller(p_phone text)
@@ -674,7 +675,7 @@ begin
   return query
   select l.id, l.name, l.status, l.company,
          (select c.slug from enrollments e join campaigns c on c.id = e.campaign_id
-           where e.lead_id = l.id order by e.enrolled_at desc limit 1)
+           where e.lead_id = l.id order by e.enrolled_at desc, e.id desc limit 1)
     from leads l where l.phone = p_phone;
 end
 $$;
