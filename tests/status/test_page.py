@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -130,7 +130,9 @@ def configured(database_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 
 def test_cli_status_sections_and_json(configured: str) -> None:
-    seed(configured, datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0))
+    # The CLI reads the real clock: the seeded day ends 4 h before now (its activity 10 h ago),
+    # never in the future. Seeded from midnight UTC, the run failed from 00:00 to 10:00 UTC.
+    seed(configured, datetime.now(UTC) - timedelta(hours=20))
     runner = CliRunner()
     as_json = runner.invoke(cli, ["status", "--json"])
     assert as_json.exit_code == 0, as_json.output
