@@ -2,7 +2,8 @@
 
 Contract: one Postgres function per method, one round trip each, the caller's clock as `now`.
 - `raise_` is raise-or-dedupe in one statement: a firing alert with the key only counts;
-- `notifications_due` says what must be sent now (new, repeat, escalate, resolved);
+- `flush_reads` says what must be sent now (new, repeat, escalate, resolved) and which
+  alert messages are still to deliver, in one call;
 - `record_notifications` writes the outbox rows and the alerts' bookkeeping atomically;
 - `record_health_check` and `record_restart` decide (failures in a row, restart allowed) in SQL.
 """
@@ -197,27 +198,6 @@ class AlertRepository:
         return [Silence.model_validate(row) for row in rows]
 
     # --- notifications --------------------------------------------------------------------
-    async def notifications_due(
-        self,
-        now: datetime,
-        *,
-        hold_seconds: int,
-        repeat_warning_seconds: int,
-        repeat_critical_seconds: int,
-        escalate: bool,
-    ) -> list[DueNotification]:
-        rows = await self._call(
-            "alert_notifications_due",
-            {
-                "p_hold_seconds": hold_seconds,
-                "p_repeat_warning_seconds": repeat_warning_seconds,
-                "p_repeat_critical_seconds": repeat_critical_seconds,
-                "p_escalate": escalate,
-                "p_now": now,
-            },
-        )
-        return [DueNotification.model_validate(row) for row in rows]
-
     async def flush_reads(
         self,
         now: datetime,
@@ -228,7 +208,8 @@ class AlertRepository:
         escalate: bool,
         reclaim_after_seconds: int = 600,
     ) -> FlushReads:
-        """`notifications_due` and `pending_messages` at the same instant, in one round trip."""
+        """The notifications due (alert_notifications_due) and the pending messages
+        (`pending_messages`) at the same instant, in one round trip."""
         rows = await self._call(
             "alert_flush_reads",
             {

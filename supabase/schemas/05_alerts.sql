@@ -235,7 +235,7 @@ $$;
 --   escalate   critical, firing, unacknowledged, escalation due and not yet done
 --   resolved   resolved after at least one notification, resolution not yet sent
 -- info alerts and silenced keys are never due.
-create or replace function alert_notifications_due(
+create or replace function internal.alert_notifications_due(
   p_hold_seconds integer, p_repeat_warning_seconds integer, p_repeat_critical_seconds integer,
   p_escalate boolean, p_now timestamptz default now()
 ) returns table (reason text, alert jsonb)
@@ -310,7 +310,7 @@ language sql stable set search_path = public as $$
 $$;
 
 -- A flush's two reads in one round trip (issue 19: the guardian flushes at every run, 288
--- times a day): the notifications due now (alert_notifications_due) and the alert rows still
+-- times a day): the notifications due now (internal.alert_notifications_due) and the alert rows still
 -- to deliver (alert_pending_messages), read at the same instant. A flush that then records
 -- notifications reads the pending rows again (app/alerts/dispatch.py).
 create or replace function alert_flush_reads(
@@ -321,9 +321,9 @@ create or replace function alert_flush_reads(
 language sql stable set search_path = public as $$
   select jsonb_build_object(
     'due', coalesce((select jsonb_agg(jsonb_build_object('reason', d.reason, 'alert', d.alert))
-                       from alert_notifications_due(p_hold_seconds, p_repeat_warning_seconds,
-                                                    p_repeat_critical_seconds, p_escalate,
-                                                    p_now) d), '[]'),
+                       from internal.alert_notifications_due(
+                              p_hold_seconds, p_repeat_warning_seconds,
+                              p_repeat_critical_seconds, p_escalate, p_now) d), '[]'),
     'pending', coalesce((select jsonb_agg(to_jsonb(m) order by m.message_id)
                            from alert_pending_messages(p_reclaim_after_seconds, p_now) m),
                         '[]'));
