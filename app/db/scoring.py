@@ -4,6 +4,7 @@ round trip per call; batches travel as arrays/jsonb."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -42,6 +43,17 @@ class Marked(_Model):
 
     lead_ids: list[int]
     upto: int
+
+
+@dataclass(frozen=True)
+class TrainingChunk:
+    """One stored snapshot as the training reads it (not validated: its columns are
+    megabytes of text that numpy parses)."""
+
+    cutoff_epoch: float
+    n: int
+    columns: dict[str, Any]
+    booked: list[int]
 
 
 class ApplyResult(_Model):
@@ -225,17 +237,18 @@ class ScoringRepository:
         )
         return {r["cutoff_at"]: int(r["n"]) for r in rows}
 
-    async def training_columns(
+    async def training_chunks(
         self, now: datetime, times: Sequence[datetime], horizon_days: int
-    ) -> dict[str, Any]:
-        """The stored snapshots `times` as labelled columns in one row: numeric columns as
-        comma-separated text, categorical ones as lists, in one shared row order
-        (scoring_training_columns)."""
+    ) -> list[TrainingChunk]:
+        """The stored snapshots `times` whose label window has closed, one chunk each in
+        cutoff order: the rows' rendered columns (numeric ones as comma-separated text,
+        categorical ones as lists, one shared row order) and the leads booked within the
+        horizon after the cutoff (scoring_training_chunks)."""
         rows = await self.transport.call(
-            "scoring_training_columns",
+            "scoring_training_chunks",
             {"p_now": now, "p_times": list(times), "p_horizon_days": horizon_days},
         )
-        return dict(rows[0])
+        return [TrainingChunk(r["cutoff_epoch"], r["n"], r["columns"], r["booked"]) for r in rows]
 
     async def clear_marks(self, upto: int, version: int | None, now: datetime) -> int:
         """Clear the marks up to `upto`; with `version`, every lead was scored with it."""

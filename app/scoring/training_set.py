@@ -7,9 +7,11 @@ Contract:
   SCORING_MAX_TRAINING_ROWS rows are held (the same rows `scoring_features` gives at those
   times, as long as nothing about them changed after they were stored);
 - a snapshot's features are computed once, by the first retrain after its label window
-  closed (`scoring_snapshots_fill`), and read from the store by every later one; the label
-  is joined at read time; snapshots older than the window are deleted
-  (supabase/schemas/06_scoring.sql, docs/scoring.md "The snapshot store");
+  closed (`scoring_snapshots_fill`), and rendered then as the read brings them; every later
+  retrain reads the rendering (one value per snapshot, not its rows); the label is read
+  when used (the leads booked within the horizon after each cutoff); snapshots older than
+  the window are deleted (supabase/schemas/06_scoring.sql, docs/scoring.md "The snapshot
+  store");
 - `TrainingSet` holds columns (`to_columns`' shape, without the reasons' context columns),
   the labels and each row's cutoff as epoch seconds, rows in (cutoff, lead) order; the read
   brings numeric columns as comma-separated text that numpy parses without a Python object
@@ -26,12 +28,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.core.settings import Settings
-from app.db.scoring import ScoringRepository
+from app.db.scoring import ScoringRepository, TrainingChunk
 from app.scoring.features import LEAD_SPEC, snapshot_times
 from app.scoring.model import normalise_category
 
 SNAPSHOTS_PER_CALL = 7  # snapshot times per chunk (a week of daily snapshots)
-# The numeric features that scoring_training_columns sends as reals ('nan' for null); every
+# The numeric features that scoring_snapshot_columns renders as reals ('nan' for null); every
 # other one is an integer (a count, or 0/1 reachable).
 REAL_COLUMNS = frozenset({"lead_age_days", "days_since_enquiry", "days_since_engagement"})
 
@@ -69,21 +71,36 @@ def _numbers(text: str | None, dtype: Any, n: int) -> NDArray[Any]:
     return out
 
 
-def from_columns(raw: dict[str, Any]) -> TrainingSet:
-    """`scoring_training_columns`' row as a TrainingSet (numeric null -> NaN), its rows
-    sorted by (cutoff, lead): the columns come in one shared, unsorted order."""
-    n = len(raw["industry"])
-    ids = _numbers(raw["lead_id"], np.int64, n)
-    times = _numbers(raw["cutoff_epoch"], np.float64, n)
+def from_chunks(chunks: list[TrainingChunk]) -> TrainingSet:
+    """`scoring_training_chunks`' snapshots as one TrainingSet (numeric null -> NaN): a
+    row's label is whether its lead is among its snapshot's booked leads; rows sorted by
+    (cutoff, lead), every column moved with its row (a chunk's columns share one unsorted
+    order). A column short of values is refused, never misaligned."""
+    held = [c for c in chunks if c.n > 0]
+    n = sum(c.n for c in held)
+    counts = [c.n for c in held]
+
+    def joined(name: str) -> str:
+        return ",".join(c.columns[name] for c in held)
+
+    ids = _numbers(joined("lead_id"), np.int64, n)
+    times = np.repeat(np.array([c.cutoff_epoch for c in held], dtype=np.float64), counts)
+    bounds = np.cumsum([0, *counts])
+    y = np.zeros(n, dtype=np.int64)
+    for c, start, end in zip(held, bounds[:-1], bounds[1:], strict=True):
+        if c.booked:
+            y[start:end] = np.isin(ids[start:end], np.array(c.booked, dtype=np.int64))
     order = np.lexsort((ids, times))  # (cutoff, lead) is unique: one order only
     cols: dict[str, NDArray[Any]] = {"lead_id": ids[order]}
     for name, _ in LEAD_SPEC.numeric:
         kind = np.float64 if name in REAL_COLUMNS else np.int64  # integers parse 10x faster
-        cols[name] = _numbers(raw[name], kind, n).astype(np.float64)[order]
+        cols[name] = _numbers(joined(name), kind, n).astype(np.float64)[order]
     for name in LEAD_SPEC.categorical:
-        cols[name] = normalise_category(raw[name])[order]
-    y = _numbers(raw["label"], np.int64, n)[order]
-    return TrainingSet(cols, y, times[order])
+        values = [v for c in held for v in c.columns[name]]
+        if len(values) != n:
+            raise ValueError(f"a training column holds {len(values)} values, not {n}")
+        cols[name] = normalise_category(values)[order]
+    return TrainingSet(cols, y[order], times[order])
 
 
 async def chosen_snapshots(repo: ScoringRepository, now: datetime, s: Settings) -> list[datetime]:
@@ -116,5 +133,4 @@ async def chosen_snapshots(repo: ScoringRepository, now: datetime, s: Settings) 
 async def training_set(repo: ScoringRepository, now: datetime, s: Settings) -> TrainingSet:
     """The lead model's training set at `now` (see the module contract)."""
     chosen = await chosen_snapshots(repo, now, s)
-    raw = await repo.training_columns(now, chosen, s.scoring_horizon_days)
-    return from_columns(raw)
+    return from_chunks(await repo.training_chunks(now, chosen, s.scoring_horizon_days))

@@ -1,8 +1,8 @@
 """The training set comes from the snapshot feature store (issue 19: a simulated month
 recomputed every snapshot of the window at each of its four retrains a day): the same rows
-as `scoring_features` at the same snapshot times, each snapshot computed once (a later
-retrain computes only the new ones), none before the first lead, an erased person's rows
-gone, the snapshots older than the window deleted."""
+as `scoring_features` at the same snapshot times, each snapshot computed and rendered once (a
+later retrain computes only the new ones and renders none), none before the first lead, an
+erased person's rows and rendering gone, the snapshots older than the window deleted."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ import pytest
 
 from app.core.clock import ManualClock
 from app.db.console import ConsoleRepository
+from app.db.scoring import TrainingChunk
 from app.jobs.bootstrap import Context
 from app.scoring.features import LEAD_SPEC, snapshot_times
 from app.scoring.leads import training_rows
-from app.scoring.training_set import from_columns, training_set
+from app.scoring.training_set import from_chunks, training_set
 from tests.conftest import make_settings
 from tests.scoring import helpers as h
 from tests.scoring.test_point_in_time import _seed_world
@@ -147,21 +148,87 @@ async def test_a_stored_snapshot_keeps_the_value_it_was_computed_with(
     assert {r["state"] for r in fresh if r["lead_id"] == lead} == {"ZZ"}
 
 
-def test_the_columns_are_parsed_and_sorted_by_cutoff_then_lead() -> None:
-    """scoring_training_columns' row: numeric columns as text ('nan': null), one shared
-    unsorted order; the set comes back sorted, every column moved with its row."""
+def test_the_chunks_are_parsed_labelled_and_sorted_by_cutoff_then_lead() -> None:
+    """scoring_training_chunks' snapshots: numeric columns as text ('nan': null), one shared
+    unsorted order per snapshot, the snapshot's booked leads; the set comes back sorted,
+    every column moved with its row, labelled by its own snapshot's bookings."""
     names = [n for n, _ in LEAD_SPEC.numeric]
-    raw: dict[str, Any] = {n: "0,1,2" for n in names}
-    raw.update(lead_id="7,3,5", cutoff_epoch="21600,43200,21600", label="1,0,0",
-               industry=["HVAC ", None, "plumbing"], source=["a", "b", "c"],
-               state=["TX", "CA", "NY"], days_since_engagement="1.5,nan,0.25")  # fmt: skip
-    data = from_columns(raw)
+    first: dict[str, Any] = {n: "0,2" for n in names}
+    first.update(lead_id="7,5", industry=["HVAC ", "plumbing"], source=["a", "c"],
+                 state=["TX", "NY"], days_since_engagement="1.5,0.25")  # fmt: skip
+    second: dict[str, Any] = {n: "1" for n in names}
+    second.update(lead_id="3", industry=[None], source=["b"], state=["CA"],
+                  days_since_engagement="nan")  # fmt: skip
+    empty: dict[str, Any] = {n: "" for n in names}
+    empty.update(lead_id="", industry=[], source=[], state=[])
+    chunks = [TrainingChunk(21600.0, 2, first, [7, 3]), TrainingChunk(32400.0, 0, empty, []),
+              TrainingChunk(43200.0, 1, second, [5])]  # fmt: skip
+    data = from_chunks(chunks)
     assert data.cols["lead_id"].tolist() == [5, 7, 3]  # (21600, 5), (21600, 7), (43200, 3)
+    # lead 3 was booked after the first cutoff, lead 5 after the second: neither row is theirs
     assert data.times.tolist() == [21600.0, 21600.0, 43200.0] and data.y.tolist() == [0, 1, 0]
     assert data.cols["industry"].tolist() == ["plumbing", "hvac", ""]
     assert data.cols["emails_sent"].tolist() == [2.0, 0.0, 1.0]
     engaged = data.cols["days_since_engagement"]
     assert engaged[0] == 0.25 and engaged[1] == 1.5 and np.isnan(engaged[2])
-    raw["clicks"] = "0,1"  # a column short of values is refused, never misaligned
+    short = TrainingChunk(21600.0, 2, {**first, "clicks": "0"}, [])
+    with pytest.raises(ValueError):  # a column short of values is refused, never misaligned
+        from_chunks([short])
     with pytest.raises(ValueError):
-        from_columns(raw)
+        from_chunks([TrainingChunk(21600.0, 2, {**first, "state": ["TX"]}, [])])
+
+
+async def test_a_snapshot_is_rendered_once_and_read_as_rendered(
+    ctx: Context, clock: ManualClock
+) -> None:
+    """The training reads each snapshot's rendering, stored with it when it was computed:
+    a later retrain renders nothing again (a rendering of every stored row at every
+    retrain was most of the read)."""
+    now = clock.now()
+    await _seed_world(ctx, now)
+    rows = await training_rows(ctx.repos.scoring, now, _settings())
+    held = await h.execute(ctx, "select cutoff_at, columns from scoring_snapshot_times")
+    assert held and all(r["columns"] is not None for r in held)
+    assert sum(r["columns"]["n"] for r in held) >= len(rows) > 0
+    # a planted rendering is what the next read returns: it is read, not rendered again
+    marked = await h.execute(
+        ctx, "select cutoff_at from scoring_snapshot_times where n > 0 order by cutoff_at limit 1"
+    )
+    at = marked[0]["cutoff_at"]
+    await h.execute(ctx, "update scoring_snapshot_times set columns = jsonb_set(columns, "
+                    "'{state}', (select jsonb_agg('ZZ'::text) from jsonb_array_elements("
+                    "columns->'state'))) where cutoff_at = %s", at)  # fmt: skip
+    again = await training_rows(ctx.repos.scoring, now, _settings())
+    assert {r["state"] for r in again if r["cutoff_at"] == at} == {"zz"}  # normalised
+    assert _normalised([r for r in again if r["cutoff_at"] != at]) == _normalised(
+        [r for r in rows if r["cutoff_at"] != at]
+    )
+
+
+async def test_an_erasure_forgets_the_rendering_that_held_the_person(
+    ctx: Context, clock: ManualClock
+) -> None:
+    now = clock.now()
+    await _seed_world(ctx, now)
+    rows = await training_rows(ctx.repos.scoring, now, _settings())
+    erased = rows[0]["lead_id"]
+    touched = {r["cutoff_at"] for r in rows if r["lead_id"] == erased}
+    assert await ConsoleRepository(ctx.transport).erase(erased, "test", now)
+    held = await h.execute(ctx, "select cutoff_at, columns from scoring_snapshot_times")
+    for r in held:  # no stored rendering names the erased lead any more
+        ids = r["columns"]["lead_id"].split(",") if r["columns"] else []
+        assert str(erased) not in ids
+        assert (r["columns"] is None) == (r["cutoff_at"] in touched)
+    # read before any retrain renders them again (rendered on the fly), then after one
+    after = await from_chunks_now(ctx, now, [r["cutoff_at"] for r in held])
+    assert erased not in after and len(after) == len(rows) - len(touched)
+    await training_rows(ctx.repos.scoring, now, _settings())  # the retrain renders the ones read
+    held = await h.execute(ctx, "select columns from scoring_snapshot_times "
+                           "where cutoff_at >= (select min(created_at) from leads)")  # fmt: skip
+    assert held and all(r["columns"] is not None for r in held)
+
+
+async def from_chunks_now(ctx: Context, now: datetime, times: list[datetime]) -> list[int]:
+    """The lead ids of the training read of `times` at `now` (horizon 1 day)."""
+    data = from_chunks(await ctx.repos.scoring.training_chunks(now, sorted(times), 1))
+    return [int(i) for i in data.cols["lead_id"].tolist()]
