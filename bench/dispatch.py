@@ -98,7 +98,9 @@ def admin(dsn: str, statement: sql.Composed) -> None:
 
 PHASES = {  # the database calls of one drip tick, timed where they are made
     "claim": ("campaigns", "claim_due"),
-    "outbox write": ("campaigns", "enqueue"),
+    # since stop 24 the write also claims each channel's first chunk (the whole batch here):
+    # "delivery claim" is then absent (no claim_messages call)
+    "outbox write + first chunk's claim": ("campaigns", "enqueue"),
     "delivery claim": ("outbox", "claim_messages"),
     "last-moment check": ("outbox", "mark_sending"),
     "delivery record": ("outbox", "record_messages_sent"),

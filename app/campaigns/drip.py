@@ -2,9 +2,11 @@
 
 One tick: claim a batch of due steps (one call: FOR UPDATE SKIP LOCKED + lease) → plan each
 (gate, caps, render; pure) → write every outbox row of the batch (one call) → deliver each
-through the provider layer (which claims the row before calling the provider) → settle every
+through the provider layer (a row is claimed before its provider is called) → settle every
 enrollment of the batch (one call). Each channel's rows are claimed in chunks sized by its
-provider's rate limiter (`OutboxDelivery.claim_chunk`), the same way for every provider.
+provider's rate limiter (`OutboxDelivery.claim_chunk`), the same way for every provider: the
+first chunk by the outbox write itself (its rows written already claimed), the next ones by
+the delivery as their turn comes.
 Repeats while batches come back full, up to a bound; the next batch's claim runs while this
 batch's sends are in flight, once its rows are all claimed (NextClaim), and is topped up
 after the settle when it came back short; a batch's settle runs in the database while the
@@ -156,7 +158,9 @@ async def deliver_planned(
     plans, campaigns, now, delivery = planned.plans, planned.campaigns, planned.now, deps.delivery
     await _record_plan_failures(deps, plans, now)
     items = [p.item for p in plans if p.item]
-    enqueued = await deps.repos.campaigns.enqueue(items, now)
+    enqueued = await deps.repos.campaigns.enqueue(
+        items, now, _first_chunks(delivery, items), delivery.reclaim_after_seconds
+    )
     all_claimed = following.start if following is not None else None
     deliveries = await _deliver_all(
         delivery, deps.settings.drip_concurrency, _by_channel(items, enqueued), all_claimed
@@ -187,32 +191,45 @@ async def _record_plan_failures(deps: DripDeps, plans: list[Plan], now: datetime
             await deps.repos.failures.record(failure, now)
 
 
-def _by_channel(items: list[dict[str, Any]], enqueued: dict[str, Enqueued]) -> dict[str, list[int]]:
+def _first_chunks(delivery: OutboxDelivery, items: list[dict[str, Any]]) -> dict[str, int]:
+    """How many message rows of each channel the outbox write claims as it writes them: the
+    first chunk of each (`claim_chunk`, what the channel's limiter lets out in a short while),
+    which delivery would claim right after the write; the next chunks are claimed as their
+    turn comes (`deliver_messages`)."""
+    rows = Counter(item["channel"] for item in items if item["channel"] != "call")
+    return {channel: min(n, delivery.claim_chunk(channel)) for channel, n in rows.items()}
+
+
+def _by_channel(
+    items: list[dict[str, Any]], enqueued: dict[str, Enqueued]
+) -> dict[str, list[Enqueued]]:
     """The message rows of the batch (calls wait for campaign_manager), by channel."""
-    out: dict[str, list[int]] = {}
+    out: dict[str, list[Enqueued]] = {}
     for item in items:
         if item["channel"] != "call":
-            out.setdefault(item["channel"], []).append(enqueued[item["idempotency_key"]].id)
+            out.setdefault(item["channel"], []).append(enqueued[item["idempotency_key"]])
     return out
 
 
 async def _deliver_all(
     delivery: OutboxDelivery,
     concurrency: int,
-    by_channel: dict[str, list[int]],
+    by_channel: dict[str, list[Enqueued]],
     all_claimed: Callable[[], None] | None = None,
 ) -> dict[int, Delivery]:
     """Deliver each channel's outbox rows, `DRIP_CONCURRENCY` sends at a time, claimed in
     chunks of what the channel's rate limiter lets out in a short while: a row is claimed
-    (and its opt-out re-checked) only shortly before its send (docs/chaos.md). `all_claimed`
-    is called once the last channel's last chunk is claimed."""
+    (and its opt-out re-checked) only shortly before its send (docs/chaos.md); the first
+    chunk was claimed by the write itself (`_first_chunks`). `all_claimed` is called once the
+    last channel's last chunk is claimed."""
     out: dict[int, Delivery] = {}
     last = list(by_channel)[-1] if by_channel else None
-    for channel, ids in by_channel.items():
-        chunk = delivery.claim_chunk(channel)
+    for channel, rows in by_channel.items():
+        ids = [row.id for row in rows]
         send = delivery.deliver_messages(
-            ids, concurrency=concurrency, chunk=chunk,
+            ids, concurrency=concurrency, chunk=delivery.claim_chunk(channel),
             all_claimed=all_claimed if channel == last else None,
+            claimed=[row.claim for row in rows if row.claim is not None],
         )  # fmt: skip
         out.update(await _guarded(send, ids, channel, delivery))
     return out

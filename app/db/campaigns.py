@@ -4,12 +4,14 @@ One round trip per call, batches as jsonb."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.db.models import LeadIn
+from app.db.outbox import MessageClaim
 from app.db.transport import Transport
 
 
@@ -75,7 +77,10 @@ class StepSnapshot(_Model):
 
 
 class ClaimedStep(_Model):
-    """One due step, with everything the gate and the renderer need."""
+    """One due step, with everything the gate and the renderer need: `recent_attempts`, the
+    lead's texts and calls of the last 24 h (the state attempt caps); `sent_today`, the
+    campaign's sends today on the step's channel where the campaign caps that channel per
+    day (`caps.per_day`), else 0 (not counted: nothing reads it)."""
 
     enrollment_id: int
     position: int
@@ -87,10 +92,14 @@ class ClaimedStep(_Model):
 
 
 class Enqueued(_Model):
+    """An outbox row as `enqueue` wrote or found it; `claim`: its claim for sending when the
+    write also claimed it (`enqueue`'s `claim`), else None."""
+
     idempotency_key: str
     kind: Literal["message", "call"]
     id: int
     status: str
+    claim: MessageClaim | None = None
 
 
 Action = Literal["advance", "reschedule", "stop", "review"]
@@ -101,6 +110,12 @@ class StepResult(_Model):
     action: Action
     at: datetime | None = None
     reason: str | None = None
+
+
+def _enqueued(row: dict[str, Any]) -> Enqueued:
+    """An `enqueue_outbox` row: its claim when the write made one (`outcome` set)."""
+    claim = MessageClaim.model_validate(row) if row.get("outcome") is not None else None
+    return Enqueued.model_validate({**row, "claim": claim})
 
 
 class CampaignRepository:
@@ -154,11 +169,24 @@ class CampaignRepository:
             for i in items
         ]
 
-    async def enqueue(self, items: list[dict[str, Any]], now: datetime) -> dict[str, Enqueued]:
+    async def enqueue(
+        self,
+        items: list[dict[str, Any]],
+        now: datetime,
+        claim: Mapping[str, int] | None = None,
+        reclaim_after_seconds: int = 600,
+    ) -> dict[str, Enqueued]:
+        """Write the outbox rows of `items` (by key: the row written or found). `claim`
+        {channel: n}: the first n message items of each channel (in item order) are also
+        claimed for sending in the same call, by `claim_message`'s rules (see enqueue_outbox
+        in 03_outbox.sql): their `Enqueued.claim`."""
         if not items:
             return {}
-        rows = await self.transport.call("enqueue_outbox", {"p_items": items, "p_now": now})
-        return {r["idempotency_key"]: Enqueued.model_validate(r) for r in rows}
+        args: dict[str, Any] = {"p_items": items, "p_now": now}
+        if claim:
+            args |= {"p_claim": dict(claim), "p_reclaim_after_seconds": reclaim_after_seconds}
+        rows = await self.transport.call("enqueue_outbox", args)
+        return {r["idempotency_key"]: _enqueued(r) for r in rows}
 
     async def complete(self, worker: str, results: list[StepResult], now: datetime) -> int:
         if not results:

@@ -193,6 +193,7 @@ class OutboxDelivery:
         concurrency: int = 20,
         chunk: int | None = None,
         all_claimed: Callable[[], None] | None = None,
+        claimed: Sequence[MessageClaim] = (),
     ) -> dict[int, Delivery]:
         """`deliver_message` for a batch, same rules, in chunks of `chunk` rows (default:
         `concurrency`; drip passes `claim_chunk`): ONE claim call per chunk, its sends
@@ -203,18 +204,32 @@ class OutboxDelivery:
         to the next tick and be reclaimed while still waiting here). A failed send takes the
         single-row failure path. `all_claimed` is called once, as soon as the last chunk's
         claim returned (every row is then claimed or settled; its sends are still to go).
-        Returns each row's Delivery."""
+        `claimed`: claims already made for rows of the first chunk (drip's outbox write
+        claims it, `enqueue`'s `claim`), not made again. Returns each row's Delivery."""
         ids, size = list(message_ids), max(1, chunk or concurrency)
         gate = asyncio.Semaphore(max(1, concurrency))
         out: dict[int, Delivery] = {}
+        made = {c.message.id: c for c in claimed}
         for start in range(0, len(ids), size):
-            claims = await self.outbox.claim_messages(
-                ids[start : start + size], self.clock.now(), self.reclaim_after_seconds
-            )
+            claims = await self._claim_chunk(ids[start : start + size], made)
             if all_claimed is not None and start + size >= len(ids):
                 all_claimed()
             out.update(await self._send_claimed(claims, gate))
         return out
+
+    async def _claim_chunk(
+        self, ids: list[int], made: Mapping[int, MessageClaim]
+    ) -> list[MessageClaim]:
+        """The chunk's claims in its order: one `claim_messages` call for the rows not claimed
+        yet (none when the write claimed them all)."""
+        rest = [i for i in ids if i not in made]
+        if not rest:
+            return [made[i] for i in ids]
+        fresh = await self.outbox.claim_messages(rest, self.clock.now(), self.reclaim_after_seconds)
+        if len(rest) == len(ids):
+            return fresh
+        by_id = {**made, **{c.message.id: c for c in fresh}}
+        return [by_id[i] for i in ids if i in by_id]
 
     async def _send_claimed(
         self, claims: list[MessageClaim], gate: asyncio.Semaphore

@@ -161,28 +161,32 @@ steps:
 
 
 class Recorded:
-    """A Transport (passed as an override) that notes every function called and the ids of
-    every `claim_messages` call."""
+    """A Transport (passed as an override) that notes every function called, the ids of
+    every `claim_messages` call and what each `enqueue_outbox` call claimed (`p_claim`)."""
 
     def __init__(self, inner: Transport) -> None:
         self.inner, self.name = inner, inner.name
         self.functions: list[str] = []
         self.claims: list[list[int]] = []
+        self.write_claims: list[dict[str, int]] = []
 
     async def call(self, function: str, args: Mapping[str, Any] | None = None) -> list[Row]:
         self.functions.append(function)
         if function == "claim_messages" and args is not None:
             self.claims.append(list(args["p_ids"]))
+        if function == "enqueue_outbox" and args is not None:
+            self.write_claims.append(dict(args.get("p_claim") or {}))
         return await self.inner.call(function, args)
 
     async def close(self) -> None:  # the fixture closes the inner transport
         pass
 
 
-async def test_a_dry_run_batch_is_claimed_in_one_call_per_channel(
+async def test_a_dry_run_batch_is_claimed_by_its_outbox_write(
     settings: Settings, clock: ManualClock, transport: PostgresTransport, database_dsn: str
 ) -> None:
-    # A dry-run twin reaches no provider: its limiter never waits, so the chunk is the batch.
+    # A dry-run twin reaches no provider: its limiter never waits, so the chunk is the batch,
+    # and the write claims it as it writes it (the first chunk: here the only one).
     recorded = Recorded(transport)
     async with bootstrap(settings, Overrides(clock=clock, transport=recorded)) as ctx:
         assert ctx.providers.delivery.claim_chunk("sms") == UNBOUNDED
@@ -190,8 +194,7 @@ async def test_a_dry_run_batch_is_claimed_in_one_call_per_channel(
         await add_leads(ctx, 3)
         await ctx.repos.campaigns.enroll(clock.now())
         assert await drip.run(drip_deps(ctx)) == {"advance": 3}
-    assert [len(ids) for ids in recorded.claims] == [3]
-    assert "enqueue_outbox_claimed" not in recorded.functions  # one path: write, then claim
+    assert recorded.write_claims == [{"sms": 3}] and recorded.claims == []
     messages = rows(database_dsn, "select status, attempts, status_history from messages")
     assert [(r["status"], r["attempts"]) for r in messages] == [("dry_run", 1)] * 3
     assert [h["status"] for h in messages[0]["status_history"]][-2:] == ["sending", "dry_run"]

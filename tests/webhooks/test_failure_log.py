@@ -95,20 +95,21 @@ select count(pg_terminate_backend(pid)) n from pg_stat_activity
 async def test_a_batch_delivery_cut_off_by_the_database_is_logged(
     ctx: Context, db: Db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The database drops every connection as the drip claims its texts: the steps are
-    rescheduled and the crash is in system_logs (it used to reach stdout only)."""
+    """The database drops every connection as the drip's delivery makes its first call (the
+    last-moment check: the outbox write claimed the batch's texts): the steps are rescheduled
+    and the crash is in system_logs (it used to reach stdout only)."""
     await seed_lead(ctx, db, phone="+14155550145", name="Di")
     await seed_campaign(ctx)
     assert isinstance(ctx.clock, ManualClock)
     ctx.clock.advance(timedelta(hours=2))
-    claim = ctx.repos.outbox.claim_messages
+    check = ctx.repos.outbox.mark_sending
 
-    async def drop_then_claim(*args: Any, **kwargs: Any) -> Any:
+    async def drop_then_check(*args: Any, **kwargs: Any) -> Any:
         with psycopg.connect(db.dsn, autocommit=True) as admin:
             admin.execute(TERMINATE)
-        return await claim(*args, **kwargs)
+        return await check(*args, **kwargs)
 
-    monkeypatch.setattr(ctx.repos.outbox, "claim_messages", drop_then_claim)
+    monkeypatch.setattr(ctx.repos.outbox, "mark_sending", drop_then_check)
     counts = await drip.run(ctx)
 
     assert counts.get("reschedule:error:delivery") == 1, counts
