@@ -9,7 +9,11 @@ them in alternating rounds (ABBA order) with the same generator and request mix 
 webhook_ingest.py. Per round and as medians: req/s, p99, and the CPU per request of the
 server and of Postgres (/proc, Linux); last, after/before per round.
 
-    .venv/bin/python bench/ingest_ab.py [--ref HEAD] [--requests 3000] [--rounds 4]
+    .venv/bin/python bench/ingest_ab.py [--ref HEAD] [--requests 3000] [--rounds 4] \
+        [--provider vapi|twilio|resend]
+
+The servers of both sides get this tree's SERVER_ENV (webhook_ingest.py), so an old ref is
+signed and configured as this one is.
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from webhook_ingest import (
-    KINDS,
+    PROVIDERS,
     ROOT,
-    SECRET,
+    SERVER_ENV,
     cpu_seconds,
     free_port,
     load,
@@ -76,15 +80,16 @@ def start(side: Side, scratch: Path) -> None:
         f"uvicorn.run(create_app(), host='127.0.0.1', port={side.port}, log_level='warning', "
         "access_log=False)"
     )
-    env |= {"DATABASE_URL": dsn, "VAPI_WEBHOOK_SECRET": SECRET, "VAPI_ASSISTANT_ID": "asst-bench",
-            "LOG_LEVEL": "WARNING", "NIGHTSHIFT_DRY_RUN": "1"}  # fmt: skip
+    env |= {**SERVER_ENV, "DATABASE_URL": dsn}
     side.app = subprocess.Popen([sys.executable, "-c", serve], cwd=tempfile.gettempdir(), env=env)
 
 
-def measure(runner: asyncio.Runner, side: Side, total: int, concurrency: int) -> None:
+def measure(
+    runner: asyncio.Runner, side: Side, total: int, concurrency: int, chosen: dict[str, str]
+) -> None:
     assert side.app is not None
-    batch = requests(side.port, total)
-    latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    batch = requests(side.port, total, chosen)
+    latencies: dict[str, list[float]] = {kind: [] for kind in chosen}
     pg = postgres_pids(side.server.get_pid())
     server0, pg0 = cpu_seconds([side.app.pid]), cpu_seconds(pg)
     elapsed = runner.run(load(side.port, batch, concurrency, latencies))
@@ -103,7 +108,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--provider", choices=sorted(PROVIDERS), default="vapi",
+                        help="whose webhooks are posted (bench/webhook_ingest.py)")  # fmt: skip
     args = parser.parse_args()
+    chosen = PROVIDERS[args.provider]
     with tempfile.TemporaryDirectory(prefix="nightshift-ingest-ab-") as tmp:
         scratch = Path(tmp)
         before = Side("before", extract(args.ref, scratch / "before"))
@@ -116,10 +124,11 @@ def main() -> None:
                 wait_ready(side.port)
             with asyncio.Runner(loop_factory=loop_factory()) as runner:
                 for side in sides:  # warm both: pools open, plans cached
-                    runner.run(load(side.port, requests(side.port, 300), args.concurrency, None))
+                    warm = requests(side.port, 300, chosen)
+                    runner.run(load(side.port, warm, args.concurrency, None))
                 for n in range(args.rounds):
                     for side in sides if n % 2 == 0 else sides[::-1]:
-                        measure(runner, side, args.requests, args.concurrency)
+                        measure(runner, side, args.requests, args.concurrency, chosen)
         finally:
             for side in sides:
                 if side.app is not None:

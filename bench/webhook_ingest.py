@@ -22,15 +22,18 @@ share of the two runs' mean: what the app costs beyond HTTP itself. Last, the da
 rate of committed webhook-sized inserts, one per commit and grouped (bench/ingest_ceiling.py):
 what any store path, group commit included, is bounded by on this machine. On Linux it also
 prints the CPU each process spent per request during the app's measured run (the server, the
-Postgres processes, this load generator): where a stored request's cost goes.
+Postgres processes, this load generator): where a stored request's cost goes. `--provider
+twilio` (status callbacks) or `resend` (delivery events) measures those instead of Vapi's mix,
+from the recorded fixtures, each signed as its provider signs it.
 
-    .venv/bin/python bench/webhook_ingest.py [--requests 3000] [--concurrency 16]
+    .venv/bin/python bench/webhook_ingest.py [--requests 3000] [--concurrency 16] [--provider vapi]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -45,11 +48,14 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 from ingest_ceiling import committed_rates
 
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
+from app.webhooks.signatures import svix_signature, twilio_signature
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "vapi"
@@ -62,6 +68,24 @@ KINDS = {
 # Verified, parsed and answered `{}` with no database call: the app's own cost (HTTP, the
 # body limit, the Vapi credential, orjson, routing) without the store
 NO_STORE = {"transcript": "10-transcript-final.json"}
+# `--provider twilio|resend`: the other providers' most frequent webhooks instead of Vapi's,
+# from the recorded fixtures, each with fresh ids and signed as the provider signs it
+PROVIDERS = {
+    "vapi": KINDS,
+    "twilio": {"twilio-status": "twilio/status_delivered.json"},
+    "resend": {"resend-delivered": "resend/email_delivered.json"},
+}
+PUBLIC_URL = "https://hooks.example.com"  # PUBLIC_BASE_URL: the address Twilio signs
+TWILIO_TOKEN = "bench-twilio-auth-token"
+RESEND_SECRET = "whsec_" + base64.b64encode(b"nightshift bench svix signing k").decode()
+SERVER_ENV = {
+    "VAPI_WEBHOOK_SECRET": SECRET, "VAPI_ASSISTANT_ID": "asst-bench", "LOG_LEVEL": "WARNING",
+    "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "RESEND_WEBHOOK_SECRET": RESEND_SECRET,
+    "PUBLIC_BASE_URL": PUBLIC_URL,
+    # no provider credentials: sends (a rescue text after a report) are stored as dry runs;
+    # the ingest path itself (verify, parse, store, apply) is production's
+    "NIGHTSHIFT_DRY_RUN": "1",
+}  # fmt: skip
 Request = tuple[str, bytes]  # (message type, the whole HTTP request)
 
 
@@ -97,17 +121,7 @@ def start_bare(port: int) -> subprocess.Popen[bytes]:
 
 def start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
     """uvicorn serving the app in its own process (uvloop + httptools when installed)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "VAPI_WEBHOOK_SECRET": SECRET,
-        "VAPI_ASSISTANT_ID": "asst-bench",
-        "LOG_LEVEL": "WARNING",
-        # no provider credentials: sends (a rescue text after a report) are stored as dry runs;
-        # the ingest path itself (verify, parse, store, apply) is production's
-        "NIGHTSHIFT_DRY_RUN": "1",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = {**os.environ, **SERVER_ENV, "DATABASE_URL": dsn, "PYTHONPATH": str(ROOT)}
     code = (
         "import uvicorn; from app.webhooks import create_app; "
         f"uvicorn.run(create_app(), host='127.0.0.1', port={port}, log_level='warning', "
@@ -116,28 +130,59 @@ def start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", code], cwd=tempfile.gettempdir(), env=env)
 
 
-def http_request(port: int, payload: bytes) -> bytes:
+def http_request(
+    port: int, payload: bytes, path: str = "/webhooks/vapi", headers: dict[str, str] | None = None
+) -> bytes:
+    given = headers or {"Content-Type": "application/json", "X-Vapi-Secret": SECRET}
+    lines = "".join(f"{name}: {value}\r\n" for name, value in given.items())
     head = (
-        "POST /webhooks/vapi HTTP/1.1\r\n"
-        f"Host: 127.0.0.1:{port}\r\n"
-        "Content-Type: application/json\r\n"
-        f"X-Vapi-Secret: {SECRET}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{lines}"
         f"Content-Length: {len(payload)}\r\n\r\n"
     )
     return head.encode() + payload
 
 
 def requests(port: int, total: int, chosen: dict[str, str] = KINDS) -> list[Request]:
-    """`total` requests cycling through the `chosen` kinds, each with a fresh call id
-    (nothing is deduplicated), serialised before the clock starts."""
-    messages = {k: json.loads((FIXTURES / f).read_text())["message"] for k, f in chosen.items()}
+    """`total` requests cycling through the `chosen` kinds, each with a fresh call, message
+    or event id (nothing is deduplicated), signed and serialised before the clock starts."""
+    fixtures = {k: json.loads(((FIXTURES.parent / f) if "/" in f else (FIXTURES / f)).read_text())
+                for k, f in chosen.items()}  # fmt: skip
     kinds = list(chosen)
     out: list[Request] = []
     for i in range(total):
         kind = kinds[i % len(kinds)]
-        message = {**messages[kind], "call": {**messages[kind]["call"], "id": str(uuid.uuid4())}}
-        out.append((kind, http_request(port, json.dumps({"message": message}).encode())))
+        if kind.startswith("twilio"):
+            out.append((kind, twilio_request(port, fixtures[kind], i)))
+        elif kind.startswith("resend"):
+            out.append((kind, resend_request(port, fixtures[kind], i)))
+        else:
+            message = fixtures[kind]["message"]
+            message = {**message, "call": {**message["call"], "id": str(uuid.uuid4())}}
+            out.append((kind, http_request(port, json.dumps({"message": message}).encode())))
     return out
+
+
+def twilio_request(port: int, fixture: dict[str, Any], n: int) -> bytes:
+    """A status callback with a fresh MessageSid for outbox row `n` (none exists: the event
+    is stored and applied to no row), signed over PUBLIC_URL as Twilio signs it."""
+    params = {**fixture["params"], "MessageSid": f"SM{uuid.uuid4().hex}"}
+    path = f"/webhooks/twilio/status?outbox={n + 1}"
+    signature = twilio_signature(TWILIO_TOKEN, PUBLIC_URL + path, params.items())
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "X-Twilio-Signature": signature}  # fmt: skip
+    return http_request(port, urlencode(params).encode(), path, headers)
+
+
+def resend_request(port: int, fixture: dict[str, Any], n: int) -> bytes:
+    """The event with a fresh email id and Svix message id, signed at the real clock (the
+    batch is built just before it is sent: well inside Svix's 5-minute tolerance)."""
+    payload = fixture["payload"]
+    data = {**payload["data"], "email_id": str(uuid.uuid4()), "tags": {"outbox_id": str(n + 1)}}
+    body = json.dumps({**payload, "data": data}).encode()
+    msg_id, stamp = f"msg_bench{uuid.uuid4().hex}", str(int(time.time()))
+    headers = {"Content-Type": "application/json", "svix-id": msg_id, "svix-timestamp": stamp,
+               "svix-signature": svix_signature(RESEND_SECRET, msg_id, stamp, body)}  # fmt: skip
+    return http_request(port, body, "/webhooks/resend", headers)
 
 
 def wait_ready(port: int, path: str = "/healthz") -> None:
@@ -268,6 +313,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=300, help="requests sent first, not counted")
+    parser.add_argument("--provider", choices=sorted(PROVIDERS), default="vapi",
+                        help="whose webhooks the app's measured run posts")  # fmt: skip
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp(prefix="nightshift-ingest-")
     server = start_embedded(data_dir)
@@ -285,7 +332,8 @@ def main() -> None:
         wait_ready(bare_port, "/")
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             before = run(runner, bare_port, *shape)
-            elapsed, latencies = run(runner, port, *shape, cpu=cpu, pids=roles)
+            chosen = PROVIDERS[args.provider]
+            elapsed, latencies = run(runner, port, *shape, chosen, cpu=cpu, pids=roles)
             no_store = run(runner, port, *shape, NO_STORE)
             after = run(runner, bare_port, *shape)
             body = (FIXTURES / KINDS["status-update"]).read_text()

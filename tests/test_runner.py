@@ -122,6 +122,26 @@ async def test_every_registry_job_runs_through_the_wrapper(ctx: Context) -> None
     assert all(s.last_success_at == ctx.clock.now() for s in states.values())
 
 
+async def test_a_finished_run_is_recorded_and_its_lease_released_in_one_call(
+    ctx: Context,
+) -> None:
+    """finish_job_run returns no row (stop 24: nothing read it) and still writes all of it."""
+    start = await ctx.repos.job_runs.start("drip", uuid.uuid4(), ctx.holder, 90, ctx.clock.now())
+    answer = await ctx.transport.call(
+        "finish_job_run",
+        {"p_run_id": start.run_id, "p_status": "succeeded", "p_counts": {"sent": 3},
+         "p_now": ctx.clock.now()},
+    )  # fmt: skip
+    assert all(not value for row in answer for value in row.values())  # void: '' or nothing
+    [run] = await _runs(ctx)
+    assert (run["status"], run["counts"], run["finished_at"]) == (
+        "succeeded", {"sent": 3}, ctx.clock.now())  # fmt: skip
+    # the lease is gone: a run at once takes it (not `skipped`)
+    assert (await run_job(ctx, "drip")).status == "succeeded"
+    with pytest.raises(Exception, match="no job run"):
+        await ctx.repos.job_runs.finish(uuid.uuid4(), "succeeded", ctx.clock.now())
+
+
 async def _runs(ctx: Context) -> list[dict[str, Any]]:
     """Read job_runs directly (test-only SQL: the app reads through job_status)."""
     pg = ctx.transport

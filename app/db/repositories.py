@@ -21,7 +21,6 @@ from app.db.failures import FailureLog
 from app.db.models import (
     DbPing,
     ImportOutcome,
-    JobRun,
     JobState,
     LeadCounts,
     LeadIn,
@@ -86,8 +85,10 @@ class JobRunRepository(_Repository):
         now: datetime,
         counts: dict[str, Any] | None = None,
         error: str | None = None,
-    ) -> JobRun:
-        rows = await self.transport.call(
+    ) -> None:
+        """Record how run `run_id` ended and release its lease (a failure also goes to
+        system_logs); the run's row is not read back (nothing needs it)."""
+        await self.transport.call(
             "finish_job_run",
             {
                 "p_run_id": run_id,
@@ -97,7 +98,6 @@ class JobRunRepository(_Repository):
                 "p_now": now,
             },
         )
-        return JobRun.model_validate(rows[0])
 
     async def status(self, now: datetime, jobs: Sequence[str]) -> list[JobState]:
         """The latest run of each job named in `jobs` (the registry's), one lookup each."""

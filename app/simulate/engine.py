@@ -63,6 +63,7 @@ from app.jobs.runner import run_job
 from app.providers.build import Ports
 from app.providers.ratelimit import unlimited
 from app.scoring.call_order import CallRanker
+from app.simulate.asgi import InProcessClient
 from app.simulate.assistants import TRIAL_AGENT, SimAssistants
 from app.simulate.events import (
     SIM_RESEND_SECRET,
@@ -308,6 +309,7 @@ async def _drive(
 ) -> Tally:  # fmt: skip
     app = create_app(ctx)
     async with app.router.lifespan_context(app):
-        asgi = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
-        async with httpx.AsyncClient(transport=asgi, base_url=ctx.settings.public_base_url) as http:
+        # the app called in-process, as uvicorn would hand it each request (app.simulate.asgi)
+        client = ("127.0.0.1", 5555)
+        async with InProcessClient(app, ctx.settings.public_base_url, client) as http:
             return await run_ticks(ctx, world, http, end, arrivals, scores, progress)

@@ -5,7 +5,7 @@ app's lifespan opens one from settings at startup and closes it at shutdown, ins
 server's event loop where the database pool must live.
 
 Routes: `GET /healthz`; the webhooks, `/r/` and `/u/` (app/webhooks/routes.py,
-docs/webhooks.md; `POST /webhooks/vapi` is a plain Starlette route, matched first);
+docs/webhooks.md; the providers' webhooks are plain Starlette routes, matched first);
 `POST /webhooks/booking` and `GET /status` (docs/appointments.md); `/console`
 (docs/console.md). Every route's body is
 limited by `BodyLimit` (app/webhooks/limits.py); `/openapi.json` is off in production.
@@ -66,7 +66,7 @@ def create_app(context: Context | None = None) -> FastAPI:
     app = FastAPI(title="nightshift", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=openapi)  # fmt: skip
     app.add_middleware(BodyLimit)  # every route: 413 once a body crosses its limit
-    app.router.routes.extend(webhook_routes())  # first: POST /webhooks/vapi (vapi.route)
+    app.router.routes.extend(webhook_routes())  # first: the providers' POST webhooks
     app.add_api_route("/healthz", healthz, methods=["GET"])
     for router in webhook_routers():  # webhooks, /r/ and /u/ (docs/webhooks.md)
         app.include_router(router)

@@ -20,8 +20,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import structlog
-from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi import BackgroundTasks, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
 
 from app.appointments.replies import handle_reply
 from app.consent.keywords import Inbound, classify
@@ -33,8 +34,8 @@ from app.webhooks.common import (
     FORM_TYPES,
     JSON_TYPES,
     Rejected,
-    SafeRoute,
     context,
+    database_safe,
     parse_json,
     read_body,
     reject,
@@ -47,7 +48,6 @@ from app.webhooks.signatures import verify_twilio_pairs, verify_twilio_signature
 from app.webhooks.spooling import verified
 
 log = structlog.get_logger(__name__)
-router = APIRouter(route_class=SafeRoute)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
@@ -102,18 +102,22 @@ async def verified_params(request: Request) -> dict[str, str]:
     return _storable_params(pairs)
 
 
-@router.post("/webhooks/twilio/sms")
-async def inbound_sms(request: Request, background: BackgroundTasks) -> Response:
+async def inbound_sms(request: Request) -> Response:
     """An inbound SMS: opt-out, START/HELP, ACK, a doubt held for a human, or a reply
-    (app.consent.keywords; an opt-out covers the channels its words name)."""
+    (app.consent.keywords; an opt-out covers the channels its words name). The texts it
+    queued are delivered after the answer (a background task of the response)."""
     try:
         params = await verified_params(request)
     except Rejected as exc:
         return reject("twilio", exc)
     _, ids = await apply_inbound(context(request), params)
-    if ids:
-        background.add_task(context(request).providers.delivery.deliver_each, ids)
-    return twiml()
+    if not ids:
+        return twiml()
+    background = BackgroundTasks()
+    background.add_task(context(request).providers.delivery.deliver_each, ids)
+    response = twiml()
+    response.background = background
+    return response
 
 
 async def apply_inbound(
@@ -201,7 +205,6 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-@router.post("/webhooks/twilio/status")
 async def status_callback(request: Request) -> Response:
     """A delivery status callback for the outbox row named by `?outbox=`."""
     try:
@@ -225,3 +228,14 @@ async def apply_status(
     return await ctx.repos.webhooks.apply_twilio_status(
         f"{prefix}twilio:{sid}:{status}", params, update, ctx.clock.now()
     )
+
+
+# Plain Starlette routes, matched before FastAPI's routers (app.webhooks.routes): a status
+# callback follows every text, and FastAPI's per-request dependency solving and endpoint
+# wrapper cost more than the handler's own Python (bench/RESULTS.md "Webhook ingest").
+routes: list[BaseRoute] = [
+    Route("/webhooks/twilio/sms", database_safe(inbound_sms), methods=["POST"],
+          name="twilio_inbound_sms"),
+    Route("/webhooks/twilio/status", database_safe(status_callback), methods=["POST"],
+          name="twilio_status_callback"),
+]  # fmt: skip

@@ -3,8 +3,9 @@
 -- (repository: app/db/campaigns.py).
 --
 -- The drip loop is: claim_due_steps (one call, FOR UPDATE SKIP LOCKED + lease) → the gate
--- and rendering in Python → enqueue_outbox (one call: every outbox row of the batch) → the
--- provider calls → complete_steps (one call: every enrollment of the batch).
+-- and rendering in Python → enqueue_outbox (one call: every outbox row of the batch, each
+-- channel's first chunk written already claimed) → the provider calls → complete_steps (one
+-- call: every enrollment of the batch).
 
 -- A function body is checked when the function runs, not here: it may read a table that a
 -- later file declares. (The migrations are applied with the check on.)
@@ -218,7 +219,10 @@ $$;
 -- (internal.outbox_check: no ai_voice consent for a call, no sms consent for a text, ...:
 -- the step is skipped and counted in consent_skips). One jsonb row per claimed step, its
 -- campaign and step in full in the first row that has them and by id after (the repository,
--- app/db/campaigns.py, puts them back in every row).
+-- app/db/campaigns.py, puts them back in every row), the lead's texts and calls of the last
+-- 24 h (internal.leads_recent_attempts), and `sent_today`: the campaign's sends today on the
+-- step's channel where the campaign caps that channel per day (0 where it does not: unread).
+-- Parts for 500 steps of 10,000, EXPLAIN ANALYZE: 20261207112000_drip_claim_reads.sql.
 create or replace function claim_due_steps(
   p_worker text, p_limit integer, p_lease_seconds integer, p_now timestamptz default now()
 ) returns table (step jsonb)
@@ -295,16 +299,17 @@ begin
            lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
      where e.id = any (v_ids) and not (e.id = any (v_settled))
     returning e.*
-  ), today as (  -- sends so far today per campaign and channel, counted once per batch
+  ), capped as (  -- the channels a campaign of the batch caps per day (caps.per_day): only
+    -- those are counted; a call step's cap is applied where calls are placed (campaign_manager)
+    select distinct e.campaign_id, ch.channel from leased e
+      join campaigns c on c.id = e.campaign_id
+     cross join lateral jsonb_object_keys(c.definition->'caps'->'per_day') ch(channel)
+     where ch.channel in ('email', 'sms')
+  ), today as (  -- sends so far today per capped campaign and channel, counted once per batch
     select m.campaign_id, m.channel, count(*) n from messages m
-     where m.campaign_id in (select distinct campaign_id from leased)
-       and m.created_at >= date_trunc('day', p_now)
+      join capped p on p.campaign_id = m.campaign_id and p.channel = m.channel
+     where m.created_at >= date_trunc('day', p_now)
      group by 1, 2
-    union all
-    select k.campaign_id, 'call', count(*) from calls k
-     where k.campaign_id in (select distinct campaign_id from leased)
-       and k.created_at >= date_trunc('day', p_now)
-     group by 1
   )
   -- The campaign (its whole definition) and the step (its template) in full in the first row
   -- that has them, then only their id: a batch is mostly one campaign and a step or two, and
@@ -321,15 +326,24 @@ begin
                                  select 1 from campaign_steps p where p.campaign_id = c.id
                                     and p.channel = s.channel and p.position < s.position))
                  else jsonb_build_object('id', s.id) end,
-    'lead', to_jsonb(l) - 'score_reasons',
-    -- a call per row (not inlined): with stale statistics (messages analyzed empty, then
-    -- filled) an inlined form was planned as a scan of messages per row (1.1-2.5 s a batch)
-    'recent_attempts', internal.lead_recent_attempts(l.id, p_now),
+    -- the lead's columns the snapshot reads (LeadSnapshot), not the whole row
+    'lead', jsonb_build_object(
+      'id', l.id, 'status', l.status, 'name', l.name, 'phone', l.phone, 'email', l.email,
+      'company', l.company, 'industry', l.industry, 'state', l.state, 'timezone', l.timezone,
+      'source', l.source, 'attributes', l.attributes,
+      'email_opted_out_at', l.email_opted_out_at, 'sms_opted_out_at', l.sms_opted_out_at,
+      'calls_opted_out_at', l.calls_opted_out_at),
+    'recent_attempts', coalesce(r.attempts, '[]'),
     'sent_today', coalesce(t.n, 0))
     from leased e
     join campaigns c on c.id = e.campaign_id
     join campaign_steps s on s.campaign_id = e.campaign_id and s.position = e.current_step
     join leads l on l.id = e.lead_id
+    -- the batch's recent attempts in one query, planned for this call's leads (not inlined:
+    -- an inlined per-row form, its plan cached while messages was near empty, scanned
+    -- messages once per row, 1.1-2.5 s a batch; a call per row re-planned its query 500 times)
+    left join internal.leads_recent_attempts(array(select lead_id from leased), p_now) r
+      on r.lead_id = l.id
     left join today t on t.campaign_id = c.id and t.channel = s.channel
    order by e.next_run_at, e.id;
 end
@@ -431,11 +445,16 @@ $$;
 -- hard bounces > 5 % of its last 200 emails, complaints > 0.1 %, or SMS carrier filtering
 -- (Twilio 30007) > 2 % of its last 200 texts, each over at least p_min_sample sends.
 -- A campaign resumed by hand in the last 7 days is paused again only at twice the threshold.
+-- Each campaign's read is planned for that campaign (issue 19, migration 20261207111000): the
+-- plan cached after five calls is generic in c.id, and it walked messages_created_idx back
+-- through every message of a campaign with few texts (10 ms a call on day 3 of a simulated
+-- month, growing); planned per call it reads 200 rows per channel from
+-- messages_campaign_channel_idx.
 create or replace function deliverability_check(
   p_now timestamptz default now(), p_min_sample integer default 20
 ) returns table (campaign_id bigint, slug text, metric text, rate numeric, threshold numeric,
                  sample integer)
-language plpgsql set search_path = public as $$
+language plpgsql set search_path = public set plan_cache_mode = force_custom_plan as $$
 #variable_conflict use_column
 declare
   c campaigns;
@@ -578,7 +597,10 @@ $$;
 -- A call is marked (retry_settled_at) once its retry is settled: the next attempt queued,
 -- or no attempt left; so a run reads only the open ones (calls_retry_open_idx), not every
 -- unanswered call ever made. Calls held back for a reason that can pass (lead status,
--- opt-out, a hold for a human, enrollment) stay unmarked and are looked at again.
+-- opt-out, a hold for a human, a paused enrollment) stay unmarked and are looked at again; a
+-- call of a stopped enrollment is marked: a stop is final (nothing makes a stopped enrollment
+-- active again), and these were re-read at every run for good (issue 19: 92 of them by day 8
+-- of a 10,000-lead simulation, growing with the history; migration 20261207111000).
 create or replace function requeue_unanswered_calls(
   p_max_attempts integer, p_spacing_seconds integer, p_now timestamptz default now()
 ) returns integer
@@ -613,7 +635,9 @@ begin
     update calls c set retry_settled_at = p_now
       from unsettled k
      where c.id = k.id
-       and (k.attempt >= p_max_attempts or k.id in (select id from eligible))
+       and (k.attempt >= p_max_attempts or k.id in (select id from eligible)
+            or exists (select 1 from enrollments e
+                        where e.id = k.enrollment_id and e.status = 'stopped'))
     returning 1
   )
   select count(*) into v_n from queued;

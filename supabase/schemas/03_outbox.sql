@@ -48,6 +48,10 @@ create index messages_lead_idx on messages (lead_id, created_at desc);
 create index messages_pending_idx on messages (claimed_at) where status in ('queued', 'sending');
 -- The campaign manager's daily caps and deliverability guard, per campaign and day.
 create index messages_campaign_day_idx on messages (campaign_id, created_at);
+-- The deliverability guard's last 200 sends of a campaign per channel, newest first: read in
+-- the index's order and stopped at 200, not every send of the campaign sorted (issue 19;
+-- migration 20261207111000).
+create index messages_campaign_channel_idx on messages (campaign_id, channel, created_at desc, id desc);
 -- The alert storm cap: alert SMS per phone in a window.
 create index messages_alert_idx on messages (to_address, created_at desc) where kind = 'alert';
 -- The status page reads the last 30 days of messages by time.
@@ -197,6 +201,28 @@ language sql stable as $$
   where t > p_now - interval '24 hours' and t <= p_now;
 $$;
 
+-- internal.lead_recent_attempts for a batch of leads (the drip claim's 500): one row per lead
+-- with at least one attempt in the 24 h before p_now, the same rule (tests/campaigns/
+-- test_claim_reads.py holds the two together; the scalar stays its own body, inlinable, as it
+-- is read by single-row callers). `set search_path` keeps it from being inlined: it is planned
+-- at each call for the leads and table sizes of that call, never a plan cached by the
+-- caller's session while messages was near empty (20261206183000_drip_set_based.sql).
+create or replace function internal.leads_recent_attempts(p_lead_ids bigint[], p_now timestamptz)
+returns table (lead_id bigint, attempts jsonb)
+language sql stable set search_path = public as $$
+  select x.lead_id, jsonb_agg(x.t order by x.t) from (
+    select m.lead_id, coalesce(m.sent_at, m.claimed_at) t from messages m
+     where m.lead_id = any (p_lead_ids) and m.channel = 'sms'
+       and m.kind in ('marketing', 'rescue') and m.claimed_at is not null
+       and m.status <> 'cancelled'
+    union all
+    select k.lead_id, coalesce(k.placed_at, k.claimed_at) from calls k
+     where k.lead_id = any (p_lead_ids) and k.claimed_at is not null and k.status <> 'cancelled'
+  ) x
+  where x.t > p_now - interval '24 hours' and x.t <= p_now
+  group by x.lead_id
+$$;
+
 -- ---------------------------------------------------------------------------------------
 -- messages
 -- ---------------------------------------------------------------------------------------
@@ -206,25 +232,73 @@ $$;
 -- kind, lead_id, enrollment_id, campaign_id, step_id, payload}. The key is unique, so writing
 -- the same key again (a re-run after a crash) finds the row written before instead of a second
 -- one. Returns every item's row: its key, 'message' or 'call', id and status.
-create or replace function enqueue_outbox(p_items jsonb, p_now timestamptz default now())
-returns table (idempotency_key text, kind text, id bigint, status text)
+--
+-- p_claim {channel: n}: the first n message items of each channel (in item order) are also
+-- claimed for sending in this call, with claim_message's rules and outcomes (`outcome`, and
+-- the row in `message`, as claim_messages returns them; null for the items not claimed): a
+-- row this call creates is written already claimed ('sending', attempts 1, claimed_at
+-- p_now) or, when an opt-out covers it (internal.outbox_check), already cancelled
+-- ('suppressed'): one row version instead of a queued one then its claim; a row that existed
+-- (a re-run after a crash) is claimed by claim_messages itself (claimed, busy, reclaimed
+-- with ambiguous_since, done). The drip loop claims here the first chunk its limiter lets
+-- out (OutboxDelivery.claim_chunk), the rest with claim_messages as their turn comes.
+create or replace function enqueue_outbox(
+  p_items jsonb, p_now timestamptz default now(), p_claim jsonb default '{}',
+  p_reclaim_after_seconds integer default 600
+) returns table (idempotency_key text, kind text, id bigint, status text, outcome text,
+                 message jsonb)
 language plpgsql set search_path = public as $$
 #variable_conflict use_column
+declare
+  v_rows jsonb;       -- the message rows this call created, as claim_messages returns rows
+  v_fresh text[];     -- their keys
+  v_claim text[];     -- the keys of the message items to claim
+  v_found text[];     -- the keys of the message items whose row existed (none, but in a re-run)
 begin
-  insert into messages (idempotency_key, lead_id, enrollment_id, campaign_id, step_id, channel,
-                        kind, provider, to_address, payload, created_at, updated_at)
-  select i->>'idempotency_key', (i->>'lead_id')::bigint, (i->>'enrollment_id')::bigint,
-         (i->>'campaign_id')::bigint, (i->>'step_id')::bigint, i->>'channel',
-         coalesce(i->>'kind', 'marketing'), i->>'provider', i->>'to_address',
-         coalesce(i->'payload', '{}'), p_now, p_now
-    from jsonb_array_elements(p_items) i
-   where i->>'channel' in ('email', 'sms')
-  -- A step written again (its row went back to the queue when its window closed before the
-  -- send, see mark_sending) brings the window the gate found now: only that is refreshed.
-  on conflict on constraint messages_idempotency_key_key do update
-     set payload = messages.payload
-                   || jsonb_build_object('send_before', excluded.payload->'send_before')
-   where messages.status = 'queued' and messages.payload ? 'send_before';
+  with x as (
+    select t.i, t.ord, t.i->>'channel' ch, coalesce(t.i->>'kind', 'marketing') kd,
+           row_number() over (partition by t.i->>'channel' order by t.ord)
+             <= coalesce((p_claim->>(t.i->>'channel'))::integer, 0) claim
+      from jsonb_array_elements(p_items) with ordinality t(i, ord)
+     where t.i->>'channel' in ('email', 'sms')
+  ), c as materialized (  -- claim_messages' opt-out check (once a row: materialized)
+    select x.*, k.suppressed
+      from x cross join lateral internal.outbox_check(
+             x.ch, x.kd, (x.i->>'lead_id')::bigint, x.i->>'to_address') k
+  ), d as (
+    select c.*, c.claim and c.suppressed cancel, c.claim and not c.suppressed go from c
+  ), ins as (
+    insert into messages as m (idempotency_key, lead_id, enrollment_id, campaign_id, step_id,
+                               channel, kind, provider, to_address, payload, created_at,
+                               updated_at, status, attempts, claimed_at, error_code,
+                               error_message, status_history)
+    select d.i->>'idempotency_key', (d.i->>'lead_id')::bigint, (d.i->>'enrollment_id')::bigint,
+           (d.i->>'campaign_id')::bigint, (d.i->>'step_id')::bigint, d.ch, d.kd,
+           d.i->>'provider', d.i->>'to_address', coalesce(d.i->'payload', '{}'), p_now, p_now,
+           case when d.go then 'sending' when d.cancel then 'cancelled' else 'queued' end,
+           case when d.go then 1 else 0 end,
+           case when d.go then p_now end,
+           case when d.cancel then 'suppressed' end,
+           case when d.cancel then 'an opt-out covers this channel' end,
+           case when d.go then jsonb_build_array(jsonb_build_object('status', 'sending',
+                                                                    'at', p_now))
+                when d.cancel then jsonb_build_array(jsonb_build_object(
+                  'status', 'cancelled', 'at', p_now, 'reason', 'suppressed'))
+                else '[]'::jsonb end
+      from d order by d.ord
+    -- A step written again (its row went back to the queue when its window closed before the
+    -- send, see mark_sending) brings the window the gate found now: only that is refreshed.
+    on conflict on constraint messages_idempotency_key_key do update
+       set payload = m.payload
+                     || jsonb_build_object('send_before', excluded.payload->'send_before')
+     where m.status = 'queued' and m.payload ? 'send_before'
+    returning m.*, (m.xmax = 0) created
+  )
+  select coalesce(jsonb_agg(to_jsonb(ins) - 'created') filter (where ins.created), '[]'),
+         coalesce(array_agg(ins.idempotency_key) filter (where ins.created), '{}'),
+         array(select c.i->>'idempotency_key' from c where c.claim)
+    into v_rows, v_fresh, v_claim
+    from ins;
 
   insert into calls (idempotency_key, lead_id, enrollment_id, campaign_id, provider, to_number,
                      status, payload, created_at, updated_at)
@@ -236,12 +310,31 @@ begin
    where i->>'channel' = 'call'
   on conflict on constraint calls_idempotency_key_key do nothing;
 
-  return query
-  select m.idempotency_key, 'message'::text, m.id, m.status from messages m
-   where m.idempotency_key in (select i->>'idempotency_key' from jsonb_array_elements(p_items) i)
+  v_found := array(select i->>'idempotency_key' from jsonb_array_elements(p_items) i
+                     where i->>'channel' in ('email', 'sms')
+                    except select unnest(v_fresh));
+  return query  -- a created row was claimed iff it is not queued (sending, or cancelled)
+  select r->>'idempotency_key', 'message'::text, (r->>'id')::bigint, r->>'status',
+         case r->>'status' when 'sending' then 'claimed' when 'cancelled' then 'suppressed' end,
+         case when r->>'status' <> 'queued' then r end
+    from jsonb_array_elements(v_rows) r
+  union all  -- rows written before, to claim: claim_messages decides
+  select k.message->>'idempotency_key', 'message'::text, (k.message->>'id')::bigint,
+         k.message->>'status', k.outcome, k.message
+    from claim_messages(array(select m.id from messages m
+                               where m.idempotency_key = any (array(
+                                       select unnest(v_found) intersect select unnest(v_claim)))
+                               order by m.id),
+                        p_reclaim_after_seconds, p_now) k
+  union all  -- rows written before, not to claim
+  select m.idempotency_key, 'message'::text, m.id, m.status, null::text, null::jsonb
+    from messages m
+   where m.idempotency_key = any (array(select unnest(v_found) except select unnest(v_claim)))
   union all
-  select k.idempotency_key, 'call'::text, k.id, k.status from calls k
-   where k.idempotency_key in (select i->>'idempotency_key' from jsonb_array_elements(p_items) i);
+  select k.idempotency_key, 'call'::text, k.id, k.status, null::text, null::jsonb from calls k
+   where k.idempotency_key = any (array(select i->>'idempotency_key'
+                                          from jsonb_array_elements(p_items) i
+                                         where i->>'channel' = 'call'));
 end
 $$;
 
@@ -749,6 +842,11 @@ $$;
 -- p_placed_before (Vapi's maximum call duration plus a margin ago). Least recently
 -- checked first, so calls Vapi does not know (404) or still reports in progress never
 -- starve the others out of the bounded batch.
+-- Only the calls still awaiting a report are in calls_awaiting_report_idx (issue 19: a scan of
+-- every call placed with Vapi, growing with the history; migration 20261207111000).
+create index calls_awaiting_report_idx on calls ((coalesce(placed_at, claimed_at, created_at)))
+  where provider = 'vapi' and vapi_call_id is not null and outcome is null
+    and status not in ('cancelled', 'failed');
 create or replace function calls_awaiting_report(
   p_placed_before timestamptz, p_placed_after timestamptz, p_limit integer
 ) returns table (id bigint, vapi_call_id text, status text, placed_at timestamptz)
@@ -782,6 +880,11 @@ $$;
 -- between p_sent_after and p_sent_before (a day ago), asked about fewer than p_max_checks
 -- times (a carrier that never sends a receipt leaves a text 'sent' for good). Least recently
 -- checked first.
+-- Only the texts still awaiting a status are in messages_awaiting_status_idx (issue 19: a
+-- seq scan of every message ever written; migration 20261207111000).
+create index messages_awaiting_status_idx on messages ((coalesce(sent_at, claimed_at, created_at)))
+  where channel = 'sms' and provider = 'twilio' and provider_id is not null
+    and status in ('sending', 'sent');
 create or replace function messages_awaiting_status(
   p_sent_before timestamptz, p_sent_after timestamptz, p_limit integer,
   p_max_checks integer default 3

@@ -95,9 +95,18 @@ grant usage on sequence scoring_dirty_seq to service_role;
 -- is joined when read. An erased lead's rows go with it (the foreign key); snapshots older
 -- than the training window are deleted. A migration that changes scoring_features must
 -- empty scoring_snapshot_times (the rows follow) so the store is computed again.
+-- `columns`: the snapshot's rows as the training reads them
+-- (internal.scoring_snapshot_columns), rendered once when stored: a retrain then reads one
+-- value per snapshot instead of rendering every row of the window again (57,470 rows: 160 of
+-- its ~200 ms). Null when its rows changed since (an erasure: the trigger on
+-- scoring_snapshots below) or when stored before the column existed: rendered again by the
+-- next retrain's scoring_snapshots_held, and the read renders a null one itself meanwhile.
+-- A migration that changes the rendering sets `columns` to null.
 create table scoring_snapshot_times (
   cutoff_at   timestamptz primary key,
-  computed_at timestamptz not null
+  computed_at timestamptz not null,
+  columns     jsonb,
+  n           integer   -- its row count, with the rendering (read without detoasting it)
 );
 alter table scoring_snapshot_times enable row level security;
 revoke all on scoring_snapshot_times from public, anon, authenticated;
@@ -117,6 +126,22 @@ create index scoring_snapshots_lead_idx on scoring_snapshots (lead_id);  -- eras
 alter table scoring_snapshots enable row level security;
 revoke all on scoring_snapshots from public, anon, authenticated;
 grant all on scoring_snapshots to service_role;
+
+-- A snapshot whose rows are deleted (an erased person's, by the cascade from leads) forgets
+-- its rendered columns, which still held them: nothing of an erased person stays in the
+-- store. (Deleting a whole snapshot time deletes the rendering with its row.)
+create or replace function internal.scoring_snapshots_forget()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  update scoring_snapshot_times t set columns = null, n = null
+   where t.columns is not null and t.cutoff_at in (select o.cutoff_at from old_rows o);
+  return null;
+end
+$$;
+create trigger scoring_snapshots_forget after delete on scoring_snapshots
+  referencing old table as old_rows
+  for each statement execute function internal.scoring_snapshots_forget();
 
 -- ---------------------------------------------------------------------------------------
 -- lead scoring
@@ -497,16 +522,19 @@ $$;
 
 -- The snapshot store's held snapshots among p_times, with their row counts (a held snapshot
 -- with no lead at risk counts 0); first deletes the snapshots before p_keep_from (older than
--- the training window: the store stays bounded).
+-- the training window: the store stays bounded), then renders again the held ones whose
+-- rendered columns were forgotten (an erasure) or never made.
 create or replace function scoring_snapshots_held(p_times timestamptz[], p_keep_from timestamptz)
 returns table (cutoff_at timestamptz, n integer)
 language plpgsql set search_path = public as $$
 #variable_conflict use_column
 begin
   delete from scoring_snapshot_times where cutoff_at < p_keep_from;
+  update scoring_snapshot_times t set (columns, n) = (
+           select c, (c->>'n')::integer from internal.scoring_snapshot_columns(t.cutoff_at) c)
+   where t.cutoff_at = any(p_times) and t.columns is null;
   return query
-  select t.cutoff_at, (select count(*) from scoring_snapshots s
-                        where s.cutoff_at = t.cutoff_at)::integer
+  select t.cutoff_at, coalesce(t.n, 0)
     from scoring_snapshot_times t
    where t.cutoff_at = any(p_times)
    order by t.cutoff_at;
@@ -540,72 +568,86 @@ begin
            f.emails_opened, f.clicks, f.sms_sent, f.sms_replies, f.calls_answered,
            f.calls_unanswered, f.calls_voicemail, f.days_since_engagement
       from scoring_features(p_now, p_times => v_new, p_at_risk => true) f;
+    update scoring_snapshot_times t set (columns, n) = (
+             select c, (c->>'n')::integer from internal.scoring_snapshot_columns(t.cutoff_at) c)
+     where t.cutoff_at = any(v_new);
   end if;
   return query
-  select t.at, (select count(*) from scoring_snapshots s where s.cutoff_at = t.at)::integer
-    from unnest(p_times) t(at)
-   where exists (select from scoring_snapshot_times h where h.cutoff_at = t.at)
-   order by t.at;
+  select h.cutoff_at, coalesce(h.n, (select count(*) from scoring_snapshots s
+                                      where s.cutoff_at = h.cutoff_at)::integer)
+    from scoring_snapshot_times h
+   where h.cutoff_at = any(p_times)
+   order by h.cutoff_at;
 end
 $$;
 
--- The training set of the stored snapshots p_times as columns, each row labelled booked in
--- (t, t + p_horizon_days] (an appointment created, or a booked call's report received, in
--- that window: scoring_features' label); rows whose window is still open at p_now are left
--- out. One row: a numeric column is one comma-separated text (numpy parses it without a
--- Python object per value; integers, and the 0/1 reachability, as integers, ten times
--- faster to parse: a null count is 0, which the model's transforms already made of it; a
--- null real is 'nan'), a categorical one a text[]; `cutoff_epoch`: the cutoffs as epoch
--- seconds, `label` 1/0. A dict per row, then an array per column, were
--- the cost: 242,952 rows took 2.1-2.3 s a call as arrays. The columns share one row order
--- (one aggregate pass), not a sorted one: the caller sorts (the sort here cost 0.38 of
--- 1.3 s). Each lead's booking times are one array joined by hash: a lookup of the bookings
--- per row scanned them all for every row.
-create or replace function scoring_training_columns(
-  p_now timestamptz, p_times timestamptz[], p_horizon_days integer
-) returns table (
-  lead_id text, cutoff_epoch text, label text, industry text[], source text[], state text[],
-  lead_age_days text, days_since_enquiry text, email_ok text, sms_ok text, call_ok text,
-  emails_sent text, emails_opened text, clicks text, sms_sent text, sms_replies text,
-  calls_answered text, calls_unanswered text, calls_voicemail text,
-  days_since_engagement text
-)
+-- One stored snapshot's rows rendered as the training reads them: `n` rows; a numeric column
+-- is one comma-separated text (numpy parses it without a Python object per value; integers,
+-- and the 0/1 reachability, as integers, ten times faster to parse: a null count is 0,
+-- which the model's transforms already made of it; a null real is 'nan'), a categorical one
+-- a JSON array. Every column in one shared row order (one aggregate pass), not a sorted
+-- one: the caller sorts. A dict per row, then an array per column, were the cost once
+-- (242,952 rows: 2.1-2.3 s a call as arrays); rendering every row at every retrain was
+-- next (57,470 rows: 160 of ~200 ms a read), so it is stored with the snapshot.
+create or replace function internal.scoring_snapshot_columns(p_at timestamptz)
+returns jsonb
 language sql stable set search_path = public as $$
-  with booked as (
-    select b.lead_id, array_agg(b.at) ats
-      from (select a.lead_id, a.created_at at from appointments a
-            union all
-            select k.lead_id, k.report_received_at from calls k
-             where k.outcome = 'booked' and k.report_received_at is not null) b
-     group by b.lead_id
-  ), rows as (
-    select s.*, exists (select from unnest(b.ats) t(at) where t.at > s.cutoff_at
-                          and t.at <= s.cutoff_at + make_interval(days => p_horizon_days)) label
-      from scoring_snapshots s
-      left join booked b on b.lead_id = s.lead_id
-     where s.cutoff_at = any(p_times)
-       and s.cutoff_at + make_interval(days => p_horizon_days) <= p_now
+  select jsonb_build_object(
+    'n', count(*),
+    'lead_id', coalesce(string_agg(s.lead_id::text, ','), ''),
+    'industry', coalesce(jsonb_agg(s.industry), '[]'),
+    'source', coalesce(jsonb_agg(s.source), '[]'),
+    'state', coalesce(jsonb_agg(s.state), '[]'),
+    'lead_age_days', coalesce(string_agg(coalesce(s.lead_age_days::text, 'nan'), ','), ''),
+    'days_since_enquiry',
+      coalesce(string_agg(coalesce(s.days_since_enquiry::text, 'nan'), ','), ''),
+    'email_ok', coalesce(string_agg(coalesce(s.email_ok::integer, 0)::text, ','), ''),
+    'sms_ok', coalesce(string_agg(coalesce(s.sms_ok::integer, 0)::text, ','), ''),
+    'call_ok', coalesce(string_agg(coalesce(s.call_ok::integer, 0)::text, ','), ''),
+    'emails_sent', coalesce(string_agg(coalesce(s.emails_sent, 0)::text, ','), ''),
+    'emails_opened', coalesce(string_agg(coalesce(s.emails_opened, 0)::text, ','), ''),
+    'clicks', coalesce(string_agg(coalesce(s.clicks, 0)::text, ','), ''),
+    'sms_sent', coalesce(string_agg(coalesce(s.sms_sent, 0)::text, ','), ''),
+    'sms_replies', coalesce(string_agg(coalesce(s.sms_replies, 0)::text, ','), ''),
+    'calls_answered', coalesce(string_agg(coalesce(s.calls_answered, 0)::text, ','), ''),
+    'calls_unanswered', coalesce(string_agg(coalesce(s.calls_unanswered, 0)::text, ','), ''),
+    'calls_voicemail', coalesce(string_agg(coalesce(s.calls_voicemail, 0)::text, ','), ''),
+    'days_since_engagement',
+      coalesce(string_agg(coalesce(s.days_since_engagement::text, 'nan'), ','), ''))
+    from scoring_snapshots s
+   where s.cutoff_at = p_at;
+$$;
+
+-- The training set of the stored snapshots p_times, one row per snapshot (cutoff order):
+-- its cutoff as epoch seconds, its row count, its rendered columns (rendered now when they
+-- were forgotten) and `booked`, the leads booked in (t, t + p_horizon_days] (an
+-- appointment created, or a booked call's report received, in that window:
+-- scoring_features' label; a row's label is whether its lead is among them). Snapshots
+-- whose window is still open at p_now are left out. The label is read here, when used,
+-- not stored.
+create or replace function scoring_training_chunks(
+  p_now timestamptz, p_times timestamptz[], p_horizon_days integer
+) returns table (cutoff_epoch double precision, n integer, columns jsonb, booked bigint[])
+language sql stable set search_path = public as $$
+  with bookings as materialized (
+    select a.lead_id, a.created_at at from appointments a where a.lead_id is not null
+    union all
+    select k.lead_id, k.report_received_at from calls k
+     where k.outcome = 'booked' and k.report_received_at is not null and k.lead_id is not null
+  ), held as (
+    select t.cutoff_at,
+           coalesce(t.columns, internal.scoring_snapshot_columns(t.cutoff_at)) columns
+      from scoring_snapshot_times t
+     where t.cutoff_at = any(p_times)
+       and t.cutoff_at + make_interval(days => p_horizon_days) <= p_now
   )
-  select string_agg(r.lead_id::text, ','),
-         string_agg(extract(epoch from r.cutoff_at)::double precision::text, ','),
-         string_agg(r.label::integer::text, ','),
-         coalesce(array_agg(r.industry), '{}'), coalesce(array_agg(r.source), '{}'),
-         coalesce(array_agg(r.state), '{}'),
-         string_agg(coalesce(r.lead_age_days::text, 'nan'), ','),
-         string_agg(coalesce(r.days_since_enquiry::text, 'nan'), ','),
-         string_agg(coalesce(r.email_ok::integer, 0)::text, ','),
-         string_agg(coalesce(r.sms_ok::integer, 0)::text, ','),
-         string_agg(coalesce(r.call_ok::integer, 0)::text, ','),
-         string_agg(coalesce(r.emails_sent, 0)::text, ','),
-         string_agg(coalesce(r.emails_opened, 0)::text, ','),
-         string_agg(coalesce(r.clicks, 0)::text, ','),
-         string_agg(coalesce(r.sms_sent, 0)::text, ','),
-         string_agg(coalesce(r.sms_replies, 0)::text, ','),
-         string_agg(coalesce(r.calls_answered, 0)::text, ','),
-         string_agg(coalesce(r.calls_unanswered, 0)::text, ','),
-         string_agg(coalesce(r.calls_voicemail, 0)::text, ','),
-         string_agg(coalesce(r.days_since_engagement::text, 'nan'), ',')
-    from rows r;
+  select date_part('epoch', h.cutoff_at), (h.columns->>'n')::integer, h.columns,
+         array(select distinct b.lead_id from bookings b
+                where b.at > h.cutoff_at
+                  and b.at <= h.cutoff_at + make_interval(days => p_horizon_days)
+                order by 1)
+    from held h
+   order by h.cutoff_at;
 $$;
 
 -- Clears the marks up to p_upto (a lead marked again since keeps its newer mark); with
