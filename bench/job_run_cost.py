@@ -12,7 +12,12 @@ and a virtual clock moving 5 minutes a run, in alternating rounds:
   job_runs row, parsed into the former model (a scratch copy, `finish_job_run_row`);
 - `pair`: start + `finish_job_run` as migrated (returns nothing);
 - `run_job, no-op body`: the whole wrapper (app/jobs/runner.py) around a body that does
-  nothing: the lease keeper, the spool drain check, the log context.
+  nothing: the lease keeper, the spool drain check, the log context;
+- `spool check (stats)` / `spool check (1 listing)`: an empty spool's check as it was before
+  stop 24 IDLE (`stats()`: the pending and aside listings) and as it is (`pending(1)`);
+- `drip empty (3 calls)` / `drip empty (drip_begin)`: the drip body with nothing due, as it
+  was (release_orphan_claims, a scratch copy here; claim_due_steps; webhook_due_rescue_checks)
+  and as it is (one drip_begin), on a database with no campaign.
 
 For each: wall ms a run, this process's CPU ms and the Postgres backends' CPU ms (/proc).
 `synchronous_commit = off` as in the simulator's database (app/simulate/engine.py).
@@ -43,6 +48,7 @@ from typing import Any
 import psycopg
 from psycopg import conninfo
 
+from app.campaigns import drip
 from app.core import logs
 from app.core.clock import ManualClock
 from app.core.settings import Settings
@@ -52,6 +58,7 @@ from app.db.models import JobRun
 from app.db.transport import PostgresTransport
 from app.jobs import runner
 from app.jobs.bootstrap import Context, Overrides, bootstrap
+from app.jobs.drip import drip_deps
 
 START = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
 HISTORY = """
@@ -60,6 +67,11 @@ select gen_random_uuid(),
        (array['drip','guardian','appointments','campaign_manager','growth'])[1 + i %% 5],
        'succeeded', 'bench', %(at)s - make_interval(mins => i), %(at)s - make_interval(mins => i)
   from generate_series(1, 30000) i
+"""
+# release_orphan_claims as it was before 20261207122000 (public, called by the app)
+RELEASE_COPY = """
+create function release_orphan_claims_copy(p_now timestamptz) returns integer
+language sql as $$ select internal.release_orphan_claims(p_now) $$;
 """
 # finish_job_run as it was before 20261207113000 (returning the row), for the comparison
 FINISH_ROW = """
@@ -134,8 +146,26 @@ def cases(ctx: Context, clock: ManualClock) -> dict[str, Callable[[], Awaitable[
         await runner.run_job(ctx, "appointments", reraise=False)
         clock.advance(timedelta(minutes=5))
 
+    spool = ctx.spool
+    assert spool is not None
+
+    async def spool_stats() -> None:
+        assert (await spool.stats()).pending == 0
+
+    async def spool_pending() -> None:
+        assert not await spool.pending(1)
+
+    async def drip_before() -> None:
+        await transport.call("release_orphan_claims_copy", {"p_now": clock.now()})
+        assert await drip.run(drip_deps(ctx)) == {}
+
+    async def drip_after() -> None:
+        assert await drip.run(drip_deps(ctx, release_orphans=True)) == {}
+
     return {"2 pings": pings, "pair (row back)": pair_row, "pair": pair,
-            "run_job, no-op body": run_job}  # fmt: skip
+            "run_job, no-op body": run_job, "spool check (stats)": spool_stats,
+            "spool check (1 listing)": spool_pending, "drip empty (3 calls)": drip_before,
+            "drip empty (drip_begin)": drip_after}  # fmt: skip
 
 
 async def measure(dsn: str, postmaster: int, runs: int, rounds: int) -> None:
@@ -215,6 +245,7 @@ def main() -> None:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 conn.execute(HISTORY, {"at": START})
                 conn.execute(FINISH_ROW)
+                conn.execute(RELEASE_COPY)
                 conn.execute("analyze job_runs")
             asyncio.run(measure(dsn, server.get_pid(), args.runs, args.rounds))
         finally:

@@ -4,8 +4,9 @@ and a crashed run's lease expiring so the next run proceeds."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +19,9 @@ from app.jobs import JOBS, get_job
 from app.jobs.bootstrap import Context, Overrides, bootstrap
 from app.jobs.runner import lease_seconds, run_job
 from tests.consented import consented_lead
-from tests.webhooks.helpers import seed_campaign
+from tests.webhooks.helpers import Db, client, post_vapi, seed_campaign, seed_lead, vapi_message
+
+MIAMI = "+13055550142"
 
 
 @pytest.fixture
@@ -258,3 +261,62 @@ async def test_the_steps_a_killed_drip_run_claimed_are_sent_by_the_next_run(
     assert outcome.status == "succeeded"
     assert outcome.counts["orphan_claims_released"] == 1
     assert sum(v for k, v in outcome.counts.items() if k != "orphan_claims_released") >= 1
+
+
+async def test_a_drip_run_with_nothing_due_is_one_database_call_between_start_and_finish(
+    ctx: Context, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Most of a month's 8,640 drip runs find nothing due: the orphan release, the claim and
+    the rescue check are one round trip (drip_begin), not three."""
+    await ctx.repos.leads.upsert([consented_lead(phone="+14155550177", name="Kim")], clock.now())
+    await seed_campaign(ctx)  # enrolled, its first step due in an hour: not yet
+    await run_job(ctx, "drip")
+    called: list[str] = []
+    real = ctx.transport.call
+
+    async def counted(function: str, args: Any = None) -> Any:
+        called.append(function)
+        return await real(function, args)
+
+    monkeypatch.setattr(ctx.transport, "call", counted)
+    outcome = await run_job(ctx, "drip")
+
+    assert outcome.status == "succeeded" and outcome.counts == {}
+    assert called == ["start_job_run", "drip_begin", "finish_job_run"]
+
+
+async def test_a_rescue_text_held_for_the_morning_is_sent_by_a_drip_run_with_no_steps_due(
+    ctx: Context, clock: ManualClock, database_dsn: str
+) -> None:
+    """The rescue checks come back with the empty claim (drip_begin) and are acted on."""
+    body = copy.deepcopy(vapi_message("06-end-of-call-report-customer-did-not-answer.json"))
+    body["message"]["call"]["id"] = "call-fl"
+    body["message"]["call"]["customer"]["number"] = MIAMI
+    db = Db(database_dsn)
+    await seed_lead(ctx, db, phone=MIAMI, state="FL", timezone="America/New_York")
+    clock.set(datetime(2026, 11, 27, 1, 55, tzinfo=UTC))  # 20:55 EST: FL allows 08-20
+    async with client(ctx) as http:
+        await post_vapi(http, body)
+    clock.set(datetime(2026, 11, 27, 12, 59, tzinfo=UTC))  # 07:59 EST: held still
+    assert (await run_job(ctx, "drip")).counts == {}
+    clock.set(datetime(2026, 11, 27, 13, 0, tzinfo=UTC))  # 08:00 EST
+
+    outcome = await run_job(ctx, "drip")
+
+    assert outcome.counts == {"rescue_texts": 1}
+    assert db.one("select kind, status from messages") == {"kind": "rescue", "status": "dry_run"}
+
+
+async def test_a_job_run_sees_an_empty_spool_from_one_listing(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """29,520 runs a month check the spool: `stats()` (two listings) only when one waits."""
+    assert ctx.spool is not None
+
+    async def two_listings() -> None:
+        raise AssertionError("stats() read for an empty spool")
+
+    monkeypatch.setattr(ctx.spool, "stats", two_listings)
+    outcome = await run_job(ctx, "appointments")
+
+    assert outcome.status == "succeeded" and "spool_drain_failed" not in outcome.counts

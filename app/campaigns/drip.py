@@ -36,6 +36,7 @@ from app.core.settings import Settings
 from app.db.campaigns import ClaimedStep, Enqueued, StepResult
 from app.db.failures import Failure
 from app.db.repositories import Repositories
+from app.db.webhooks import DueRescue
 from app.providers.delivery import Delivery, OutboxDelivery
 
 log = structlog.get_logger(__name__)
@@ -47,18 +48,24 @@ BUSY_LATER = timedelta(minutes=5)  # another worker holds the outbox row
 class DripDeps:
     """What a drip tick uses (the job entry builds it): the database (campaigns, and the
     rescue texts), the clock, settings (batch sizes, lease, concurrency, content), the
-    outbox delivery (its senders name each channel's provider) and the process's holder
-    name, which prefixes each run's lease owner."""
+    outbox delivery (its senders name each channel's provider), the process's holder
+    name, which prefixes each run's lease owner, and whether the run frees dead runs' claims
+    first (only under the drip job's lease: app/jobs/drip.py)."""
 
     repos: Repositories
     clock: Clock
     settings: Settings
     delivery: OutboxDelivery
     holder: str
+    release_orphans: bool = False
 
 
 async def run(deps: DripDeps) -> dict[str, Any]:
-    """One tick of `drip`; returns counts by outcome."""
+    """One tick of `drip`; returns counts by outcome. With `deps.release_orphans` (the job's
+    run, under its lease only: no other drip run is alive) it first frees the steps still
+    claimed by a run that died mid-batch (they would otherwise wait DRIP_LEASE_SECONDS),
+    counted as `orphan_claims_released`; the release, the first claim and, when that claims
+    nothing, the rescue checks are then one database call (`CampaignRepository.begin`)."""
     with heap_frozen():
         return await _run(deps)
 
@@ -73,7 +80,16 @@ async def _run(deps: DripDeps) -> dict[str, Any]:
             worker, limit, settings.drip_lease_seconds, deps.clock.now()
         )
 
-    steps = await claim()
+    due_rescues: list[DueRescue] | None = None  # None: read after the sends
+    if deps.release_orphans:
+        begun = await deps.repos.campaigns.begin(
+            worker, settings.drip_batch_size, settings.drip_lease_seconds, deps.clock.now()
+        )
+        steps, due_rescues = begun.steps, begun.rescues
+        if begun.released:
+            totals["orphan_claims_released"] = begun.released
+    else:
+        steps = await claim()
     settling: Settling | None = None  # the previous batch's settle, still in the database
     try:
         for n in range(settings.drip_max_batches):
@@ -107,8 +123,9 @@ async def _run(deps: DripDeps) -> dict[str, Any]:
             await settling.abandon()
     # Missed-call rescue texts held back until the lead's permitted hours (app/campaigns/rescue)
     rescues = await deliver_due_rescues(
-        deps.repos.webhooks, deps.delivery, settings.business_timezone, deps.clock.now()
-    )
+        deps.repos.webhooks, deps.delivery, settings.business_timezone, deps.clock.now(),
+        due_rescues,
+    )  # fmt: skip
     if rescues:
         totals["rescue_texts"] += rescues
     return dict(totals)

@@ -32,7 +32,7 @@ from app.compliance.gate import LeadFacts, evaluate
 from app.core.settings import Settings
 from app.core.short_links import ShortLink
 from app.db.outbox import OutboxMessage
-from app.db.webhooks import ReportResult, WebhookRepository
+from app.db.webhooks import DueRescue, ReportResult, WebhookRepository
 from app.providers.delivery import OutboxDelivery
 
 log = structlog.get_logger(__name__)
@@ -100,15 +100,21 @@ def is_due(message: OutboxMessage, now: datetime) -> bool:
 
 
 async def deliver_due_rescues(
-    repo: WebhookRepository, delivery: OutboxDelivery, default_tz: str, now: datetime
+    repo: WebhookRepository,
+    delivery: OutboxDelivery,
+    default_tz: str,
+    now: datetime,
+    checks: list[DueRescue] | None = None,
 ) -> int:
     """Send every queued rescue text whose time has come and that the gate still allows
     (other contacts may have reached the lead since it was queued: a state cap counts them);
     one it refuses for now is held until the gate's next permitted instant, one it refuses
-    for good is cancelled. Returns how many were sent."""
+    for good is cancelled. Returns how many were sent. `checks`: the due rescue checks when
+    the caller read them already, moments before (drip's first call when it claimed no
+    step: `CampaignRepository.begin`)."""
     allowed: list[int] = []
     deadlines: dict[int, datetime] = {}
-    for due in await repo.due_rescue_checks(now):
+    for due in checks if checks is not None else await repo.due_rescue_checks(now):
         lead = LeadFacts(phone=due.message.to_address, state=due.lead_state,
                          timezone=due.lead_timezone)  # fmt: skip
         decision = evaluate("sms", lead, now, recent_attempts=due.recent_attempts,

@@ -5,6 +5,7 @@ One round trip per call, batches as jsonb."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.db.models import LeadIn
 from app.db.outbox import MessageClaim
 from app.db.transport import Transport
+from app.db.webhooks import DueRescue
 
 
 class _Model(BaseModel):
@@ -105,6 +107,17 @@ class Enqueued(_Model):
 Action = Literal["advance", "reschedule", "stop", "review"]
 
 
+@dataclass(frozen=True)
+class DripBegin:
+    """A drip run's first call (`CampaignRepository.begin`): the orphan claims released, the
+    first batch claimed and, when that batch is empty (the run ends), the due rescue checks;
+    None when steps were claimed (the run reads them after its sends)."""
+
+    released: int
+    steps: list[ClaimedStep]
+    rescues: list[DueRescue] | None
+
+
 class StepResult(_Model):
     enrollment_id: int
     action: Action
@@ -135,12 +148,6 @@ class CampaignRepository:
         rows = await self.transport.call("enroll_leads", {"p_now": now})
         return [Enrolled.model_validate(r) for r in rows]
 
-    async def release_orphan_claims(self, now: datetime) -> int:
-        """Free the steps claimed by drip runs that died (call only under the drip's job
-        lease: no other drip run is alive); how many."""
-        rows = await self.transport.call("release_orphan_claims", {"p_now": now})
-        return int(rows[0]["release_orphan_claims"])
-
     async def claim_due(
         self, worker: str, limit: int, lease_seconds: int, now: datetime
     ) -> list[ClaimedStep]:
@@ -151,23 +158,22 @@ class CampaignRepository:
             "claim_due_steps",
             {"p_worker": worker, "p_limit": limit, "p_lease_seconds": lease_seconds, "p_now": now},
         )
-        items = [r["step"] for r in rows]
-        campaigns = {
-            i["campaign"]["id"]: CampaignSnapshot.model_validate(i["campaign"])
-            for i in items
-            if "slug" in i["campaign"]
-        }
-        steps = {
-            i["step"]["id"]: StepSnapshot.model_validate(i["step"])
-            for i in items
-            if "channel" in i["step"]
-        }
-        return [
-            ClaimedStep.model_validate(
-                {**i, "campaign": campaigns[i["campaign"]["id"]], "step": steps[i["step"]["id"]]}
-            )
-            for i in items
-        ]
+        return _claimed([r["step"] for r in rows])
+
+    async def begin(self, worker: str, limit: int, lease_seconds: int, now: datetime) -> DripBegin:
+        """A drip run's first call, one round trip (call only under the drip's job lease: it
+        frees the claims of dead runs first: internal.release_orphan_claims); then `claim_due`,
+        and the due rescue checks (`WebhookRepository.due_rescue_checks`) if it claimed none."""
+        rows = await self.transport.call("drip_begin", {
+            "p_worker": worker, "p_limit": limit, "p_lease_seconds": lease_seconds,
+            "p_now": now})  # fmt: skip
+        tick = rows[0]["tick"]
+        rescues = tick["rescues"]
+        return DripBegin(
+            int(tick["released"]),
+            _claimed(tick["steps"]),
+            None if rescues is None else [DueRescue.model_validate(r) for r in rescues],
+        )
 
     async def enqueue(
         self,
@@ -202,6 +208,27 @@ class CampaignRepository:
             "apply_stop_rules", {"p_lead_id": lead_id, "p_event": event, "p_now": now}
         )
         return int(rows[0]["apply_stop_rules"])
+
+
+def _claimed(items: list[dict[str, Any]]) -> list[ClaimedStep]:
+    """claim_due_steps' rows as models: each campaign and step is sent in full once, then by
+    id: each is validated once and the same snapshot put in every step of the batch."""
+    campaigns = {
+        i["campaign"]["id"]: CampaignSnapshot.model_validate(i["campaign"])
+        for i in items
+        if "slug" in i["campaign"]
+    }
+    steps = {
+        i["step"]["id"]: StepSnapshot.model_validate(i["step"])
+        for i in items
+        if "channel" in i["step"]
+    }
+    return [
+        ClaimedStep.model_validate(
+            {**i, "campaign": campaigns[i["campaign"]["id"]], "step": steps[i["step"]["id"]]}
+        )
+        for i in items
+    ]
 
 
 class Paused(_Model):
@@ -247,11 +274,23 @@ class ManagerRepository:
         self, limit: int, now: datetime, order: str = "score"
     ) -> tuple[list[QueuedCall], int]:
         """Waiting calls, hottest first (`order`: see call_queue), and how many calls are in
-        flight at Vapi."""
+        flight at Vapi. The function sends each campaign in full once, then by id: each is
+        validated once and the same snapshot put in every call that has it."""
         rows = await self.transport.call(
             "call_queue", {"p_limit": limit, "p_now": now, "p_order": order}
         )
-        calls = [QueuedCall.model_validate(r["call"]) for r in rows]
+        items = [r["call"] for r in rows]
+        campaigns = {
+            i["campaign"]["id"]: CampaignSnapshot.model_validate(i["campaign"])
+            for i in items
+            if i["campaign"] is not None and "slug" in i["campaign"]
+        }
+        calls = [
+            QueuedCall.model_validate(
+                {**i, "campaign": campaigns[i["campaign"]["id"]] if i["campaign"] else None}
+            )
+            for i in items
+        ]
         return calls, (rows[0]["in_flight"] if rows else 0)
 
     async def calls_placed_today(self, now: datetime) -> dict[int, int]:

@@ -8,18 +8,16 @@ from app.campaigns import drip as drip_loop
 from app.jobs.bootstrap import Context
 
 
-def drip_deps(ctx: Context) -> drip_loop.DripDeps:
-    """What `drip` uses, from the graph."""
+def drip_deps(ctx: Context, *, release_orphans: bool = False) -> drip_loop.DripDeps:
+    """What `drip` uses, from the graph (`release_orphans`: only under the job's lease)."""
     return drip_loop.DripDeps(
         repos=ctx.repos, clock=ctx.clock, settings=ctx.settings,
-        delivery=ctx.providers.delivery, holder=ctx.holder,
+        delivery=ctx.providers.delivery, holder=ctx.holder, release_orphans=release_orphans,
     )  # fmt: skip
 
 
 async def run(ctx: Context) -> dict[str, Any]:
     """One drip tick. It runs under the job's lease (run_job), so no other drip run is
     alive: steps still claimed were claimed by a run that died mid-batch, and are freed
-    first (they would otherwise wait DRIP_LEASE_SECONDS)."""
-    released = await ctx.repos.campaigns.release_orphan_claims(ctx.clock.now())
-    counts = await drip_loop.run(drip_deps(ctx))
-    return {**counts, "orphan_claims_released": released} if released else counts
+    first (they would otherwise wait DRIP_LEASE_SECONDS), in the run's first call."""
+    return await drip_loop.run(drip_deps(ctx, release_orphans=True))

@@ -30,6 +30,9 @@ async def drain_spool(ctx: Context, apply: Apply | None = None) -> dict[str, int
     if ctx.spool is None:
         return {}
     try:
+        # the usual answer, nothing waits, from one listing (stats lists pending and aside)
+        if not await ctx.spool.pending(1):
+            return {}
         stats = await ctx.spool.stats()
         if stats.pending == 0:
             return {}
@@ -81,7 +84,8 @@ async def drain_forever(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """The web app's drain: at startup, then every SPOOL_DRAIN_INTERVAL_SECONDS until
-    cancelled (an empty spool costs one listing: a directory scan, or one Dict call). An
+    cancelled (an empty spool costs one listing: a directory scan, or one Dict call; so does
+    each job run's check). An
     alert a drained request raised (a booking promised during the outage and not made:
     app.webhooks.callbacks) is dispatched at once, as a job's is (`run_job`)."""
     while True:

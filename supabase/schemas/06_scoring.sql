@@ -204,13 +204,17 @@ begin
   ), sent as materialized (
     -- each message of the wanted leads once, with its first open (the first 'opened' or
     -- 'clicked' of its status_history, by receipt): an open by cutoff t is a first open
-    -- <= t, so status_history is parsed once per message, not once per (message, t)
+    -- <= t, so status_history is parsed once per message, not once per (message, t).
+    -- Without p_lead_ids the wanted leads are (nearly) every lead: every message is read
+    -- in one pass and `msg` keeps those of `pop` (a semi-join with `pop`, estimated at 200
+    -- leads, probed messages_lead_idx once per lead: 9,711 probes, issue 19)
     select m.lead_id, m.sent_at, m.channel,
            case when m.channel = 'email' then (
              select min((h->>'at')::timestamptz) from jsonb_array_elements(m.status_history) h
               where h->>'status' in ('opened', 'clicked')) end first_open
       from messages m
-     where m.kind in ('marketing', 'rescue') and m.lead_id in (select p.id from pop p)
+     where m.kind in ('marketing', 'rescue') and m.lead_id is not null
+       and (p_lead_ids is null or m.lead_id = any(p_lead_ids))
   ), msg as (
     select p.id, p.cutoff, min(m.sent_at) first_at,
            count(*) filter (where m.channel = 'email') emails_sent,
@@ -705,7 +709,9 @@ $$;
 -- within 7 days of the send), booked (an appointment within p_horizon_days of the send).
 -- Clicks and replies are looked up by index (click_events_message_idx,
 -- webhook_events_sms_reply_idx) and bookings read in one pass over appointments: a lookup
--- per message scanned those tables (134 of 182 ms with 5,000 messages).
+-- per message scanned those tables (134 of 182 ms with 5,000 messages). Only an SMS can
+-- have a reply probed: an email's to_address is never an SMS sender (From), so its probe
+-- always missed (issue 19: over half of the probes with 10,000 leads).
 create or replace function variant_stats(
   p_days integer, p_horizon_days integer, p_now timestamptz
 ) returns table (campaign_id bigint, step_id bigint, channel text, variant text,
@@ -725,7 +731,7 @@ language sql stable set search_path = public as $$
          count(*)::integer,
          count(*) filter (where s.status = 'clicked'
                              or exists (select from click_events e where e.message_id = s.id))::integer,
-         count(*) filter (where exists (
+         count(*) filter (where s.channel = 'sms' and exists (
            select from webhook_events w
             where w.provider = 'twilio' and w.event_type = 'sms.reply'
               and w.payload->>'From' = s.to_address

@@ -4,8 +4,9 @@ stopped by a booking, a Vapi booking confirmed by the loop, and the CLI."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -14,7 +15,7 @@ from app.appointments.ics import invite
 from app.appointments.loop import run
 from app.appointments.quiet_hours import latest_permitted
 from app.cli import cli
-from app.compliance.gate import LeadFacts
+from app.compliance.gate import LeadFacts, evaluate
 from app.core.clock import ManualClock
 from app.core.settings import Settings, get_settings
 from app.jobs.appointments import appointment_deps
@@ -116,7 +117,15 @@ def test_cli_add_complete_and_list(configured: str) -> None:
     assert added.exit_code == 0, added.output
     assert added.stdout.startswith("booked: #")
     [a] = rows(configured, "select id, status from appointments")
-    assert len(keys(configured, a["id"])) == 2  # confirmed at once
+    # confirmed at once; the CLI reads the real clock, and a text to a New York number
+    # between 21:00 and 08:00 there waits for 08:00 (it failed at night with a fixed count)
+    sent, sms = keys(configured, a["id"]), plan_rows(configured, a["id"])[1, "confirmation", "sms"]
+    assert f"appt:{a['id']}:v1:confirmation:email" in sent
+    if evaluate("sms", LeadFacts(phone="+12125550160"), datetime.now(UTC)).allowed:
+        assert f"appt:{a['id']}:v1:confirmation:sms" in sent
+    else:
+        assert sms["status"] == "scheduled"
+        assert sms["due_at"].astimezone(ZoneInfo("America/New_York")).time() == time(8)
     listed = runner.invoke(cli, ["appointments", "list"])
     assert f"#{a['id']} " in listed.stdout and "Cleo" in listed.stdout
     done = runner.invoke(cli, ["appointments", "complete", str(a["id"])])

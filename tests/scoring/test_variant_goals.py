@@ -71,3 +71,42 @@ async def test_replies_and_bookings_count_only_within_their_window_after_a_send(
     assert got == {"a": (5, 2, 0), "b": (4, 1, 1)}
     # a send older than the window is not counted, nor are its replies
     assert await ctx.repos.scoring.variant_stats(9, 1, now) == []
+
+
+AB_EMAIL = """
+slug: ab-email
+name: A/B by email
+timezone: America/New_York
+steps:
+  - channel: email
+    delay: 0m
+    variants:
+      - {name: a, subject: "Tune-up time", html: '<p><a href="https://example.com/b">book</a></p>'}
+      - {name: b, subject: "Save 20%", html: '<p><a href="https://example.com/b">book</a></p>'}
+"""
+
+
+async def test_a_text_reply_counts_for_the_text_it_answers_not_for_an_email_to_the_lead(
+    ctx: Context, clock: ManualClock
+) -> None:
+    """A lead texts back an hour after both an email and a text reached them: the reply is
+    the text's (the number it was sent to), never the email's (variant_stats probes the
+    replies of SMS sends only)."""
+    now = clock.now()
+    email_campaign = await load(ctx, AB_EMAIL)
+    sms_campaign = await load(ctx, AB_SMS)
+    rows = await h.execute(ctx, "select id, channel from campaign_steps")
+    steps = {r["channel"]: r["id"] for r in rows}
+    sent = now - timedelta(days=2)
+    lead = await h.lead(ctx, 1, sent - timedelta(days=1))
+    await h.message(ctx, lead, "email", sent, "delivered", to_address="lead1@example.com",
+                    campaign_id=email_campaign, step_id=steps["email"],
+                    payload={"variant": "a"})  # fmt: skip
+    await h.message(ctx, lead, "sms", sent, "delivered", to_address="+12125550001",
+                    campaign_id=sms_campaign, step_id=steps["sms"],
+                    payload={"variant": "b"})  # fmt: skip
+    await h.sms_reply(ctx, "+12125550001", sent + timedelta(hours=1))
+
+    arms = await ctx.repos.scoring.variant_stats(30, 1, now)
+    got = {(a.channel, a.variant): (a.sent, a.replied) for a in arms}
+    assert got == {("email", "a"): (1, 0), ("sms", "b"): (1, 1)}
