@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -59,6 +60,9 @@ from app.db.transport import PostgresTransport
 from app.jobs import runner
 from app.jobs.bootstrap import Context, Overrides, bootstrap
 from app.jobs.drip import drip_deps
+
+sys.path[:0] = [str(Path(__file__).parent)]
+from webhook_ingest import cpu_seconds, postgres_pids  # noqa: E402
 
 START = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
 HISTORY = """
@@ -108,16 +112,9 @@ class NoOpJob:
 
 
 def backend_cpu(postmaster: int) -> float:
-    """CPU seconds of the postmaster's children so far (the pooled backends among them)."""
-    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
-    children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
-    for pid in children:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    """CPU seconds of the postmaster and its children so far (the pooled backends among
+    them): webhook_ingest.py's reading of /proc."""
+    return cpu_seconds(postgres_pids(postmaster))
 
 
 def cases(ctx: Context, clock: ManualClock) -> dict[str, Callable[[], Awaitable[Any]]]:
