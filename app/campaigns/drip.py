@@ -155,16 +155,6 @@ def plan_batch(deps: DripDeps, steps: list[ClaimedStep]) -> Planned:
     return Planned(steps, campaigns, plans, now)
 
 
-async def process_batch(
-    deps: DripDeps, worker: str, steps: list[ClaimedStep], following: NextClaim | None = None
-) -> Counter[str]:
-    """Plan, write the outbox rows, deliver, settle (`deliver_planned`, its settle awaited);
-    returns counts by outcome."""
-    settling = await deliver_planned(deps, worker, plan_batch(deps, steps), following)
-    await settling.done()
-    return settling.counts
-
-
 async def deliver_planned(
     deps: DripDeps, worker: str, planned: Planned, following: NextClaim | None = None
 ) -> Settling:

@@ -249,10 +249,9 @@ def _capped(
     """Its campaign placed its daily call cap (`caps.per_day.call`) today already. The cap
     is applied here, in the queue's order, not when the drip queues the call step: applied
     there (first come, first queued) it chose who is called and the order chose nothing."""
-    campaign = _campaign(call, campaigns)
-    if call.campaign is None or campaign is None:  # a retry or rescue outside a campaign:
-        return False  # no campaign cap
-    cap = campaign.caps.per_day.get("call")
+    if call.campaign is None:  # a retry or rescue outside a campaign: no campaign cap
+        return False
+    cap = campaigns[call.campaign.id].caps.per_day.get("call")
     return cap is not None and placed_today.get(call.campaign.id, 0) >= cap
 
 

@@ -29,6 +29,16 @@ steps:
     html: '<p>Book here: <a href="https://example.com/book">book</a></p>'
 """
 
+# one call step, called as soon as queued, in the federal hours: the call queue's tests
+CALLS = """
+slug: calls
+name: Calls
+call_timing: asap
+window: {start: "08:00", end: "21:00"}
+steps:
+  - channel: call
+"""
+
 
 async def load(ctx: Context, text: str = CAMPAIGN) -> int:
     saved = await ctx.repos.campaigns.upsert(load_campaign_yaml(text).to_row(), ctx.clock.now())

@@ -9,16 +9,7 @@ from datetime import timedelta
 
 from app.core.clock import ManualClock
 from app.jobs.bootstrap import Context
-from tests.campaigns.helpers import add_leads, load, query
-
-CALLS = """
-slug: calls
-name: Calls
-call_timing: asap
-window: {start: "08:00", end: "21:00"}
-steps:
-  - channel: call
-"""
+from tests.campaigns.helpers import CALLS, add_leads, load, query
 
 
 async def test_a_capped_campaigns_calls_wait_and_the_others_keep_their_order(

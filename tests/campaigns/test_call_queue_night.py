@@ -18,16 +18,8 @@ from app.db.scoring import ScoringRepository, StoredModel
 from app.jobs.bootstrap import Context
 from app.jobs.campaign_manager import manager_deps
 from app.scoring.call_order import rank_queue
-from tests.campaigns.helpers import add_leads, load, query
+from tests.campaigns.helpers import CALLS, add_leads, load, query
 
-CALLS = """
-slug: calls
-name: Calls
-call_timing: asap
-window: {start: "08:00", end: "21:00"}
-steps:
-  - channel: call
-"""
 NIGHT = datetime.fromisoformat("2026-11-27T07:00:00+00:00")  # 02:00 in New York (212)
 
 

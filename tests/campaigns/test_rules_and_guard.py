@@ -26,7 +26,10 @@ async def test_opt_out_between_claim_and_send_stops_the_send(ctx: Context) -> No
     assert len(claimed) == 2
     # the STOP webhook lands now, after the claim read the lead
     await query(ctx, "update leads set sms_opted_out_at = now() where id = 1 returning id")
-    counts = await drip.process_batch(drip_deps(ctx), "w1", claimed)
+    deps = drip_deps(ctx)
+    settling = await drip.deliver_planned(deps, "w1", drip.plan_batch(deps, claimed))
+    await settling.done()
+    counts = settling.counts
     assert counts == {"advance": 1, "stop:opted_out:sms": 1}
     rows = {
         r["lead_id"]: r
