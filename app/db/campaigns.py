@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -210,19 +210,25 @@ class CampaignRepository:
         return int(rows[0]["apply_stop_rules"])
 
 
+_M = TypeVar("_M", bound=_Model)
+
+
+def _sent_once(items: list[dict[str, Any]], key: str, full: str, model: type[_M]) -> dict[int, _M]:
+    """The `key` objects of `items` by id, each validated once: the SQL sends one in full
+    (with its `full` field) in the first row that has it, then only its id (claim_due_steps,
+    call_queue); a row's `key` may be null (a call outside a campaign)."""
+    return {
+        i[key]["id"]: model.model_validate(i[key])
+        for i in items
+        if i[key] is not None and full in i[key]
+    }
+
+
 def _claimed(items: list[dict[str, Any]]) -> list[ClaimedStep]:
-    """claim_due_steps' rows as models: each campaign and step is sent in full once, then by
-    id: each is validated once and the same snapshot put in every step of the batch."""
-    campaigns = {
-        i["campaign"]["id"]: CampaignSnapshot.model_validate(i["campaign"])
-        for i in items
-        if "slug" in i["campaign"]
-    }
-    steps = {
-        i["step"]["id"]: StepSnapshot.model_validate(i["step"])
-        for i in items
-        if "channel" in i["step"]
-    }
+    """claim_due_steps' rows as models, each campaign and step validated once and the same
+    snapshot put in every step of the batch (`_sent_once`)."""
+    campaigns = _sent_once(items, "campaign", "slug", CampaignSnapshot)
+    steps = _sent_once(items, "step", "channel", StepSnapshot)
     return [
         ClaimedStep.model_validate(
             {**i, "campaign": campaigns[i["campaign"]["id"]], "step": steps[i["step"]["id"]]}
@@ -280,11 +286,7 @@ class ManagerRepository:
             "call_queue", {"p_limit": limit, "p_now": now, "p_order": order}
         )
         items = [r["call"] for r in rows]
-        campaigns = {
-            i["campaign"]["id"]: CampaignSnapshot.model_validate(i["campaign"])
-            for i in items
-            if i["campaign"] is not None and "slug" in i["campaign"]
-        }
+        campaigns = _sent_once(items, "campaign", "slug", CampaignSnapshot)
         calls = [
             QueuedCall.model_validate(
                 {**i, "campaign": campaigns[i["campaign"]["id"]] if i["campaign"] else None}
