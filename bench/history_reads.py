@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import time
-from collections import defaultdict
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -30,9 +31,11 @@ from psycopg import sql
 from app.core import logs
 from app.core.clock import ManualClock
 from app.db import migrate
-from app.db.transport import PostgresTransport
 from app.simulate import engine
 from app.simulate.engine import START, SimConfig, simulate
+
+sys.path[:0] = [str(Path(__file__).parent)]
+from sim_profile import CALLS, time_calls  # noqa: E402
 
 JOBS = "{drip,guardian,appointments,campaign_manager,growth}"
 READS = {  # as the jobs call them (campaign_manager, guardian, drip), at %(now)s
@@ -97,17 +100,7 @@ def run(without: str | None, leads: int, days: float, seed: int) -> None:
     migrate.discover = lambda directory=migrate.MIGRATIONS_DIR: [  # type: ignore[misc]
         m for m in discover(directory) if m.version != without
     ]
-    calls: defaultdict[str, list[float]] = defaultdict(lambda: [0, 0.0])
-    inner = PostgresTransport.call
-
-    async def timed(self: PostgresTransport, function: str, args: Any = None) -> Any:
-        started = time.perf_counter()
-        try:
-            return await inner(self, function, args)
-        finally:
-            calls[function][0] += 1
-            calls[function][1] += time.perf_counter() - started
-
+    calls = CALLS  # every transport call timed into it (sim_profile.time_calls)
     advance, state = ManualClock.advance, {"day": 0}
 
     def advanced(self: ManualClock, delta: timedelta) -> None:
@@ -120,7 +113,7 @@ def run(without: str | None, leads: int, days: float, seed: int) -> None:
                   flush=True)  # fmt: skip
             calls.clear()
 
-    PostgresTransport.call = timed  # type: ignore[method-assign]
+    time_calls()
     ManualClock.advance = advanced  # type: ignore[method-assign]
     asyncio.run(simulate(SimConfig(leads, days, seed)))
 
