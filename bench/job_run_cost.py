@@ -45,9 +45,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg import conninfo
+from pydantic import Field
 
 from app.campaigns import drip
 from app.core import logs
@@ -55,7 +57,7 @@ from app.core.clock import ManualClock
 from app.core.settings import Settings
 from app.db.embedded import start_embedded
 from app.db.migrate import migrate
-from app.db.models import JobRun
+from app.db.models import Model, RunStatus
 from app.db.transport import PostgresTransport
 from app.jobs import runner
 from app.jobs.bootstrap import Context, Overrides, bootstrap
@@ -63,6 +65,22 @@ from app.jobs.drip import drip_deps
 
 sys.path[:0] = [str(Path(__file__).parent)]
 from webhook_ingest import cpu_seconds, postgres_pids  # noqa: E402
+
+
+class JobRun(Model):
+    """The finished row `finish_job_run` returned until stop 24 (app.db.models had it; no
+    caller read it): parsed by the "pair (row back)" case, as the repository did."""
+
+    id: UUID
+    job: str
+    status: RunStatus
+    holder: str | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    counts: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    modal_call_id: str | None = None
+
 
 START = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
 HISTORY = """

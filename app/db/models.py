@@ -23,18 +23,6 @@ class RunStart(Model):
     lease_expires_at: datetime | None = None
 
 
-class JobRun(Model):
-    id: UUID
-    job: str
-    status: RunStatus
-    holder: str | None = None
-    started_at: datetime
-    finished_at: datetime | None = None
-    counts: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
-    modal_call_id: str | None = None
-
-
 class JobState(Model):
     """The latest run of one job, as `job_status()` reports it."""
 
