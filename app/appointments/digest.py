@@ -186,18 +186,21 @@ async def maybe_send_digest(
     scoring: ScoringRepository | None = None,
     versions: VersionFigures | None = None,
 ) -> bool:
-    """Send yesterday's digest if it is past DIGEST_HOUR locally and not sent yet; its
+    """Send yesterday's digest if it is past DIGEST_HOUR locally and not sent yet (without
+    OPERATOR_EMAILS or ONCALL_EMAILS: nothing is read or sent, and a warning is logged by
+    the run in the DIGEST_HOUR hour — once a day, not every hour until midnight); its
     outbox rows are written for `email_provider` (the email sender's name); `scoring`:
     where the call quality is read (None: the digest has no call-quality line)."""
     local = clock.now().astimezone(ZoneInfo(settings.business_timezone))
     if local.hour < settings.digest_hour:
         return False
+    to = recipients(settings)
+    if not to:  # said in the digest hour only: growth runs hourly, a warning a day is enough
+        if local.hour == settings.digest_hour:
+            log.warning("daily digest not sent: set OPERATOR_EMAILS or ONCALL_EMAILS")
+        return False
     day = local.date() - timedelta(days=1)
     if await repo.digest_sent(day):
-        return False
-    to = recipients(settings)
-    if not to:
-        log.warning("daily digest not sent: set OPERATOR_EMAILS or ONCALL_EMAILS")
         return False
     digest = await build_digest(
         repo, clock.now(), settings, day, scoring=scoring, versions=versions

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from structlog.testing import capture_logs
+
 from app.appointments.digest import build_digest, day_window, maybe_send_digest
 from app.core.clock import ManualClock
 from app.jobs.bootstrap import Context
@@ -69,3 +71,25 @@ async def test_sent_once_per_local_day_after_the_digest_hour(
     assert "digest for Wed Nov 25" in sent[0]["s"]
     clock.set(datetime(2026, 11, 27, 13, 30, tzinfo=UTC))  # next morning: the next day's
     assert await _maybe_send(ctx) is True
+
+
+async def test_without_recipients_warns_once_a_day_and_sends_nothing(
+    ctx: Context, clock: ManualClock, database_dsn: str
+) -> None:
+    """An owner who never set OPERATOR_EMAILS: one warning a day (the 07:00 run), not one
+    every hour from 07:00 to midnight; nothing written, nothing sent."""
+    seed(database_dsn, DAY_START)
+    settings = ctx.settings.model_copy(update={"operator_emails": [], "oncall_emails": []})
+    warned = []
+    for hour in range(24):  # the hourly growth runs of 2026-11-26, Chicago (UTC-6)
+        clock.set(datetime(2026, 11, 26, 6, 0, tzinfo=UTC) + timedelta(hours=hour))
+        with capture_logs() as events:
+            sent = await maybe_send_digest(
+                ctx.repos.appointments, clock, settings, ctx.providers.delivery,
+                email_provider=ctx.providers.email.name,
+            )  # fmt: skip
+        assert sent is False
+        warned += [hour for e in events if e["log_level"] == "warning"]
+    assert warned == [7]
+    digests = "select id from messages where idempotency_key like 'digest:%%'"
+    assert rows(database_dsn, digests) == []
