@@ -32,7 +32,17 @@ class Job:
         return body
 
 
+# Per job, the iterator of its last answer and that answer. A scheduler asks for the next fire
+# after the one it just ran; croniter's parse and field expansion (most of a call's cost) are
+# then skipped (a simulated month asks 29,520 times). Any other `after` starts a new iterator.
+_LAST: dict[tuple[str, str], tuple[croniter, datetime]] = {}
+
+
 def next_fire(job: Job, after: datetime) -> datetime:
     """The next instant `job`'s cron fires strictly after `after` (UTC)."""
-    fire: datetime = croniter(job.cron, after).get_next(datetime)
+    key = (job.name, job.cron)
+    held = _LAST.get(key)
+    it = held[0] if held is not None and held[1] == after else croniter(job.cron, after)
+    fire: datetime = it.get_next(datetime)
+    _LAST[key] = (it, fire)
     return fire
