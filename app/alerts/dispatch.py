@@ -29,7 +29,14 @@ import structlog
 from app.alerts import render
 from app.alerts.policy import EMAIL, ESCALATION, SMS, AlertPolicy
 from app.core.clock import Clock
-from app.db.alerts import DueNotification, NotifiedAlert, PendingMessage, Reason
+from app.db.alerts import (
+    DueNotification,
+    FlushParams,
+    FlushReads,
+    NotifiedAlert,
+    PendingMessage,
+    Reason,
+)
 from app.db.outbox import MessageIn, OutboxMessage
 from app.db.repositories import Repositories
 from app.providers.delivery import OutboxDelivery
@@ -67,18 +74,26 @@ class _Plan:
     extra: list[MessageIn] = field(default_factory=list)
 
 
-async def flush_alerts(dispatch: AlertDispatch, *, hold: bool = True) -> FlushReport:
-    """Send every alert notification due now; see the module docstring."""
-    policy, alerts = dispatch.policy, dispatch.repos.alerts
-    now = dispatch.clock.now()
-    # what is due and what waits, in one round trip (a flush runs at every guardian run)
-    read = await alerts.flush_reads(
-        now,
+def flush_params(policy: AlertPolicy, *, hold: bool) -> FlushParams:
+    """What a flush reads with (`hold`: wait the grouping window before a first notification)."""
+    return FlushParams(
         hold_seconds=policy.hold_seconds if hold else 0,
         repeat_warning_seconds=policy.repeat_warning_seconds,
         repeat_critical_seconds=policy.repeat_critical_seconds,
         escalate=bool(policy.escalation_phones),
     )
+
+
+async def flush_alerts(
+    dispatch: AlertDispatch, *, hold: bool = True, read: FlushReads | None = None
+) -> FlushReport:
+    """Send every alert notification due now; see the module docstring. `read`: what is due
+    and what waits as the caller already read it with `flush_params(policy, hold=hold)` and
+    no alert changed since (the guardian's run), else read here."""
+    policy, alerts = dispatch.policy, dispatch.repos.alerts
+    now = dispatch.clock.now()
+    if read is None:  # what is due and what waits, in one round trip
+        read = await alerts.flush_reads(now, flush_params(policy, hold=hold))
     due, pending = read.due, read.pending
     report = FlushReport(due=len(due))
     if due:

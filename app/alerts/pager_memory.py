@@ -53,6 +53,10 @@ class FilePagerMemory:
         self.path = Path(path)
 
     async def load(self) -> dict[str, Any]:
+        # read at every guardian run; almost always absent (nothing was paged directly):
+        # one stat here instead of a worker thread's round trip
+        if not self.path.exists():
+            return {}
         return await asyncio.to_thread(self._read)
 
     async def save(self, state: dict[str, Any]) -> None:

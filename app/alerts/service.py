@@ -45,6 +45,9 @@ class Alerts:
         # alerts this instance created; `run_job` compares it before and after a run and
         # dispatches at once when it grew (a job's alert never waits for the guardian)
         self.created = 0
+        # writes this instance made that can change what is due (raise, resolve, ack,
+        # silence): the guardian flushes from its run's first read only when this did not move
+        self.changes = 0
 
     async def raise_alert(
         self,
@@ -57,6 +60,7 @@ class Alerts:
     ) -> Alert:
         """Record (or dedupe) the alert `key`; see the module docstring."""
         policy = self.policy
+        self.changes += 1
         raised = await self.repo.raise_(
             key,
             severity,
@@ -80,6 +84,7 @@ class Alerts:
         is resolved by the next run."""
         if firing is not None and key not in firing:
             return None
+        self.changes += 1
         alert = await self.repo.resolve(key, self.clock.now())
         if alert is not None:
             log.info("alert resolved", key=key, code=alert.code)
@@ -92,6 +97,7 @@ class Alerts:
 
     async def acknowledge(self, code: str, by: str) -> Alert | None:
         """Acknowledge the firing alert with `code`; None when no firing alert has it."""
+        self.changes += 1
         alert = await self.repo.acknowledge(code, by, self.clock.now())
         if alert is not None:
             log.info("alert acknowledged", key=alert.key, code=alert.code)
@@ -116,4 +122,5 @@ class Alerts:
     async def silence(self, key: str, duration: timedelta, reason: str | None = None) -> Silence:
         """Silence `key` (or every key starting with `prefix` for `prefix*`) for `duration`."""
         now = self.clock.now()
+        self.changes += 1
         return await self.repo.silence(key, now + duration, now, reason)

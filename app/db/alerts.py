@@ -3,7 +3,8 @@
 Contract: one Postgres function per method, one round trip each, the caller's clock as `now`.
 - `raise_` is raise-or-dedupe in one statement: a firing alert with the key only counts;
 - `flush_reads` says what must be sent now (new, repeat, escalate, resolved) and which
-  alert messages are still to deliver, in one call;
+  alert messages are still to deliver, in one call (`guardian_reads` can read the same with
+  the guardian's other reads: `FlushParams`);
 - `record_notifications` writes the outbox rows and the alerts' bookkeeping atomically;
 - `record_health_check` and `record_restart` decide (failures in a row, restart allowed) in SQL.
 """
@@ -11,6 +12,7 @@ Contract: one Postgres function per method, one round trip each, the caller's cl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -110,24 +112,47 @@ class CallbackGap(Model):
     last_event_at: datetime | None = None
 
 
-class GuardianReads(Model):
-    """What one guardian run reads, from one call (`guardian_reads`): the database probe's
-    record (written by that call), the firing alerts' keys, the jobs' states, the callback
-    gaps and the new error fingerprints."""
-
-    database: ProbeRecord
-    firing: frozenset[str]
-    jobs: list[JobState]
-    gaps: list[CallbackGap]
-    fingerprints: list[Fingerprint]
-
-
 class FlushReads(Model):
     """A flush's reads at one instant, from one call (`alert_flush_reads`): the notifications
     due and the alert rows still to deliver."""
 
     due: list[DueNotification]
     pending: list[PendingMessage]
+
+
+@dataclass(frozen=True)
+class FlushParams:
+    """What decides which notifications are due and which rows wait (`alert_flush_reads`'
+    arguments but the instant): the grouping hold, the repeat intervals by severity, whether
+    escalation phones exist, and when a send stuck in `sending` is taken again."""
+
+    hold_seconds: int
+    repeat_warning_seconds: int
+    repeat_critical_seconds: int
+    escalate: bool
+    reclaim_after_seconds: int = 600
+
+    def args(self) -> dict[str, Any]:
+        return {
+            "p_hold_seconds": self.hold_seconds,
+            "p_repeat_warning_seconds": self.repeat_warning_seconds,
+            "p_repeat_critical_seconds": self.repeat_critical_seconds,
+            "p_escalate": self.escalate,
+            "p_reclaim_after_seconds": self.reclaim_after_seconds,
+        }
+
+
+class GuardianReads(Model):
+    """What one guardian run reads, from one call (`guardian_reads`): the database probe's
+    record (written by that call), the firing alerts' keys, the jobs' states, the callback
+    gaps, the new error fingerprints and, when asked, the flush's reads at the same instant."""
+
+    database: ProbeRecord
+    firing: frozenset[str]
+    jobs: list[JobState]
+    gaps: list[CallbackGap]
+    fingerprints: list[Fingerprint]
+    flush: FlushReads | None = None
 
 
 class AlertRepository:
@@ -198,29 +223,10 @@ class AlertRepository:
         return [Silence.model_validate(row) for row in rows]
 
     # --- notifications --------------------------------------------------------------------
-    async def flush_reads(
-        self,
-        now: datetime,
-        *,
-        hold_seconds: int,
-        repeat_warning_seconds: int,
-        repeat_critical_seconds: int,
-        escalate: bool,
-        reclaim_after_seconds: int = 600,
-    ) -> FlushReads:
+    async def flush_reads(self, now: datetime, params: FlushParams) -> FlushReads:
         """The notifications due (alert_notifications_due) and the pending messages
         (`pending_messages`) at the same instant, in one round trip."""
-        rows = await self._call(
-            "alert_flush_reads",
-            {
-                "p_hold_seconds": hold_seconds,
-                "p_repeat_warning_seconds": repeat_warning_seconds,
-                "p_repeat_critical_seconds": repeat_critical_seconds,
-                "p_escalate": escalate,
-                "p_reclaim_after_seconds": reclaim_after_seconds,
-                "p_now": now,
-            },
-        )
+        rows = await self._call("alert_flush_reads", {**params.args(), "p_now": now})
         return FlushReads.model_validate(rows[0]["alert_flush_reads"])
 
     async def record_notifications(
@@ -338,14 +344,16 @@ class AlertRepository:
         *,
         min_count: int,
         database_ms: int | None,
+        flush: FlushParams | None = None,
     ) -> GuardianReads:
         """Records the database probe that succeeded in `database_ms` (`record_health_check`),
         then reads `job_status(now, jobs)`, `callback_gaps(*gaps)`, `new_error_fingerprints`
-        (one hour new, a week back, more than `min_count`) and the firing alerts' keys, in one
-        round trip."""
+        (one hour new, a week back, more than `min_count`), the firing alerts' keys and, with
+        `flush`, the flush's reads (`flush_reads(now, flush)`), in one round trip."""
         rows = await self._call(
             "guardian_reads",
             {"p_now": now, "p_jobs": list(jobs), "p_gaps_from": gaps[0], "p_gaps_to": gaps[1],
-             "p_min_count": min_count, "p_database_ms": database_ms},
+             "p_min_count": min_count, "p_database_ms": database_ms,
+             **(flush.args() if flush is not None else {})},
         )  # fmt: skip
         return GuardianReads.model_validate(rows[0]["guardian_reads"])

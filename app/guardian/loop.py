@@ -7,13 +7,16 @@ One run, in order:
 2. pages sent directly while the database was down are recorded, and that alert resolved;
    then, in one round trip (`guardian_reads`), the probe is recorded in health_checks and
    what the checks below read is read (firing alerts, job states, callback gaps, new error
-   fingerprints);
+   fingerprints, and the flush's reads: what is due, what waits to be delivered);
 3. job heartbeats: up / late / down / stalled, alerts, auto-restart (heartbeats.py);
 4. provider probes (probes.py); the public web endpoint and providers whose callbacks went
    silent while we sent through them (signals.py); and the webhook spool (`check_spool`: a
    request waiting longer than SPOOL_ALERT_AFTER_SECONDS, or one refused for good);
 5. new error fingerprints in system_logs (`errors.new.<hash>`);
-6. every due notification is sent: this run is the grouping window (`flush_alerts`, no hold);
+6. every due notification is sent: this run is the grouping window (`flush_alerts`, no hold),
+   from the run's first read when none of its checks changed an alert (no second round trip:
+   a quiet run is db_ping + guardian_reads), else read again after the checks' writes. As
+   with the firing keys, a change made elsewhere while the run checks is sent by the next run;
 7. HEARTBEAT_URL is pinged, so an outside monitor notices when the guardian stops.
 
 `guard(deps, launcher, jobs)` takes what the run uses, as `GuardianDeps` (built by the jobs
@@ -34,7 +37,7 @@ from typing import Any
 import httpx
 import structlog
 
-from app.alerts import AlertDispatch, flush_alerts
+from app.alerts import AlertDispatch, flush_alerts, flush_params
 from app.alerts.direct import DB_DOWN_KEY, DirectLine, page_directly, record_direct_pages
 from app.core.schedule import Job
 from app.core.settings import Settings
@@ -110,11 +113,12 @@ async def guard(deps: GuardianDeps, launcher: JobLauncher, jobs: Sequence[Job]) 
     if await record_direct_pages(watch.repos.alerts, watch.clock, memory=deps.direct.memory):
         counts["direct_pages_recorded"] = True
     # the run's reads in one round trip; with the firing keys, resolving a key that is not
-    # firing costs none
-    now = watch.clock.now()
+    # firing costs none; with the flush's reads, a run that changes no alert flushes from them
+    now, changes = watch.clock.now(), watch.alerts.changes
     reads = await watch.repos.alerts.guardian_reads(
         now, [j.name for j in jobs], callback_window(now, config.callback_silence_hours),
         min_count=config.error_fingerprint_threshold, database_ms=db.latency_ms,
+        flush=flush_params(deps.dispatch.policy, hold=False),
     )  # fmt: skip
     firing = reads.firing
     await judge_probe(watch, db, reads.database, firing, failures=config.probe_failures)
@@ -146,7 +150,8 @@ async def guard(deps: GuardianDeps, launcher: JobLauncher, jobs: Sequence[Job]) 
     counts["new_error_fingerprints"] = await check_error_fingerprints(
         watch, firing, min_count=config.error_fingerprint_threshold, read=reads.fingerprints
     )
-    report = await flush_alerts(deps.dispatch, hold=False)
+    unchanged = watch.alerts.changes == changes
+    report = await flush_alerts(deps.dispatch, hold=False, read=reads.flush if unchanged else None)
     counts["alerts_due"], counts["notifications"] = report.due, report.enqueued
     counts["heartbeat_pinged"] = await ping_heartbeat(
         deps.client, config.heartbeat_url, config.probe_timeout_seconds

@@ -252,19 +252,25 @@ $$;
 -- The latest run of each job in p_jobs (the registry; when null, every job that ever ran),
 -- with its live lease if any. Index lookups per job (job_runs_job_idx), so the cost does not
 -- grow with the run history the guardian reads every five minutes.
+-- plpgsql, not SQL: a SQL function with `set search_path` is never inlined, so its query was
+-- parsed and planned again at every call (guardian_reads calls it at every guardian run,
+-- 8,640 a simulated month); plpgsql keeps the parsed query per connection
+-- (bench/guardian_run_cost.py).
 create or replace function job_status(p_now timestamptz default now(), p_jobs text[] default null)
 returns table (
   job text, run_id uuid, status text, started_at timestamptz, finished_at timestamptz,
   counts jsonb, error text, last_success_at timestamptz, lease_holder text,
   lease_expires_at timestamptz
 )
-language sql stable set search_path = public as $$
+language plpgsql stable set search_path = public as $$
+begin
+  return query
   select j.job, r.id, r.status, r.started_at, r.finished_at, r.counts, r.error,
          (select s.finished_at from job_runs s
            where s.job = j.job and s.status = 'succeeded'
            order by s.started_at desc limit 1),
          l.holder, l.expires_at
-    from unnest(coalesce(p_jobs, array(select distinct job from job_runs))) as j(job)
+    from unnest(coalesce(p_jobs, array(select distinct x.job from job_runs x))) as j(job)
     join lateral (
       select * from job_runs r
        where r.job = j.job and r.status <> 'skipped'
@@ -272,6 +278,7 @@ language sql stable set search_path = public as $$
     ) r on true
     left join job_leases l on l.job = j.job and l.expires_at > p_now
    order by j.job;
+end
 $$;
 
 -- Inserts or merges leads given as a jsonb array of objects with the leads' column names.

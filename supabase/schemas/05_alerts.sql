@@ -235,11 +235,14 @@ $$;
 --   escalate   critical, firing, unacknowledged, escalation due and not yet done
 --   resolved   resolved after at least one notification, resolution not yet sent
 -- info alerts and silenced keys are never due.
+-- plpgsql, as the flush's other reads (alert_flush_reads).
 create or replace function internal.alert_notifications_due(
   p_hold_seconds integer, p_repeat_warning_seconds integer, p_repeat_critical_seconds integer,
   p_escalate boolean, p_now timestamptz default now()
 ) returns table (reason text, alert jsonb)
-language sql stable set search_path = public as $$
+language plpgsql stable set search_path = public as $$
+begin
+  return query
   with candidates as (
     select a.* from alerts a
      where a.severity <> 'info' and not internal.alert_is_silenced(a.key, p_now)
@@ -261,6 +264,7 @@ language sql stable set search_path = public as $$
   union all
   select 'resolved', to_jsonb(c) from candidates c
    where c.status = 'resolved';
+end
 $$;
 
 -- Writes a batch of alert notifications atomically: the outbox rows (kind 'alert') and each
@@ -297,29 +301,37 @@ $$;
 
 -- Alert notifications still to deliver: queued (never tried, or requeued after a provider
 -- error) or stuck in 'sending' past the reclaim time; only the last day's.
+-- plpgsql, as the flush's other reads (alert_flush_reads).
 create or replace function alert_pending_messages(
   p_reclaim_after_seconds integer default 600, p_now timestamptz default now()
 ) returns table (message_id bigint, channel text)
-language sql stable set search_path = public as $$
-  select id, channel from messages
-   where kind = 'alert' and created_at > p_now - interval '1 day'
-     and (status = 'queued'
-          or (status = 'sending'
-              and claimed_at <= p_now - make_interval(secs => p_reclaim_after_seconds)))
-   order by id;
+language plpgsql stable set search_path = public as $$
+begin
+  return query
+  select m.id, m.channel from messages m
+   where m.kind = 'alert' and m.created_at > p_now - interval '1 day'
+     and (m.status = 'queued'
+          or (m.status = 'sending'
+              and m.claimed_at <= p_now - make_interval(secs => p_reclaim_after_seconds)))
+   order by m.id;
+end
 $$;
 
 -- A flush's two reads in one round trip (issue 19: the guardian flushes at every run, 288
 -- times a day): the notifications due now (internal.alert_notifications_due) and the alert rows still
 -- to deliver (alert_pending_messages), read at the same instant. A flush that then records
 -- notifications reads the pending rows again (app/alerts/dispatch.py).
+-- plpgsql, and so are both reads: a SQL function with `set search_path` is never inlined,
+-- so each query was parsed and planned again at every call; plpgsql keeps the parsed
+-- queries per connection (bench/guardian_run_cost.py).
 create or replace function alert_flush_reads(
   p_hold_seconds integer, p_repeat_warning_seconds integer, p_repeat_critical_seconds integer,
   p_escalate boolean, p_reclaim_after_seconds integer default 600,
   p_now timestamptz default now()
 ) returns jsonb
-language sql stable set search_path = public as $$
-  select jsonb_build_object(
+language plpgsql stable set search_path = public as $$
+begin
+  return jsonb_build_object(
     'due', coalesce((select jsonb_agg(jsonb_build_object('reason', d.reason, 'alert', d.alert))
                        from internal.alert_notifications_due(
                               p_hold_seconds, p_repeat_warning_seconds,
@@ -327,6 +339,7 @@ language sql stable set search_path = public as $$
     'pending', coalesce((select jsonb_agg(to_jsonb(m) order by m.message_id)
                            from alert_pending_messages(p_reclaim_after_seconds, p_now) m),
                         '[]'));
+end
 $$;
 
 -- Alert SMS per phone since p_since (the storm cap's window), and whether the one storm
@@ -425,11 +438,18 @@ $$;
 -- The error/critical log messages, masked into fingerprints (URLs, uuids, hex ids and
 -- numbers replaced), seen more than p_min_count times in the last p_window_seconds and
 -- never in the p_lookback_seconds before that window.
+-- plpgsql, not SQL, as every read of guardian_reads: a SQL function with `set search_path`
+-- is never inlined, so its query was parsed and planned again at every call; plpgsql keeps
+-- the parsed query per connection (bench/guardian_run_cost.py), still planned for each
+-- call's window (a generic plan cannot tell an hour of logs from a week).
 create or replace function new_error_fingerprints(
   p_window_seconds integer, p_min_count integer, p_lookback_seconds integer,
   p_now timestamptz default now()
 ) returns table (fingerprint text, occurrences integer, sample text)
-language sql stable set search_path = public as $$
+language plpgsql stable set search_path = public set plan_cache_mode = force_custom_plan
+as $$
+begin
+  return query
   with masked as (
     select l.at, l.message,
            regexp_replace(regexp_replace(regexp_replace(regexp_replace(l.message,
@@ -450,6 +470,7 @@ language sql stable set search_path = public as $$
      and not exists (select from masked o where o.fingerprint = m.fingerprint
                        and o.at <= p_now - make_interval(secs => p_window_seconds))
    order by count(*) desc;
+end
 $$;
 
 -- The guardian's silent-callbacks check (issue 15): per provider, what was sent through it
@@ -459,14 +480,18 @@ $$;
 -- rotated secret). Index lookups bounded by the window, not the history (issue 19: a seq
 -- scan of messages, 4.7 ms at 4,838 messages and growing, 0.4 ms with these):
 -- messages_sent_provider_idx, calls_placed_provider_idx; webhook_events_provider_idx gives
--- each provider's latest event.
+-- each provider's latest event. plpgsql, as new_error_fingerprints, planned for each call's
+-- window: a generic plan ANDs messages_created_idx over the whole week of messages.
 create index messages_sent_provider_idx on messages (provider, sent_at)
   where sent_at is not null;
 create index calls_placed_provider_idx on calls (provider, placed_at)
   where placed_at is not null;
 create or replace function callback_gaps(p_from timestamptz, p_to timestamptz)
 returns table (provider text, sends bigint, last_event_at timestamptz)
-language sql stable set search_path = public as $$
+language plpgsql stable set search_path = public set plan_cache_mode = force_custom_plan
+as $$
+begin
+  return query
   with sends as (
     select m.provider, count(*) as n from messages m
      where m.provider in ('twilio', 'resend') and m.sent_at >= p_from and m.sent_at < p_to
@@ -482,6 +507,7 @@ language sql stable set search_path = public as $$
    where s.n > 0
    group by s.provider
    order by s.provider;
+end
 $$;
 
 -- What one guardian run reads, in one round trip (issue 19: a simulated month runs the
@@ -489,11 +515,16 @@ $$;
 -- just succeeded (record_health_check 'database', with the probe's p_database_ms; its row
 -- as `database`), then reads the keys of the firing alerts, the registry's job states
 -- (job_status), the providers' callback gaps (callback_gaps) and the new error fingerprints
--- (new_error_fingerprints), each as that function's rows.
+-- (new_error_fingerprints), each as that function's rows, and, when p_escalate is given, the
+-- flush's reads at the same instant (alert_flush_reads with the p_hold_seconds ...
+-- p_reclaim_after_seconds given, as `flush`; else `flush` is null): a run that changes no
+-- alert flushes from them instead of reading again (app/guardian/loop.py).
 create or replace function guardian_reads(
   p_now timestamptz, p_jobs text[], p_gaps_from timestamptz, p_gaps_to timestamptz,
   p_min_count integer, p_database_ms integer, p_window_seconds integer default 3600,
-  p_lookback_seconds integer default 604800
+  p_lookback_seconds integer default 604800, p_hold_seconds integer default null,
+  p_repeat_warning_seconds integer default null, p_repeat_critical_seconds integer default null,
+  p_escalate boolean default null, p_reclaim_after_seconds integer default 600
 ) returns jsonb
 -- planned per call as the sql function it was (a cached generic plan would keep the plan
 -- of an early, nearly empty database: enroll_leads, migration 20261207101000)
@@ -511,6 +542,10 @@ begin
                         from callback_gaps(p_gaps_from, p_gaps_to) g), '[]'),
     'fingerprints', coalesce((select jsonb_agg(to_jsonb(f))
                                 from new_error_fingerprints(p_window_seconds, p_min_count,
-                                                            p_lookback_seconds, p_now) f), '[]'));
+                                                            p_lookback_seconds, p_now) f), '[]'),
+    'flush', case when p_escalate is not null then
+               alert_flush_reads(p_hold_seconds, p_repeat_warning_seconds,
+                                 p_repeat_critical_seconds, p_escalate,
+                                 p_reclaim_after_seconds, p_now) end);
 end
 $$;

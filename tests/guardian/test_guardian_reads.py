@@ -15,7 +15,7 @@ from app.guardian.loop import guard
 from app.jobs import JOBS
 from app.jobs.guardian import guardian_deps
 from app.jobs.runner import run_job
-from tests.alerts.support import MakeCtx, query
+from tests.alerts.support import EMAIL, MakeCtx, query, sent_to
 from tests.guardian.test_heartbeats import RecordingLauncher
 
 SEPARATE_READS = {"job_status", "callback_gaps", "new_error_fingerprints", "alerts_list"}
@@ -66,12 +66,13 @@ async def test_one_read_serves_the_late_job_and_the_new_error(
     assert [r["status"] for r in rows] == ["resolved"]
 
 
-async def test_a_quiet_run_costs_three_calls_and_still_records_the_probe(
+async def test_a_quiet_run_costs_two_calls_and_still_records_the_probe(
     make_ctx: MakeCtx, clock: ManualClock, transport: PostgresTransport, database_dsn: str
 ) -> None:
-    """Nothing late, nothing due: the probe, the reads (which record the probe) and the
-    flush's one read. Before: db_ping, record_health_check, guardian_reads,
-    alert_notifications_due, alert_pending_messages."""
+    """Nothing late, nothing due: the probe and the reads (which record the probe and read
+    what the flush needs). Before: db_ping, record_health_check, guardian_reads,
+    alert_notifications_due, alert_pending_messages; then db_ping, guardian_reads,
+    alert_flush_reads."""
     counting = CountingTransport(transport)
     ctx = await make_ctx(transport=counting)
     for job in JOBS:
@@ -81,7 +82,82 @@ async def test_a_quiet_run_costs_three_calls_and_still_records_the_probe(
     counts = await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
 
     assert counts["up"] == len(JOBS) - 1 and counts["notifications"] == 0
-    assert counting.calls == Counter(db_ping=1, guardian_reads=1, alert_flush_reads=1)
+    assert counting.calls == Counter(db_ping=1, guardian_reads=1)
     rows = query(database_dsn, "select target, ok, latency_ms from health_checks order by id")
     assert [(r["target"], r["ok"]) for r in rows] == [("database", True)] * 2  # both runs
     assert rows[-1]["latency_ms"] == counts["database_ms"]
+
+
+CALLBACK_KEY = "callback:call_7f3a9c:tool_book_1"
+CALLBACK = ("Call back +15551234567: their booking for 2026-11-27 10:00, asked during a "
+            "database outage, could not be made (database unavailable)")  # fmt: skip
+
+
+async def test_a_repeat_due_when_nothing_changes_goes_out_from_the_runs_one_read(
+    make_ctx: MakeCtx, clock: ManualClock, transport: PostgresTransport, database_dsn: str
+) -> None:
+    """An operator's callback alert left unacknowledged: its repeat is due at a run whose
+    checks change nothing, and goes out from the run's first read (no flush read)."""
+    counting = CountingTransport(transport)
+    ctx = await make_ctx(transport=counting)
+    await ctx.alerts.raise_alert(CALLBACK_KEY, "warning", CALLBACK, {"phone": "+15551234567"})
+    for job in JOBS:  # the guardian's run sends the first email
+        await run_job(ctx, job.name)
+    clock.advance(timedelta(seconds=ctx.alerts.policy.repeat_warning_seconds))
+    for job in JOBS:
+        if job.name != "guardian":
+            await run_job(ctx, job.name)
+    counting.calls.clear()
+
+    counts = await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
+
+    assert counts["alerts_due"] == 1 and counts["notifications"] == 1
+    assert counting.calls["guardian_reads"] == 1 and "alert_flush_reads" not in counting.calls
+    texts = [m["payload"]["text"] for m in sent_to(database_dsn, EMAIL)]
+    assert len(texts) == 2 and f"[REPEAT WARN] {CALLBACK_KEY}" in texts[1]
+
+
+async def test_an_alert_the_run_raises_is_read_again_and_sent_by_that_run(
+    make_ctx: MakeCtx, clock: ManualClock, transport: PostgresTransport, database_dsn: str
+) -> None:
+    """The run's first read saw nothing due; its heartbeat check raises drip's late alert,
+    so the flush reads again and the alert goes out in this run, not the next."""
+    counting = CountingTransport(transport)
+    ctx = await make_ctx(transport=counting)
+    for job in JOBS:
+        await run_job(ctx, job.name)
+    clock.advance(timedelta(minutes=11))  # drip: period 5 min + grace 5 min
+    for job in JOBS:
+        if job.name not in ("drip", "guardian"):
+            await run_job(ctx, job.name)
+    counting.calls.clear()
+
+    counts = await guard(guardian_deps(ctx), RecordingLauncher(), JOBS)
+
+    assert counts["late"] == 1 and counts["notifications"] == 1
+    assert counting.calls["guardian_reads"] == 1 and counting.calls["alert_flush_reads"] == 1
+    texts = [m["payload"]["text"] for m in sent_to(database_dsn, EMAIL)]
+    assert len(texts) == 1 and "job.drip.late" in texts[0]
+
+
+async def test_the_reads_of_every_guardian_and_appointments_run_keep_their_parsed_queries(
+    database_dsn: str,
+) -> None:
+    """plpgsql, not SQL functions with `set search_path` (never inlined: parsed and planned
+    at every call, 8,640 runs a simulated month; bench/guardian_run_cost.py); guardian_reads
+    still plans its reads for each call's values."""
+    rows = query(
+        database_dsn,
+        "select p.proname, l.lanname, p.proconfig from pg_proc p"
+        " join pg_language l on l.oid = p.prolang where p.proname = any(%s)",
+        ["job_status", "callback_gaps", "new_error_fingerprints", "alert_notifications_due",
+         "alert_pending_messages", "alert_flush_reads", "appointments_to_schedule",
+         "guardian_reads"],
+    )  # fmt: skip
+    assert {r["proname"]: r["lanname"] for r in rows} == dict.fromkeys(
+        ["job_status", "callback_gaps", "new_error_fingerprints", "alert_notifications_due",
+         "alert_pending_messages", "alert_flush_reads", "appointments_to_schedule",
+         "guardian_reads"], "plpgsql",
+    )  # fmt: skip
+    [reads] = [r for r in rows if r["proname"] == "guardian_reads"]
+    assert reads["proconfig"] == ["search_path=public", "plan_cache_mode=force_custom_plan"]
