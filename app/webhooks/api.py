@@ -31,6 +31,7 @@ from app.jobs.spool import drain_forever
 from app.providers.spool import Apply
 from app.webhooks.calendar_hook import router as booking
 from app.webhooks.console import router as console
+from app.webhooks.front import WebApp
 from app.webhooks.limits import BodyLimit
 from app.webhooks.routes import webhook_routers, webhook_routes
 from app.webhooks.spooling import asgi_apply
@@ -63,10 +64,12 @@ def create_app(context: Context | None = None) -> FastAPI:
     # No route map for strangers: /docs and /redoc are never served, /openapi.json only in
     # development (a route list helps when driving `nightshift dev` by hand).
     openapi = None if settings.is_production else "/openapi.json"
-    app = FastAPI(title="nightshift", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=openapi)  # fmt: skip
+    hooks = webhook_routes()
+    # the providers' webhook POSTs skip FastAPI's own layers (app.webhooks.front)
+    app = WebApp(fast_routes=hooks, title="nightshift", lifespan=lifespan, docs_url=None,
+                 redoc_url=None, openapi_url=openapi)  # fmt: skip
     app.add_middleware(BodyLimit)  # every route: 413 once a body crosses its limit
-    app.router.routes.extend(webhook_routes())  # first: the providers' POST webhooks
+    app.router.routes.extend(hooks)  # first: the providers' POST webhooks
     app.add_api_route("/healthz", healthz, methods=["GET"])
     for router in webhook_routers():  # webhooks, /r/ and /u/ (docs/webhooks.md)
         app.include_router(router)
