@@ -20,9 +20,10 @@ EXPLAIN ANALYZE of a 500-step claim, 20261207112000_drip_claim_reads.sql): the g
 texts and calls of the last 24 h, the campaign and step once per batch: ~16 us built, ~11 us
 parsed and validated in Python). What both do: a claimed step is a new version of its
 `enrollments` row at the lease (~12 us) and again at the settle, each with an entry in the
-table's 6 indexes; a pgqueuer job is updated at its dequeue and deleted and logged at its ack
-(its queue table has 9 indexes, most partial, its log 5). The queue part alone is printed to
-show that split, not in place of the production figure.
+table's 5 indexes (6 before migration 20261208140000); a pgqueuer job is updated at its
+dequeue and deleted and logged at its ack (its queue table has 9 indexes, most partial, its
+log 5). The queue part alone is printed to show that split, not in place of the production
+figure.
 """
 
 from __future__ import annotations

@@ -18,7 +18,13 @@ nothing in the repository changes) are installed beside this tree's under other 
 
 Medians and the per-round ratio tree/ref are printed.
 
-    .venv/bin/python bench/drip_sql_ab.py [--ref HEAD] [--rounds 6]
+--empty: instead, an empty claim (nothing due: the state after that drip run, every next step
+two days away), `claim_due_steps` alone, ms a call (50 calls a round, one connection): most
+drip runs of a day claim nothing, and every run ends on a claim that comes back short. With
+--dsn and --now, on that database at that instant instead (a simulated database kept by
+bench/history_reads.py keep; the ref's function installed for the rounds, then dropped).
+
+    .venv/bin/python bench/drip_sql_ab.py [--ref HEAD] [--rounds 6] [--empty [--dsn DSN --now T]]
 
 Not a test: it prints measured figures (bench/RESULTS.md).
 """
@@ -34,6 +40,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +131,43 @@ def claim_call(dsn: str, function: str, calls: int = 5) -> float:
     return statistics.median(spent)
 
 
-async def main(ref: str, rounds: int) -> None:
+def empty_claims(dsn: str, function: str, now: datetime, calls: int = 50) -> float:
+    """Mean seconds of one `function` call with nothing due (it claims nothing; each call
+    rolled back, so a kept database is left as it was)."""
+    with psycopg.connect(dsn) as conn:
+        started = time.perf_counter()
+        for _ in range(calls):
+            rows = conn.execute(f"select * from {function}('ab', %s, 600, %s)", (BATCH, now))
+            assert rows.fetchall() == []
+            conn.rollback()
+        return (time.perf_counter() - started) / calls
+
+
+def report_empty(ref: str, dsn: str, rounds: int, now: datetime = NOW) -> None:
+    spent: dict[str, list[float]] = {"claim_due_steps_ref": [], "claim_due_steps": []}
+    for n in range(rounds):
+        for function in list(spent) if n % 2 == 0 else list(reversed(spent)):
+            spent[function].append(empty_claims(dsn, function, now))
+    ref_s, tree_s = spent["claim_due_steps_ref"], spent["claim_due_steps"]
+    print(
+        f"one empty claim_due_steps, ms: {ref} median {statistics.median(ref_s) * 1000:.3f},"
+        f" this tree {statistics.median(tree_s) * 1000:.3f}; tree/ref per round"
+        f" {' '.join(f'{b / a:.2f}' for a, b in zip(ref_s, tree_s, strict=True))}"
+    )
+
+
+def report_empty_kept(ref: str, dsn: str, rounds: int, now: datetime) -> None:
+    """--empty on a kept database: the ref's claim installed for the rounds only."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(ref_function(ref, "02_campaigns.sql", "claim_due_steps").encode())
+    try:
+        report_empty(ref, dsn, rounds, now)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("drop function claim_due_steps_ref(text, integer, integer, timestamptz)")
+
+
+async def main(ref: str, rounds: int, empty: bool = False) -> None:
     logs.configure("WARNING")
     data_dir = tempfile.mkdtemp(prefix="nightshift-drip-ab-")
     server = start_embedded(data_dir)
@@ -144,6 +187,10 @@ async def main(ref: str, rounds: int) -> None:
                 conn.execute(ref_function(ref, "03_outbox.sql", "enqueue_outbox").encode())
             with twilio_stand_in():
                 await drip.run(drip_deps(ctx))  # 10,000 texts sent today, as in a run
+        if empty:
+            await transport.close()
+            report_empty(ref, dsn, rounds)
+            return
         with psycopg.connect(dsn) as conn:
             leads = conn.execute(
                 "select l.id, l.phone, e.id from leads l join enrollments e on e.lead_id = l.id"
@@ -193,5 +240,12 @@ if __name__ == "__main__":
     )
     parser.add_argument("--ref", default="HEAD")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--empty", action="store_true", help="an empty claim, ms a call")
+    parser.add_argument("--dsn", help="--empty on this (kept) database")
+    parser.add_argument("--now", help="--empty --dsn: the instant of the claims")
     args = parser.parse_args()
-    asyncio.run(main(args.ref, args.rounds))
+    if args.empty and args.dsn:
+        logs.configure("WARNING")
+        report_empty_kept(args.ref, args.dsn, args.rounds, datetime.fromisoformat(args.now))
+    else:
+        asyncio.run(main(args.ref, args.rounds, args.empty))

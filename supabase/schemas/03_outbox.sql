@@ -46,11 +46,13 @@ create index messages_provider_id_idx on messages (provider, provider_id)
   where provider_id is not null;
 create index messages_lead_idx on messages (lead_id, created_at desc);
 create index messages_pending_idx on messages (claimed_at) where status in ('queued', 'sending');
--- The campaign manager's daily caps and deliverability guard, per campaign and day.
-create index messages_campaign_day_idx on messages (campaign_id, created_at);
 -- The deliverability guard's last 200 sends of a campaign per channel, newest first: read in
 -- the index's order and stopped at 200, not every send of the campaign sorted (issue 19;
--- migration 20261207111000).
+-- migration 20261207111000); the drip claim's sends today per capped campaign and channel
+-- (a range of created_at), and a campaign's deletion (its messages' campaign_id set null).
+-- It replaced messages_campaign_day_idx (campaign_id, created_at), which no reader needed
+-- since: one index fewer to write per message written and per message recorded sent
+-- (migration 20261208140000).
 create index messages_campaign_channel_idx on messages (campaign_id, channel, created_at desc, id desc);
 -- The alert storm cap: alert SMS per phone in a window.
 create index messages_alert_idx on messages (to_address, created_at desc) where kind = 'alert';
