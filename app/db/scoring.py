@@ -186,6 +186,24 @@ class ScoringRepository:
             args["p_horizon_days"] = horizon_days
         return await self.transport.call("scoring_features", args)
 
+    async def feature_columns(
+        self,
+        now: datetime,
+        lead_ids: Sequence[int] | None = None,
+        cutoffs: Sequence[datetime] | None = None,
+    ) -> dict[str, Any]:
+        """The scoring pass's feature read: `scoring_features` at `now` of `lead_ids` (every
+        lead when None; with `cutoffs`, pairs) rendered as columns in one value
+        (scoring_feature_columns; parsed by app.scoring.features.from_rendered)."""
+        args: dict[str, Any] = {"p_now": now}
+        if lead_ids is not None:
+            args["p_lead_ids"] = list(lead_ids)
+        if cutoffs is not None:
+            args["p_cutoffs"] = list(cutoffs)
+        rows = await self.transport.call("scoring_feature_columns", args)
+        rendered: dict[str, Any] = rows[0]["scoring_feature_columns"]
+        return rendered
+
     async def call_outcomes(self, since: datetime, now: datetime) -> list[CallOutcome]:
         """Placed calls whose report was received in (since, now]: the per-call rows."""
         rows = await self.transport.call("scoring_call_outcomes", {"p_since": since, "p_now": now})
@@ -286,12 +304,14 @@ class ScoringRepository:
     ) -> ApplyResult:
         """Write a batch of scores and reasons in one call; reports newly hot leads.
         `updated` counts the leads whose score, reasons or hot flag changed (only those are
-        written)."""
+        written). Ids and scores travel as comma-separated texts (scores as `repr` prints
+        them, which Postgres reads back exactly): an array is dumped value by value."""
         if not ids:
             return ApplyResult(updated=0)
         rows = await self.transport.call(
             "scoring_apply",
-            {"p_ids": list(ids), "p_scores": [float(s) for s in scores],
+            {"p_ids": ",".join(map(str, map(int, ids))),
+             "p_scores": ",".join(map(repr, map(float, scores))),
              "p_reasons": [list(r) for r in reasons],
              "p_hot_threshold": hot_threshold, "p_now": now},
         )  # fmt: skip

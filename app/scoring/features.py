@@ -5,7 +5,8 @@ Attributes: industry, source, state (categorical), lead age, which channels are 
 Behaviour: emails sent/opened/clicked, SMS sent/replied, calls answered/unanswered/voicemail,
 recency of the last engagement (click, reply, answered call or open), days since the lead's
 enquiry (its row was created). `snapshot_times`: the training's observation times, a fixed
-grid that no outcome can move.
+grid that no outcome can move. `from_rendered`: the scoring pass's read
+(`scoring_feature_columns`: the same rows rendered as columns) in `to_columns`' shape.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ LEAD_SPEC = FeatureSpec(
 
 # Context the reasons quote (not model inputs).
 CONTEXT_COLUMNS = ("last_click_at", "last_click_campaign", "last_reply_at", "last_answered_at")
+# The numeric features rendered as reals ('nan' for null) by scoring_snapshot_columns and
+# scoring_feature_columns; every other one is an integer (a count, or 0/1 reachable).
+REAL_COLUMNS = frozenset({"lead_age_days", "days_since_enquiry", "days_since_engagement"})
+# The context columns rendered as epoch microseconds (null: none), read back as datetimes.
+TIME_COLUMNS = frozenset({"last_click_at", "last_reply_at", "last_answered_at"})
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_columns(rows: Sequence[dict[str, Any]], spec: FeatureSpec = LEAD_SPEC) -> dict[str, Any]:
@@ -58,6 +65,56 @@ def to_columns(rows: Sequence[dict[str, Any]], spec: FeatureSpec = LEAD_SPEC) ->
     for name in CONTEXT_COLUMNS:
         cols[name] = np.array([r.get(name) for r in rows], dtype=object)
     return cols
+
+
+def numbers(text: str | None, dtype: Any, n: int) -> NDArray[Any]:
+    """A comma-separated column ('nan': null) parsed in C, checked to hold `n` values."""
+    out = np.fromstring(text or "", dtype=dtype, sep=",")
+    if len(out) != n:
+        raise ValueError(f"a rendered column holds {len(out)} values, not {n}")
+    return out
+
+
+def _listed(values: list[Any], n: int) -> list[Any]:
+    if len(values) != n:
+        raise ValueError(f"a rendered column holds {len(values)} values, not {n}")
+    return values
+
+
+def from_rendered(rendered: dict[str, Any], spec: FeatureSpec = LEAD_SPEC) -> dict[str, Any]:
+    """`scoring_feature_columns`' value as `to_columns` makes it of the same rows, in their
+    order (cutoff, lead): the same floats (numpy parses the text Postgres prints, as
+    float() does), the same normalised categories, the same instants as datetimes (UTC).
+    A column short of values is refused, never misaligned."""
+    return from_rendered_at(rendered, spec)[0]
+
+
+def from_rendered_at(
+    rendered: dict[str, Any], spec: FeatureSpec = LEAD_SPEC
+) -> tuple[dict[str, Any], NDArray[np.int64]]:
+    """`from_rendered` and each row's cutoff (epoch microseconds, exact), in that order."""
+    n = int(rendered["n"])
+    ids = numbers(rendered["lead_id"], np.int64, n)
+    cutoffs = numbers(rendered["cutoff_at"], np.int64, n)
+    order = np.lexsort((ids, cutoffs))
+    cols: dict[str, NDArray[Any]] = {"lead_id": ids[order]}
+    for name, _ in spec.numeric:
+        kind = np.float64 if name in REAL_COLUMNS else np.int64  # integers parse 10x faster
+        cols[name] = numbers(rendered[name], kind, n).astype(np.float64)[order]
+    for name in spec.categorical:
+        cols[name] = normalise_category(_listed(rendered[name], n))[order]
+    for name in CONTEXT_COLUMNS:
+        values = _listed(rendered[name], n)
+        if name in TIME_COLUMNS:
+            values = [None if v is None else UNIX_EPOCH + timedelta(microseconds=v)
+                      for v in values]  # fmt: skip
+        cols[name] = np.array(values, dtype=object)[order]
+    return cols, cutoffs[order]
+
+
+def micros(at: datetime) -> int:
+    """An instant as epoch microseconds (exact: the cutoffs `from_rendered_at` gives)."""
+    return (at - UNIX_EPOCH) // timedelta(microseconds=1)
 
 
 def labels(rows: Sequence[dict[str, Any]]) -> NDArray[np.int64]:

@@ -10,9 +10,10 @@
   the call queue, app.scoring.call_order) is trained beside it and stored in the same row
   (`model.per_call`). Every new model is stored as JSON in `score_models` (version,
   features, coefficients, metrics, trained_at).
-- `score_all`: one SQL call for the feature matrix, one vectorised pass for probabilities
-  and reason selection, then the scores and top-3 reasons written back in batches (one call
-  per WRITE_BATCH leads); newly hot leads are logged for the operator. Every lead when the
+- `score_all`: one SQL call for the feature matrix (rendered as columns that numpy parses:
+  `scoring_feature_columns`), one vectorised pass for probabilities and reason selection,
+  then the scores and top-3 reasons written back in batches (one call per WRITE_BATCH
+  leads); newly hot leads are logged for the operator. Every lead when the
   model is new; otherwise the leads marked since the last run (a trigger marks a lead
   when something its features read changes: supabase/schemas/06_scoring.sql) and the leads
   whose enquiry is younger than the horizon (their enquiry age moves fastest).
@@ -30,7 +31,7 @@ from app.core.clock import Clock
 from app.core.settings import Settings
 from app.db.repositories import LogRepository
 from app.db.scoring import ScoringRepository, StoredModel
-from app.scoring.features import LEAD_SPEC, to_columns
+from app.scoring.features import LEAD_SPEC, from_rendered, from_rendered_at, micros
 from app.scoring.model import ScoreModel
 from app.scoring.prior import prior_model
 from app.scoring.reasons import reason_texts
@@ -79,13 +80,15 @@ async def per_call_model(repo: ScoringRepository, now: datetime, s: Settings) ->
     booked = sum(1 for k in calls if k.booked)
     if not enough_outcomes(len(calls), booked, s.scoring_min_outcomes, s.scoring_min_bookings):
         return None
-    rows = await repo.features(
-        now, lead_ids=[k.lead_id for k in calls], cutoffs=[k.placed_at for k in calls]
-    )
-    by_pair = {(r["lead_id"], r["cutoff_at"]): r for r in rows}
-    pairs = [(by_pair[(k.lead_id, k.placed_at)], k.booked) for k in calls
-             if (k.lead_id, k.placed_at) in by_pair]  # fmt: skip
-    cols = to_columns([r for r, _ in pairs])
+    read, cutoffs = from_rendered_at(await repo.feature_columns(
+        now, [k.lead_id for k in calls], [k.placed_at for k in calls]
+    ))  # fmt: skip
+    keys = zip(read["lead_id"].tolist(), cutoffs.tolist(), strict=True)
+    row_of = {key: i for i, key in enumerate(keys)}
+    pairs = [(row_of[key], k.booked) for k in calls
+             if (key := (k.lead_id, micros(k.placed_at))) in row_of]  # fmt: skip
+    rows = np.array([i for i, _ in pairs], dtype=np.intp)
+    cols = {name: values[rows] for name, values in read.items()}  # each call's row, in order
     y = np.array([1 if b else 0 for _, b in pairs], dtype=np.int64)
     metrics = evaluate_holdout(LEAD_SPEC, cols, y, c=s.scoring_regularization_c)
     model = fit(LEAD_SPEC, cols, y, c=s.scoring_regularization_c, kind="per_call")
@@ -151,15 +154,16 @@ async def score_all(
     wanted = sorted(set(marked.lead_ids) | set(young))
     if not full and not wanted:
         return {"scored": 0, "newly_hot": 0, "full_pass": False}
-    rows = await repo.features(now, lead_ids=None if full else wanted)
-    hot = await _write_scores(repo, clock, s, stored, rows) if rows else []
+    cols = from_rendered(await repo.feature_columns(now, None if full else wanted))
+    scored = len(cols["lead_id"])
+    hot = await _write_scores(repo, clock, s, stored, cols) if scored else []
     await repo.clear_marks(marked.upto, stored.version if full else None, now)
     if hot:
         await logs.write(
             "info", "scoring", f"{len(hot)} lead(s) became hot: call them first", now,
             {"leads": hot[:50]},
         )  # fmt: skip
-    return {"scored": len(rows), "newly_hot": len(hot), "full_pass": full}
+    return {"scored": scored, "newly_hot": len(hot), "full_pass": full}
 
 
 async def _write_scores(
@@ -167,12 +171,12 @@ async def _write_scores(
     clock: Clock,
     s: Settings,
     stored: StoredModel,
-    rows: list[dict[str, Any]],
+    cols: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """Probabilities, reasons and the write-back of `rows`; the leads that became hot."""
+    """Probabilities, reasons and the write-back of the leads of `cols` (`to_columns`'
+    shape); the leads that became hot."""
     now = clock.now()  # read again: the feature read before this may have taken a while
     model = ScoreModel.from_json(stored.model)
-    cols = to_columns(rows)
     proba, contrib = model.explain(cols)
     scores = np.round(proba * 100.0, 1)
     reasons = reason_texts(model.groups, cols, contrib, now)

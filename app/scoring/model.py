@@ -121,6 +121,16 @@ def _lookup(values: NDArray[Any], levels: Mapping[str, float]) -> Floats:
 
 def normalise_category(values: Any) -> NDArray[Any]:
     """Categories as lower-case stripped strings; missing becomes ''."""
+    values = list(values)
+    try:
+        distinct = set(values)
+    except TypeError:  # an unhashable value: normalised one by one below
+        distinct = {0}
+    # Only texts and None: each distinct one normalised once, then mapped in C (a number
+    # may share a set slot with another, 1 and 1.0 and True: those go one by one below).
+    if all(type(v) is str or v is None for v in distinct):
+        table = {v: "" if v is None else v.strip().lower() for v in distinct}
+        return np.array(list(map(table.__getitem__, values)), dtype=object)
     seen: dict[str, str] = {}  # each distinct text normalised once (a column has few)
 
     def norm(v: Any) -> str:

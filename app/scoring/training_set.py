@@ -29,13 +29,10 @@ from numpy.typing import NDArray
 
 from app.core.settings import Settings
 from app.db.scoring import ScoringRepository, TrainingChunk
-from app.scoring.features import LEAD_SPEC, snapshot_times
+from app.scoring.features import LEAD_SPEC, REAL_COLUMNS, numbers, snapshot_times
 from app.scoring.model import normalise_category
 
 SNAPSHOTS_PER_CALL = 7  # snapshot times per chunk (a week of daily snapshots)
-# The numeric features that scoring_snapshot_columns renders as reals ('nan' for null); every
-# other one is an integer (a count, or 0/1 reachable).
-REAL_COLUMNS = frozenset({"lead_age_days", "days_since_enquiry", "days_since_engagement"})
 
 
 @dataclass(frozen=True)
@@ -63,14 +60,6 @@ class TrainingSet:
         ]  # fmt: skip
 
 
-def _numbers(text: str | None, dtype: Any, n: int) -> NDArray[Any]:
-    """A comma-separated column ('nan': null) parsed in C, checked to hold `n` values."""
-    out = np.fromstring(text or "", dtype=dtype, sep=",")
-    if len(out) != n:
-        raise ValueError(f"a training column holds {len(out)} values, not {n}")
-    return out
-
-
 def from_chunks(chunks: list[TrainingChunk]) -> TrainingSet:
     """`scoring_training_chunks`' snapshots as one TrainingSet (numeric null -> NaN): a
     row's label is whether its lead is among its snapshot's booked leads; rows sorted by
@@ -83,7 +72,7 @@ def from_chunks(chunks: list[TrainingChunk]) -> TrainingSet:
     def joined(name: str) -> str:
         return ",".join(c.columns[name] for c in held)
 
-    ids = _numbers(joined("lead_id"), np.int64, n)
+    ids = numbers(joined("lead_id"), np.int64, n)
     times = np.repeat(np.array([c.cutoff_epoch for c in held], dtype=np.float64), counts)
     bounds = np.cumsum([0, *counts])
     y = np.zeros(n, dtype=np.int64)
@@ -94,7 +83,7 @@ def from_chunks(chunks: list[TrainingChunk]) -> TrainingSet:
     cols: dict[str, NDArray[Any]] = {"lead_id": ids[order]}
     for name, _ in LEAD_SPEC.numeric:
         kind = np.float64 if name in REAL_COLUMNS else np.int64  # integers parse 10x faster
-        cols[name] = _numbers(joined(name), kind, n).astype(np.float64)[order]
+        cols[name] = numbers(joined(name), kind, n).astype(np.float64)[order]
     for name in LEAD_SPEC.categorical:
         values = [v for c in held for v in c.columns[name]]
         if len(values) != n:
