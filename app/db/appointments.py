@@ -254,7 +254,8 @@ class AppointmentRepository:
         return result
 
     async def status_refresh(self, timezone: str, now: datetime) -> None:
-        """Recompute the cached window aggregates of the status page."""
+        """Cache the status page's window aggregates: the closed hours kept up to date (the
+        stale and newly closed ones summed), then summed with the open hour's rows."""
         await self.transport.call("status_refresh", {"p_tz": timezone, "p_now": now})
 
     async def session_open(

@@ -41,6 +41,44 @@ alter table variant_decisions enable row level security;
 revoke all on variant_decisions from public, anon, authenticated;
 grant all on variant_decisions to service_role;
 
+-- The A/B arms' closed hours (issue 19, stop 25): the counts of variant_stats summed per UTC
+-- hour of the sends (sent_at) and per step and variant, each hour computed once after it
+-- closed and kept for the horizon it was counted with, so the hourly variants step reads
+-- the open hour and the window's first partial hour from the rows and the rest from here.
+-- A write that changes a send's counts logs the send's hour in variant_stale (triggers
+-- below): the send itself (status, variant, address, lead), a click on it, an SMS reply
+-- from its number within 7 days, an appointment of its lead, an erasure; the next call
+-- recomputes the hour.
+create table variant_hours (
+  hour         timestamptz primary key,
+  horizon_days integer not null,
+  computed_at  timestamptz not null
+);
+create table variant_hour_arms (
+  hour        timestamptz not null,
+  campaign_id bigint,
+  step_id     bigint not null,
+  channel     text not null,
+  variant     text,
+  sent        integer not null,
+  clicked     integer not null,
+  replied     integer not null,
+  booked      integer not null
+);
+create index variant_hour_arms_hour_idx on variant_hour_arms (hour);
+-- Append-only (no key: concurrent writers never wait on each other); emptied by the read.
+create table variant_stale (
+  hour timestamptz not null
+);
+-- The sends an SMS reply may count for, by the number they went to (the reply's trigger).
+create index messages_step_sms_to_idx on messages (to_address, sent_at)
+  where step_id is not null and channel = 'sms';
+alter table variant_hours enable row level security;
+alter table variant_hour_arms enable row level security;
+alter table variant_stale enable row level security;
+revoke all on variant_hours, variant_hour_arms, variant_stale from public, anon, authenticated;
+grant all on variant_hours, variant_hour_arms, variant_stale to service_role;
+
 -- Error fingerprints (ids, numbers, URLs masked) counted per UTC day.
 create table failure_patterns (
   fingerprint   text not null,
@@ -304,6 +342,53 @@ begin
 end
 $$;
 
+-- The scoring pass's read (score_all): scoring_features at p_now of p_lead_ids (every lead
+-- when null; with p_cutoffs, each lead as of its cutoff: the per-call model's rows) as one
+-- value of columns, every column in one shared row order (one aggregate pass; the caller
+-- sorts by `cutoff_at`, `lead_id`): a numeric column is one comma-separated text that numpy parses
+-- (reals as float4 text, 'nan' for null; counts and the 0/1 reachability as integers,
+-- never null there), a categorical or quoted one a JSON array, a timestamp as epoch
+-- microseconds (exact). Rows as dicts, then columns made of them, were most of a pass's
+-- Python (with the texts of scoring_apply: a 10,000-lead pass's client CPU 120 -> 35 ms,
+-- an hourly one's of 1,975 leads 27 -> 12 ms; bench/scoring_hourly.py).
+create or replace function scoring_feature_columns(
+  p_now timestamptz, p_lead_ids bigint[] default null, p_cutoffs timestamptz[] default null
+) returns jsonb
+language sql stable set search_path = public as $$
+  select jsonb_build_object(
+    'n', count(*),
+    'lead_id', coalesce(string_agg(f.lead_id::text, ','), ''),
+    'cutoff_at',
+      coalesce(string_agg(((extract(epoch from f.cutoff_at) * 1000000)::bigint)::text, ','), ''),
+    'industry', coalesce(jsonb_agg(f.industry), '[]'),
+    'source', coalesce(jsonb_agg(f.source), '[]'),
+    'state', coalesce(jsonb_agg(f.state), '[]'),
+    'lead_age_days', coalesce(string_agg(coalesce(f.lead_age_days::text, 'nan'), ','), ''),
+    'days_since_enquiry',
+      coalesce(string_agg(coalesce(f.days_since_enquiry::text, 'nan'), ','), ''),
+    'email_ok', coalesce(string_agg(f.email_ok::integer::text, ','), ''),
+    'sms_ok', coalesce(string_agg(f.sms_ok::integer::text, ','), ''),
+    'call_ok', coalesce(string_agg(f.call_ok::integer::text, ','), ''),
+    'emails_sent', coalesce(string_agg(f.emails_sent::text, ','), ''),
+    'emails_opened', coalesce(string_agg(f.emails_opened::text, ','), ''),
+    'clicks', coalesce(string_agg(f.clicks::text, ','), ''),
+    'sms_sent', coalesce(string_agg(f.sms_sent::text, ','), ''),
+    'sms_replies', coalesce(string_agg(f.sms_replies::text, ','), ''),
+    'calls_answered', coalesce(string_agg(f.calls_answered::text, ','), ''),
+    'calls_unanswered', coalesce(string_agg(f.calls_unanswered::text, ','), ''),
+    'calls_voicemail', coalesce(string_agg(f.calls_voicemail::text, ','), ''),
+    'days_since_engagement',
+      coalesce(string_agg(coalesce(f.days_since_engagement::text, 'nan'), ','), ''),
+    'last_click_at',
+      coalesce(jsonb_agg((extract(epoch from f.last_click_at) * 1000000)::bigint), '[]'),
+    'last_click_campaign', coalesce(jsonb_agg(f.last_click_campaign), '[]'),
+    'last_reply_at',
+      coalesce(jsonb_agg((extract(epoch from f.last_reply_at) * 1000000)::bigint), '[]'),
+    'last_answered_at',
+      coalesce(jsonb_agg((extract(epoch from f.last_answered_at) * 1000000)::bigint), '[]'))
+    from scoring_features(p_now, p_lead_ids, p_cutoffs) f;
+$$;
+
 -- The placed calls whose end-of-call report was received in (p_since, p_now], with the
 -- lead, when the call was placed and whether it booked: the per-call model's training
 -- rows (its features: scoring_features at placed_at).
@@ -361,26 +446,35 @@ language sql stable set search_path = public as $$
   select * from score_models where trained_at <= p_now order by version desc limit 1;
 $$;
 
--- Writes a batch of scores in one call: p_ids[i] gets p_scores[i] and the reasons
--- p_reasons->(i-1). A lead reaching p_hot_threshold gets hot_at (kept while it stays hot);
--- one falling below loses it. Returns how many leads were updated and the newly hot ones.
--- Writes a lead only when its score, reasons or hot flag change: an unchanged lead costs
--- no new row version and no index entry (leads_score_idx); rewriting every lead each hour
--- took 382 ms in a 10,000-lead simulation.
+-- Writes a batch of scores in one call: the i-th lead of p_ids gets the i-th score of
+-- p_scores and the reasons p_reasons->(i-1). A lead reaching p_hot_threshold gets hot_at
+-- (kept while it stays hot); one falling below loses it. Returns how many leads were
+-- updated and the newly hot ones. Writes a lead only when its score, reasons or hot flag
+-- change: an unchanged lead costs no new row version and no index entry (leads_score_idx);
+-- rewriting every lead each hour took 382 ms in a 10,000-lead simulation.
+-- p_ids and p_scores are comma-separated texts (the scores as Python's repr prints them,
+-- which float8 reads back exactly), not arrays: a client dumps an array value by value
+-- (psycopg, in Python; see scoring_feature_columns for the pass's figures). Lists of
+-- different lengths are refused.
 create or replace function scoring_apply(
-  p_ids bigint[], p_scores double precision[], p_reasons jsonb, p_hot_threshold double precision,
+  p_ids text, p_scores text, p_reasons jsonb, p_hot_threshold double precision,
   p_now timestamptz
 ) returns table (updated integer, newly_hot jsonb)
 language plpgsql set search_path = public as $$
 #variable_conflict use_column
 declare
+  v_ids bigint[] := string_to_array(p_ids, ',')::bigint[];
+  v_scores double precision[] := string_to_array(p_scores, ',')::double precision[];
   v_updated integer;
   v_hot jsonb;
 begin
+  if cardinality(v_ids) <> cardinality(v_scores) then
+    raise exception 'scoring_apply: % ids, % scores', cardinality(v_ids), cardinality(v_scores);
+  end if;
   with input as (
     select u.id, greatest(0, least(100, u.score))::real score,
            coalesce(p_reasons->(u.ord::integer - 1), '[]') reasons, u.score >= p_hot_threshold hot
-      from unnest(p_ids, p_scores) with ordinality u(id, score, ord)
+      from unnest(v_ids, v_scores) with ordinality u(id, score, ord)
   ), changed as (
     update leads l set
       score = i.score, score_reasons = i.reasons,
@@ -704,30 +798,34 @@ $$;
 -- A/B variants
 -- ---------------------------------------------------------------------------------------
 
--- Per step and variant, over messages sent in the last p_days: how many were sent and how
--- many reached each goal: clicked (a click on the message), replied (an SMS from the lead
--- within 7 days of the send), booked (an appointment within p_horizon_days of the send).
--- Clicks and replies are looked up by index (click_events_message_idx,
--- webhook_events_sms_reply_idx) and bookings read in one pass over appointments: a lookup
--- per message scanned those tables (134 of 182 ms with 5,000 messages). Only an SMS can
--- have a reply probed: an email's to_address is never an SMS sender (From), so its probe
--- always missed (issue 19: over half of the probes with 10,000 leads).
-create or replace function variant_stats(
-  p_days integer, p_horizon_days integer, p_now timestamptz
-) returns table (campaign_id bigint, step_id bigint, channel text, variant text,
-                 sent integer, clicked integer, replied integer, booked integer)
+-- The arms' counts of the sends in p_sent (per step and variant, and per UTC hour of the
+-- send when p_by_hour): how many were sent and how many reached each goal: clicked (a click
+-- on the message), replied (an SMS from the lead within 7 days of the send), booked (an
+-- appointment within p_horizon_days of the send). Clicks and replies are looked up by index
+-- (click_events_message_idx, webhook_events_sms_reply_idx) and the sends' leads'
+-- appointments read in one pass: a lookup per message scanned those tables (134 of 182 ms
+-- with 5,000 messages). Only an SMS can have a reply probed: an email's to_address is never
+-- an SMS sender (From), so its probe always missed (issue 19: over half of the probes with
+-- 10,000 leads).
+create or replace function internal.variant_arms(
+  p_sent tstzmultirange, p_horizon_days integer, p_by_hour boolean
+) returns table (hour timestamptz, campaign_id bigint, step_id bigint, channel text,
+                 variant text, sent integer, clicked integer, replied integer, booked integer)
 language sql stable set search_path = public as $$
   with sent as (
     select m.id, m.campaign_id, m.step_id, m.channel, m.payload->>'variant' variant, m.status,
            m.to_address, m.sent_at, m.lead_id
-      from messages m
-     where m.step_id is not null and m.payload ? 'variant' and m.sent_at is not null
-       and m.sent_at > p_now - make_interval(days => p_days) and m.sent_at <= p_now
+      from unnest(p_sent) r
+      join messages m on m.sent_at >= lower(r) and m.sent_at <= upper(r) and m.sent_at <@ r
+     where m.step_id is not null and m.payload ? 'variant'
        and m.status not in ('failed', 'bounced', 'cancelled', 'undelivered')
   ), bookings as (
-    select a.lead_id, array_agg(a.created_at) ats from appointments a group by a.lead_id
+    select a.lead_id, array_agg(a.created_at) ats from appointments a
+     where a.lead_id in (select s.lead_id from sent s)
+     group by a.lead_id
   )
-  select s.campaign_id, s.step_id, s.channel, s.variant,
+  select case when p_by_hour then date_trunc('hour', s.sent_at, 'UTC') end,
+         s.campaign_id, s.step_id, s.channel, s.variant,
          count(*)::integer,
          count(*) filter (where s.status = 'clicked'
                              or exists (select from click_events e where e.message_id = s.id))::integer,
@@ -741,9 +839,200 @@ language sql stable set search_path = public as $$
             where t.at > s.sent_at and t.at <= s.sent_at + make_interval(days => p_horizon_days)))::integer
     from sent s
     left join bookings b on b.lead_id = s.lead_id
-   group by 1, 2, 3, 4
-   order by 2, 4;
+   group by 1, 2, 3, 4, 5;
 $$;
+
+-- The same counts from the rows alone over the messages sent in the last p_days: what
+-- variant_stats must answer, exactly (tests/scoring/test_variant_rollup.py and
+-- bench/status_rollup_ab.py compare them).
+create or replace function internal.variant_stats_rows(
+  p_days integer, p_horizon_days integer, p_now timestamptz
+) returns table (campaign_id bigint, step_id bigint, channel text, variant text,
+                 sent integer, clicked integer, replied integer, booked integer)
+language sql stable set search_path = public as $$
+  select a.campaign_id, a.step_id, a.channel, a.variant, a.sent, a.clicked, a.replied, a.booked
+    from internal.variant_arms(
+      tstzmultirange(tstzrange(p_now - make_interval(days => p_days), p_now, '(]')),
+      p_horizon_days, false) a
+   order by 2, 4, 1, 3;
+$$;
+
+-- Brings the arms' closed hours [p_first, p_open) up to date: every hour when the horizon
+-- changed, else the hours logged stale and the ones not kept yet (the hour that just
+-- closed); hours before p_first dropped. Serialized by an advisory lock; the log is consumed
+-- by a statement before a later one reads the rows, so a change committed in between is
+-- in the counts or still logged. Returns the hours summed.
+create or replace function internal.variant_rollup(
+  p_first timestamptz, p_open timestamptz, p_horizon_days integer, p_now timestamptz
+) returns integer
+language plpgsql set search_path = public as $$
+declare
+  v_missing tstzmultirange;
+  v_n integer;
+begin
+  perform pg_advisory_xact_lock(hashtext('variant_rollup'));
+  if exists (select from variant_hours v where v.horizon_days <> p_horizon_days) then
+    delete from variant_hours;
+    delete from variant_hour_arms;
+  end if;
+  with stale as (
+    delete from variant_stale returning hour
+  ), hours as (
+    select distinct s.hour from stale s
+  ), k as (
+    delete from variant_hours v using hours x where v.hour = x.hour
+  )
+  delete from variant_hour_arms v using hours x where v.hour = x.hour;
+  delete from variant_hours v where v.hour < p_first;
+  delete from variant_hour_arms v where v.hour < p_first;
+  select count(*), range_agg(tstzrange(g.h, g.h + interval '1 hour', '[)'))
+    into v_n, v_missing
+    from generate_series(p_first, p_open - interval '1 hour', interval '1 hour') g(h)
+   where not exists (select from variant_hours v where v.hour = g.h);
+  if v_n = 0 then
+    return 0;
+  end if;
+  insert into variant_hours (hour, horizon_days, computed_at)
+  select g.h, p_horizon_days, p_now
+    from unnest(v_missing) r, generate_series(lower(r), upper(r) - interval '1 hour',
+                                              interval '1 hour') g(h);
+  insert into variant_hour_arms (hour, campaign_id, step_id, channel, variant, sent, clicked,
+                                 replied, booked)
+  select a.hour, a.campaign_id, a.step_id, a.channel, a.variant, a.sent, a.clicked, a.replied,
+         a.booked
+    from internal.variant_arms(v_missing, p_horizon_days, true) a;
+  return v_n;
+end
+$$;
+
+-- Per step and variant, over messages sent in the last p_days: how many were sent and how
+-- many reached each goal (internal.variant_arms): the closed hours kept
+-- (internal.variant_rollup) summed with the open hour and the window's first partial hour
+-- read from the rows.
+create or replace function variant_stats(
+  p_days integer, p_horizon_days integer, p_now timestamptz
+) returns table (campaign_id bigint, step_id bigint, channel text, variant text,
+                 sent integer, clicked integer, replied integer, booked integer)
+language plpgsql set search_path = public as $$
+#variable_conflict use_column
+declare
+  v_from timestamptz := p_now - make_interval(days => p_days);
+  v_open timestamptz := date_trunc('hour', p_now, 'UTC');
+  v_first timestamptz := date_trunc('hour', p_now - make_interval(days => p_days), 'UTC')
+                         + interval '1 hour';
+begin
+  perform internal.variant_rollup(v_first, v_open, p_horizon_days, p_now);
+  return query
+  select a.campaign_id, a.step_id, a.channel, a.variant, sum(a.sent)::integer,
+         sum(a.clicked)::integer, sum(a.replied)::integer, sum(a.booked)::integer
+    from (select k.campaign_id, k.step_id, k.channel, k.variant, k.sent, k.clicked, k.replied,
+                 k.booked
+            from variant_hour_arms k where k.hour >= v_first and k.hour < v_open
+          union all
+          select r.campaign_id, r.step_id, r.channel, r.variant, r.sent, r.clicked, r.replied,
+                 r.booked
+            from internal.variant_arms(
+              tstzmultirange(tstzrange(v_from, v_first, '()'), tstzrange(v_open, p_now, '[]')),
+              p_horizon_days, false) r) a
+   group by 1, 2, 3, 4
+   order by 2, 4, 1, 3;
+end
+$$;
+
+-- Logs the send hours whose counts a changed row may change (row-level; the triggers'
+-- conditions name what the counts read): a send's own hour(s); a click's message's; an SMS
+-- reply's sends to its number in the 7 days before it; an appointment's lead's sends before
+-- it (any horizon).
+create or replace function internal.variant_stale_row()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  if tg_op <> 'INSERT' then
+    perform internal.variant_mark(tg_table_name, to_jsonb(old));
+  end if;
+  if tg_op <> 'DELETE' then
+    perform internal.variant_mark(tg_table_name, to_jsonb(new));
+  end if;
+  return null;
+end
+$$;
+
+create or replace function internal.variant_mark(p_table text, p_row jsonb)
+returns void
+language plpgsql set search_path = public as $$
+declare
+  v_at timestamptz;
+begin
+  if p_table = 'messages' then
+    if p_row->>'sent_at' is not null and p_row->>'step_id' is not null then
+      insert into variant_stale (hour)
+      values (date_trunc('hour', (p_row->>'sent_at')::timestamptz, 'UTC'));
+    end if;
+  elsif p_table = 'click_events' then
+    insert into variant_stale (hour)
+    select date_trunc('hour', m.sent_at, 'UTC') from messages m
+     where m.id = (p_row->>'message_id')::bigint and m.sent_at is not null
+       and m.step_id is not null;
+  elsif p_table = 'webhook_events' then
+    v_at := (p_row->>'received_at')::timestamptz;
+    insert into variant_stale (hour)
+    select distinct date_trunc('hour', m.sent_at, 'UTC') from messages m
+     where m.to_address = p_row->'payload'->>'From' and m.step_id is not null
+       and m.channel = 'sms' and m.sent_at >= v_at - interval '7 days' and m.sent_at < v_at;
+  elsif p_table = 'appointments' then
+    v_at := (p_row->>'created_at')::timestamptz;
+    insert into variant_stale (hour)
+    select distinct date_trunc('hour', m.sent_at, 'UTC') from messages m
+     where m.lead_id = (p_row->>'lead_id')::bigint and m.step_id is not null
+       and m.sent_at < v_at;
+  end if;
+end
+$$;
+
+-- The sends inserted already sent, once per statement and hour.
+create or replace function internal.variant_stale_new_sends()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  insert into variant_stale (hour)
+  select distinct date_trunc('hour', n.sent_at, 'UTC') from new_rows n
+   where n.step_id is not null and n.sent_at is not null;
+  return null;
+end
+$$;
+
+create trigger messages_variant_stale_insert after insert on messages
+  referencing new table as new_rows
+  for each statement execute function internal.variant_stale_new_sends();
+-- (A send's update: internal.messages_rollup_stale, 07_appointments.sql, with the status
+-- page's.)
+create trigger messages_variant_stale_delete after delete on messages for each row
+  when (old.step_id is not null and old.sent_at is not null)
+  execute function internal.variant_stale_row();
+create trigger click_events_variant_stale_insert after insert on click_events for each row
+  when (new.message_id is not null)
+  execute function internal.variant_stale_row();
+create trigger click_events_variant_stale_update after update on click_events for each row
+  when (old.message_id is distinct from new.message_id)
+  execute function internal.variant_stale_row();
+create trigger click_events_variant_stale_delete after delete on click_events for each row
+  when (old.message_id is not null)
+  execute function internal.variant_stale_row();
+create trigger webhook_events_variant_stale_insert after insert on webhook_events for each row
+  when (new.provider = 'twilio' and new.event_type = 'sms.reply')
+  execute function internal.variant_stale_row();
+create trigger webhook_events_variant_stale_update after update on webhook_events for each row
+  when ((old.provider = 'twilio' and old.event_type = 'sms.reply'
+         or new.provider = 'twilio' and new.event_type = 'sms.reply')
+        and (old.provider is distinct from new.provider
+             or old.event_type is distinct from new.event_type
+             or old.received_at is distinct from new.received_at
+             or (old.payload->>'From') is distinct from (new.payload->>'From')))
+  execute function internal.variant_stale_row();
+create trigger webhook_events_variant_stale_delete after delete on webhook_events for each row
+  when (old.provider = 'twilio' and old.event_type = 'sms.reply')
+  execute function internal.variant_stale_row();
+-- (The appointments' variant triggers are in 07_appointments.sql, which declares the table.)
 
 -- Records the bandit's view of each step (p_decisions: [{step_id, campaign_id, goal, arms,
 -- p_best, winner}]) and publishes it where the drip's variant choice reads it:

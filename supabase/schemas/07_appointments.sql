@@ -95,6 +95,54 @@ alter table status_cache enable row level security;
 revoke all on status_cache from public, anon, authenticated;
 grant all on status_cache to service_role;
 
+-- The status page's closed hours (issue 19, stop 25): the windowed sections (funnel, calls
+-- per day, deliverability) summed per UTC hour of the rows' created_at, each hour computed
+-- once after it closed and kept, so an hourly refresh reads the open hour and the windows'
+-- edges from the rows and the rest from here. An hour is in status_hours when its sums are
+-- in the three tables below; a write that changes what an hour sums (a late status callback,
+-- a lead's new status, an erasure) logs the hour in status_stale (triggers below), and the
+-- next refresh recomputes it. Hours older than the 30-day window are dropped.
+create table status_hours (
+  hour        timestamptz primary key,
+  computed_at timestamptz not null
+);
+create table status_hour_leads (
+  hour      timestamptz primary key,
+  leads     integer not null,
+  contacted integer not null,
+  replied   integer not null,
+  booked    integer not null
+);
+create table status_hour_calls (
+  hour    timestamptz not null,
+  outcome text not null,
+  n       integer not null,
+  primary key (hour, outcome)
+);
+create table status_hour_sends (
+  hour        timestamptz not null,
+  campaign_id bigint,
+  sent        integer not null,
+  bounced     integer not null,
+  complained  integer not null,
+  filtered    integer not null
+);
+create index status_hour_sends_hour_idx on status_hour_sends (hour);
+-- Append-only (no key, so concurrent writers never wait on each other); emptied by the
+-- refresh.
+create table status_stale (
+  hour timestamptz not null
+);
+alter table status_hours enable row level security;
+alter table status_hour_leads enable row level security;
+alter table status_hour_calls enable row level security;
+alter table status_hour_sends enable row level security;
+alter table status_stale enable row level security;
+revoke all on status_hours, status_hour_leads, status_hour_calls, status_hour_sends,
+  status_stale from public, anon, authenticated;
+grant all on status_hours, status_hour_leads, status_hour_calls, status_hour_sends,
+  status_stale to service_role;
+
 -- The status page's browser sessions (POST /status/login). Only the SHA-256 of the cookie
 -- is kept, so a copy of this table opens nothing; `token_tag` ties a session to the
 -- STATUS_TOKEN it was opened with (rotating the token ends every session). Logout revokes.
@@ -322,13 +370,19 @@ $$;
 -- ---------------------------------------------------------------------------------------
 
 -- Active appointments whose current version has no plan yet (new or rescheduled).
+-- plpgsql, not SQL: a SQL function with `set search_path` is never inlined, so its query was
+-- parsed and planned again at every call (appointments_next makes one at every appointments
+-- run, 8,640 a simulated month); plpgsql keeps it per connection (bench/guardian_run_cost.py).
 create or replace function appointments_to_schedule(p_limit integer, p_now timestamptz)
 returns setof jsonb
-language sql stable set search_path = public as $$
+language plpgsql stable set search_path = public as $$
+begin
+  return query
   select internal.appointment_view(a.id) from appointments a
    where a.scheduled_version < a.version and a.status in ('booked', 'confirmed')
      and a.created_at <= p_now
    order by a.id limit p_limit;
+end
 $$;
 
 -- Stores plans in one batch: p_plan {items: [{appointment_id, version, kind, channel,
@@ -582,7 +636,9 @@ $$;
 -- the status page: every section in one round trip
 -- ---------------------------------------------------------------------------------------
 
--- The aggregate sections, computed now (one pass per table).
+-- The aggregate sections computed from the rows alone (one pass per table): what
+-- internal.status_rolled must answer, exactly (tests/status/test_rollup.py and
+-- bench/status_rollup_ab.py compare them).
 create or replace function internal.status_aggregates(p_tz text, p_now timestamptz)
 returns jsonb
 language sql stable set search_path = public as $$
@@ -629,15 +685,326 @@ language sql stable set search_path = public as $$
                  from leads));
 $$;
 
--- Recomputes the cached aggregates (the appointments loop calls this every tick).
+-- Logs the hour of a changed row (leads, calls, messages: each row's created_at) as stale
+-- for the status page's closed hours: row-level, for updates and deletes (the triggers'
+-- conditions name the columns the sums read).
+create or replace function internal.status_stale_row()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  if tg_op = 'UPDATE' then
+    insert into status_stale (hour)
+    select distinct date_trunc('hour', t, 'UTC') from unnest(array[old.created_at, new.created_at]) t;
+  else
+    insert into status_stale (hour) values (date_trunc('hour', old.created_at, 'UTC'));
+  end if;
+  return null;
+end
+$$;
+
+-- The same for inserted rows, once per statement and hour (a batch of leads, a drip tick's
+-- sends); only the sent marketing messages count on the page.
+create or replace function internal.status_stale_new_rows()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  if tg_table_name = 'messages' then
+    insert into status_stale (hour)
+    select distinct date_trunc('hour', n.created_at, 'UTC') from new_rows n
+     where n.kind = 'marketing' and n.sent_at is not null;
+  else
+    insert into status_stale (hour)
+    select distinct date_trunc('hour', n.created_at, 'UTC') from new_rows n;
+  end if;
+  return null;
+end
+$$;
+
+-- Brings the closed hours up to date for p_now: the hours logged stale are dropped, every
+-- closed hour of the 30-day window not kept (the hour that just closed, the dropped ones)
+-- is summed from its rows, hours before the window are dropped. Serialized by an advisory
+-- lock (the growth job and a page load may refresh at once). The log is consumed by a
+-- statement before the sums are read by a later one, so a change committed in between
+-- is either in the sums or still logged: never lost. Returns the hours summed.
+create or replace function internal.status_rollup(p_now timestamptz)
+returns integer
+language plpgsql set search_path = public as $$
+declare
+  v_open timestamptz := date_trunc('hour', p_now, 'UTC');
+  v_first timestamptz := date_trunc('hour', p_now - interval '30 days', 'UTC') + interval '1 hour';
+  v_n integer;
+begin
+  perform pg_advisory_xact_lock(hashtext('status_rollup'));
+  with stale as (
+    delete from status_stale returning hour
+  ), hours as (
+    select distinct hour from stale
+  ), k as (
+    delete from status_hours h using hours x where h.hour = x.hour
+  ), l as (
+    delete from status_hour_leads h using hours x where h.hour = x.hour
+  ), c as (
+    delete from status_hour_calls h using hours x where h.hour = x.hour
+  )
+  delete from status_hour_sends h using hours x where h.hour = x.hour;
+  delete from status_hours where hour < v_first;
+  delete from status_hour_leads where hour < v_first;
+  delete from status_hour_calls where hour < v_first;
+  delete from status_hour_sends where hour < v_first;
+  with missing as (
+    select g.h from generate_series(v_first, v_open - interval '1 hour', interval '1 hour') g(h)
+     where not exists (select from status_hours s where s.hour = g.h)
+  ), k as (
+    insert into status_hours (hour, computed_at) select h, p_now from missing
+  ), l as (
+    insert into status_hour_leads (hour, leads, contacted, replied, booked)
+    select m.h, count(*),
+           count(*) filter (where x.status <> 'new' or x.last_contacted_at is not null
+                                  or x.last_called_at is not null),
+           count(*) filter (where x.status in ('engaged', 'booked', 'customer')),
+           count(*) filter (where x.status in ('booked', 'customer'))
+      from missing m
+      join leads x on x.created_at >= m.h and x.created_at < m.h + interval '1 hour'
+     group by m.h
+  ), c as (
+    insert into status_hour_calls (hour, outcome, n)
+    select m.h, coalesce(x.outcome, x.status), count(*)
+      from missing m
+      join calls x on x.created_at >= m.h and x.created_at < m.h + interval '1 hour'
+     group by 1, 2
+  ), s as (
+    insert into status_hour_sends (hour, campaign_id, sent, bounced, complained, filtered)
+    select m.h, x.campaign_id, count(*), count(*) filter (where x.status = 'bounced'),
+           count(*) filter (where x.status = 'complained'),
+           count(*) filter (where x.error_code = '30007')
+      from missing m
+      join messages x on x.created_at >= m.h and x.created_at < m.h + interval '1 hour'
+     where x.kind = 'marketing' and x.sent_at is not null
+     group by 1, 2
+  )
+  select count(*) into v_n from missing;
+  return v_n;
+end
+$$;
+
+-- The aggregate sections as internal.status_aggregates computes them, from the closed hours
+-- (internal.status_rollup, run first) and, read from the rows by index, the open hour up to
+-- p_now and the windows' first partial hours. Calls per day are summed by the local day of
+-- each hour, exact when p_tz's offset is whole hours at both ends of the 14 days (no zone
+-- changes its offset twice in 14 days); otherwise (a :30 or :45 zone) that section is read
+-- from the rows as before.
+create or replace function internal.status_rolled(p_tz text, p_now timestamptz)
+returns jsonb
+language plpgsql stable set search_path = public as $$
+declare
+  v_open timestamptz := date_trunc('hour', p_now, 'UTC');
+  v_30 timestamptz := p_now - interval '30 days';
+  v_14 timestamptz := p_now - interval '14 days';
+  v_7 timestamptz := p_now - interval '7 days';
+  v_h30 timestamptz := date_trunc('hour', p_now - interval '30 days', 'UTC') + interval '1 hour';
+  v_h14 timestamptz := date_trunc('hour', p_now - interval '14 days', 'UTC') + interval '1 hour';
+  v_h7 timestamptz := date_trunc('hour', p_now - interval '7 days', 'UTC') + interval '1 hour';
+  v_aligned boolean;
+  v_funnel jsonb;
+  v_calls jsonb;
+  v_sends jsonb;
+begin
+  v_aligned := (select bool_and(extract(minute from t at time zone p_tz) = 0
+                                and extract(second from t at time zone p_tz) = 0)
+                  from unnest(array[v_h14, v_open]) t);
+  -- kept hours (the 7 days from v_h7), then rows: the 30 days' first partial hour, the
+  -- 7 days' (its 30-day part is a kept hour) and the open hour
+  select jsonb_build_array(
+      jsonb_build_object('days', 7, 'leads', coalesce(sum(f.leads7), 0),
+        'contacted', coalesce(sum(f.contacted7), 0), 'replied', coalesce(sum(f.replied7), 0),
+        'booked', coalesce(sum(f.booked7), 0)),
+      jsonb_build_object('days', 30, 'leads', coalesce(sum(f.leads), 0),
+        'contacted', coalesce(sum(f.contacted), 0), 'replied', coalesce(sum(f.replied), 0),
+        'booked', coalesce(sum(f.booked), 0)))
+    into v_funnel
+    from (select r.leads, r.contacted, r.replied, r.booked,
+                 case when r.hour >= v_h7 then r.leads else 0 end as leads7,
+                 case when r.hour >= v_h7 then r.contacted else 0 end as contacted7,
+                 case when r.hour >= v_h7 then r.replied else 0 end as replied7,
+                 case when r.hour >= v_h7 then r.booked else 0 end as booked7
+            from status_hour_leads r where r.hour >= v_h30 and r.hour < v_open
+          union all
+          select case when y.w30 then 1 else 0 end, case when y.w30 and y.contacted then 1 else 0 end,
+                 case when y.w30 and y.replied then 1 else 0 end,
+                 case when y.w30 and y.booked then 1 else 0 end,
+                 case when y.w7 then 1 else 0 end, case when y.w7 and y.contacted then 1 else 0 end,
+                 case when y.w7 and y.replied then 1 else 0 end,
+                 case when y.w7 and y.booked then 1 else 0 end
+            from (select x.created_at > v_7 as w7, x.created_at < v_h30 or x.created_at >= v_open
+                           as w30,
+                         x.status <> 'new' or x.last_contacted_at is not null
+                           or x.last_called_at is not null as contacted,
+                         x.status in ('engaged', 'booked', 'customer') as replied,
+                         x.status in ('booked', 'customer') as booked
+                    from leads x
+                   where x.created_at > v_30 and x.created_at < v_h30
+                  union all
+                  select true, false, x.status <> 'new' or x.last_contacted_at is not null
+                           or x.last_called_at is not null,
+                         x.status in ('engaged', 'booked', 'customer'),
+                         x.status in ('booked', 'customer')
+                    from leads x
+                   where x.created_at > v_7 and x.created_at < v_h7
+                  union all
+                  select true, true, x.status <> 'new' or x.last_contacted_at is not null
+                           or x.last_called_at is not null,
+                         x.status in ('engaged', 'booked', 'customer'),
+                         x.status in ('booked', 'customer')
+                    from leads x
+                   where x.created_at >= v_open and x.created_at <= p_now) y) f;
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'day', to_char(c.day, 'YYYY-MM-DD'), 'outcome', c.outcome, 'n', c.n)
+      order by c.day, c.outcome), '[]')
+    into v_calls
+    from (select d.day, d.outcome, sum(d.n) as n
+            from (select (r.hour at time zone p_tz)::date as day, r.outcome, r.n
+                    from status_hour_calls r
+                   where v_aligned and r.hour >= v_h14 and r.hour < v_open
+                  union all
+                  select (x.created_at at time zone p_tz)::date, coalesce(x.outcome, x.status), 1
+                    from calls x
+                   where v_aligned and x.created_at > v_14 and x.created_at < v_h14
+                  union all
+                  select (x.created_at at time zone p_tz)::date, coalesce(x.outcome, x.status), 1
+                    from calls x
+                   where v_aligned and x.created_at >= v_open and x.created_at <= p_now
+                  union all
+                  select (x.created_at at time zone p_tz)::date, coalesce(x.outcome, x.status), 1
+                    from calls x
+                   where not v_aligned and x.created_at > v_14 and x.created_at <= p_now) d
+           group by 1, 2) c;
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'campaign', coalesce(c.slug, '(none)'), 'sent', s.sent, 'bounced', s.bounced,
+      'complained', s.complained, 'filtered', s.filtered) order by c.slug), '[]')
+    into v_sends
+    from (select d.campaign_id, sum(d.sent) as sent, sum(d.bounced) as bounced,
+                 sum(d.complained) as complained, sum(d.filtered) as filtered
+            from (select r.campaign_id, r.sent, r.bounced, r.complained, r.filtered
+                    from status_hour_sends r where r.hour >= v_h30 and r.hour < v_open
+                  union all
+                  select m.campaign_id, 1, case when m.status = 'bounced' then 1 else 0 end,
+                         case when m.status = 'complained' then 1 else 0 end,
+                         case when m.error_code = '30007' then 1 else 0 end
+                    from messages m
+                   where ((m.created_at > v_30 and m.created_at < v_h30)
+                          or (m.created_at >= v_open and m.created_at <= p_now))
+                     and m.kind = 'marketing' and m.sent_at is not null) d
+           group by 1) s
+    left join campaigns c on c.id = s.campaign_id;
+  return jsonb_build_object(
+    'computed_at', p_now, 'funnel', v_funnel, 'calls_per_day', v_calls,
+    'deliverability', v_sends,
+    'scores', (select jsonb_build_object('hot_leads', count(*) filter (where l.hot_at is not null),
+                                         'scored_leads', count(l.score))
+                 from leads l));
+end
+$$;
+
+-- Recomputes the cached aggregates (the growth job's status step, hourly; a page load when
+-- the cache is older than its limit): the closed hours brought up to date, then summed.
 create or replace function status_refresh(p_tz text, p_now timestamptz)
 returns timestamptz
-language sql set search_path = public as $$
+language plpgsql set search_path = public as $$
+begin
+  perform internal.status_rollup(p_now);
   insert into status_cache (tz, computed_at, value)
-  values (p_tz, p_now, internal.status_aggregates(p_tz, p_now))
-  on conflict (tz) do update set computed_at = excluded.computed_at, value = excluded.value
-  returning computed_at;
+  values (p_tz, p_now, internal.status_rolled(p_tz, p_now))
+  on conflict (tz) do update set computed_at = excluded.computed_at, value = excluded.value;
+  return p_now;
+end
 $$;
+
+-- What the closed hours sum: a lead's created_at, status and first contact or call; a
+-- call's created_at and outcome (else status); a sent marketing message's created_at,
+-- campaign, bounce or complaint and carrier filtering (30007). Any other change (a score,
+-- an open, a delivery) leaves every hour as it was.
+create trigger leads_status_stale_insert after insert on leads
+  referencing new table as new_rows
+  for each statement execute function internal.status_stale_new_rows();
+create trigger leads_status_stale_update after update on leads for each row
+  when (old.created_at is distinct from new.created_at or old.status is distinct from new.status
+        or (old.last_contacted_at is null) <> (new.last_contacted_at is null)
+        or (old.last_called_at is null) <> (new.last_called_at is null))
+  execute function internal.status_stale_row();
+create trigger leads_status_stale_delete after delete on leads for each row
+  execute function internal.status_stale_row();
+create trigger calls_status_stale_insert after insert on calls
+  referencing new table as new_rows
+  for each statement execute function internal.status_stale_new_rows();
+create trigger calls_status_stale_update after update on calls for each row
+  when (old.created_at is distinct from new.created_at
+        or coalesce(old.outcome, old.status) is distinct from coalesce(new.outcome, new.status))
+  execute function internal.status_stale_row();
+create trigger calls_status_stale_delete after delete on calls for each row
+  execute function internal.status_stale_row();
+create trigger messages_status_stale_insert after insert on messages
+  referencing new table as new_rows
+  for each statement execute function internal.status_stale_new_rows();
+create trigger messages_status_stale_delete after delete on messages for each row
+  when (old.kind = 'marketing' and old.sent_at is not null)
+  execute function internal.status_stale_row();
+
+-- A message's update logs the hours of both rollups (the status page's, by created_at; the
+-- A/B counts', by sent_at) in one trigger, its conditions checked in the function, not in
+-- a WHEN clause: PostgreSQL prepares a trigger's WHEN again for every UPDATE statement, and
+-- two long ones cost each single-row update (a webhook's status callback) several times
+-- what these checks do (bench/RESULTS.md, ROLLUP). No SET search_path (a SET clause costs
+-- every call): the tables are named with their schema.
+create or replace function internal.messages_rollup_stale()
+returns trigger
+language plpgsql as $$
+begin
+  if (old.kind = 'marketing' and old.sent_at is not null
+      or new.kind = 'marketing' and new.sent_at is not null)
+     and (old.created_at is distinct from new.created_at or old.kind is distinct from new.kind
+          or old.campaign_id is distinct from new.campaign_id
+          or (old.sent_at is null) <> (new.sent_at is null)
+          or (old.status is distinct from new.status
+              and (old.status in ('bounced', 'complained')
+                   or new.status in ('bounced', 'complained')))
+          or coalesce(old.error_code = '30007', false)
+             <> coalesce(new.error_code = '30007', false)) then
+    insert into public.status_stale (hour)
+    select distinct date_trunc('hour', t, 'UTC')
+      from unnest(array[old.created_at, new.created_at]) t;
+  end if;
+  if (old.step_id is not null and old.sent_at is not null
+      or new.step_id is not null and new.sent_at is not null)
+     and (old.sent_at is distinct from new.sent_at or old.step_id is distinct from new.step_id
+          or old.campaign_id is distinct from new.campaign_id
+          or old.channel is distinct from new.channel
+          or old.to_address is distinct from new.to_address
+          or old.lead_id is distinct from new.lead_id
+          or (old.status is distinct from new.status
+              and (old.status in ('failed', 'bounced', 'cancelled', 'undelivered', 'clicked')
+                   or new.status in ('failed', 'bounced', 'cancelled', 'undelivered',
+                                     'clicked')))
+          or (old.payload->'variant') is distinct from (new.payload->'variant')) then
+    insert into public.variant_stale (hour)
+    select distinct date_trunc('hour', t, 'UTC')
+      from unnest(array[old.sent_at, new.sent_at]) t where t is not null;
+  end if;
+  return null;
+end
+$$;
+create trigger messages_rollup_stale_update
+  after update of status, sent_at, error_code, kind, campaign_id, created_at, step_id, channel,
+                  to_address, lead_id, payload on messages
+  for each row execute function internal.messages_rollup_stale();
+
+-- An appointment changes the A/B bookings of its lead's sends (06_scoring.sql: variant_stats).
+create trigger appointments_variant_stale_insert after insert on appointments for each row
+  execute function internal.variant_stale_row();
+create trigger appointments_variant_stale_update after update on appointments for each row
+  when (old.lead_id is distinct from new.lead_id or old.created_at is distinct from new.created_at)
+  execute function internal.variant_stale_row();
+create trigger appointments_variant_stale_delete after delete on appointments for each row
+  execute function internal.variant_stale_row();
 
 -- Every section of the status page in one round trip: the live sections (jobs, alerts, API
 -- health, model, appointments) read now; the aggregates from the cache when it is younger
