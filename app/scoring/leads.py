@@ -35,7 +35,7 @@ from app.scoring.features import LEAD_SPEC, from_rendered, from_rendered_at, mic
 from app.scoring.model import ScoreModel
 from app.scoring.prior import prior_model
 from app.scoring.reasons import reason_texts
-from app.scoring.train import evaluate_holdout, fit
+from app.scoring.train import encode, evaluate_holdout, fit_encoded
 from app.scoring.training_set import TrainingSet, training_set
 
 log = structlog.get_logger(__name__)
@@ -56,10 +56,11 @@ def enough_outcomes(n: int, bookings: int, min_outcomes: int, min_bookings: int)
 def train_model(data: TrainingSet, c: float, horizon_days: float) -> ScoreModel:
     """Fit on the training set (rows in cutoff order); the holdout is split by observation
     time with a gap of the horizon (see evaluate_holdout)."""
+    enc = encode(LEAD_SPEC, data.cols)  # one encoding for the holdout fit and the final fit
     metrics = evaluate_holdout(
-        LEAD_SPEC, data.cols, data.y, c=c, times=data.times, gap=horizon_days * 86400.0
+        LEAD_SPEC, data.cols, data.y, c=c, times=data.times, gap=horizon_days * 86400.0, enc=enc
     )
-    model = fit(LEAD_SPEC, data.cols, data.y, c=c)
+    model = fit_encoded(enc, None, data.y, c=c)
     model.metrics = {**metrics, "outcomes": len(data), "bookings": int(data.y.sum())}
     return model
 
@@ -90,8 +91,9 @@ async def per_call_model(repo: ScoringRepository, now: datetime, s: Settings) ->
     rows = np.array([i for i, _ in pairs], dtype=np.intp)
     cols = {name: values[rows] for name, values in read.items()}  # each call's row, in order
     y = np.array([1 if b else 0 for _, b in pairs], dtype=np.int64)
-    metrics = evaluate_holdout(LEAD_SPEC, cols, y, c=s.scoring_regularization_c)
-    model = fit(LEAD_SPEC, cols, y, c=s.scoring_regularization_c, kind="per_call")
+    enc = encode(LEAD_SPEC, cols)
+    metrics = evaluate_holdout(LEAD_SPEC, cols, y, c=s.scoring_regularization_c, enc=enc)
+    model = fit_encoded(enc, None, y, c=s.scoring_regularization_c, kind="per_call")
     model.metrics = {**metrics, "calls": len(pairs), "bookings": int(y.sum())}
     return model
 
