@@ -30,7 +30,7 @@ from app.compliance.gate import Decision, evaluate, permitted_hours
 from app.compliance.rules import HoursRule
 from app.core.clock import Clock
 from app.core.settings import Settings
-from app.db.campaigns import ManagerRepository, QueuedCall
+from app.db.campaigns import Paused, QueuedCall
 from app.db.repositories import Repositories
 from app.providers.delivery import OutboxDelivery
 from app.scoring.call_order import CallRanker, Ranked, queue_scores, rank_queue
@@ -56,32 +56,33 @@ class ManagerDeps:
 
 
 async def run(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, Any]:
-    """One tick of `campaign_manager`; returns its counts. `rng` samples learned call slots."""
+    """One tick of `campaign_manager`; returns its counts. `rng` samples learned call slots.
+    Its opening reads and writes (enroll, pause spiking campaigns, requeue unanswered calls,
+    read the call queue) are one round trip (ManagerRepository.begin, in that order); the
+    pause alerts are raised after it (they touch only alerts)."""
     now, settings = deps.clock.now(), deps.settings
-    enrolled = await deps.repos.campaigns.enroll(now)
-    paused = await guard_deliverability(deps.repos.manager, deps.alerts, deps.clock.now())
-    requeued = await deps.repos.manager.requeue_unanswered(
-        settings.call_max_attempts, int(settings.call_retry_spacing_hours * 3600), now
-    )
-    placed = await place_calls(deps, rng)
+    begun = await deps.repos.manager.begin(
+        now, settings.call_max_attempts, int(settings.call_retry_spacing_hours * 3600),
+        _fetch(settings), _candidates(deps),
+    )  # fmt: skip
+    await alert_paused(deps.alerts, begun.paused)
+    placed = await place_calls(deps, rng, (begun.queue, begun.in_flight))
     return {
-        "enrolled": sum(e.enrolled for e in enrolled),
-        "paused": paused,
-        "calls_requeued": requeued,
+        "enrolled": sum(e.enrolled for e in begun.enrolled),
+        "paused": len(begun.paused),
+        "calls_requeued": begun.requeued,
         **placed,
     }
 
 
-async def guard_deliverability(repo: ManagerRepository, alerts: Alerts, now: datetime) -> int:
-    """Pause spiking campaigns (one SQL call) and raise a warning alert for each."""
-    paused = await repo.deliverability_check(now)
+async def alert_paused(alerts: Alerts, paused: list[Paused]) -> None:
+    """A warning alert for each campaign deliverability_check paused."""
     for p in paused:
         await alerts.raise_alert(f"campaign_paused:{p.slug}", "warning",
             f"Campaign {p.slug} paused: {p.metric} {p.rate:.2%} over {p.sample} sends",
             {"metric": p.metric, "rate": p.rate, "threshold": p.threshold,
              "resume": f"nightshift campaigns resume {p.slug}"},
         )  # fmt: skip
-    return len(paused)
 
 
 def _settings(calls: list[QueuedCall]) -> dict[int, CampaignSettings]:
@@ -155,16 +156,27 @@ CALL_COUNTS = {
 }  # fmt: skip
 
 
-async def place_calls(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, int]:
+def _fetch(settings: Settings) -> int:
+    """How many waiting calls a run reads (call_queue's p_limit)."""
+    return max(settings.vapi_max_concurrent_calls * CANDIDATES_PER_SLOT, QUEUE_CANDIDATES)
+
+
+async def place_calls(
+    deps: ManagerDeps,
+    rng: np.random.Generator,
+    read: tuple[list[QueuedCall], int] | None = None,
+) -> dict[str, int]:
     """Place waiting calls in the queue's order (`_ordered`) while Vapi has free concurrency;
     each placed call records its score and how it was picked. A call of a campaign
     with `call_timing: learned` first gets its slot from Thompson sampling (drawn from `rng`)
     over the lead's permitted hours (growth's best time to call) and waits for it when that
-    is later."""
+    is later. `read`: the call queue and the calls in flight, as `run` read them in its
+    first call; None reads them here (call_queue)."""
     limit = deps.settings.vapi_max_concurrent_calls
     now = deps.clock.now()
-    fetch = max(limit * CANDIDATES_PER_SLOT, QUEUE_CANDIDATES)
-    queue, in_flight = await deps.repos.manager.call_queue(fetch, now, _candidates(deps))
+    if read is None:
+        read = await deps.repos.manager.call_queue(_fetch(deps.settings), now, _candidates(deps))
+    queue, in_flight = read
     slots = max(0, limit - in_flight)
     counts = dict.fromkeys(("calls_placed", "calls_waiting", "calls_failed", "calls_refused",
                             "calls_suppressed", "calls_scheduled"), 0)  # fmt: skip

@@ -262,6 +262,30 @@ class QueuedCall(_Model):
     window: dict[str, Any] | None = None  # the call step's own window, as in its YAML
 
 
+@dataclass(frozen=True)
+class ManagerBegin:
+    """A manager run's first call (`ManagerRepository.begin`): the campaigns' enrollments,
+    the campaigns paused, the unanswered calls requeued, the waiting calls in order and the
+    calls in flight at Vapi."""
+
+    enrolled: list[Enrolled]
+    paused: list[Paused]
+    requeued: int
+    queue: list[QueuedCall]
+    in_flight: int
+
+
+def _queued(items: list[dict[str, Any]]) -> list[QueuedCall]:
+    """call_queue's calls, each campaign (sent in full once, then by id) validated once."""
+    campaigns = _sent_once(items, "campaign", "slug", CampaignSnapshot)
+    return [
+        QueuedCall.model_validate(
+            {**i, "campaign": campaigns[i["campaign"]["id"]] if i["campaign"] else None}
+        )
+        for i in items
+    ]
+
+
 class ManagerRepository:
     """campaign_manager's functions: deliverability guard, resume, call queue, retries."""
 
@@ -276,6 +300,29 @@ class ManagerRepository:
         rows = await self.transport.call("resume_campaign", {"p_slug": slug, "p_now": now})
         return Resumed.model_validate(rows[0])
 
+    async def begin(
+        self,
+        now: datetime,
+        max_attempts: int,
+        spacing_seconds: int,
+        limit: int,
+        order: str = "score",
+    ) -> ManagerBegin:
+        """A manager run's first call, one round trip and one transaction: `enroll` (of
+        CampaignRepository), `deliverability_check`, `requeue_unanswered`, then `call_queue`,
+        in that order (see manager_begin)."""
+        rows = await self.transport.call("manager_begin", {
+            "p_now": now, "p_max_attempts": max_attempts, "p_spacing_seconds": spacing_seconds,
+            "p_limit": limit, "p_order": order})  # fmt: skip
+        tick = rows[0]["tick"]
+        return ManagerBegin(
+            [Enrolled.model_validate(r) for r in tick["enrolled"]],
+            [Paused.model_validate(r) for r in tick["paused"]],
+            int(tick["requeued"]),
+            _queued(tick["queue"]),
+            int(tick["in_flight"]),
+        )
+
     async def call_queue(
         self, limit: int, now: datetime, order: str = "score"
     ) -> tuple[list[QueuedCall], int]:
@@ -285,15 +332,7 @@ class ManagerRepository:
         rows = await self.transport.call(
             "call_queue", {"p_limit": limit, "p_now": now, "p_order": order}
         )
-        items = [r["call"] for r in rows]
-        campaigns = _sent_once(items, "campaign", "slug", CampaignSnapshot)
-        calls = [
-            QueuedCall.model_validate(
-                {**i, "campaign": campaigns[i["campaign"]["id"]] if i["campaign"] else None}
-            )
-            for i in items
-        ]
-        return calls, (rows[0]["in_flight"] if rows else 0)
+        return _queued([r["call"] for r in rows]), (rows[0]["in_flight"] if rows else 0)
 
     async def calls_placed_today(self, now: datetime) -> dict[int, int]:
         """Calls placed per campaign id since the start of `now`'s (UTC) day."""
