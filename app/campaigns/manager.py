@@ -135,11 +135,11 @@ def choose_slot(
 
 def call_gate(call: QueuedCall, campaign: CampaignSettings | None, now: datetime) -> Decision:
     """The gate's verdict for placing `call` (of `campaign`) now (`until`: when its window
-    closes)."""
+    closes; a refusal's `next_at` is not searched: a refused call waits for a later run)."""
     window, default_tz = _window_and_zone(call, campaign)
     return evaluate(
         "call", lead_facts(call.lead), now, window=window, recent_attempts=call.recent_attempts,
-        default_tz=default_tz,
+        default_tz=default_tz, when=False,
     )  # fmt: skip
 
 

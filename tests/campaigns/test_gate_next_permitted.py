@@ -69,3 +69,31 @@ def test_the_same_answer_on_a_year_of_random_instants() -> None:
         zones = rng.sample(ZONES, rng.choice((1, 1, 2, 3)))
         chosen = rng.sample(rules, rng.choice((1, 2, 3)))
         assert next_permitted(after, zones, chosen) == full_search(after, zones, chosen)
+
+
+def test_without_when_the_same_verdict_and_no_search() -> None:
+    """`evaluate(..., when=False)` (the call queue's question: may it go now?) gives the
+    verdict, reason and window end of the full evaluation, only without the next instant."""
+    rng = random.Random(11)
+    states = [None, "TX", "SD", "FL", "CA", "NY", "WA"]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    refused = 0
+    for _ in range(3000):
+        at = start + timedelta(minutes=rng.randrange(0, 366 * 24 * 60))
+        lead = gate.LeadFacts(
+            phone="+15125550100", state=rng.choice(states),
+            timezone=rng.choice([None, *ZONES]),
+        )  # fmt: skip
+        attempts = sorted(at - timedelta(hours=rng.uniform(0, 30)) for _ in range(rng.randrange(4)))
+        full = gate.evaluate("call", lead, at, recent_attempts=attempts)
+        quick = gate.evaluate("call", lead, at, recent_attempts=attempts, when=False)
+        assert (quick.allowed, quick.reason, quick.until, quick.zones, quick.needs_review) == (
+            full.allowed,
+            full.reason,
+            full.until,
+            full.zones,
+            full.needs_review,
+        )
+        assert quick.next_at is None or quick.allowed
+        refused += not full.allowed
+    assert refused > 500
