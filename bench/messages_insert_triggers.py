@@ -19,15 +19,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
-
-from app.db.embedded import start_embedded
-from app.db.migrate import migrate
+from sql_ab import scratch_database
 
 THREE = ("messages_scoring_insert", "messages_status_stale_insert", "messages_variant_stale_insert")
 ONE = "scratch_messages_new_rows_insert"
@@ -78,34 +73,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=12, help="inserts of each arrangement")
     parser.add_argument("--leads", type=int, default=20000)
     args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="nightshift-msg-triggers-"))
-    server = start_embedded(scratch / "pg")
-    try:
-        migrate(server.get_uri())
-        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-            conn.execute(COMBINED)
-            conn.execute(
-                "insert into leads (name, phone, state, timezone) select 'Lead ' || g,"
-                " '+1415' || lpad(g::text, 7, '0'), 'CA', 'America/Los_Angeles'"
-                " from generate_series(1, %s) g", (args.leads,))  # fmt: skip
-            conn.execute("vacuum analyze")
-            times: dict[str, list[float]] = {which: [] for which in ARRANGEMENTS}
-            key, slots = 0, max(args.leads // args.rows, 1)
-            for r in range(args.rounds):
-                order = ARRANGEMENTS if r % 2 == 0 else tuple(reversed(ARRANGEMENTS))
-                for which in order:
-                    arrange(conn, which)
-                    first = (key % slots) * args.rows + 1
-                    times[which].append(insert(conn, key, first, args.rows))
-                    key += 1
-        print(f"{args.rounds} inserts of {args.rows} rows each, load "
-              f"{os.getloadavg()[0]:.2f} at the end; mean wall ms an insert:")  # fmt: skip
-        for which, spent in times.items():
-            kept = sorted(spent)[2:-2] if len(spent) > 4 else spent
-            print(f"  {which:5} {1000 * sum(kept) / len(kept):.2f}")
-    finally:
-        server.cleanup()
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_database("nightshift-msg-triggers-") as conn:
+        conn.execute(COMBINED)
+        conn.execute(
+            "insert into leads (name, phone, state, timezone) select 'Lead ' || g,"
+            " '+1415' || lpad(g::text, 7, '0'), 'CA', 'America/Los_Angeles'"
+            " from generate_series(1, %s) g", (args.leads,))  # fmt: skip
+        conn.execute("vacuum analyze")
+        times: dict[str, list[float]] = {which: [] for which in ARRANGEMENTS}
+        key, slots = 0, max(args.leads // args.rows, 1)
+        for r in range(args.rounds):
+            order = ARRANGEMENTS if r % 2 == 0 else tuple(reversed(ARRANGEMENTS))
+            for which in order:
+                arrange(conn, which)
+                first = (key % slots) * args.rows + 1
+                times[which].append(insert(conn, key, first, args.rows))
+                key += 1
+    print(f"{args.rounds} inserts of {args.rows} rows each, load "
+          f"{os.getloadavg()[0]:.2f} at the end; mean wall ms an insert:")  # fmt: skip
+    for which, spent in times.items():
+        kept = sorted(spent)[2:-2] if len(spent) > 4 else spent
+        print(f"  {which:5} {1000 * sum(kept) / len(kept):.2f}")
 
 
 if __name__ == "__main__":

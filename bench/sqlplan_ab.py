@@ -23,20 +23,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import psycopg
+from sql_ab import quarters, ref_functions, scratch_database, server_ms
 from webhook_ingest import cpu_seconds
 
-from app.db.embedded import start_embedded
-from app.db.migrate import migrate
-
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "supabase/schemas/03_outbox.sql"
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 # (name in the schema, name of the 'before' copy, name in pg_stat_user_functions)
@@ -52,16 +45,8 @@ Call = Callable[[psycopg.Connection, str, int], None]
 
 
 def definitions(ref: str) -> str:
-    """`ref`'s `create or replace function` statements of FUNCTIONS, renamed as their copy."""
-    text = subprocess.run(["git", "show", f"{ref}:{SCHEMA}"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout  # fmt: skip
-    found = []
-    for name, (_, copy) in FUNCTIONS.items():
-        header = f"create or replace function {name}("
-        start = text.index(header)
-        statement = text[start : text.index("\n$$;\n", start) + 5]
-        found.append(statement.replace(header, f"create function {copy}(", 1))
-    return "\n".join(found)
+    """`ref`'s statements of FUNCTIONS, renamed as their copy."""
+    return ref_functions(ref, SCHEMA, {name: copy for name, (_, copy) in FUNCTIONS.items()})
 
 
 def seed(conn: psycopg.Connection, n: int) -> None:
@@ -102,14 +87,6 @@ CALLS: dict[str, Call] = {
 }
 
 
-def server_ms(conn: psycopg.Connection) -> dict[str, float]:
-    """Total ms each function has run (track_functions), this session's counts flushed."""
-    conn.execute("select pg_stat_force_next_flush()")
-    conn.execute("select pg_stat_clear_snapshot()")
-    rows = conn.execute("select funcname, total_time from pg_stat_user_functions").fetchall()
-    return {name: float(total) for name, total in rows}
-
-
 def stat_name(name: str) -> str:
     """pg_stat_user_functions' funcname of a (possibly schema-qualified) function."""
     return name.rsplit(".", 1)[-1]
@@ -121,18 +98,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000, help="calls of each version")
     parser.add_argument("--block", type=int, default=100, help="calls in a row of one version")
     args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="nightshift-sqlplan-ab-"))
-    server = start_embedded(scratch / "pg")
-    try:
-        migrate(server.get_uri())
-        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-            conn.execute(definitions(args.ref).encode())
-            seed(conn, 2 * args.calls + 10)
-            conn.execute("set track_functions = 'all'")
-            run(conn, args)
-    finally:
-        server.cleanup()
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_database("nightshift-sqlplan-ab-") as conn:
+        conn.execute(definitions(args.ref).encode())
+        seed(conn, 2 * args.calls + 10)
+        conn.execute("set track_functions = 'all'")
+        run(conn, args)
 
 
 def names(name: str) -> dict[str, str]:
@@ -171,13 +141,7 @@ def run(conn: psycopg.Connection, args: argparse.Namespace) -> None:
         for side in SIDES:
             ms = 1000 * sum(cpu[side, name]) / count
             line.append(f"{side} {ms:.3f} / {spent[side, name] / count:.3f}")
-        size = max(blocks // 4, 1)
-        quarters = [
-            sum(cpu["after", name][q * size : (q + 1) * size])
-            / max(sum(cpu["before", name][q * size : (q + 1) * size]), 1e-9)
-            for q in range(min(4, blocks))
-        ]
-        line.append("after/before CPU by quarter: " + " ".join(f"{x:.2f}" for x in quarters))
+        line.append(quarters(cpu, name, blocks))
         print("  ".join(line))
 
 

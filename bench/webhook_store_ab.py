@@ -25,21 +25,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import psycopg
 from psycopg.types.json import Jsonb
+from sql_ab import quarters, ref_functions, scratch_database, server_ms
 from webhook_ingest import cpu_seconds
 
-from app.db.embedded import start_embedded
-from app.db.migrate import migrate
-
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "supabase/schemas/04_webhooks.sql"
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 FUNCTIONS = ("webhook_twilio_status", "webhook_resend_event", "webhook_enqueue_rescue")
@@ -48,16 +41,8 @@ Call = Callable[[psycopg.Connection, str, int], None]
 
 
 def definitions(ref: str) -> str:
-    """`ref`'s `create or replace function` statements of FUNCTIONS, renamed `before_<name>`."""
-    text = subprocess.run(["git", "show", f"{ref}:{SCHEMA}"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout  # fmt: skip
-    found = []
-    for name in FUNCTIONS:
-        header = f"create or replace function {name}("
-        start = text.index(header)
-        statement = text[start : text.index("\n$$;\n", start) + 5]
-        found.append(statement.replace(header, f"create function before_{name}(", 1))
-    return "\n".join(found)
+    """`ref`'s statements of FUNCTIONS, renamed `before_<name>`."""
+    return ref_functions(ref, SCHEMA, {name: f"before_{name}" for name in FUNCTIONS})
 
 
 def seed(conn: psycopg.Connection, n: int) -> None:
@@ -120,33 +105,17 @@ def rescue(conn: psycopg.Connection, prefix: str, i: int) -> None:
 CALLS: dict[str, Call] = dict(zip(FUNCTIONS, (twilio_status, resend_event, rescue), strict=True))
 
 
-def server_ms(conn: psycopg.Connection) -> dict[str, float]:
-    """Total ms each function has run in this database (track_functions): this session's
-    pending counts flushed first (they are otherwise sent at most once a second)."""
-    conn.execute("select pg_stat_force_next_flush()")  # done as the session goes idle
-    conn.execute("select pg_stat_clear_snapshot()")
-    rows = conn.execute("select funcname, total_time from pg_stat_user_functions").fetchall()
-    return {name: float(total) for name, total in rows}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ref", default="HEAD", help="the 'before' code (a git ref)")
     parser.add_argument("--calls", type=int, default=4000, help="calls of each version")
     parser.add_argument("--block", type=int, default=100, help="calls in a row of one version")
     args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="nightshift-store-ab-"))
-    server = start_embedded(scratch / "pg")
-    try:
-        migrate(server.get_uri())
-        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-            conn.execute(definitions(args.ref).encode())
-            seed(conn, 2 * args.calls + 2)
-            conn.execute("set track_functions = 'all'")
-            run(conn, args)
-    finally:
-        server.cleanup()
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_database("nightshift-store-ab-") as conn:
+        conn.execute(definitions(args.ref).encode())
+        seed(conn, 2 * args.calls + 2)
+        conn.execute("set track_functions = 'all'")
+        run(conn, args)
 
 
 def run(conn: psycopg.Connection, args: argparse.Namespace) -> None:
@@ -178,13 +147,7 @@ def run(conn: psycopg.Connection, args: argparse.Namespace) -> None:
             total = spent[prefix + name] - server0.get(prefix + name, 0.0)
             ms = 1000 * sum(cpu[side, name]) / (blocks * args.block)
             line.append(f"{side} {ms:.3f} / {total / (blocks * args.block):.3f}")
-        size = max(blocks // 4, 1)
-        quarters = [
-            sum(cpu["after", name][q * size : (q + 1) * size])
-            / max(sum(cpu["before", name][q * size : (q + 1) * size]), 1e-9)
-            for q in range(min(4, blocks))
-        ]
-        line.append("after/before CPU by quarter: " + " ".join(f"{x:.2f}" for x in quarters))
+        line.append(quarters(cpu, name, blocks))
         print("  ".join(line))
 
 
