@@ -11,7 +11,7 @@ grid that no outcome can move. `from_rendered`: the scoring pass's read
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,6 +81,25 @@ def _listed(values: list[Any], n: int) -> list[Any]:
     return values
 
 
+def model_columns(
+    text: Callable[[str], str],
+    listed: Callable[[str], list[Any]],
+    n: int,
+    order: NDArray[Any],
+    spec: FeatureSpec = LEAD_SPEC,
+) -> dict[str, NDArray[Any]]:
+    """The spec's columns from a rendering: each numeric one parsed from `text(name)` (comma-
+    separated, 'nan' for null), each categorical one normalised from `listed(name)`; every
+    one checked to hold `n` values, then put in `order`."""
+    cols: dict[str, NDArray[Any]] = {}
+    for name, _ in spec.numeric:
+        kind = np.float64 if name in REAL_COLUMNS else np.int64  # integers parse 10x faster
+        cols[name] = numbers(text(name), kind, n).astype(np.float64)[order]
+    for name in spec.categorical:
+        cols[name] = normalise_category(_listed(listed(name), n))[order]
+    return cols
+
+
 def from_rendered(rendered: dict[str, Any], spec: FeatureSpec = LEAD_SPEC) -> dict[str, Any]:
     """`scoring_feature_columns`' value as `to_columns` makes it of the same rows, in their
     order (cutoff, lead): the same floats (numpy parses the text Postgres prints, as
@@ -98,11 +117,7 @@ def from_rendered_at(
     cutoffs = numbers(rendered["cutoff_at"], np.int64, n)
     order = np.lexsort((ids, cutoffs))
     cols: dict[str, NDArray[Any]] = {"lead_id": ids[order]}
-    for name, _ in spec.numeric:
-        kind = np.float64 if name in REAL_COLUMNS else np.int64  # integers parse 10x faster
-        cols[name] = numbers(rendered[name], kind, n).astype(np.float64)[order]
-    for name in spec.categorical:
-        cols[name] = normalise_category(_listed(rendered[name], n))[order]
+    cols |= model_columns(rendered.__getitem__, rendered.__getitem__, n, order, spec)
     for name in CONTEXT_COLUMNS:
         values = _listed(rendered[name], n)
         if name in TIME_COLUMNS:

@@ -29,8 +29,7 @@ from numpy.typing import NDArray
 
 from app.core.settings import Settings
 from app.db.scoring import ScoringRepository, TrainingChunk
-from app.scoring.features import LEAD_SPEC, REAL_COLUMNS, numbers, snapshot_times
-from app.scoring.model import normalise_category
+from app.scoring.features import LEAD_SPEC, model_columns, numbers, snapshot_times
 
 SNAPSHOTS_PER_CALL = 7  # snapshot times per chunk (a week of daily snapshots)
 
@@ -81,14 +80,8 @@ def from_chunks(chunks: list[TrainingChunk]) -> TrainingSet:
             y[start:end] = np.isin(ids[start:end], np.array(c.booked, dtype=np.int64))
     order = np.lexsort((ids, times))  # (cutoff, lead) is unique: one order only
     cols: dict[str, NDArray[Any]] = {"lead_id": ids[order]}
-    for name, _ in LEAD_SPEC.numeric:
-        kind = np.float64 if name in REAL_COLUMNS else np.int64  # integers parse 10x faster
-        cols[name] = numbers(joined(name), kind, n).astype(np.float64)[order]
-    for name in LEAD_SPEC.categorical:
-        values = [v for c in held for v in c.columns[name]]
-        if len(values) != n:
-            raise ValueError(f"a training column holds {len(values)} values, not {n}")
-        cols[name] = normalise_category(values)[order]
+    cols |= model_columns(joined, lambda name: [v for c in held for v in c.columns[name]],
+                          n, order)  # fmt: skip
     return TrainingSet(cols, y[order], times[order])
 
 
