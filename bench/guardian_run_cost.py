@@ -37,27 +37,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import conninfo
 
 from app.alerts import flush_params
 from app.core import logs
 from app.core.clock import ManualClock
 from app.core.settings import Settings
-from app.db.embedded import start_embedded
-from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
 from app.jobs import runner
 from app.jobs.bootstrap import Context, Overrides, bootstrap
 
 sys.path[:0] = [str(Path(__file__).parent)]
-from job_run_cost import HISTORY, START, interleaved  # noqa: E402
+from job_run_cost import START, history_database, interleaved  # noqa: E402
 
 # The functions as they were before 20261208120000 (text unchanged but the schema and the
 # search_path of the copies, so that each resolves the other copies first, and the uuid
@@ -352,21 +348,9 @@ def main() -> None:
         finally:
             drop(args.dsn)
         return
-    with tempfile.TemporaryDirectory(prefix="nightshift-guardian-run-") as tmp:
-        server = start_embedded(Path(tmp) / "pg")
-        try:
-            with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-                conn.execute("create database bench")
-                conn.execute("alter database bench set synchronous_commit = off")
-            dsn = conninfo.make_conninfo(server.get_uri(), dbname="bench")
-            migrate(dsn)
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute(HISTORY, {"at": START})
-                conn.execute("analyze job_runs")
-            prepare(dsn)
-            asyncio.run(measure(dsn, START + timedelta(minutes=1), args.runs, args.rounds))
-        finally:
-            server.cleanup()
+    with history_database("nightshift-guardian-run-") as (dsn, _):
+        prepare(dsn)
+        asyncio.run(measure(dsn, START + timedelta(minutes=1), args.runs, args.rounds))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -249,7 +250,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     logs.configure("ERROR")
-    with tempfile.TemporaryDirectory(prefix="nightshift-job-run-") as tmp:
+    with history_database("nightshift-job-run-", FINISH_ROW, RELEASE_COPY) as (dsn, pid):
+        asyncio.run(measure(dsn, pid, args.runs, args.rounds))
+
+
+@contextmanager
+def history_database(prefix: str, *extra: str) -> Iterator[tuple[str, int]]:
+    """An embedded server in a temporary directory with a migrated database `bench`
+    (synchronous_commit off) holding HISTORY's job runs and the `extra` statements; yields
+    its dsn and the server's pid; removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         server = start_embedded(Path(tmp) / "pg")
         try:
             with psycopg.connect(server.get_uri(), autocommit=True) as conn:
@@ -259,10 +269,10 @@ def main() -> None:
             migrate(dsn)
             with psycopg.connect(dsn, autocommit=True) as conn:
                 conn.execute(HISTORY, {"at": START})
-                conn.execute(FINISH_ROW)
-                conn.execute(RELEASE_COPY)
+                for statement in extra:
+                    conn.execute(statement.encode())
                 conn.execute("analyze job_runs")
-            asyncio.run(measure(dsn, server.get_pid(), args.runs, args.rounds))
+            yield dsn, server.get_pid()
         finally:
             server.cleanup()
 
