@@ -19,6 +19,7 @@ from app.status.data import collect
 from app.webhooks import create_app
 from app.webhooks.status_page import COOKIE
 from tests.conftest import Rebuild
+from tests.daytime import zone_at_midday
 from tests.status.conftest import TOKEN
 from tests.status.seed import SECRET_NAME, SECRET_PHONE, seed
 
@@ -129,10 +130,14 @@ def configured(database_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     get_settings.cache_clear()
 
 
-def test_cli_status_sections_and_json(configured: str) -> None:
+def test_cli_status_sections_and_json(configured: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # The CLI reads the real clock: the seeded day ends 4 h before now (its activity 10 h ago),
-    # never in the future. Seeded from midnight UTC, the run failed from 00:00 to 10:00 UTC.
-    seed(configured, datetime.now(UTC) - timedelta(hours=20))
+    # never in the future; and the business is in a zone where it is now midday, so that
+    # activity is on today's local date (funnel[0] is "today"). Seeded from midnight UTC the
+    # run failed from 00:00 to 10:00 UTC; in New York (the default zone) from 05:00 to 15:00.
+    now = datetime.now(UTC)
+    monkeypatch.setenv("BUSINESS_TIMEZONE", zone_at_midday(now))
+    seed(configured, now - timedelta(hours=20))
     runner = CliRunner()
     as_json = runner.invoke(cli, ["status", "--json"])
     assert as_json.exit_code == 0, as_json.output
