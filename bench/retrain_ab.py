@@ -48,6 +48,7 @@ def ref_module(ref: str) -> types.ModuleType:
         capture_output=True, text=True,
     ).stdout  # fmt: skip
     mod = types.ModuleType("train_ref")
+    sys.modules[mod.__name__] = mod  # a dataclass in it looks its module up there
     exec(compile(text, f"{ref}:app/scoring/train.py", "exec"), mod.__dict__)
     return mod
 

@@ -21,7 +21,7 @@ pass's result (an md5 of every lead's score, reasons and hot flag after it, and 
 must be the same on both sides.
 
     .venv/bin/python bench/scoring_hourly.py --dsn "host=DIR user=postgres dbname=sim_..." \
-        [--at "2026-12-05 05:10+00"] [--rounds 6] [--ref 677e1af]
+        [--at "2026-12-05 05:10+00"] [--rounds 6] [--ref 677e1af (the default)]
 
 The kept database needs this tree's functions (`nightshift db migrate` on it, or psql -f the
 migration). Rolled-back writes still leave index entries behind: later rounds are slower,
@@ -225,7 +225,8 @@ if __name__ == "__main__":
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--at")
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--ref", default="HEAD")
+    # the commit before scoring_apply took texts: its side sends arrays (HEAD's takes texts)
+    parser.add_argument("--ref", default="677e1af")
     args = parser.parse_args()
     logs.configure("WARNING")
     asyncio.run(main(args.dsn, args.at, args.rounds, args.ref))

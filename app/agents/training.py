@@ -5,7 +5,8 @@ Contract:
 - `build_training(deps)` reads the answered calls of the last 90 days, builds
   `objection_responses.md` and `call_handling_playbook.md` (app.scoring.playbook: redacted)
   and records them as a new `training_builds` version only when their content changed;
-  returns the new build or None;
+  returns the new build or None; an hourly run with nothing new to read (the same
+  `training_inputs` key as the latest build's) does not build them;
 - `with_training(agent, build)`: the agent with the build's documents added to its
   knowledge (agents without knowledge have no query tool and get nothing): every push
   carries the published build, so a later `nightshift agents push` keeps it;
@@ -32,7 +33,7 @@ from app.core.clock import Clock
 from app.core.settings import Settings
 from app.db.agents import AgentRepository, TrainingBuild
 from app.providers.vapi_assistants import VapiAssistantsApi
-from app.scoring.playbook import training_documents
+from app.scoring.playbook import training_documents, training_inputs
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,18 @@ def documents_hash(documents: dict[str, str]) -> str:
 
 
 async def build_training(deps: TrainingDeps) -> TrainingBuild | None:
-    """Build and record the documents; the new version, or None when nothing changed."""
+    """Build and record the documents; the new version, or None when nothing changed.
+
+    Not built at all when what they would be built from has the key the latest build
+    recorded (no call ended, changed or left the window since). The key is taken before
+    the read: a call changing during the build changes the next run's key (calls are never
+    deleted: an erasure updates them), so that run builds again."""
     now = deps.clock.now()
+    key, latest = await training_inputs(deps.repo, now, deps.timezone)
+    if key == latest:
+        return None
     documents, count = await training_documents(deps.repo, now, deps.timezone)
-    return await deps.repo.record_training(documents_hash(documents), documents, count, now)
+    return await deps.repo.record_training(documents_hash(documents), documents, count, now, key)
 
 
 def with_training(agent: Agent, build: TrainingBuild | None) -> Agent:

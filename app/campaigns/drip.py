@@ -65,7 +65,9 @@ async def run(deps: DripDeps) -> dict[str, Any]:
     run, under its lease only: no other drip run is alive) it first frees the steps still
     claimed by a run that died mid-batch (they would otherwise wait DRIP_LEASE_SECONDS),
     counted as `orphan_claims_released`; the release, the first claim and, when that claims
-    nothing, the rescue checks are then one database call (`CampaignRepository.begin`)."""
+    nothing, the rescue checks are then one database call (`CampaignRepository.begin`).
+    When it claimed steps, the rescue checks are read by the settle of its last batch
+    (`CampaignRepository.settle_last`), else on their own after the sends."""
     with heap_frozen():
         return await _run(deps)
 
@@ -80,7 +82,7 @@ async def _run(deps: DripDeps) -> dict[str, Any]:
             worker, limit, settings.drip_lease_seconds, deps.clock.now()
         )
 
-    due_rescues: list[DueRescue] | None = None  # None: read after the sends
+    due_rescues: list[DueRescue] | None = None  # None: read after the sends, on their own
     if deps.release_orphans:
         begun = await deps.repos.campaigns.begin(
             worker, settings.drip_batch_size, settings.drip_lease_seconds, deps.clock.now()
@@ -101,7 +103,10 @@ async def _run(deps: DripDeps) -> dict[str, Any]:
                 planned = plan_batch(deps, steps)  # while the previous settle runs
                 if settling is not None:
                     await settling.done()
-                settling = await deliver_planned(deps, worker, planned, following)
+                # the last batch's settle reads the due rescue checks too (one round trip)
+                settling = await deliver_planned(
+                    deps, worker, planned, following, last=following is None
+                )
                 totals.update(settling.counts)
             except BaseException:
                 if following is not None:
@@ -117,7 +122,9 @@ async def _run(deps: DripDeps) -> dict[str, Any]:
                 await settling.done()
                 steps += await claim(settings.drip_batch_size - len(steps))
         if settling is not None:
-            await settling.done()
+            settled = await settling.done()
+            if isinstance(settled, tuple):  # settle_last: (settled, the due rescue checks)
+                due_rescues = settled[1]
     finally:
         if settling is not None:  # an exception on the way: the settle still ends first
             await settling.abandon()
@@ -156,12 +163,19 @@ def plan_batch(deps: DripDeps, steps: list[ClaimedStep]) -> Planned:
 
 
 async def deliver_planned(
-    deps: DripDeps, worker: str, planned: Planned, following: NextClaim | None = None
+    deps: DripDeps,
+    worker: str,
+    planned: Planned,
+    following: NextClaim | None = None,
+    *,
+    last: bool = False,
 ) -> Settling:
     """Write the outbox rows, deliver, settle: one call each for the whole batch, a claim
     and a record call per delivery chunk, plus the provider requests themselves.
     `following` (the next batch's claim) is started once this batch's rows are all claimed.
-    The settle is returned running (Settling): the caller awaits it before its next call."""
+    The settle is returned running (Settling): the caller awaits it before its next call.
+    `last` (the run's last batch): the settle also reads the due rescue checks, which the
+    run reads next (`CampaignRepository.settle_last`); its result is then that pair."""
     plans, campaigns, now, delivery = planned.plans, planned.campaigns, planned.now, deps.delivery
     await _record_plan_failures(deps, plans, now)
     items = [p.item for p in plans if p.item]
@@ -179,7 +193,8 @@ async def deliver_planned(
         p.result or _after_delivery(p, campaigns, deliveries.get(row_ids[id(p)]), deps.clock.now())
         for p in plans
     ]
-    task = asyncio.create_task(deps.repos.campaigns.complete(worker, results, deps.clock.now()))
+    settle = deps.repos.campaigns.settle_last if last else deps.repos.campaigns.complete
+    task = asyncio.create_task(settle(worker, results, deps.clock.now()))
     await asyncio.sleep(0)  # the settle's statement goes out before the caller plans on
     counts = Counter(f"{r.action}:{r.reason}" if r.reason else r.action for r in results)
     return Settling(task, counts)

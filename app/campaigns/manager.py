@@ -87,12 +87,11 @@ async def alert_paused(alerts: Alerts, paused: list[Paused]) -> None:
 
 def _settings(calls: list[QueuedCall]) -> dict[int, CampaignSettings]:
     """Each campaign's settings, validated once a run (not once per call and use: 200
-    candidates, each read by the gate, the cap and the timing)."""
-    return {
-        c.campaign.id: CampaignSettings.stored(c.campaign.definition)
-        for c in calls
-        if c.campaign is not None
-    }
+    candidates, each read by the gate, the cap and the timing). Once per campaign, not per
+    call: a comprehension keyed by the campaign validated it again for each of its calls
+    (200 validations a run where 1 or 2 were needed)."""
+    snapshots = {c.campaign.id: c.campaign for c in calls if c.campaign is not None}
+    return {cid: CampaignSettings.stored(s.definition) for cid, s in snapshots.items()}
 
 
 def _campaign(call: QueuedCall, settings: dict[int, CampaignSettings]) -> CampaignSettings | None:

@@ -74,8 +74,9 @@ class Settling:
     def __init__(self, task: asyncio.Task[Any], counts: Counter[str]) -> None:
         self._task, self.counts = task, counts
 
-    async def done(self) -> None:
-        await self._task
+    async def done(self) -> Any:
+        """The settle's result, once it has ended."""
+        return await self._task
 
     async def abandon(self) -> None:
         await asyncio.gather(self._task, return_exceptions=True)

@@ -14,6 +14,7 @@ Functions: supabase/schemas/12_agents.sql.
 - calendar bookings are keyed by tool call, so a retried tool call finds its booking;
 - training builds (the growth job's objection_responses.md and call_handling_playbook.md):
   `record_training` stores a build only when its content changed (None otherwise),
+  `training_inputs` keys what a build would read (a build is skipped when it is unchanged),
   `training_diff` is the unified diff of the last two builds (the console shows it).
 """
 
@@ -207,14 +208,27 @@ class AgentRepository:
         )
         return [TrainingCall.model_validate(row) for row in rows]
 
+    async def training_inputs(
+        self, since: datetime, now: datetime, limit: int
+    ) -> tuple[str, str | None]:
+        """An md5 of the (id, row version) of the calls `training_calls(since, now, _, limit)`
+        returns (any update of one changes it), and the latest build's `inputs`."""
+        rows = await self.transport.call(
+            "training_inputs", {"p_since": since, "p_now": now, "p_limit": limit}
+        )
+        return str(rows[0]["calls"]), rows[0]["latest"]
+
     async def record_training(
-        self, sha256: str, documents: dict[str, str], calls: int, now: datetime
-    ) -> TrainingBuild | None:
-        """The new build, or None when the latest build has the same content."""
+        self, sha256: str, documents: dict[str, str], calls: int, now: datetime,
+        inputs: str | None = None,
+    ) -> TrainingBuild | None:  # fmt: skip
+        """The new build, or None when the latest build has the same content; either way
+        the latest build's `inputs` is then `inputs` (the key of what it was built from)."""
         rows = await self.transport.call(
             "training_build_record",
-            {"p_sha256": sha256, "p_documents": documents, "p_calls": calls, "p_now": now},
-        )
+            {"p_sha256": sha256, "p_documents": documents, "p_calls": calls, "p_now": now,
+             "p_inputs": inputs},
+        )  # fmt: skip
         return TrainingBuild.model_validate(rows[0]) if rows else None
 
     async def training_builds(self, limit: int = 2) -> list[TrainingBuild]:

@@ -203,6 +203,19 @@ class CampaignRepository:
         )
         return len(rows)
 
+    async def settle_last(
+        self, worker: str, results: list[StepResult], now: datetime
+    ) -> tuple[int, list[DueRescue]]:
+        """`complete` for a drip run's last batch, and the due rescue checks read right after
+        it (`WebhookRepository.due_rescue_checks`, which the run reads next), one round trip
+        (drip_settle): the enrollments settled and the checks."""
+        payload = [r.model_dump(mode="json") for r in results]
+        rows = await self.transport.call(
+            "drip_settle", {"p_worker": worker, "p_results": payload, "p_now": now}
+        )
+        tick = rows[0]["tick"]
+        return int(tick["settled"]), [DueRescue.model_validate(r) for r in tick["rescues"]]
+
     async def apply_stop_rules(self, lead_id: int, event: str, now: datetime) -> int:
         rows = await self.transport.call(
             "apply_stop_rules", {"p_lead_id": lead_id, "p_event": event, "p_now": now}

@@ -209,6 +209,15 @@ class ScoringRepository:
         rows = await self.transport.call("scoring_call_outcomes", {"p_since": since, "p_now": now})
         return [CallOutcome.model_validate(r) for r in rows]
 
+    async def call_feature_columns(self, since: datetime, now: datetime) -> dict[str, Any]:
+        """The per-call model's features: each call of `call_outcomes(since, now)` with its
+        lead's features as of placed_at, from the per-call store (computing the calls it does
+        not hold yet), rendered as columns in one value keyed by `call_id`
+        (scoring_call_columns; parsed by app.scoring.features.model_columns)."""
+        rows = await self.transport.call("scoring_call_columns", {"p_since": since, "p_now": now})
+        rendered: dict[str, Any] = rows[0]["scoring_call_columns"]
+        return rendered
+
     async def mark_call_order(
         self, ids: Sequence[int], scores: Sequence[float], orders: Sequence[str]
     ) -> int:

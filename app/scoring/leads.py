@@ -8,8 +8,9 @@
   rows with SCORING_MIN_BOOKINGS positives, else fall back to the documented prior. The
   per-call model (features as of each call's placed_at, label: this call booked; it orders
   the call queue, app.scoring.call_order) is trained beside it and stored in the same row
-  (`model.per_call`). Every new model is stored as JSON in `score_models` (version,
-  features, coefficients, metrics, trained_at).
+  (`model.per_call`); its rows come from the per-call store, which computes only the
+  calls reported since the last retrain (`scoring_call_columns`). Every new model is
+  stored as JSON in `score_models` (version, features, coefficients, metrics, trained_at).
 - `score_all`: one SQL call for the feature matrix (rendered as columns that numpy parses:
   `scoring_feature_columns`), one vectorised pass for probabilities and reason selection,
   then the scores and top-3 reasons written back in batches (one call per WRITE_BATCH
@@ -26,12 +27,13 @@ from typing import Any
 
 import numpy as np
 import structlog
+from numpy.typing import NDArray
 
 from app.core.clock import Clock
 from app.core.settings import Settings
 from app.db.repositories import LogRepository
-from app.db.scoring import ScoringRepository, StoredModel
-from app.scoring.features import LEAD_SPEC, from_rendered, from_rendered_at, micros
+from app.db.scoring import CallOutcome, ScoringRepository, StoredModel
+from app.scoring.features import LEAD_SPEC, from_rendered, model_columns, numbers
 from app.scoring.model import ScoreModel
 from app.scoring.prior import prior_model
 from app.scoring.reasons import reason_texts
@@ -73,6 +75,22 @@ async def training_rows(
     return (await training_set(repo, now, s)).rows()
 
 
+def call_columns(
+    rendered: dict[str, Any], calls: list[CallOutcome]
+) -> tuple[dict[str, NDArray[Any]], NDArray[np.int64]]:
+    """The per-call rows of `calls` (in their order) from `scoring_call_columns`' rendering
+    (rows keyed by call_id, in any order): each call's features and its label (booked); a
+    call the rendering does not hold is left out."""
+    n = int(rendered["n"])
+    ids = numbers(rendered["call_id"], np.int64, n)
+    row_of = {call_id: i for i, call_id in enumerate(ids.tolist())}
+    pairs = [(row_of[k.call_id], k.booked) for k in calls if k.call_id in row_of]
+    rows = np.array([i for i, _ in pairs], dtype=np.intp)
+    cols: dict[str, NDArray[Any]] = {"lead_id": numbers(rendered["lead_id"], np.int64, n)[rows]}
+    cols |= model_columns(rendered.__getitem__, rendered.__getitem__, n, rows)
+    return cols, np.array([1 if b else 0 for _, b in pairs], dtype=np.int64)
+
+
 async def per_call_model(repo: ScoringRepository, now: datetime, s: Settings) -> ScoreModel | None:
     """The per-call model (features as of each call's placed_at, label: this call booked),
     or None below the training threshold. Its holdout: the newest 20 % of calls."""
@@ -81,20 +99,11 @@ async def per_call_model(repo: ScoringRepository, now: datetime, s: Settings) ->
     booked = sum(1 for k in calls if k.booked)
     if not enough_outcomes(len(calls), booked, s.scoring_min_outcomes, s.scoring_min_bookings):
         return None
-    read, cutoffs = from_rendered_at(await repo.feature_columns(
-        now, [k.lead_id for k in calls], [k.placed_at for k in calls]
-    ))  # fmt: skip
-    keys = zip(read["lead_id"].tolist(), cutoffs.tolist(), strict=True)
-    row_of = {key: i for i, key in enumerate(keys)}
-    pairs = [(row_of[key], k.booked) for k in calls
-             if (key := (k.lead_id, micros(k.placed_at))) in row_of]  # fmt: skip
-    rows = np.array([i for i, _ in pairs], dtype=np.intp)
-    cols = {name: values[rows] for name, values in read.items()}  # each call's row, in order
-    y = np.array([1 if b else 0 for _, b in pairs], dtype=np.int64)
+    cols, y = call_columns(await repo.call_feature_columns(since, now), calls)
     enc = encode(LEAD_SPEC, cols)
     metrics = evaluate_holdout(LEAD_SPEC, cols, y, c=s.scoring_regularization_c, enc=enc)
     model = fit_encoded(enc, None, y, c=s.scoring_regularization_c, kind="per_call")
-    model.metrics = {**metrics, "calls": len(pairs), "bookings": int(y.sum())}
+    model.metrics = {**metrics, "calls": len(y), "bookings": int(y.sum())}
     return model
 
 

@@ -12,19 +12,24 @@ Contract:
 - `build_documents(calls)` is deterministic (no clock, sorted ties), so the same calls give
   the same bytes and the database keeps a new version only when the content changed;
 - `training_documents(repo, now, timezone, window_days)` reads the answered calls that
-  ended in the window (None: all of them) and builds both documents.
+  ended in the window (None: all of them) and builds both documents;
+- `training_inputs(...)` (same arguments) keys what it would read without reading it: the
+  same key, the same documents.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from app.db.agents import AgentRepository
+from app.scoring import redact as redaction
 from app.scoring.redact import redact
 
 OBJECTIONS_DOC = "objection_responses.md"
@@ -48,6 +53,11 @@ CATEGORIES: dict[str, re.Pattern[str]] = {
                         re.I),
 }  # fmt: skip
 _LINE = re.compile(r"^\s*(AI|User|Assistant|Bot|Customer)\s*:\s*(.*)$", re.I)
+# This builder's code (this module and the redaction): new code may build other documents
+# from the same calls, so it is part of `training_inputs`' key.
+BUILDER = hashlib.sha256(
+    Path(__file__).read_bytes() + Path(str(redaction.__file__)).read_bytes()
+).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -250,12 +260,27 @@ def build_documents(calls: list[Conversation]) -> dict[str, str]:
     return {OBJECTIONS_DOC: objections_document(ordered), PLAYBOOK_DOC: playbook_document(ordered)}
 
 
+def _since(now: datetime, window_days: int | None) -> datetime:
+    return now - timedelta(days=window_days) if window_days else datetime(1970, 1, 1, tzinfo=UTC)
+
+
+async def training_inputs(
+    repo: AgentRepository, now: datetime, timezone: str, window_days: int | None = WINDOW_DAYS
+) -> tuple[str, str | None]:
+    """The key of what `training_documents(repo, now, timezone, window_days)` reads: the
+    calls (ids and row versions: any update of a call changes it), the zone and this
+    builder's code (BUILDER); and the key the latest build recorded (None: none). The same
+    key gives the same documents, so the growth job need not rebuild them."""
+    calls, latest = await repo.training_inputs(_since(now, window_days), now, MAX_CALLS)
+    key = f"{BUILDER}|{timezone}|{window_days}|{MAX_CALLS}|{calls}"
+    return hashlib.sha256(key.encode()).hexdigest(), latest
+
+
 async def training_documents(
     repo: AgentRepository, now: datetime, timezone: str, window_days: int | None = WINDOW_DAYS
 ) -> tuple[dict[str, str], int]:
     """Both documents as of `now`, and how many answered calls they were built from."""
-    since = now - timedelta(days=window_days) if window_days else datetime(1970, 1, 1, tzinfo=UTC)
-    calls = await repo.training_calls(since, now, timezone, MAX_CALLS)
+    calls = await repo.training_calls(_since(now, window_days), now, timezone, MAX_CALLS)
     found = [conversation(c.call_id, c.outcome, c.hour, c.duration_seconds, c.transcript,
                           c.analysis) for c in calls]  # fmt: skip
     return build_documents(found), len(calls)

@@ -29,10 +29,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.db.simulate import SimulateRepository
-from app.scoring.leads import training_rows
+from app.scoring.features import micros
 from app.scoring.timing import TimingModel, load_configured_timing
 from app.scoring.train import auc, capture
+from app.scoring.training_set import training_set
 from app.simulate.audit import Audit, audit
+from app.simulate.forward import at_risk_and_labels, forward_pairs, in_any_span, ranked_auc
 from app.simulate.population import REGIONS, SimLead
 from app.simulate.providers import World
 
@@ -155,27 +157,42 @@ async def forward_auc(ctx: Context, log: ScoreLog) -> dict[str, Any]:
     (`auc_forward_by_day`, day 0 from the first t: the at-risk pool fills with days-old
     leads over a run, so a late window — the holdout's — ranks more easily)."""
     now, horizon = ctx.clock.now(), ctx.settings.scoring_horizon_days
-    times = [t for t in log.at if t + timedelta(days=horizon) <= now]
+    times = sorted(t for t in log.at if t + timedelta(days=horizon) <= now)
     if not times:
         return {"auc_forward": None, "auc_forward_rows": 0, "auc_forward_trained": None,
                 "auc_forward_by_day": []}  # fmt: skip
-    # scoring_features' at-risk rows and label without the features (a month's ~700
-    # hourly times; simulate_forward_rows), as (lead_id, t, label)
-    rows = await SimulateRepository(ctx.transport).forward_rows(now, times, horizon)
-    kept = [(log.at[t].get(lead), bool(label), t)
-            for lead, t, label in rows if label is not None]  # fmt: skip
-    kept = [k for k in kept if k[0] is not None]
+    # scoring_features' at-risk rows and labels, read once per lead (simulate_forward_leads)
+    # and laid over a month's ~700 hourly times as arrays: (lead, t) rows in (t, lead)
+    # order, every window closed by now
+    leads = await SimulateRepository(ctx.transport).forward_leads()
+    times_us = np.array([micros(t) for t in times], dtype=np.int64)
+    horizon_us = timedelta(days=horizon) // timedelta(microseconds=1)
+    risk, labels = at_risk_and_labels(leads, times_us, horizon_us)
+    pairs = forward_pairs(risk, labels, leads.ids, [log.at[t] for t in times])
+    scores = np.concatenate([p for p, _ in pairs])
+    booked = np.concatenate([y for _, y in pairs])
+    # sorted by score once; each part (all, trained, a day) is a mask over the sorted rows
+    order = np.argsort(scores)
+    time_of = np.repeat(np.arange(len(times)), [len(p) for p, _ in pairs])[order]
+    by_score, booked_by_score = scores[order], booked[order]
 
-    def pooled(part: list[Any]) -> float | None:
-        y = np.array([b for _, b, _ in part], dtype=np.int64)
-        return _r(auc(y, np.array([s for s, _, _ in part], dtype=np.float64)))
+    def pooled(part: list[int]) -> float | None:
+        wanted = np.zeros(len(times), dtype=np.bool_)
+        wanted[part] = True
+        rows = wanted[time_of]
+        value = ranked_auc(booked_by_score[rows], by_score[rows])
+        if value is not None and abs(value * 10_000 % 1 - 0.5) < 1e-4:
+            # within 1e-8 of a 4th-digit rounding edge: the printed digit is sklearn's, as
+            # before (their floating-point difference could fall either side of it)
+            value = auc(booked_by_score[rows].astype(np.int64), by_score[rows])
+        return _r(value)
 
-    trained = [k for k in kept if k[2] in log.trained]
-    start = min(times)
-    days: dict[int, list[Any]] = {}
-    for k in kept:
-        days.setdefault(int((k[2] - start).total_seconds() // 86400), []).append(k)
-    return {"auc_forward": pooled(kept), "auc_forward_rows": len(kept),
+    kept = [j for j, (p, _) in enumerate(pairs) if len(p)]
+    trained = [j for j in kept if times[j] in log.trained]
+    days: dict[int, list[int]] = {}
+    for j in kept:
+        days.setdefault(int((times[j] - times[0]).total_seconds() // 86400), []).append(j)
+    return {"auc_forward": pooled(kept) if kept else None, "auc_forward_rows": len(scores),
             "auc_forward_trained": pooled(trained) if trained else None,
             "auc_forward_by_day": [pooled(days[d]) for d in sorted(days)]}  # fmt: skip
 
@@ -184,16 +201,21 @@ async def training_check(ctx: Context) -> dict[str, int]:
     """The final training set, and how many of its rows were observed while one of their
     lead's calls was in progress (placed, report not received): must be 0. Checked from the
     calls themselves, not from scoring_features' own filter."""
-    rows = await training_rows(ctx.repos.scoring, ctx.clock.now(), ctx.settings)
-    spans: dict[int, list[tuple[datetime, datetime | None]]] = {}
-    for span in await SimulateRepository(ctx.transport).call_spans():
-        spans.setdefault(span.lead_id, []).append((span.placed_at, span.report_received_at))
-    in_call = sum(
-        1 for r in rows
-        if any(placed <= r["cutoff_at"] and (got is None or got > r["cutoff_at"])
-               for placed, got in spans.get(r["lead_id"], []))
+    held = await training_set(ctx.repos.scoring, ctx.clock.now(), ctx.settings)
+    spans = await SimulateRepository(ctx.transport).call_spans()
+    # each row's cutoff as training_rows gives it (a datetime of its epoch seconds)
+    unique, which = np.unique(held.times, return_inverse=True)
+    cutoffs = np.array([micros(datetime.fromtimestamp(t, UTC)) for t in unique.tolist()],
+                       dtype=np.int64)[which]  # fmt: skip
+    never = np.iinfo(np.int64).max
+    in_call = in_any_span(
+        np.asarray(held.cols["lead_id"], dtype=np.int64), cutoffs,
+        np.array([k.lead_id for k in spans], dtype=np.int64),
+        np.array([micros(k.placed_at) for k in spans], dtype=np.int64),
+        np.array([never if k.report_received_at is None else micros(k.report_received_at)
+                  for k in spans], dtype=np.int64),
     )  # fmt: skip
-    return {"training_rows": len(rows), "training_rows_in_call": in_call}
+    return {"training_rows": len(held), "training_rows_in_call": int(in_call.sum())}
 
 
 async def per_call_figures(ctx: Context) -> dict[str, Any]:

@@ -446,6 +446,31 @@ begin
 end
 $$;
 
+-- A drip run's last settle (app/campaigns/drip.py: the batch no claim follows): the batch
+-- settled (complete_steps), then the due rescue texts (webhook_due_rescue_checks) read at the
+-- moment the run read them next, after its settle: every run that claimed steps made the
+-- two calls one after the other, now one round trip (issue 19; migration 20261209121000).
+-- One row, its jsonb: {settled: the enrollments settled, rescues: [rows as drip_begin's]}.
+create or replace function drip_settle(
+  p_worker text, p_results jsonb, p_now timestamptz, p_rescue_limit integer default 100
+) returns table (tick jsonb)
+language plpgsql set search_path = public as $$
+declare
+  v_settled integer;
+begin
+  select count(*) into v_settled from complete_steps(p_worker, p_results, p_now);
+  return query select jsonb_build_object(
+    'settled', v_settled,
+    'rescues', (
+      select coalesce(jsonb_agg(jsonb_build_object(
+               'message', r.message, 'lead_state', r.lead_state,
+               'lead_timezone', r.lead_timezone, 'recent_attempts', r.recent_attempts)
+             order by r.n), '[]')
+        from webhook_due_rescue_checks(p_now, p_rescue_limit) with ordinality r(
+               message, lead_state, lead_timezone, recent_attempts, n)));
+end
+$$;
+
 -- Stops a lead's active enrollments on an event, per each campaign's stop rules:
 -- p_event 'reply' | 'booking' | 'opt_out' (campaign key stop.on_<event>, default true).
 -- On 'reply', a campaign with stop.company_on_reply also stops every lead of the company.
@@ -584,27 +609,66 @@ language sql stable set search_path = public as $$
              where p.campaign_id = c.id
                and p.placed_at >= date_trunc('day', p_now) and p.placed_at <= p_now)
            >= (c.definition->'caps'->'per_day'->>'call')::integer
-  ), picked as materialized (
+  ), open as materialized (  -- the campaigns whose waiting calls are candidates
+    select c.id from campaigns c where c.status = 'active' and c.id not in (select id from capped)
+  ), waiting as (
+    -- Only the waiting calls that can be candidates are read (calls_waiting_campaign_idx):
+    -- those outside a campaign, and those of each active campaign under its cap. Reading
+    -- the whole waiting queue and dropping a capped campaign's calls grew with the queue
+    -- (a campaign's calls wait while it is capped, most of a day: 7,043 waiting calls by day
+    -- 28 of a 10,000-lead simulation, 1,203 buffers read for no candidate; migration
+    -- 20261209110000). The same rows: campaign_id references campaigns (on delete set
+    -- null), so a call's campaign exists, and it is a candidate when active and not capped.
     select k.id, k.lead_id, k.campaign_id, k.not_before, k.payload->'window' as "window",
+           k.created_at
+      from calls k
+     where k.campaign_id is null and k.status = 'queued' and k.vapi_call_id is null
+    union all
+    select k.id, k.lead_id, k.campaign_id, k.not_before, k.payload->'window', k.created_at
+      from open o
+      join calls k on k.campaign_id = o.id and k.status = 'queued' and k.vapi_call_id is null
+  ), walked as materialized (
+    -- 'score' over a long queue: the leads are walked hottest first (leads_score_idx), the
+    -- first 4 * p_limit of them and every lead tied with the last (score and created_at,
+    -- the order's lead part), each with its candidate calls (calls_lead_idx). Every lead
+    -- not walked comes after all of them in the order, so when the walk holds p_limit calls
+    -- its first p_limit are the queue's; otherwise the whole queue is read (below). Joining
+    -- every waiting call to its lead to sort them grew with the queue (7,000 due calls by
+    -- day 28 of a 10,000-lead simulation, the hottest 200 among the first 350 leads).
+    select k.id, k.lead_id, k.campaign_id, k.not_before, k.payload->'window' as "window",
+           l.score as s1, null::timestamptz as s2, null::text as s3, l.created_at as s4
+      from (select l.id, l.score, l.created_at from leads l
+             where p_order = 'score'
+               and (select count(*) from (select from waiting limit 4 * p_limit) x)
+                   >= 4 * p_limit
+             order by l.score desc nulls last, l.created_at desc
+             fetch first (4 * p_limit) rows with ties) l
+      cross join lateral (
+        select k.id, k.lead_id, k.campaign_id, k.not_before, k.payload
+          from calls k
+         where k.lead_id = l.id and k.status = 'queued' and k.vapi_call_id is null
+           and (k.not_before is null or k.not_before <= p_now)
+           and (k.campaign_id is null or k.campaign_id in (select id from open))
+        offset 0  -- a probe a lead (not a hash of the whole queue)
+      ) k
+  ), picked as materialized (
+    (select * from walked
+      where (select count(*) from walked) >= p_limit
+      order by s1 desc nulls last, s2 desc, s3, s4 desc, id
+      limit p_limit)
+    union all
+    (select k.id, k.lead_id, k.campaign_id, k.not_before, k."window",
            case when p_order = 'score' then l.score end as s1,
            case when p_order = 'newest' then k.created_at end as s2,
            case when p_order = 'random'
                 then md5(k.id::text || date_trunc('hour', p_now)::text) end as s3,
            l.created_at as s4
-      from calls k
+      from waiting k
       join leads l on l.id = k.lead_id
-      left join campaigns c on c.id = k.campaign_id
-     where k.status = 'queued' and k.vapi_call_id is null
+     where (select count(*) from walked) < p_limit
        and (k.not_before is null or k.not_before <= p_now)
-       and (c.id is null or c.status = 'active')
-       -- on the call's own column, so a capped campaign's waiting calls are dropped at the
-       -- scan of calls, before each is joined to its lead (day 3 of a 10,000-lead
-       -- simulation: 1,598 waiting calls of capped campaigns, 10.0 -> 0.9 ms; migration
-       -- 20261207101200). The same rows: c.id = k.campaign_id when the campaign exists,
-       -- and a missing campaign is in no cap either way.
-       and (k.campaign_id is null or k.campaign_id not in (select id from capped))
      order by s1 desc nulls last, s2 desc, s3, s4 desc, k.id
-     limit p_limit
+     limit p_limit)
   )
   select jsonb_build_object(
            'id', q.id, 'not_before', q.not_before, 'window', q."window",
@@ -625,7 +689,9 @@ language sql stable set search_path = public as $$
              -- as claim_call: a call silent for 2 h lost its end-of-call report
              and f.updated_at > p_now - interval '2 hours')
     from picked q
-    join leads l on l.id = q.lead_id
+    -- a probe a candidate: its generic plan, not knowing picked holds p_limit rows at most,
+    -- hashed every lead (9,334 by day 28 of a 10,000-lead simulation) to join 200
+    cross join lateral (select l.* from leads l where l.id = q.lead_id offset 0) l
     left join campaigns c on c.id = q.campaign_id
     left join internal.leads_recent_attempts(array(select lead_id from picked), p_now) r
       on r.lead_id = q.lead_id

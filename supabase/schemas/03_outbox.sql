@@ -124,6 +124,10 @@ create index calls_placed_idx on calls (placed_at) where campaign_id is not null
 -- The call queue: calls waiting for a slot, not yet handed to Vapi.
 create index calls_waiting_idx on calls (not_before)
   where status = 'queued' and vapi_call_id is null;
+-- ... by campaign: call_queue reads only the waiting calls of campaigns under their daily
+-- call cap (and those outside a campaign), not a capped campaign's whole queue.
+create index calls_waiting_campaign_idx on calls (campaign_id)
+  where status = 'queued' and vapi_call_id is null;
 create index calls_created_idx on calls (created_at);
 -- requeue_unanswered_calls reads only the unanswered calls whose retry is not yet settled,
 -- not every unanswered call ever made.
@@ -266,6 +270,7 @@ declare
   v_fresh text[];     -- their keys
   v_claim text[];     -- the keys of the message items to claim
   v_found text[];     -- the keys of the message items whose row existed (none, but in a re-run)
+  v_calls boolean;    -- some items are calls
 begin
   with x as (
     select t.i, t.ord, t.i->>'channel' ch, coalesce(t.i->>'kind', 'marketing') kd,
@@ -312,19 +317,34 @@ begin
     into v_rows, v_fresh, v_claim
     from ins;
 
-  insert into calls (idempotency_key, lead_id, enrollment_id, campaign_id, provider, to_number,
-                     status, payload, created_at, updated_at)
-  select i->>'idempotency_key', (i->>'lead_id')::bigint, (i->>'enrollment_id')::bigint,
-         (i->>'campaign_id')::bigint, coalesce(i->>'provider', 'vapi'),
-         coalesce(i->>'to_address', i->>'to_number'), 'queued',
-         coalesce(i->'payload', '{}'), p_now, p_now
-    from jsonb_array_elements(p_items) i
-   where i->>'channel' = 'call'
-  on conflict on constraint calls_idempotency_key_key do nothing;
+  -- A statement that writes or reads nothing still costs: an insert of no call fires the
+  -- statement triggers of calls (status_stale, scoring: a function call each), and the
+  -- return below called claim_messages and probed messages and calls for no key. Most
+  -- batches are all new message rows (migration 20261209120000).
+  v_calls := jsonb_path_exists(p_items, '$[*] ? (@.channel == "call")');
+  if v_calls then
+    insert into calls (idempotency_key, lead_id, enrollment_id, campaign_id, provider,
+                       to_number, status, payload, created_at, updated_at)
+    select i->>'idempotency_key', (i->>'lead_id')::bigint, (i->>'enrollment_id')::bigint,
+           (i->>'campaign_id')::bigint, coalesce(i->>'provider', 'vapi'),
+           coalesce(i->>'to_address', i->>'to_number'), 'queued',
+           coalesce(i->'payload', '{}'), p_now, p_now
+      from jsonb_array_elements(p_items) i
+     where i->>'channel' = 'call'
+    on conflict on constraint calls_idempotency_key_key do nothing;
+  end if;
 
   v_found := array(select i->>'idempotency_key' from jsonb_array_elements(p_items) i
                      where i->>'channel' in ('email', 'sms')
                     except select unnest(v_fresh));
+  if cardinality(v_found) = 0 and not v_calls then  -- every row created by this call
+    return query
+    select r->>'idempotency_key', 'message'::text, (r->>'id')::bigint, r->>'status',
+           case r->>'status' when 'sending' then 'claimed' when 'cancelled' then 'suppressed' end,
+           case when r->>'status' <> 'queued' then r end
+      from jsonb_array_elements(v_rows) r;
+    return;
+  end if;
   return query  -- a created row was claimed iff it is not queued (sending, or cancelled)
   select r->>'idempotency_key', 'message'::text, (r->>'id')::bigint, r->>'status',
          case r->>'status' when 'sending' then 'claimed' when 'cancelled' then 'suppressed' end,

@@ -894,15 +894,23 @@ end
 $$;
 
 -- Due rescue texts with their lead's state, timezone and contact attempts of the last 24 h.
+-- plpgsql, not SQL: a SQL function with `set search_path` is never inlined, so its query was
+-- parsed and planned at every call (every drip run that claimed steps, and every empty one,
+-- reads it: drip_begin, drip_settle); plpgsql plans it once per connection. The query reads
+-- messages_pending_idx (queued or sending), whose rows are few at any instant, whatever the
+-- plan. (bench/rescue_checks_ab.py; migration 20261209180000_rescue_checks_plpgsql.sql.)
 create or replace function webhook_due_rescue_checks(p_now timestamptz, p_limit integer default 100)
 returns table (message jsonb, lead_state text, lead_timezone text, recent_attempts jsonb)
-language sql stable set search_path = public as $$
+language plpgsql stable set search_path = public as $$
+begin
+  return query
   select to_jsonb(m), l.state, l.timezone, internal.lead_recent_attempts(l.id, p_now)
     from messages m
     join leads l on l.id = m.lead_id
    where m.kind = 'rescue' and m.status = 'queued'
      and coalesce((m.payload->>'not_before')::timestamptz, m.created_at) <= p_now
    order by m.id limit p_limit;
+end
 $$;
 
 -- Holds a queued rescue text until p_not_before, or cancels it (p_not_before null: the gate

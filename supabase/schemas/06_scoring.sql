@@ -101,6 +101,12 @@ create table call_quality (
   scored_at timestamptz not null
 );
 create index call_quality_low_idx on call_quality (score);
+-- The connected calls by end (quality_weekly's 14 days; training_calls' answered or booked
+-- calls, whose outcome implies the predicate): without it both read every call ever made.
+create index calls_talked_ended_idx on calls (ended_at)
+  where connected_at is not null or outcome in ('answered', 'booked');
+-- The ended calls by id (quality_pending: the ones not scored yet, from the index alone).
+create index calls_ended_idx on calls (id) include (ended_at) where status = 'ended';
 alter table call_quality enable row level security;
 revoke all on call_quality from public, anon, authenticated;
 grant all on call_quality to service_role;
@@ -132,26 +138,33 @@ grant usage on sequence scoring_dirty_seq to service_role;
 -- rewrite it (docs/scoring.md, "The snapshot store"). The label (booked in (t, t + horizon])
 -- is joined when read. An erased lead's rows go with it (the foreign key); snapshots older
 -- than the training window are deleted. A migration that changes scoring_features must
--- empty scoring_snapshot_times (the rows follow) so the store is computed again.
+-- empty scoring_snapshot_times with `delete` (the rows follow, by a trigger: not `truncate`)
+-- so the store is computed again.
 -- `columns`: the snapshot's rows as the training reads them
 -- (internal.scoring_snapshot_columns), rendered once when stored: a retrain then reads one
 -- value per snapshot instead of rendering every row of the window again (57,470 rows: 160 of
 -- its ~200 ms). Null when its rows changed since (an erasure: the trigger on
 -- scoring_snapshots below) or when stored before the column existed: rendered again by the
 -- next retrain's scoring_snapshots_held, and the read renders a null one itself meanwhile.
--- A migration that changes the rendering sets `columns` to null.
+-- A migration that changes the rendering sets `columns` to null. `json`, not `jsonb`: kept as
+-- the text it is sent as, so a read sends it as it is (a retrain reads ~30 of them, ~16 MB;
+-- jsonb printed them again at every read: bench/snapshot_fill_ab.py prints the read's ms).
 create table scoring_snapshot_times (
   cutoff_at   timestamptz primary key,
   computed_at timestamptz not null,
-  columns     jsonb,
+  columns     json,
   n           integer   -- its row count, with the rendering (read without detoasting it)
 );
 alter table scoring_snapshot_times enable row level security;
 revoke all on scoring_snapshot_times from public, anon, authenticated;
 grant all on scoring_snapshot_times to service_role;
 
+-- `cutoff_at` is its scoring_snapshot_times row's, with no foreign key: checking it locked
+-- that one row once per row inserted, most of a fill's insert (8,602 rows after day 28 of a
+-- 10,000-lead simulation: bench/snapshot_fill_ab.py); the rows of a deleted snapshot time
+-- are deleted by the trigger below instead of a cascade.
 create table scoring_snapshots (
-  cutoff_at timestamptz not null references scoring_snapshot_times (cutoff_at) on delete cascade,
+  cutoff_at timestamptz not null,
   lead_id   bigint not null references leads (id) on delete cascade,
   industry text, source text, state text,
   lead_age_days real, days_since_enquiry real, email_ok real, sms_ok real, call_ok real,
@@ -181,6 +194,46 @@ create trigger scoring_snapshots_forget after delete on scoring_snapshots
   referencing old table as old_rows
   for each statement execute function internal.scoring_snapshots_forget();
 
+-- A deleted snapshot time takes its rows with it (older than the window, or emptied by a
+-- migration): what `on delete cascade` did, once per statement.
+create or replace function internal.scoring_snapshot_times_drop()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  delete from scoring_snapshots s where s.cutoff_at in (select o.cutoff_at from old_rows o);
+  return null;
+end
+$$;
+create trigger scoring_snapshot_times_drop after delete on scoring_snapshot_times
+  referencing old table as old_rows
+  for each statement execute function internal.scoring_snapshot_times_drop();
+
+-- The per-call feature store (issue 19, stop 26): the per-call model's rows (each placed call
+-- whose report was received, its lead's features as of placed_at) computed once, by the first
+-- retrain after the report, and kept while the call is in the training window, so a retrain
+-- computes only the calls reported since the last one (scoring_call_columns) instead of every
+-- call of the window again. As with the snapshots, a feature as of placed_at reads only facts
+-- received by then, and what is kept is the value as of when it was computed (docs/scoring.md,
+-- "The snapshot store"). A row is the call's while the call keeps its lead, placed_at and
+-- report time (`received_at`); otherwise it is computed again. An erased person's rows go
+-- with their lead (the foreign key: calls keep the call with no lead), a deleted call's with
+-- the call; rows of calls reported before the window are deleted by the read.
+create table scoring_call_rows (
+  call_id     bigint primary key references calls (id) on delete cascade,
+  lead_id     bigint not null references leads (id) on delete cascade,
+  placed_at   timestamptz not null,
+  received_at timestamptz not null,
+  industry text, source text, state text,
+  lead_age_days real, days_since_enquiry real, email_ok real, sms_ok real, call_ok real,
+  emails_sent integer, emails_opened integer, clicks integer, sms_sent integer,
+  sms_replies integer, calls_answered integer, calls_unanswered integer,
+  calls_voicemail integer, days_since_engagement real
+);
+create index scoring_call_rows_lead_idx on scoring_call_rows (lead_id);  -- erasure's cascade
+alter table scoring_call_rows enable row level security;
+revoke all on scoring_call_rows from public, anon, authenticated;
+grant all on scoring_call_rows to service_role;
+
 -- ---------------------------------------------------------------------------------------
 -- lead scoring
 -- ---------------------------------------------------------------------------------------
@@ -200,17 +253,33 @@ create trigger scoring_snapshots_forget after delete on scoring_snapshots
 -- outcome when its end-of-call report was received (calls.report_received_at), a booking
 -- when the appointment was created or the booked call's report received.
 --
--- plpgsql with plan_cache_mode = force_custom_plan: planned for each call's values. A plan
--- made without them (a SQL function's) cannot drop `p_lead_ids is null or ...` and scanned
--- every message, click and call for a handful of leads (100-280 ms per call in a
--- 10,000-lead simulation, 0.8 ms with the values). random_page_cost = 1.1 (the tables it
+-- The rows are internal.scoring_feature_rows' (below: the one definition), a SQL function
+-- inlined into each of this function's two statements with `p_by_list` a constant there, so
+-- a plan reads only its own case and no `p_lead_ids is null or ...` is left to plan around
+-- (a plan that kept such a condition scanned every message, click and call for a handful
+-- of leads: 100-280 ms per call in a 10,000-lead simulation, 0.8 ms without it).
+-- A list of up to 2,000 leads (the hourly scoring pass, the per-call rows, the call queue's
+-- scores) runs the generic plan, made once per connection (plan_cache_mode =
+-- force_generic_plan for that statement): each of its reads starts from the listed leads
+-- by a lead index (messages, calls, clicks, replies; appointments are few), right for any
+-- length of list, while planning the statement for each call's values was most of a small
+-- list's call: on the day-28 database of a 10,000-lead simulation (bench/feature_read_plans.py,
+-- two runs of 7 rounds, medians) planning took 1.5-1.6 ms of a 1-lead call's ~2 ms,
+-- 2.0-3.7 ms for 300 leads, 3.6-5.2 ms for 2,000, 5.1-10.2 ms for 2,900 calls' pairs; the
+-- generic plan's 0.0-0.9 ms, its execution no slower (2,000 leads 37-77 ms against
+-- 49-91 ms) and about the same for all 9,334 leads. Every lead (at p_now or at each of
+-- p_times) is planned for its values (force_custom_plan): the values choose hash joins
+-- over whole tables.
+-- random_page_cost = 1.1 (the tables it
 -- reads are cached, on SSD): with the default 4 the label's appointments lookup was a seq
 -- scan per row (EXPLAIN ANALYZE, 7 snapshots at day 12 of a 10,000-lead simulation: 1.1 s
 -- -> 0.6 s; 300 leads' scoring read 2x faster; issue 19, 20261206194000_month_reads.sql).
-create or replace function scoring_features(
-  p_now timestamptz, p_lead_ids bigint[] default null, p_cutoffs timestamptz[] default null,
-  p_times timestamptz[] default null, p_at_risk boolean default false,
-  p_horizon_days integer default null
+-- scoring_features' rows (see there): `p_by_list` true reads p_lead_ids (with p_cutoffs),
+-- false every lead at p_now or at each of p_times. No SET clause, not strict: inlined into
+-- its caller's statement (a SET would stop the inlining), under the caller's search_path.
+create or replace function internal.scoring_feature_rows(
+  p_now timestamptz, p_by_list boolean, p_lead_ids bigint[], p_cutoffs timestamptz[],
+  p_times timestamptz[], p_at_risk boolean, p_horizon_days integer
 ) returns table (
   lead_id bigint, cutoff_at timestamptz, label boolean, first_contact_at timestamptz,
   industry text, source text, state text, lead_age_days real, days_since_enquiry real,
@@ -221,20 +290,16 @@ create or replace function scoring_features(
   last_click_at timestamptz, last_click_campaign text, last_reply_at timestamptz,
   last_answered_at timestamptz, booked boolean, call_in_flight boolean
 )
-language plpgsql stable set search_path = public set plan_cache_mode = force_custom_plan
-set random_page_cost = 1.1 as $$
-#variable_conflict use_column
-begin
-  return query
+language sql stable as $$
   with want as (
     select u.id, least(coalesce(u.cutoff, p_now), p_now) cutoff
       from unnest(p_lead_ids, p_cutoffs) u(id, cutoff)
-     where p_lead_ids is not null
+     where p_by_list
     union all
     select l.id, t.at from leads l cross join unnest(p_times) t(at)
-     where p_lead_ids is null and p_times is not null and l.created_at <= t.at and t.at <= p_now
+     where not p_by_list and p_times is not null and l.created_at <= t.at and t.at <= p_now
     union all
-    select l.id, p_now from leads l where p_lead_ids is null and p_times is null
+    select l.id, p_now from leads l where not p_by_list and p_times is null
   ), pop as (
     select w.cutoff, l.id, l.industry, l.source, l.state, l.phone, l.email, l.created_at,
            l.email_opted_out_at, l.sms_opted_out_at, l.calls_opted_out_at
@@ -252,7 +317,7 @@ begin
               where h->>'status' in ('opened', 'clicked')) end first_open
       from messages m
      where m.kind in ('marketing', 'rescue') and m.lead_id is not null
-       and (p_lead_ids is null or m.lead_id = any(p_lead_ids))
+       and (not p_by_list or m.lead_id = any(p_lead_ids))
   ), msg as (
     select p.id, p.cutoff, min(m.sent_at) first_at,
            count(*) filter (where m.channel = 'email') emails_sent,
@@ -338,7 +403,36 @@ begin
    where not p_at_risk
       or (x.first_at is not null and not x.booked and not x.in_flight
           and x.email_ok + x.sms_ok + x.call_ok > 0)
-   order by x.cutoff, x.id;
+   order by x.cutoff, x.id
+$$;
+
+create or replace function scoring_features(
+  p_now timestamptz, p_lead_ids bigint[] default null, p_cutoffs timestamptz[] default null,
+  p_times timestamptz[] default null, p_at_risk boolean default false,
+  p_horizon_days integer default null
+) returns table (
+  lead_id bigint, cutoff_at timestamptz, label boolean, first_contact_at timestamptz,
+  industry text, source text, state text, lead_age_days real, days_since_enquiry real,
+  email_ok real, sms_ok real, call_ok real,
+  emails_sent integer, emails_opened integer, clicks integer, sms_sent integer,
+  sms_replies integer, calls_answered integer, calls_unanswered integer,
+  calls_voicemail integer, days_since_engagement real,
+  last_click_at timestamptz, last_click_campaign text, last_reply_at timestamptz,
+  last_answered_at timestamptz, booked boolean, call_in_flight boolean
+)
+language plpgsql stable set search_path = public set plan_cache_mode = force_custom_plan
+set random_page_cost = 1.1 as $$
+begin
+  if p_lead_ids is not null then
+    perform set_config('plan_cache_mode', 'force_generic_plan', true);
+    return query
+      select * from internal.scoring_feature_rows(
+        p_now, true, p_lead_ids, p_cutoffs, null, p_at_risk, p_horizon_days) f;
+  else
+    return query
+      select * from internal.scoring_feature_rows(
+        p_now, false, null, null, p_times, p_at_risk, p_horizon_days) f;
+  end if;
 end
 $$;
 
@@ -405,6 +499,82 @@ language sql stable set search_path = public as $$
    where k.lead_id is not null and k.placed_at is not null
      and k.report_received_at > p_since and k.report_received_at <= p_now
    order by k.placed_at, k.id;
+$$;
+
+-- The per-call model's features: the calls of scoring_call_outcomes(p_since, p_now), each
+-- with its lead's features as of placed_at (scoring_features, the one definition), read from
+-- the per-call store (scoring_call_rows) after computing the calls it does not hold yet (or
+-- whose lead, placed_at or report time changed since) and deleting the rows of calls reported
+-- at or before p_since. One value, rendered as scoring_snapshot_columns renders a snapshot:
+-- `n`, `call_id` and `lead_id` and each numeric column comma-separated (counts and the 0/1
+-- reachability as integers, reals as float4 text, 'nan' for null), each categorical one a
+-- JSON array; one shared row order (the caller matches rows to calls by call_id).
+-- Recomputing every call of the window at each retrain grew with the calls (2,900 calls at
+-- the retrain after day 28 of a 10,000-lead simulation: the read's server CPU 70 -> 20 ms,
+-- the identical model; bench/per_call_store.py).
+create or replace function scoring_call_columns(p_since timestamptz, p_now timestamptz)
+returns jsonb
+language plpgsql set search_path = public as $$
+declare
+  v_ids bigint[];
+  v_leads bigint[];
+  v_placed timestamptz[];
+  v_received timestamptz[];
+begin
+  delete from scoring_call_rows r where r.received_at <= p_since;
+  select array_agg(k.id), array_agg(k.lead_id), array_agg(k.placed_at),
+         array_agg(k.report_received_at)
+    into v_ids, v_leads, v_placed, v_received
+    from calls k
+   where k.lead_id is not null and k.placed_at is not null
+     and k.report_received_at > p_since and k.report_received_at <= p_now
+     and not exists (select from scoring_call_rows r
+                      where r.call_id = k.id and r.lead_id = k.lead_id
+                        and r.placed_at = k.placed_at and r.received_at = k.report_received_at);
+  if v_ids is not null then
+    delete from scoring_call_rows r where r.call_id = any(v_ids);  -- a changed call's old row
+    insert into scoring_call_rows (call_id, lead_id, placed_at, received_at, industry, source,
+      state, lead_age_days, days_since_enquiry, email_ok, sms_ok, call_ok, emails_sent,
+      emails_opened, clicks, sms_sent, sms_replies, calls_answered, calls_unanswered,
+      calls_voicemail, days_since_engagement)
+    select u.id, u.lead_id, u.placed_at, u.received_at, f.industry, f.source, f.state,
+           f.lead_age_days, f.days_since_enquiry, f.email_ok, f.sms_ok, f.call_ok,
+           f.emails_sent, f.emails_opened, f.clicks, f.sms_sent, f.sms_replies,
+           f.calls_answered, f.calls_unanswered, f.calls_voicemail, f.days_since_engagement
+      from unnest(v_ids, v_leads, v_placed, v_received) u(id, lead_id, placed_at, received_at)
+      join (select distinct on (f.lead_id, f.cutoff_at) f.*  -- a (lead, instant) pair once
+              from scoring_features(p_now, v_leads, v_placed) f
+             order by f.lead_id, f.cutoff_at) f
+        on f.lead_id = u.lead_id and f.cutoff_at = u.placed_at
+    on conflict (call_id) do nothing;  -- stored by a concurrent run meanwhile: kept
+  end if;
+  return (
+    select jsonb_build_object(
+      'n', count(*),
+      'call_id', coalesce(string_agg(r.call_id::text, ','), ''),
+      'lead_id', coalesce(string_agg(r.lead_id::text, ','), ''),
+      'industry', coalesce(jsonb_agg(r.industry), '[]'),
+      'source', coalesce(jsonb_agg(r.source), '[]'),
+      'state', coalesce(jsonb_agg(r.state), '[]'),
+      'lead_age_days', coalesce(string_agg(coalesce(r.lead_age_days::text, 'nan'), ','), ''),
+      'days_since_enquiry',
+        coalesce(string_agg(coalesce(r.days_since_enquiry::text, 'nan'), ','), ''),
+      'email_ok', coalesce(string_agg(coalesce(r.email_ok::integer, 0)::text, ','), ''),
+      'sms_ok', coalesce(string_agg(coalesce(r.sms_ok::integer, 0)::text, ','), ''),
+      'call_ok', coalesce(string_agg(coalesce(r.call_ok::integer, 0)::text, ','), ''),
+      'emails_sent', coalesce(string_agg(coalesce(r.emails_sent, 0)::text, ','), ''),
+      'emails_opened', coalesce(string_agg(coalesce(r.emails_opened, 0)::text, ','), ''),
+      'clicks', coalesce(string_agg(coalesce(r.clicks, 0)::text, ','), ''),
+      'sms_sent', coalesce(string_agg(coalesce(r.sms_sent, 0)::text, ','), ''),
+      'sms_replies', coalesce(string_agg(coalesce(r.sms_replies, 0)::text, ','), ''),
+      'calls_answered', coalesce(string_agg(coalesce(r.calls_answered, 0)::text, ','), ''),
+      'calls_unanswered', coalesce(string_agg(coalesce(r.calls_unanswered, 0)::text, ','), ''),
+      'calls_voicemail', coalesce(string_agg(coalesce(r.calls_voicemail, 0)::text, ','), ''),
+      'days_since_engagement',
+        coalesce(string_agg(coalesce(r.days_since_engagement::text, 'nan'), ','), ''))
+      from scoring_call_rows r
+     where r.received_at > p_since and r.received_at <= p_now);
+end
 $$;
 
 -- Records the queue's order of calls being placed (p_ids[i]: p_scores[i], p_orders[i]):
@@ -629,7 +799,8 @@ language plpgsql set search_path = public as $$
 begin
   delete from scoring_snapshot_times where cutoff_at < p_keep_from;
   update scoring_snapshot_times t set (columns, n) = (
-           select c, (c->>'n')::integer from internal.scoring_snapshot_columns(t.cutoff_at) c)
+           select c::json, (c->>'n')::integer
+             from internal.scoring_snapshot_columns(t.cutoff_at) c)
    where t.cutoff_at = any(p_times) and t.columns is null;
   return query
   select t.cutoff_at, coalesce(t.n, 0)
@@ -667,7 +838,8 @@ begin
            f.calls_unanswered, f.calls_voicemail, f.days_since_engagement
       from scoring_features(p_now, p_times => v_new, p_at_risk => true) f;
     update scoring_snapshot_times t set (columns, n) = (
-             select c, (c->>'n')::integer from internal.scoring_snapshot_columns(t.cutoff_at) c)
+             select c::json, (c->>'n')::integer
+               from internal.scoring_snapshot_columns(t.cutoff_at) c)
      where t.cutoff_at = any(v_new);
   end if;
   return query
@@ -725,7 +897,7 @@ $$;
 -- not stored.
 create or replace function scoring_training_chunks(
   p_now timestamptz, p_times timestamptz[], p_horizon_days integer
-) returns table (cutoff_epoch double precision, n integer, columns jsonb, booked bigint[])
+) returns table (cutoff_epoch double precision, n integer, columns json, booked bigint[])
 language sql stable set search_path = public as $$
   with bookings as materialized (
     select a.lead_id, a.created_at at from appointments a where a.lead_id is not null
@@ -733,13 +905,13 @@ language sql stable set search_path = public as $$
     select k.lead_id, k.report_received_at from calls k
      where k.outcome = 'booked' and k.report_received_at is not null and k.lead_id is not null
   ), held as (
-    select t.cutoff_at,
-           coalesce(t.columns, internal.scoring_snapshot_columns(t.cutoff_at)) columns
+    select t.cutoff_at, t.n,
+           coalesce(t.columns, internal.scoring_snapshot_columns(t.cutoff_at)::json) columns
       from scoring_snapshot_times t
      where t.cutoff_at = any(p_times)
        and t.cutoff_at + make_interval(days => p_horizon_days) <= p_now
   )
-  select date_part('epoch', h.cutoff_at), (h.columns->>'n')::integer, h.columns,
+  select date_part('epoch', h.cutoff_at), coalesce(h.n, (h.columns->>'n')::integer), h.columns,
          array(select distinct b.lead_id from bookings b
                 where b.at > h.cutoff_at
                   and b.at <= h.cutoff_at + make_interval(days => p_horizon_days)
@@ -806,19 +978,27 @@ $$;
 -- appointments read in one pass: a lookup per message scanned those tables (134 of 182 ms
 -- with 5,000 messages). Only an SMS can have a reply probed: an email's to_address is never
 -- an SMS sender (From), so its probe always missed (issue 19: over half of the probes with
--- 10,000 leads).
+-- 10,000 leads). Each range's sends are read by its own index scan (a lateral subquery,
+-- kept apart by OFFSET 0): a SQL function with a SET clause is planned once with p_sent
+-- unknown, and the join on the ranges' bounds was planned as a scan of every message (issue
+-- 19, stop 26: growth's hourly variant_stats 72.8 -> 6.6 ms, median, on a kept database at
+-- day 28 of 10,000 leads; bench/growth_steps_ab.py).
 create or replace function internal.variant_arms(
   p_sent tstzmultirange, p_horizon_days integer, p_by_hour boolean
 ) returns table (hour timestamptz, campaign_id bigint, step_id bigint, channel text,
                  variant text, sent integer, clicked integer, replied integer, booked integer)
 language sql stable set search_path = public as $$
   with sent as (
-    select m.id, m.campaign_id, m.step_id, m.channel, m.payload->>'variant' variant, m.status,
-           m.to_address, m.sent_at, m.lead_id
+    select m.*
       from unnest(p_sent) r
-      join messages m on m.sent_at >= lower(r) and m.sent_at <= upper(r) and m.sent_at <@ r
-     where m.step_id is not null and m.payload ? 'variant'
-       and m.status not in ('failed', 'bounced', 'cancelled', 'undelivered')
+     cross join lateral (
+       select m.id, m.campaign_id, m.step_id, m.channel, m.payload->>'variant' variant,
+              m.status, m.to_address, m.sent_at, m.lead_id
+         from messages m
+        where m.sent_at >= lower(r) and m.sent_at <= upper(r) and m.sent_at <@ r
+          and m.step_id is not null and m.payload ? 'variant'
+          and m.status not in ('failed', 'bounced', 'cancelled', 'undelivered')
+       offset 0) m
   ), bookings as (
     select a.lead_id, array_agg(a.created_at) ats from appointments a
      where a.lead_id in (select s.lead_id from sent s)
@@ -1137,6 +1317,9 @@ language sql stable set search_path = public as $$
 $$;
 
 -- Finished calls not scored yet, with the artifact messages of their end-of-call report.
+-- The first p_limit are found in calls_ended_idx and call_quality's key alone (index-only,
+-- merged by id), then only those calls are read: the rows of every call ever made were
+-- read to find the few not scored (issue 19, stop 26).
 create or replace function quality_pending(p_limit integer, p_now timestamptz)
 returns table (call_id bigint, ended_reason text, outcome text, duration_seconds numeric,
                analysis jsonb, transcript text, messages jsonb)
@@ -1146,10 +1329,12 @@ language sql stable set search_path = public as $$
                     where w.dedupe_key = 'vapi:' || k.vapi_call_id || ':end-of-call-report'),
                   '[]')
     from calls k
-   where k.status = 'ended' and k.ended_at <= p_now
-     and not exists (select from call_quality q where q.call_id = k.id)
-   order by k.id
-   limit p_limit;
+   where k.id in (select c.id from calls c
+                   where c.status = 'ended' and c.ended_at <= p_now
+                     and not exists (select from call_quality q where q.call_id = c.id)
+                   order by c.id
+                   limit p_limit)
+   order by k.id;
 $$;
 
 -- Stores a batch of call quality scores ({call_id, score, reasons}); a call scored again

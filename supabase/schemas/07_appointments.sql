@@ -451,7 +451,11 @@ $$;
 -- {"pending": the versions to plan (appointments_to_schedule), "due": the due reminders
 -- claimed (appointments_claim_due) or null}. The claim is made here only when nothing is
 -- pending: a plan stored this tick could be due at once (a confirmation), so with pending
--- versions the loop plans first and claims in its own call, as before.
+-- versions the loop plans first and claims in its own call, as before. When no reminder is
+-- due (none 'scheduled' or 'claimed' with due_at <= p_now, one probe of
+-- appointment_reminders_due_idx), the claim, which would change and return nothing, is not
+-- made: most ticks, and its three statements were planned at each (migration
+-- 20261209150000).
 create or replace function appointments_next(
   p_holder text, p_limit integer, p_lease_seconds integer, p_now timestamptz
 ) returns jsonb
@@ -463,6 +467,10 @@ begin
     from appointments_to_schedule(p_limit, p_now) as t(x);
   if jsonb_array_length(v_pending) > 0 then
     return jsonb_build_object('pending', v_pending, 'due', null);
+  end if;
+  if not exists (select from appointment_reminders r
+                  where r.due_at <= p_now and r.status in ('scheduled', 'claimed')) then
+    return jsonb_build_object('pending', v_pending, 'due', '[]'::jsonb);
   end if;
   return jsonb_build_object('pending', v_pending, 'due', coalesce(
     (select jsonb_agg(jsonb_build_object('reminder', d.reminder, 'appointment', d.appointment))

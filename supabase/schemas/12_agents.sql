@@ -72,7 +72,9 @@ grant all on calendar_bookings to service_role;
 -- The training documents (objection_responses.md, call_handling_playbook.md) built by the
 -- growth job from ended calls: one row per build whose content changed (docs/agents.md
 -- "The training loop"). `published` names, per agent, the agent version that carried this
--- build into Vapi's knowledge base; null until published.
+-- build into Vapi's knowledge base; null until published. `inputs`: the key of the calls
+-- (and builder) the latest build attempt read (app.agents.training): an hourly attempt whose
+-- key is this one has nothing new to read and is not rebuilt; null for older builds.
 create table training_builds (
   id            bigint generated always as identity primary key,
   version       integer not null unique check (version > 0),
@@ -81,7 +83,8 @@ create table training_builds (
   calls         integer not null check (calls >= 0),
   built_at      timestamptz not null,
   published_at  timestamptz,
-  published     jsonb
+  published     jsonb,
+  inputs        text
 );
 alter table training_builds enable row level security;
 revoke all on training_builds from public, anon, authenticated;
@@ -319,10 +322,28 @@ language sql stable set search_path = public as $$
    limit p_limit;
 $$;
 
+-- What the training documents would be read from: an md5 of the (id, xmin) of exactly the
+-- rows training_calls(p_since, p_now, any zone, p_limit) returns (any update of a call
+-- gives its row a new xmin), and the latest build's `inputs`. Reads no transcript.
+create or replace function training_inputs(
+  p_since timestamptz, p_now timestamptz, p_limit integer
+)
+returns table (calls text, latest text)
+language sql stable set search_path = public as $$
+  select (select md5(coalesce(string_agg(r.id::text || ':' || r.x::text, ','
+                                         order by r.ended_at desc, r.id), ''))
+            from (select k.id, k.xmin as x, k.ended_at from calls k
+                   where k.outcome in ('answered', 'booked')
+                     and k.ended_at > p_since and k.ended_at <= p_now
+                   order by k.ended_at desc, k.id
+                   limit p_limit) r),
+         (select b.inputs from training_builds b order by b.version desc limit 1);
+$$;
+
 -- Record a build when its content changed: the next version under a lock; nothing (no row)
--- when the latest build has the same sha256.
+-- when the latest build has the same sha256 (it then keeps p_inputs as its `inputs`).
 create or replace function training_build_record(
-  p_sha256 text, p_documents jsonb, p_calls integer, p_now timestamptz
+  p_sha256 text, p_documents jsonb, p_calls integer, p_now timestamptz, p_inputs text
 )
 returns setof training_builds
 language plpgsql set search_path = public as $$
@@ -332,11 +353,13 @@ begin
   perform pg_advisory_xact_lock(hashtext('training_builds'));
   select * into v_latest from training_builds order by version desc limit 1;
   if found and v_latest.sha256 = p_sha256 then
+    update training_builds set inputs = p_inputs
+     where id = v_latest.id and inputs is distinct from p_inputs;
     return;
   end if;
   return query
-    insert into training_builds (version, sha256, documents, calls, built_at)
-    values (coalesce(v_latest.version, 0) + 1, p_sha256, p_documents, p_calls, p_now)
+    insert into training_builds (version, sha256, documents, calls, built_at, inputs)
+    values (coalesce(v_latest.version, 0) + 1, p_sha256, p_documents, p_calls, p_now, p_inputs)
     returning *;
 end
 $$;

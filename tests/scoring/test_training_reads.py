@@ -195,8 +195,8 @@ async def test_a_snapshot_is_rendered_once_and_read_as_rendered(
         ctx, "select cutoff_at from scoring_snapshot_times where n > 0 order by cutoff_at limit 1"
     )
     at = marked[0]["cutoff_at"]
-    await h.execute(ctx, "update scoring_snapshot_times set columns = jsonb_set(columns, "
-                    "'{state}', (select jsonb_agg('ZZ'::text) from jsonb_array_elements("
+    await h.execute(ctx, "update scoring_snapshot_times set columns = jsonb_set(columns::jsonb,"
+                    " '{state}', (select jsonb_agg('ZZ'::text) from json_array_elements("
                     "columns->'state'))) where cutoff_at = %s", at)  # fmt: skip
     again = await training_rows(ctx.repos.scoring, now, _settings())
     assert {r["state"] for r in again if r["cutoff_at"] == at} == {"zz"}  # normalised

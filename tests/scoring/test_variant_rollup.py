@@ -123,3 +123,35 @@ async def test_a_call_counts_only_the_hours_that_closed_or_changed(
     s = sends["20"]
     await h.click(ctx, s["lead"], s["email"], now + timedelta(minutes=30))
     assert await hours_counted(ctx, now + timedelta(hours=1)) == 1  # that email's hour
+
+
+async def test_an_hourly_call_over_55_days_of_sends_answers_what_the_rows_do(
+    ctx: Context, clock: ManualClock
+) -> None:
+    """Issue 19, stop 26: internal.variant_arms reads each range's sends by its own lateral
+    subquery (its join on the ranges' bounds was planned as a scan of every message on a
+    kept day-28 database of 10,000 leads: bench/growth_steps_ab.py shows the plans). With
+    20,000 texts over 55 days, the next hour's call answers what the rows alone do. The
+    plan itself is not asserted here: on a table this small the planner's choice moved
+    between runs of the same code (a count of sequential scans failed and passed)."""
+    now = clock.now() + timedelta(minutes=17)
+    await history(ctx, now)
+    await h.execute(
+        ctx,
+        "insert into messages (idempotency_key, lead_id, campaign_id, step_id, channel,"
+        " provider, to_address, status, sent_at, created_at, updated_at, payload)"
+        " select 'bulk-' || g, m.lead_id, m.campaign_id, m.step_id, 'sms', 'dryrun',"
+        " m.to_address, 'delivered', t, t, t,"
+        " jsonb_build_object('variant', (array['a', 'b'])[1 + mod(g, 2)])"
+        " from generate_series(1, 20000) g"
+        " cross join (select array_agg(x.id order by x.id) ids from messages x"
+        "   where x.channel = 'sms' and x.step_id is not null) k"
+        " join messages m on m.id = k.ids[1 + mod(g, 60)]"
+        " cross join lateral (select %s::timestamptz - g * interval '4 minutes' t) s",
+        now - timedelta(hours=1),
+    )  # fmt: skip
+    await h.execute(ctx, "analyze messages")
+    await both(ctx, now)  # the window summed once
+
+    after = await both(ctx, now + timedelta(hours=1))
+    assert sum(a[4] for a in after if a[2] == "sms") > 20000
