@@ -46,10 +46,7 @@ create table leads (
 create unique index leads_phone_key on leads (phone) where phone is not null;
 create unique index leads_email_key on leads (email) where email is not null;
 create index leads_status_idx on leads (status);
--- created_at too: the call queue walks the leads in its order, hottest then newest
--- (call_queue; most leads share a score, 0.0 for 8,533 of 9,334 by day 28 of a
--- 10,000-lead simulation)
-create index leads_score_idx on leads (score desc nulls last, created_at desc);
+create index leads_score_idx on leads (score desc nulls last);
 alter table leads enable row level security;
 revoke all on leads from public, anon, authenticated;
 grant all on leads to service_role;

@@ -627,37 +627,8 @@ language sql stable set search_path = public as $$
     select k.id, k.lead_id, k.campaign_id, k.not_before, k.payload->'window', k.created_at
       from open o
       join calls k on k.campaign_id = o.id and k.status = 'queued' and k.vapi_call_id is null
-  ), walked as materialized (
-    -- 'score' over a long queue: the leads are walked hottest first (leads_score_idx), the
-    -- first 4 * p_limit of them and every lead tied with the last (score and created_at,
-    -- the order's lead part), each with its candidate calls (calls_lead_idx). Every lead
-    -- not walked comes after all of them in the order, so when the walk holds p_limit calls
-    -- its first p_limit are the queue's; otherwise the whole queue is read (below). Joining
-    -- every waiting call to its lead to sort them grew with the queue (7,000 due calls by
-    -- day 28 of a 10,000-lead simulation, the hottest 200 among the first 350 leads).
-    select k.id, k.lead_id, k.campaign_id, k.not_before, k.payload->'window' as "window",
-           l.score as s1, null::timestamptz as s2, null::text as s3, l.created_at as s4
-      from (select l.id, l.score, l.created_at from leads l
-             where p_order = 'score'
-               and (select count(*) from (select from waiting limit 4 * p_limit) x)
-                   >= 4 * p_limit
-             order by l.score desc nulls last, l.created_at desc
-             fetch first (4 * p_limit) rows with ties) l
-      cross join lateral (
-        select k.id, k.lead_id, k.campaign_id, k.not_before, k.payload
-          from calls k
-         where k.lead_id = l.id and k.status = 'queued' and k.vapi_call_id is null
-           and (k.not_before is null or k.not_before <= p_now)
-           and (k.campaign_id is null or k.campaign_id in (select id from open))
-        offset 0  -- a probe a lead (not a hash of the whole queue)
-      ) k
   ), picked as materialized (
-    (select * from walked
-      where (select count(*) from walked) >= p_limit
-      order by s1 desc nulls last, s2 desc, s3, s4 desc, id
-      limit p_limit)
-    union all
-    (select k.id, k.lead_id, k.campaign_id, k.not_before, k."window",
+    select k.id, k.lead_id, k.campaign_id, k.not_before, k."window",
            case when p_order = 'score' then l.score end as s1,
            case when p_order = 'newest' then k.created_at end as s2,
            case when p_order = 'random'
@@ -665,10 +636,9 @@ language sql stable set search_path = public as $$
            l.created_at as s4
       from waiting k
       join leads l on l.id = k.lead_id
-     where (select count(*) from walked) < p_limit
-       and (k.not_before is null or k.not_before <= p_now)
+     where (k.not_before is null or k.not_before <= p_now)
      order by s1 desc nulls last, s2 desc, s3, s4 desc, k.id
-     limit p_limit)
+     limit p_limit
   )
   select jsonb_build_object(
            'id', q.id, 'not_before', q.not_before, 'window', q."window",

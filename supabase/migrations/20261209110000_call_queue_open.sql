@@ -1,26 +1,17 @@
 -- Issue 19 (manager_begin grew with the history: ~6 ms a call on days 1-4 of the month's
 -- simulation, 16-19 ms on days 25-30): call_queue read the whole waiting queue at every run.
 -- By day 28 of `--leads 10000 --days 30 --seed 7`, 7,043 calls wait (the speed-to-lead
--- campaign queues more calls than its daily cap of 100 places):
--- - while the campaign is capped (after its 100 calls, most of a day), the whole queue was
---   scanned to drop it: 1,203 buffers for no candidate. Now only the waiting calls of
---   campaigns under their cap are read (calls_waiting_campaign_idx);
--- - before that (the day's first runs), each of the 7,000 due calls was joined to its lead
---   and sorted for the hottest 200. Now the leads are walked in the queue's order
---   (leads_score_idx, with created_at: most leads share a score) with a probe a lead, the
---   first 4 * p_limit and their ties; the whole queue is read only when that walk holds
---   fewer than p_limit calls (or for the 'newest' and 'random' orders).
--- The same calls in the same order (bench/manager_begin_history.py checks every p_order;
--- tests/campaigns/test_call_queue_walk.py). Figures: bench/manager_begin_history.py
--- (bench/RESULTS.md, stop 26 CMBEGIN).
+-- campaign queues more calls than its daily cap of 100 places): while the campaign is capped
+-- (after its 100 calls, most of a day), the whole queue was scanned to drop it: 1,203
+-- buffers for no candidate. Now only the waiting calls of campaigns under their cap are read
+-- (calls_waiting_campaign_idx), and the picked candidates' leads are read by a probe each.
+-- The same calls in the same order (tests/campaigns/test_call_queue_open.py). Figures:
+-- bench/manager_begin_history.py (bench/RESULTS.md, stop 26 CMBEGIN). A walk of the leads
+-- in the queue's order for the uncapped runs was measured and dropped: with a lead import's
+-- shared created_at and score, its ties took thousands of leads (days 4-7 of the month:
+-- manager_begin 7-9 -> 25-38 ms a call).
 
-drop index if exists leads_score_idx;
--- created_at too: the call queue walks the leads in its order, hottest then newest
--- (call_queue; most leads share a score, 0.0 for 8,533 of 9,334 by day 28 of a
--- 10,000-lead simulation)
-create index leads_score_idx on leads (score desc nulls last, created_at desc);
-
--- ... by campaign: call_queue reads only the waiting calls of campaigns under their daily
+-- By campaign: call_queue reads only the waiting calls of campaigns under their daily
 -- call cap (and those outside a campaign), not a capped campaign's whole queue.
 create index calls_waiting_campaign_idx on calls (campaign_id)
   where status = 'queued' and vapi_call_id is null;
@@ -72,37 +63,8 @@ language sql stable set search_path = public as $$
     select k.id, k.lead_id, k.campaign_id, k.not_before, k.payload->'window', k.created_at
       from open o
       join calls k on k.campaign_id = o.id and k.status = 'queued' and k.vapi_call_id is null
-  ), walked as materialized (
-    -- 'score' over a long queue: the leads are walked hottest first (leads_score_idx), the
-    -- first 4 * p_limit of them and every lead tied with the last (score and created_at,
-    -- the order's lead part), each with its candidate calls (calls_lead_idx). Every lead
-    -- not walked comes after all of them in the order, so when the walk holds p_limit calls
-    -- its first p_limit are the queue's; otherwise the whole queue is read (below). Joining
-    -- every waiting call to its lead to sort them grew with the queue (7,000 due calls by
-    -- day 28 of a 10,000-lead simulation, the hottest 200 among the first 350 leads).
-    select k.id, k.lead_id, k.campaign_id, k.not_before, k.payload->'window' as "window",
-           l.score as s1, null::timestamptz as s2, null::text as s3, l.created_at as s4
-      from (select l.id, l.score, l.created_at from leads l
-             where p_order = 'score'
-               and (select count(*) from (select from waiting limit 4 * p_limit) x)
-                   >= 4 * p_limit
-             order by l.score desc nulls last, l.created_at desc
-             fetch first (4 * p_limit) rows with ties) l
-      cross join lateral (
-        select k.id, k.lead_id, k.campaign_id, k.not_before, k.payload
-          from calls k
-         where k.lead_id = l.id and k.status = 'queued' and k.vapi_call_id is null
-           and (k.not_before is null or k.not_before <= p_now)
-           and (k.campaign_id is null or k.campaign_id in (select id from open))
-        offset 0  -- a probe a lead (not a hash of the whole queue)
-      ) k
   ), picked as materialized (
-    (select * from walked
-      where (select count(*) from walked) >= p_limit
-      order by s1 desc nulls last, s2 desc, s3, s4 desc, id
-      limit p_limit)
-    union all
-    (select k.id, k.lead_id, k.campaign_id, k.not_before, k."window",
+    select k.id, k.lead_id, k.campaign_id, k.not_before, k."window",
            case when p_order = 'score' then l.score end as s1,
            case when p_order = 'newest' then k.created_at end as s2,
            case when p_order = 'random'
@@ -110,10 +72,9 @@ language sql stable set search_path = public as $$
            l.created_at as s4
       from waiting k
       join leads l on l.id = k.lead_id
-     where (select count(*) from walked) < p_limit
-       and (k.not_before is null or k.not_before <= p_now)
+     where (k.not_before is null or k.not_before <= p_now)
      order by s1 desc nulls last, s2 desc, s3, s4 desc, k.id
-     limit p_limit)
+     limit p_limit
   )
   select jsonb_build_object(
            'id', q.id, 'not_before', q.not_before, 'window', q."window",
