@@ -26,12 +26,15 @@ Not a test: it prints measured figures (bench/RESULTS.md, "Simulator").
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import psycopg
+
+sys.path[:0] = [str(Path(__file__).parent)]
+from status_rollup_ab import print_sides  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 INDEXES = ("calls_talked_ended_idx", "calls_ended_idx")
@@ -106,12 +109,7 @@ def main(dsn: str, now: str | None, ref: str, rounds: int) -> None:
                     seconds, md5 = timed(conn, sides[side], read, args)
                     took[side].append(seconds)
                     answers[side].add(md5)
-            for side in sides:
-                median, least = statistics.median(took[side]), min(took[side])
-                print(f"{name:15s} {side:4s} median {1000 * median:7.2f} ms"
-                      f"  min {1000 * least:7.2f}  answer {sorted(answers[side])}")  # fmt: skip
-            same = answers["ref"] == answers["tree"] and len(answers["ref"]) == 1
-            print(f"{name}: same answer both sides: {same}")
+            print_sides(name, 15, took, answers)
 
 
 if __name__ == "__main__":

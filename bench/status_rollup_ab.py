@@ -100,6 +100,19 @@ def timed(conn: psycopg.Connection, side: Side, args: dict[str, object]) -> tupl
     return took, str(row[0])
 
 
+def print_sides(
+    name: str, width: int, took: dict[str, list[float]], answers: dict[str, set[str]]
+) -> None:
+    """Each side's median and least seconds (as ms) and its answers' md5s, then whether
+    both sides ("ref", "tree") gave one and the same answer."""
+    for side in took:
+        median, least = statistics.median(took[side]), min(took[side])
+        print(f"{name:{width}s} {side:4s} median {1000 * median:7.2f} ms"
+              f"  min {1000 * least:7.2f}  answer {sorted(answers[side])}")  # fmt: skip
+    same = answers["ref"] == answers["tree"] and len(answers["ref"]) == 1
+    print(f"{name}: same answer both sides: {same}")
+
+
 def main(dsn: str, now: str | None, ref: str, rounds: int, calls: int) -> None:
     reads = sides(ref)
     with psycopg.connect(dsn) as conn:
@@ -128,12 +141,7 @@ def main(dsn: str, now: str | None, ref: str, rounds: int, calls: int) -> None:
                         seconds, md5 = timed(conn, pair[side], args)
                         took[side].append(seconds)
                         answers[side].add(md5)
-            for side in pair:
-                median, least = statistics.median(took[side]), min(took[side])
-                print(f"{read:8s} {side:4s} median {1000 * median:7.2f} ms"
-                      f"  min {1000 * least:7.2f}  answer {sorted(answers[side])}")  # fmt: skip
-            same = answers["ref"] == answers["tree"] and len(answers["ref"]) == 1
-            print(f"{read}: same answer both sides: {same}")
+            print_sides(read, 8, took, answers)
 
 
 if __name__ == "__main__":
