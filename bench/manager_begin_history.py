@@ -7,9 +7,9 @@ grows, and REF's `call_queue` beside the tree's, on a kept database.
         dbname=sim_..." --now "2026-12-28 01:00+00" --now "2026-12-28 12:00+00" --ref HEAD
 
 All in one transaction that is rolled back (the kept database is left as it was): the
-indexes this change made (`leads_score_idx`, `calls_waiting_campaign_idx`) (re)created as
-the tree defines them, REF's `call_queue` as `call_queue_ref` beside the tree's (and the
-tree's `manager_begin`). Then at each instant:
+index this change made (`calls_waiting_campaign_idx`) (re)created as the tree defines it,
+REF's `call_queue` as `call_queue_ref` beside the tree's (and the tree's `manager_begin`).
+Then at each instant:
 - the opening's four statements, each alone (ms, median of --reps, each rolled back to a
   savepoint), and the waiting queue: calls waiting, of them due, and candidates;
 - REF's and the tree's call_queue answer the same calls in the same order (every p_order);
@@ -51,10 +51,7 @@ def _function(text: str, name: str) -> str:
 def _indexes() -> list[tuple[str, str]]:
     """(name, statement) of the tree's indexes the change made (created, or redefined)."""
     found = []
-    for file, name in (
-        ("01_core.sql", "leads_score_idx"),
-        ("03_outbox.sql", "calls_waiting_campaign_idx"),
-    ):
+    for file, name in (("03_outbox.sql", "calls_waiting_campaign_idx"),):
         text = (SCHEMAS / file).read_text()
         start = text.index(f"create index {name} ")
         found.append((name, text[start : text.index(";", start) + 1]))
