@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -224,17 +225,30 @@ async def measure(dsn: str, postmaster: int, runs: int, rounds: int) -> None:
 
 
 async def interleaved(
-    chosen: dict[str, Callable[[], Awaitable[Any]]], runs: int, rounds: int
+    chosen: dict[str, Callable[[], Awaitable[Any]]],
+    runs: int,
+    rounds: int,
+    rng: random.Random | None = None,
 ) -> None:
     """The cases taken in turn run by run (the machine's drift falls on all alike): wall and
-    this process's CPU per run, summed by case (Postgres's CPU cannot be split per call)."""
-    print(f"interleaved run by run, {rounds} rounds of {runs} runs each case:")
+    this process's CPU per run, summed by case (Postgres's CPU cannot be split per call).
+    Without `rng` each turn rotates the cases; with it each turn is a new random order (a
+    fixed rotation makes a case always follow the same one and pay for its background work,
+    the WAL writer woken by a write: bench/quiet_tick_ab.py)."""
+    if rng is None:
+        print(f"interleaved run by run, {rounds} rounds of {runs} runs each case:")
+    else:
+        print(f"through the transport, shuffled turns, {rounds} rounds of {runs} calls a case:")
+    names = list(chosen)
     for n in range(rounds):
-        wall = dict.fromkeys(chosen, 0.0)
-        cpu = dict.fromkeys(chosen, 0.0)
-        names = list(chosen)
+        wall, cpu = dict.fromkeys(chosen, 0.0), dict.fromkeys(chosen, 0.0)
         for i in range(runs):
-            for name in names[i % len(names) :] + names[: i % len(names)]:
+            if rng is None:
+                turn = names[i % len(names) :] + names[: i % len(names)]
+            else:
+                rng.shuffle(names)
+                turn = names
+            for name in turn:
                 w, c = time.perf_counter(), time.process_time()
                 await chosen[name]()
                 wall[name] += time.perf_counter() - w

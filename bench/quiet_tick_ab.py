@@ -35,7 +35,6 @@ import asyncio
 import os
 import random
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -51,7 +50,7 @@ from app.db.transport import PostgresTransport
 from app.jobs.bootstrap import Context, Overrides, bootstrap
 
 sys.path[:0] = [str(Path(__file__).parent)]
-from job_run_cost import START, history_database  # noqa: E402
+from job_run_cost import START, history_database, interleaved  # noqa: E402
 
 BEFORE = r"""
 create or replace function guardian_reads_before(
@@ -157,27 +156,6 @@ def cases(ctx: Context, now: datetime) -> dict[str, Callable[[], Awaitable[Any]]
             "appointments_next": call("appointments_next", appointments)}  # fmt: skip
 
 
-async def shuffled(chosen: dict[str, Callable[[], Awaitable[Any]]], runs: int, rounds: int) -> None:
-    """The cases in a new random order at each turn (a fixed rotation makes a case always
-    follow the same one, and pay for its background work: the WAL writer woken by a write),
-    wall and this process's CPU per call, summed by case."""
-    rng = random.Random(19)
-    print(f"through the transport, shuffled turns, {rounds} rounds of {runs} calls a case:")
-    names = list(chosen)
-    for n in range(rounds):
-        wall, cpu = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0.0)
-        for _ in range(runs):
-            rng.shuffle(names)
-            for name in names:
-                w, c = time.perf_counter(), time.process_time()
-                await chosen[name]()
-                wall[name] += time.perf_counter() - w
-                cpu[name] += time.process_time() - c
-        line = "  ".join(f"{k} {1000 * wall[k] / runs:.3f}/{1000 * cpu[k] / runs:.3f}"
-                         for k in chosen)  # fmt: skip
-        print(f"round {n} (wall/this process ms): {line}  (load {os.getloadavg()[0]:.2f})")
-
-
 def on_cpu_ns(pid: int) -> int:
     """Nanoseconds process `pid` has run on a CPU (the scheduler's own account)."""
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
@@ -231,7 +209,7 @@ async def measure(dsn: str, now: datetime, runs: int, rounds: int) -> None:
             for call in chosen.values():  # warm: the pool, each function's cached plans
                 for _ in range(100):
                     await call()
-            await shuffled(chosen, runs, rounds)
+            await interleaved(chosen, runs, rounds, random.Random(19))
             backend_cpu(dsn, *call_args(ctx, now), runs, rounds)
     finally:
         await transport.close()
