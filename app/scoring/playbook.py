@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +54,6 @@ CATEGORIES: dict[str, re.Pattern[str]] = {
                         re.I),
 }  # fmt: skip
 _LINE = re.compile(r"^\s*(AI|User|Assistant|Bot|Customer)\s*:\s*(.*)$", re.I)
-# This builder's code (this module and the redaction): new code may build other documents
-# from the same calls, so it is part of `training_inputs`' key.
-BUILDER = hashlib.sha256(
-    Path(__file__).read_bytes() + Path(str(redaction.__file__)).read_bytes()
-).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -260,6 +256,16 @@ def build_documents(calls: list[Conversation]) -> dict[str, str]:
     return {OBJECTIONS_DOC: objections_document(ordered), PLAYBOOK_DOC: playbook_document(ordered)}
 
 
+@cache
+def builder() -> str:
+    """A hash of this builder's code (this module and the redaction): new code may build
+    other documents from the same calls, so it is part of `training_inputs`' key. Read once,
+    at the first hourly run that needs it (not at import: every process imports this)."""
+    return hashlib.sha256(
+        Path(__file__).read_bytes() + Path(str(redaction.__file__)).read_bytes()
+    ).hexdigest()
+
+
 def _since(now: datetime, window_days: int | None) -> datetime:
     return now - timedelta(days=window_days) if window_days else datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -269,10 +275,10 @@ async def training_inputs(
 ) -> tuple[str, str | None]:
     """The key of what `training_documents(repo, now, timezone, window_days)` reads: the
     calls (ids and row versions: any update of a call changes it), the zone and this
-    builder's code (BUILDER); and the key the latest build recorded (None: none). The same
+    builder's code (`builder()`); and the key the latest build recorded (None: none). The same
     key gives the same documents, so the growth job need not rebuild them."""
     calls, latest = await repo.training_inputs(_since(now, window_days), now, MAX_CALLS)
-    key = f"{BUILDER}|{timezone}|{window_days}|{MAX_CALLS}|{calls}"
+    key = f"{builder()}|{timezone}|{window_days}|{MAX_CALLS}|{calls}"
     return hashlib.sha256(key.encode()).hexdigest(), latest
 
 

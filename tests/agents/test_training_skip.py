@@ -122,7 +122,7 @@ async def test_new_builder_code_reads_the_calls_again(
     await _first_week(ctx, clock)
     await growth.training(ctx)
     reads = _spy_reads(ctx, monkeypatch)
-    monkeypatch.setattr(playbook, "BUILDER", "a deploy with another ranking")
+    monkeypatch.setattr(playbook, "builder", lambda: "a deploy with another ranking")
     clock.advance(timedelta(hours=1))
     counts = await growth.training(ctx)
     assert len(reads) == 1  # read and built (the same content: no new version)
