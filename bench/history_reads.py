@@ -7,8 +7,10 @@
     .venv/bin/python bench/history_reads.py reads --dsn "host=/tmp/hist/pg user=postgres \
         dbname=sim_..." --now "2026-12-08 05:00+00"
     # a simulation with or without one migration (the same tree otherwise): ms a call of
-    # the reads per virtual day, db_ping as the load's yardstick
+    # the reads per virtual day, db_ping as the load's yardstick (--stop: the first days of
+    # a --days month)
     .venv/bin/python bench/history_reads.py run --without 20261207111000 --days 5
+    .venv/bin/python bench/history_reads.py run --without 20261210110000 --days 30 --stop 6
 
 Not a test: it prints measured figures (bench/RESULTS.md, "campaign_manager's reads that grew
 with the history").
@@ -52,7 +54,7 @@ READS = {  # as the jobs call them (campaign_manager, guardian, drip), at %(now)
     "alert_flush_reads": "select alert_flush_reads(900, 3600, 900, false, 600, %(now)s)",
 }
 IN_RUN = ("deliverability_check", "messages_awaiting_status", "calls_awaiting_report",
-          "requeue_unanswered_calls", "call_queue", "db_ping")  # fmt: skip
+          "requeue_unanswered_calls", "call_queue", "manager_begin", "db_ping")  # fmt: skip
 
 
 def keep(directory: str, leads: int, days: float, stop: float, seed: int) -> None:
@@ -69,14 +71,20 @@ def keep(directory: str, leads: int, days: float, stop: float, seed: int) -> Non
             return
         admin(dsn, statement)
 
+    engine._admin = no_drop  # type: ignore[assignment]
+    _stop_at(stop)
+    asyncio.run(simulate(SimConfig(leads, days, seed, admin_dsn=admin_dsn)))
+
+
+def _stop_at(stop: float) -> None:
+    """The simulation ends at the end of day `stop` (its leads and their arrivals those of
+    its whole --days: the month's first days, not a shorter month's)."""
     drive = engine._drive
 
     async def until_stop(ctx: Any, world: Any, end: datetime, *rest: Any) -> Any:
-        return await drive(ctx, world, START + timedelta(days=stop), *rest)
+        return await drive(ctx, world, min(end, START + timedelta(days=stop)), *rest)
 
-    engine._admin = no_drop  # type: ignore[assignment]
     engine._drive = until_stop  # type: ignore[assignment]
-    asyncio.run(simulate(SimConfig(leads, days, seed, admin_dsn=admin_dsn)))
 
 
 def reads(dsn: str, now: str, reps: int) -> None:
@@ -94,8 +102,9 @@ def reads(dsn: str, now: str, reps: int) -> None:
                   f"  min {1000 * took[0]:7.2f}")  # fmt: skip
 
 
-def run(without: str | None, leads: int, days: float, seed: int) -> None:
-    """A simulation (migration `without` left out when given): ms a call a virtual day."""
+def run(without: str | None, leads: int, days: float, stop: float, seed: int) -> None:
+    """A simulation (migration `without` left out when given) to the end of day `stop`: ms a
+    call a virtual day."""
     discover = migrate.discover
     migrate.discover = lambda directory=migrate.MIGRATIONS_DIR: [  # type: ignore[misc]
         m for m in discover(directory) if m.version != without
@@ -115,6 +124,7 @@ def run(without: str | None, leads: int, days: float, seed: int) -> None:
 
     time_calls()
     ManualClock.advance = advanced  # type: ignore[method-assign]
+    _stop_at(stop)
     asyncio.run(simulate(SimConfig(leads, days, seed)))
 
 
@@ -139,4 +149,4 @@ if __name__ == "__main__":
     elif args.what == "reads":
         reads(args.dsn, args.now, args.reps)
     else:
-        run(args.without, args.leads, args.days, args.seed)
+        run(args.without, args.leads, args.days, args.stop, args.seed)

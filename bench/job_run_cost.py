@@ -120,7 +120,7 @@ $$;
 
 @dataclass(frozen=True)
 class NoOpJob:
-    """A registry job's shape (name, body) whose body does nothing."""
+    """A registry job's shape (name, body, no begin) whose body does nothing."""
 
     name: str
 
@@ -129,6 +129,9 @@ class NoOpJob:
             return {}
 
         return nothing
+
+    def beginner(self) -> None:
+        return None  # the runner's own start (app/jobs/runner.py)
 
 
 def backend_cpu(postmaster: int) -> float:

@@ -45,6 +45,7 @@ from app.core.settings import Settings
 from app.db.scoring import ScoringRepository
 from app.db.transport import _configure
 from app.scoring.features import LEAD_SPEC, from_rendered_at, micros
+from app.scoring.fit_memo import INPUTS
 from app.scoring.leads import enough_outcomes, per_call_model
 from app.scoring.model import ScoreModel
 from app.scoring.train import encode, evaluate_holdout, fit_encoded
@@ -95,7 +96,11 @@ async def one_retrain(
         trained = await (head_per_call_model if side == "head" else per_call_model)(repo, at, s)
         wall = 1000 * (time.perf_counter() - started)
         ms = {**transport.ms, "(server CPU)": server_cpu(conn) - server}
-    model = json.dumps(trained.to_json() if trained else None, sort_keys=True)
+    if trained is not None and not isinstance(trained, dict):  # HEAD's side: a ScoreModel
+        trained = trained.to_json()
+    elif trained is not None:  # the tree's: the stored JSON, less its inputs' digest
+        trained = {k: v for k, v in trained.items() if k != INPUTS}
+    model = json.dumps(trained, sort_keys=True)
     return wall, ms, model
 
 

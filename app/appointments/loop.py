@@ -25,7 +25,7 @@ from app.appointments.schedule import lead_facts, plan
 from app.compliance.gate import evaluate
 from app.core.clock import Clock
 from app.core.settings import Settings
-from app.db.appointments import Appointment, AppointmentRepository, DueReminder
+from app.db.appointments import Appointment, AppointmentRepository, DueReminder, NextWork
 from app.db.outbox import MessageIn
 from app.providers.delivery import OutboxDelivery
 
@@ -102,17 +102,19 @@ async def send_due(deps: AppointmentDeps, due: list[DueReminder] | None = None) 
     return {"claimed": len(due), "queued": queued, "sent": sent, "skipped": len(settled) - queued}
 
 
-async def tick(deps: AppointmentDeps) -> dict[str, int]:
+async def tick(deps: AppointmentDeps, work: NextWork | None = None) -> dict[str, int]:
     """Plan, then send what is due: the whole loop once. A quiet tick (nothing to plan)
-    reads and claims in one round trip (`next_work`)."""
-    work = await deps.repo.next_work(deps.holder, deps.clock.now(), BATCH, LEASE_SECONDS)
+    reads and claims in one round trip (`next_work`); `work`: that read as the run's start
+    made it (`AppointmentRepository.begin`), else made here."""
+    if work is None:
+        work = await deps.repo.next_work(deps.holder, deps.clock.now(), BATCH, LEASE_SECONDS)
     planned = await plan_pending(deps, work.pending) if work.pending else 0
     return {"planned": planned, **await send_due(deps, work.due)}
 
 
-async def run(deps: AppointmentDeps) -> dict[str, Any]:
-    """The job body: one tick; its counts go to job_runs."""
-    counts = await tick(deps)
+async def run(deps: AppointmentDeps, work: NextWork | None = None) -> dict[str, Any]:
+    """The job body: one tick (`work`: as `tick` takes it); its counts go to job_runs."""
+    counts = await tick(deps, work)
     if counts["claimed"] or counts["planned"]:
         log.info("appointments tick", **counts)
     return {"work_items": counts["planned"] + counts["claimed"], **counts}

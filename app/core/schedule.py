@@ -14,6 +14,9 @@ from croniter import croniter
 # A job body takes the built graph (app.jobs.bootstrap.Context); typed loosely here because
 # the graph is built two layers up and only the jobs layer calls a body.
 JobBody = Callable[[Any], Awaitable[dict[str, Any]]]
+# A job's begin (app.jobs.runner.Begin): takes the graph and the run's RunRequest, starts the
+# run and makes the body's first read in one round trip; typed loosely for the same reason.
+JobBegin = Callable[[Any, Any], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -25,11 +28,20 @@ class Job:
     period: timedelta
     grace: timedelta
     description: str
+    begin: str | None = None  # "module:function": the run's start with its first read
 
     def body(self) -> JobBody:
         module, _, attr = self.entry.partition(":")
         body: JobBody = getattr(importlib.import_module(module), attr)
         return body
+
+    def beginner(self) -> JobBegin | None:
+        """The job's begin function (`begin`), or None: the runner's own start."""
+        if self.begin is None:
+            return None
+        module, _, attr = self.begin.partition(":")
+        begin: JobBegin = getattr(importlib.import_module(module), attr)
+        return begin
 
 
 # Per job, the iterator of its last answer and that answer. A scheduler asks for the next fire

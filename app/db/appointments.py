@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from app.db.models import Model
+from app.db.job_runs import RunRequest, begin_args, begun
+from app.db.models import Model, RunStart
 from app.db.outbox import MessageIn
 from app.db.transport import Transport
 
@@ -195,6 +196,17 @@ class AppointmentRepository:
         args = {"p_holder": holder, "p_limit": limit, "p_lease_seconds": lease_seconds}
         rows = await self.transport.call("appointments_next", {**args, "p_now": now})
         return NextWork.model_validate(rows[0]["appointments_next"])
+
+    async def begin(
+        self, run: RunRequest, limit: int = 200, lease_seconds: int = 300
+    ) -> tuple[RunStart, NextWork | None]:
+        """Start `run` (start_job_run) and, when it got the job's lease, make `next_work`
+        with the run's holder, in one round trip (`appointments_begin`). The work is None
+        when the run was skipped or the read failed (read it again with `next_work`)."""
+        args = {**begin_args(run), "p_limit": limit, "p_claim_seconds": lease_seconds}
+        rows = await self.transport.call("appointments_begin", args)
+        start, read = begun(rows[0]["appointments_begin"])
+        return start, None if read is None else NextWork.model_validate(read)
 
     async def enqueue(
         self, messages: dict[int, MessageIn], skips: dict[int, str], now: datetime

@@ -3,7 +3,10 @@
 One run, in order:
 1. the database probe (`db_ping` under a timeout); when it fails the critical
    `database.unreachable` is paged straight through the providers and the run fails
-   (nothing else can work without the database);
+   (nothing else can work without the database). A run whose start was itself timed
+   (`database_ms`: the runner's start_job_run, app/jobs/guardian.py `begin`) takes that
+   round trip as the probe instead of making another one: the database just answered; an
+   answer slower than the probe's timeout fails as a probe that timed out;
 2. pages sent directly while the database was down are recorded, and that alert resolved;
    then, in one round trip (`guardian_reads`), the probe is recorded in health_checks and
    what the checks below read is read (firing alerts, job states, callback gaps, new error
@@ -15,7 +18,8 @@ One run, in order:
 5. new error fingerprints in system_logs (`errors.new.<hash>`);
 6. every due notification is sent: this run is the grouping window (`flush_alerts`, no hold),
    from the run's first read when none of its checks changed an alert (no second round trip:
-   a quiet run is db_ping + guardian_reads), else read again after the checks' writes. As
+   a quiet run is guardian_reads, after db_ping when the start was not timed), else read
+   again after the checks' writes. As
    with the firing keys, a change made elsewhere while the run checks is sent by the next run;
 7. HEARTBEAT_URL is pinged, so an outside monitor notices when the guardian stops.
 
@@ -104,11 +108,22 @@ class GuardianDeps:
     spool: Spool | None = None  # the webhook spool the guardian watches (check_spool)
 
 
-async def guard(deps: GuardianDeps, launcher: JobLauncher, jobs: Sequence[Job]) -> dict[str, Any]:
-    """One guardian tick over the registry `jobs`; see the module docstring. Returns the
-    run's counts."""
+async def guard(
+    deps: GuardianDeps,
+    launcher: JobLauncher,
+    jobs: Sequence[Job],
+    *,
+    database_ms: int | None = None,
+) -> dict[str, Any]:
+    """One guardian tick over the registry `jobs`; see the module docstring (`database_ms`:
+    the ms of the run's own start, taken as the database probe; None: probe with db_ping).
+    Returns the run's counts."""
     watch, config = deps.watch, deps.config
-    db = await probe_database(watch.repos.health, deps.direct, config.probe_timeout_seconds)
+    seconds = config.probe_timeout_seconds
+    if database_ms is None:
+        db = await probe_database(watch.repos.health, deps.direct, seconds)
+    else:
+        db = await database_answered(deps.direct, database_ms, seconds)
     counts: dict[str, Any] = {"database_ms": db.latency_ms}
     if await record_direct_pages(watch.repos.alerts, watch.clock, memory=deps.direct.memory):
         counts["direct_pages_recorded"] = True
@@ -172,6 +187,17 @@ async def probe_database(
         await page_database_down(direct, exc)
         raise DatabaseUnavailable(f"database probe failed: {type(exc).__name__}") from exc
     return ProbeResult("database", True, int((time.perf_counter() - started) * 1000))
+
+
+async def database_answered(direct: DirectLine, ms: int, seconds: float) -> ProbeResult:
+    """The probe's verdict on a round trip the run already made in `ms`: as `probe_database`'s
+    when its ping answered in `ms`; slower than `seconds`, as when its ping timed out (page
+    directly, raise DatabaseUnavailable)."""
+    if ms > seconds * 1000:
+        exc = TimeoutError(f"the database answered in {ms} ms")
+        await page_database_down(direct, exc)
+        raise DatabaseUnavailable("database probe failed: TimeoutError") from exc
+    return ProbeResult("database", True, ms)
 
 
 async def page_database_down(direct: DirectLine, exc: BaseException) -> None:

@@ -1,5 +1,6 @@
 """The `appointments` job's entry: what the loop uses, unpacked from the graph (the booking
-webhook and the CLI build it here too)."""
+webhook and the CLI build it here too), and the run's begin (`begin`: its start and the
+tick's first read in one round trip)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from app.appointments import loop as appointments_loop
 from app.appointments.calendar import CalendarDesk
 from app.appointments.desk import BookingDesk
 from app.appointments.messages import Senders
+from app.db.job_runs import RunRequest
 from app.jobs.bootstrap import Context
+from app.jobs.runner import Begun
 from app.providers.calendar_build import external_calendar
 
 
@@ -26,6 +29,24 @@ def appointment_deps(ctx: Context) -> appointments_loop.AppointmentDeps:
 
 async def run(ctx: Context) -> dict[str, Any]:
     return await appointments_loop.run(appointment_deps(ctx))
+
+
+async def begin(ctx: Context, run_request: RunRequest) -> Begun:
+    """The registry's `begin` (app/jobs/runner.py): the run's start and the tick's first
+    read (`next_work`, with the runner's holder) in one round trip, `appointments_begin`;
+    the body ticks from that read. When it was not made (skipped, or the read failed) the
+    body is the job's own."""
+    deps = appointment_deps(ctx)
+    start, work = await ctx.repos.appointments.begin(
+        run_request, appointments_loop.BATCH, appointments_loop.LEASE_SECONDS
+    )
+    if work is None:
+        return Begun(start)
+
+    async def body(_: Context) -> dict[str, Any]:
+        return await appointments_loop.run(deps, work)
+
+    return Begun(start, body)
 
 
 def booking_desk(ctx: Context) -> CalendarDesk:

@@ -2,6 +2,8 @@
 someone when the database is dead.
 
 - `run(ctx)`: the `guardian` job's body;
+- `begin(ctx, run)`: the registry's `begin` (app/jobs/runner.py): the runner's start, timed,
+  and the body bound to that round trip as its database probe (no db_ping of its own);
 - `guardian_deps(ctx)`: what `guard` takes, unpacked from the graph (with
   `alert_dispatch(ctx)` and `direct_line(ctx)` of app/jobs/alerting.py) (the `guardian` entry, the
   `alerts test` command and the tests build them here, one way);
@@ -15,19 +17,21 @@ someone when the database is dead.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from app.core import logs
 from app.core.settings import Settings, get_settings
 from app.db.errors import DatabaseError, DatabaseUnavailable
+from app.db.job_runs import RunRequest
 from app.guardian.loop import GuardianConfig, GuardianDeps, guard, page_database_down
 from app.guardian.watch import Watch
 from app.jobs.alerting import alert_dispatch, direct_line
 from app.jobs.bootstrap import Context, Overrides, bootstrap, build_graph
 from app.jobs.launcher import default_launcher
 from app.jobs.registry import JOBS
-from app.jobs.runner import RunOutcome, run_job
+from app.jobs.runner import Begun, RunOutcome, run_job, start
 
 
 def guardian_deps(ctx: Context) -> GuardianDeps:
@@ -46,6 +50,20 @@ async def run(ctx: Context) -> dict[str, Any]:
     """The `guardian` job's body (the registry points here): one tick, local or Modal
     restarts, every registry job watched."""
     return await guard(guardian_deps(ctx), default_launcher(ctx), JOBS)
+
+
+async def begin(ctx: Context, run_request: RunRequest) -> Begun:
+    """The run's start (`start_job_run`), timed: the database just answered, so the body
+    takes that round trip as its database probe (`guard`'s `database_ms`) instead of
+    making one more (`db_ping`)."""
+    started = time.perf_counter()
+    run_start = await start(ctx, run_request)
+    ms = int((time.perf_counter() - started) * 1000)
+
+    async def body(ctx: Context) -> dict[str, Any]:
+        return await guard(guardian_deps(ctx), default_launcher(ctx), JOBS, database_ms=ms)
+
+    return Begun(run_start, body)
 
 
 async def guardian_tick(ctx: Context, *, modal_call_id: str | None = None) -> RunOutcome | None:

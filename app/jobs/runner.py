@@ -7,6 +7,12 @@ Contract of `run_job`:
 - every log line of the run carries `job` and `run_id`;
 - the body starts after the webhook spool is drained (app/jobs/spool.py; its counts join
   the run's);
+- a job may declare a begin function (registry `begin`: `Begin`): it starts the run
+  (`start`, or a Postgres function that calls start_job_run) and makes the body's first
+  read in the same round trip, and returns the body bound to that read (`Begun`). The runner
+  uses it only when the webhook spool is empty (checked before the start), so the read is
+  still made after any spooled request was applied; otherwise the run starts, drains and
+  reads as any other;
 - an exception in the body is recorded (job_runs + system_logs) and re-raised, so Modal
   marks the run failed;
 - the lease is short (JOB_LEASE_SECONDS, 90 s) and renewed every JOB_HEARTBEAT_SECONDS while
@@ -31,7 +37,10 @@ from uuid import UUID
 import structlog
 
 from app.alerts import flush_alerts
+from app.core.schedule import JobBody
 from app.db.failures import Failure
+from app.db.job_runs import RunRequest
+from app.db.models import RunStart
 from app.jobs import Job, get_job
 from app.jobs.alerting import alert_dispatch
 from app.jobs.bootstrap import Context
@@ -57,6 +66,48 @@ class RunOutcome:
 
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Begun:
+    """A run's start as a job's begin function made it: `start`, and `body`, the job's body
+    bound to the first read made with the start (None: the job's own body, which reads)."""
+
+    start: RunStart
+    body: JobBody | None = None
+
+
+# A job's begin function (registry `begin`, e.g. app.jobs.appointments:begin): starts the
+# run `RunRequest` describes and, when it got the lease, makes the body's first read.
+Begin = Callable[[Context, RunRequest], Awaitable[Begun]]
+
+
+async def start(ctx: Context, run: RunRequest) -> RunStart:
+    """The runner's own start: take the job's lease and record the run (`start_job_run`)."""
+    return await ctx.repos.job_runs.start(
+        run.job, run.run_id, run.holder, run.lease_seconds, run.now, run.modal_call_id
+    )
+
+
+async def _spool_empty(ctx: Context) -> bool:
+    """Whether no spooled webhook waits; False when the spool cannot be read (the drain
+    after the start then records why)."""
+    if ctx.spool is None:
+        return True
+    try:
+        return not await ctx.spool.pending(1)
+    except Exception:
+        return False
+
+
+async def _begin(ctx: Context, job: Job, run: RunRequest) -> tuple[Begun, bool]:
+    """The run's start: the job's begin function when it declares one and the spool is
+    empty, else `start`. True when the spool was found empty (nothing to drain)."""
+    begin = job.beginner()
+    if begin is None or not await _spool_empty(ctx):
+        return Begun(await start(ctx, run)), False
+    begun: Begun = await begin(ctx, run)
+    return begun, True
 
 
 def lease_seconds(ctx: Context, job: Job) -> int:
@@ -110,9 +161,11 @@ async def run_job(
     run_id = uuid.uuid4()
     started = time.perf_counter()
     with structlog.contextvars.bound_contextvars(job=name, run_id=str(run_id)):
-        start = await ctx.repos.job_runs.start(
+        run = RunRequest(
             name, run_id, ctx.holder, lease_seconds(ctx, job), ctx.clock.now(), modal_call_id
         )
+        begun, spool_empty = await _begin(ctx, job, run)
+        start = begun.start
         if start.status == "skipped":
             log.info("run skipped: another run holds the lease", blocked_by=str(start.blocked_by))
             return RunOutcome(name, run_id, "skipped", seconds=time.perf_counter() - started)
@@ -121,8 +174,8 @@ async def run_job(
         keeper = asyncio.create_task(keep_lease(ctx, job, run_id, heartbeat_sleep))
         try:
             # spooled webhooks first (a STOP parked during an outage before drip sends)
-            drained = await drain_spool(ctx)
-            counts = {**drained, **await job.body()(ctx)}
+            drained = {} if spool_empty else await drain_spool(ctx)
+            counts = {**drained, **await (begun.body or job.body())(ctx)}
         except BaseException as exc:
             await _stop(keeper)
             await _dispatch_alerts(ctx, created_before)

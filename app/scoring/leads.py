@@ -9,7 +9,9 @@
   per-call model (features as of each call's placed_at, label: this call booked; it orders
   the call queue, app.scoring.call_order) is trained beside it and stored in the same row
   (`model.per_call`); its rows come from the per-call store, which computes only the
-  calls reported since the last retrain (`scoring_call_columns`). Every new model is
+  calls reported since the last retrain (`scoring_call_columns`); a retrain whose per-call
+  rows, labels and C are exactly the latest stored model's stores that per-call model again
+  (the same model to the bit, not fitted again: app.scoring.fit_memo). Every new model is
   stored as JSON in `score_models` (version, features, coefficients, metrics, trained_at).
 - `score_all`: one SQL call for the feature matrix (rendered as columns that numpy parses:
   `scoring_feature_columns`), one vectorised pass for probabilities and reason selection,
@@ -22,6 +24,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +37,7 @@ from app.core.settings import Settings
 from app.db.repositories import LogRepository
 from app.db.scoring import CallOutcome, ScoringRepository, StoredModel
 from app.scoring.features import LEAD_SPEC, from_rendered, model_columns, numbers
+from app.scoring.fit_memo import inputs_digest, remembered, stored_json
 from app.scoring.model import ScoreModel
 from app.scoring.prior import prior_model
 from app.scoring.reasons import reason_texts
@@ -91,20 +95,29 @@ def call_columns(
     return cols, np.array([1 if b else 0 for _, b in pairs], dtype=np.int64)
 
 
-async def per_call_model(repo: ScoringRepository, now: datetime, s: Settings) -> ScoreModel | None:
-    """The per-call model (features as of each call's placed_at, label: this call booked),
-    or None below the training threshold. Its holdout: the newest 20 % of calls."""
+async def per_call_model(
+    repo: ScoringRepository, now: datetime, s: Settings, last: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The per-call model's stored JSON (features as of each call's placed_at, label: this
+    call booked), or None below the training threshold. Its holdout: the newest 20 % of
+    calls. `last`: the per-call JSON of the latest stored model, reused when its rows,
+    labels and C were exactly these (a retrain with no newly reported call:
+    app.scoring.fit_memo); the reads are made either way."""
     since = now - timedelta(days=s.scoring_train_window_days)
     calls = await repo.call_outcomes(since, now)
     booked = sum(1 for k in calls if k.booked)
     if not enough_outcomes(len(calls), booked, s.scoring_min_outcomes, s.scoring_min_bookings):
         return None
     cols, y = call_columns(await repo.call_feature_columns(since, now), calls)
-    enc = encode(LEAD_SPEC, cols)
-    metrics = evaluate_holdout(LEAD_SPEC, cols, y, c=s.scoring_regularization_c, enc=enc)
-    model = fit_encoded(enc, None, y, c=s.scoring_regularization_c, kind="per_call")
-    model.metrics = {**metrics, "calls": len(y), "bookings": int(y.sum())}
-    return model
+    c = s.scoring_regularization_c
+    key = inputs_digest(cols, y, c=c, kind="per_call")
+    model = remembered(last, key)
+    if model is None:
+        enc = encode(LEAD_SPEC, cols)
+        metrics = evaluate_holdout(LEAD_SPEC, cols, y, c=c, enc=enc)
+        model = fit_encoded(enc, None, y, c=c, kind="per_call")
+        model.metrics = {**metrics, "calls": len(y), "bookings": int(y.sum())}
+    return stored_json(model, key)
 
 
 async def current_model(repo: ScoringRepository, now: datetime, s: Settings) -> StoredModel:
@@ -128,10 +141,11 @@ async def current_model(repo: ScoringRepository, now: datetime, s: Settings) -> 
                          "needs": {"outcomes": s.scoring_min_outcomes,
                                    "bookings": s.scoring_min_bookings}}  # fmt: skip
     payload = model.to_json()
-    per_call = await per_call_model(repo, now, s)
+    last = latest.model.get("per_call") if latest is not None else None
+    per_call = await per_call_model(repo, now, s, last)
     if per_call is not None:  # stored with the lead model: one row, one version
-        payload["per_call"] = per_call.to_json()
-        model.metrics = {**model.metrics, "per_call": per_call.metrics}
+        payload["per_call"] = per_call
+        model.metrics = {**model.metrics, "per_call": per_call["metrics"]}
         payload["metrics"] = model.metrics
     return await repo.save_model(model.kind, spec_json(), payload, model.metrics, now)
 

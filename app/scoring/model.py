@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Literal
 
 import numpy as np
@@ -115,8 +116,9 @@ def _sigmoid(x: Floats) -> Floats:
 
 def _lookup(values: NDArray[Any], levels: Mapping[str, float]) -> Floats:
     """The weight of each row's category (0 for a level the model does not know)."""
-    get = levels.get
-    return np.fromiter((get(v, 0.0) for v in values), dtype=np.float64, count=len(values))
+    column = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    # map() calls dict.get in C: no Python frame per row, as a generator would take
+    return np.fromiter(map(levels.get, column, repeat(0.0)), dtype=np.float64, count=len(column))
 
 
 def normalise_category(values: Any) -> NDArray[Any]:

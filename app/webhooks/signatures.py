@@ -5,7 +5,8 @@ provider; a missing header, a malformed value or an unset secret is simply False
 exception. Signatures are compared in constant time (for equal lengths: a length is no
 secret).
 
-- Twilio `X-Twilio-Signature`: the `twilio` SDK's `RequestValidator.validate` decides:
+- Twilio `X-Twilio-Signature`: the `twilio` SDK's `RequestValidator` decides (validate()'s
+  rule from its parts: the URL as it came first, its other port form only when that fails):
   base64(HMAC-SHA1(auth token, url + name+value pairs sorted by name, then value)); for a
   JSON body Twilio adds `bodySHA256=<hex>` to the query and signs the URL alone. The URL is
   also tried with its port added (the scheme's default) or removed.
@@ -37,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlparse, urlsplit
 
 from app.core.signing import constant_time_equal, hmac_sha256_hex
 
@@ -71,10 +72,24 @@ def _multi(pairs: Iterable[tuple[str, str]]) -> _MultiParams:
 
 
 def _twilio_validate(auth_token: str, url: str, params: Any, signature: str) -> bool:
-    from twilio.request_validator import RequestValidator
+    """The SDK's `RequestValidator.validate(url, params, signature)`, decided by the SDK's own
+    parts. For form params it is validate()'s rule — the signature of the URL without its
+    port or the one with it (the scheme's default added when it has none) — but the URL in
+    the form it came in is signed first and the other form only when that does not match
+    (validate() computes both, every time: a status callback paid two HMACs and two URL
+    rebuilds; bench/webhook_post_cpu.py). A JSON body (`str`: the bodySHA256 variant) goes to
+    validate() itself."""
+    from twilio.request_validator import RequestValidator, add_port, compare, remove_port
 
     try:
-        return RequestValidator(auth_token).validate(url, params, signature) is True
+        validator = RequestValidator(auth_token)
+        if isinstance(params, str):
+            return validator.validate(url, params, signature) is True
+        parsed = urlparse(url)
+        forms = (add_port, remove_port) if parsed.port else (remove_port, add_port)
+        return any(
+            compare(validator.compute_signature(form(parsed), params), signature) for form in forms
+        )
     except ValueError:
         # urllib refuses the URL (a non-numeric port, a broken IPv6 host) or the text holds
         # a lone surrogate UTF-8 cannot encode: not a request Twilio signed.

@@ -233,6 +233,7 @@ language plpgsql set search_path = public as $$
 declare
   v_ids bigint[];
   v_settled bigint[];
+  v_today jsonb;
 begin
   select coalesce(array_agg(x.id), '{}') into v_ids from (
     select e.id from enrollments e
@@ -302,23 +303,32 @@ begin
     from (select id from done union all select id from opted
           union all select id from refused) z;
 
+  -- Sends so far today per capped campaign and channel, counted once per batch, for the
+  -- steps leased below: the channels a campaign of the batch caps per day (caps.per_day)
+  -- only; a call step's cap is applied where calls are placed (campaign_manager). Its own
+  -- statement, read into a map: as a CTE of the statement below, the planner put its
+  -- aggregate on the inner side of a nested loop over the batch once the tables' statistics
+  -- had grown, counting the day's messages again for each step, and its date range made
+  -- every call plan that statement again (custom plans). bench/drip_claim_ab.py, claim
+  -- tree/ref: 151 steps on day 7 of a 10,000-lead month 0.20, 2 steps on day 28 0.62
+  -- (migration 20261210140000).
+  select coalesce(jsonb_object_agg(t.campaign_id || ':' || t.channel, t.n), '{}') into v_today
+    from (select m.campaign_id, m.channel, count(*) n from messages m
+            join (select distinct e.campaign_id, ch.channel from enrollments e
+                    join campaigns c on c.id = e.campaign_id
+                   cross join lateral jsonb_object_keys(c.definition->'caps'->'per_day') ch(channel)
+                   where e.id = any (v_ids) and not (e.id = any (v_settled))
+                     and ch.channel in ('email', 'sms')) p
+              on p.campaign_id = m.campaign_id and p.channel = m.channel
+           where m.created_at >= date_trunc('day', p_now)
+           group by 1, 2) t;
+
   return query
   with leased as (
     update enrollments e set lease_owner = p_worker,
            lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
      where e.id = any (v_ids) and not (e.id = any (v_settled))
     returning e.*
-  ), capped as (  -- the channels a campaign of the batch caps per day (caps.per_day): only
-    -- those are counted; a call step's cap is applied where calls are placed (campaign_manager)
-    select distinct e.campaign_id, ch.channel from leased e
-      join campaigns c on c.id = e.campaign_id
-     cross join lateral jsonb_object_keys(c.definition->'caps'->'per_day') ch(channel)
-     where ch.channel in ('email', 'sms')
-  ), today as (  -- sends so far today per capped campaign and channel, counted once per batch
-    select m.campaign_id, m.channel, count(*) n from messages m
-      join capped p on p.campaign_id = m.campaign_id and p.channel = m.channel
-     where m.created_at >= date_trunc('day', p_now)
-     group by 1, 2
   )
   -- The campaign (its whole definition) and the step (its template) in full in the first row
   -- that has them, then only their id: a batch is mostly one campaign and a step or two, and
@@ -343,7 +353,7 @@ begin
       'email_opted_out_at', l.email_opted_out_at, 'sms_opted_out_at', l.sms_opted_out_at,
       'calls_opted_out_at', l.calls_opted_out_at),
     'recent_attempts', coalesce(r.attempts, '[]'),
-    'sent_today', coalesce(t.n, 0))
+    'sent_today', coalesce((v_today->>(c.id || ':' || s.channel))::bigint, 0))
     from leased e
     join campaigns c on c.id = e.campaign_id
     join campaign_steps s on s.campaign_id = e.campaign_id and s.position = e.current_step
@@ -353,7 +363,6 @@ begin
     -- messages once per row, 1.1-2.5 s a batch; a call per row re-planned its query 500 times)
     left join internal.leads_recent_attempts(array(select lead_id from leased), p_now) r
       on r.lead_id = l.id
-    left join today t on t.campaign_id = c.id and t.channel = s.channel
    order by e.next_run_at, e.id;
 end
 $$;
@@ -441,7 +450,12 @@ begin
     stopped_reason = case when n.action in ('stop', 'review') then n.reason else e.stopped_reason end,
     lease_owner = null, lease_expires_at = null, updated_at = p_now
   from nxt n
-  where e.id = n.id
+  -- the batch's ids as an index condition: joined on `e.id = n.id` alone, the update was
+  -- planned for the 100 rows jsonb_array_elements is assumed to return and hashed a
+  -- sequential scan of every enrollment against a batch of a few (bench/drip_claim_ab.py,
+  -- settle tree/ref on day 28 of a 10,000-lead month: 2 steps 0.15, 33 steps 0.36;
+  -- migration 20261210140000)
+  where e.id = n.id and e.id = any (array(select n2.id from nxt n2))
   returning e.id, e.status, e.current_step, e.next_run_at;
 end
 $$;
@@ -597,11 +611,19 @@ $$;
 -- on the first of that campaign's calls only (the others: {id}; ManagerRepository.call_queue
 -- puts the one snapshot in each). Day 8 of a 10,000-lead simulation (200 candidates): 264 ->
 -- 109 KB, 12.6-14.4 -> 8.5-9.6 ms a call (migration 20261207120000).
+-- PL/pgSQL for its plan cache (issue 19, migration 20261210110000): as a SQL function with a
+-- SET clause (never inlined) its statement was planned again at every call, generic (the
+-- arguments unknown), ~0.75 ms of the ~1 ms a run whose campaigns are all capped (86 of the
+-- 96 runs a day); here the same generic plan is made once per connection and kept until the
+-- tables' next ANALYZE (force_generic_plan: the plan it always ran, not a custom one).
 create or replace function call_queue(
   p_limit integer, p_now timestamptz default now(), p_order text default 'score'
 )
 returns table (call jsonb, in_flight integer)
-language sql stable set search_path = public as $$
+language plpgsql stable set search_path = public set plan_cache_mode = force_generic_plan as $$
+#variable_conflict use_column
+begin
+  return query
   with capped as (  -- once per call, not per waiting call
     select c.id from campaigns c
      where c.status = 'active' and c.definition->'caps'->'per_day'->>'call' is not null
@@ -666,6 +688,7 @@ language sql stable set search_path = public as $$
     left join internal.leads_recent_attempts(array(select lead_id from picked), p_now) r
       on r.lead_id = q.lead_id
    order by q.s1 desc nulls last, q.s2 desc, q.s3, q.s4 desc, q.id;
+end
 $$;
 
 -- Calls placed per campaign since the start of p_now's day (UTC, as the drip's daily caps

@@ -440,13 +440,15 @@ $$;
 -- never in the p_lookback_seconds before that window.
 -- plpgsql, not SQL, as every read of guardian_reads: a SQL function with `set search_path`
 -- is never inlined, so its query was parsed and planned again at every call; plpgsql keeps
--- the parsed query per connection (bench/guardian_run_cost.py), still planned for each
--- call's window (a generic plan cannot tell an hour of logs from a week).
+-- the parsed query per connection (bench/guardian_run_cost.py). Planned by the plan cache
+-- (migration 20261210101000): every call reads the same shape, the week before p_now by
+-- system_logs_at_idx, whatever the window; planning it at every guardian run was a tenth of
+-- guardian_reads' server time on the kept database of day 28 (bench/fingerprint_plans_ab.py).
 create or replace function new_error_fingerprints(
   p_window_seconds integer, p_min_count integer, p_lookback_seconds integer,
   p_now timestamptz default now()
 ) returns table (fingerprint text, occurrences integer, sample text)
-language plpgsql stable set search_path = public set plan_cache_mode = force_custom_plan
+language plpgsql stable set search_path = public
 as $$
 begin
   return query
@@ -479,11 +481,9 @@ $$;
 -- with no event since p_from mean callbacks are being lost (a wrong URL, a dead endpoint, a
 -- rotated secret). Index lookups bounded by the window, not the history (issue 19: a seq
 -- scan of messages, 4.7 ms at 4,838 messages and growing, 0.4 ms with these):
--- messages_sent_provider_idx, calls_placed_provider_idx; webhook_events_provider_idx gives
--- each provider's latest event. plpgsql, as new_error_fingerprints, planned for each call's
--- window: a generic plan ANDs messages_created_idx over the whole week of messages.
-create index messages_sent_provider_idx on messages (provider, sent_at)
-  where sent_at is not null;
+-- messages_sent_idx (03_outbox.sql), calls_placed_provider_idx; webhook_events_provider_idx
+-- gives each provider's latest event. plpgsql, planned for each call's window: a generic
+-- plan ANDs messages_created_idx over the whole week of messages.
 create index calls_placed_provider_idx on calls (provider, placed_at)
   where placed_at is not null;
 create or replace function callback_gaps(p_from timestamptz, p_to timestamptz)
@@ -520,9 +520,9 @@ $$;
 -- p_reclaim_after_seconds given, as `flush`; else `flush` is null): a run that changes no
 -- alert flushes from them instead of reading again (app/guardian/loop.py).
 -- Each read is planned as its own function says, as when it is called alone: callback_gaps
--- and new_error_fingerprints for each call's window (force_custom_plan: a generic plan
--- cannot see it), the others (record_health_check, the firing keys, job_status, the flush's
--- reads: index lookups by key or partial indexes) by the plan cache, which keeps a generic
+-- for each call's window (force_custom_plan: a generic plan cannot see it), the others
+-- (record_health_check, the firing keys, job_status, new_error_fingerprints, the flush's
+-- reads: index lookups by key, ranges or partial indexes) by the plan cache, which keeps a generic
 -- plan only while it costs no more than the custom ones. Planning them all again at every
 -- run was a fifth of the call on the kept day-28 database (migration 20261209150000).
 create or replace function guardian_reads(

@@ -162,10 +162,14 @@ grant all on scoring_snapshot_times to service_role;
 -- `cutoff_at` is its scoring_snapshot_times row's, with no foreign key: checking it locked
 -- that one row once per row inserted, most of a fill's insert (8,602 rows after day 28 of a
 -- 10,000-lead simulation: bench/snapshot_fill_ab.py); the rows of a deleted snapshot time
--- are deleted by the trigger below instead of a cascade.
+-- are deleted by the trigger below instead of a cascade. `lead_id` is a lead's, with no
+-- foreign key either (its check was a query per row inserted: ~40 of that fill's ~200 ms of
+-- server CPU; bench/first_open_ab.py --fill, `fk` against `tree`): an erased lead's rows are
+-- deleted by the trigger on leads below, and the fill locks its leads first (one statement),
+-- so a lead is never erased while its rows are being stored (they are deleted with it after).
 create table scoring_snapshots (
   cutoff_at timestamptz not null,
-  lead_id   bigint not null references leads (id) on delete cascade,
+  lead_id   bigint not null,
   industry text, source text, state text,
   lead_age_days real, days_since_enquiry real, email_ok real, sms_ok real, call_ok real,
   emails_sent integer, emails_opened integer, clicks integer, sms_sent integer,
@@ -173,10 +177,36 @@ create table scoring_snapshots (
   calls_voicemail integer, days_since_engagement real,
   primary key (cutoff_at, lead_id)
 );
-create index scoring_snapshots_lead_idx on scoring_snapshots (lead_id);  -- erasure's cascade
+create index scoring_snapshots_lead_idx on scoring_snapshots (lead_id);  -- erasure's delete
 alter table scoring_snapshots enable row level security;
 revoke all on scoring_snapshots from public, anon, authenticated;
 grant all on scoring_snapshots to service_role;
+
+-- A deleted lead (an erased person) takes its snapshot rows with it: what `on delete
+-- cascade` did, once per statement (their renderings are then forgotten by the trigger on
+-- scoring_snapshots below).
+create or replace function internal.scoring_snapshots_erase()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  delete from scoring_snapshots s where s.lead_id in (select o.id from old_rows o);
+  return null;
+end
+$$;
+create trigger leads_scoring_snapshots_erase after delete on leads
+  referencing old table as old_rows
+  for each statement execute function internal.scoring_snapshots_erase();
+-- (`truncate leads ... cascade` emptied them too: it still does.)
+create or replace function internal.scoring_snapshots_truncate()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  truncate scoring_snapshots;
+  return null;
+end
+$$;
+create trigger leads_scoring_snapshots_truncate after truncate on leads
+  for each statement execute function internal.scoring_snapshots_truncate();
 
 -- A snapshot whose rows are deleted (an erased person's, by the cascade from leads) forgets
 -- its rendered columns, which still held them: nothing of an erased person stays in the
@@ -233,6 +263,35 @@ create index scoring_call_rows_lead_idx on scoring_call_rows (lead_id);  -- eras
 alter table scoring_call_rows enable row level security;
 revoke all on scoring_call_rows from public, anon, authenticated;
 grant all on scoring_call_rows to service_role;
+
+-- A message's first open: the first 'opened' or 'clicked' of its status_history, by receipt
+-- (`at`), kept on the row by the trigger below whenever status_history is written (every
+-- writer appends to it: the webhooks, the outbox, cancellations), so the features read one
+-- column instead of parsing every message's history at every read (a snapshot fill parsed
+-- all ~15,000 emails of a 10,000-lead month's day 28; bench/first_open_ab.py). A column of
+-- `messages` (03_outbox.sql) declared here, beside its one reader. Not indexed: an update
+-- that sets it stays a HOT update when its others do.
+alter table messages add column first_open_at timestamptz;
+
+-- Sets first_open_at from the row's status_history (null: no open yet).
+create or replace function internal.messages_first_open()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  new.first_open_at := (select min((h->>'at')::timestamptz)
+                          from jsonb_array_elements(new.status_history) h
+                         where h->>'status' in ('opened', 'clicked'));
+  return new;
+end
+$$;
+-- Only a history that holds an open (checked in C, no function call), or a row that held
+-- one (a rewritten history, or first_open_at written directly), runs the function: the
+-- other writes (sends, deliveries, cancellations: nearly all) keep it null as it is.
+create trigger messages_first_open before insert or update of status_history, first_open_at
+  on messages for each row
+  when (new.first_open_at is not null
+        or new.status_history @? '$[*] ? (@.status == "opened" || @.status == "clicked")')
+  execute function internal.messages_first_open();
 
 -- ---------------------------------------------------------------------------------------
 -- lead scoring
@@ -305,16 +364,14 @@ language sql stable as $$
            l.email_opted_out_at, l.sms_opted_out_at, l.calls_opted_out_at
       from want w join leads l on l.id = w.id
   ), sent as materialized (
-    -- each message of the wanted leads once, with its first open (the first 'opened' or
-    -- 'clicked' of its status_history, by receipt): an open by cutoff t is a first open
-    -- <= t, so status_history is parsed once per message, not once per (message, t).
+    -- each message of the wanted leads once, with its first open (messages.first_open_at:
+    -- the first 'opened' or 'clicked' of its status_history, by receipt, kept by a trigger):
+    -- an open by cutoff t is a first open <= t.
     -- Without p_lead_ids the wanted leads are (nearly) every lead: every message is read
     -- in one pass and `msg` keeps those of `pop` (a semi-join with `pop`, estimated at 200
     -- leads, probed messages_lead_idx once per lead: 9,711 probes, issue 19)
     select m.lead_id, m.sent_at, m.channel,
-           case when m.channel = 'email' then (
-             select min((h->>'at')::timestamptz) from jsonb_array_elements(m.status_history) h
-              where h->>'status' in ('opened', 'clicked')) end first_open
+           case when m.channel = 'email' then m.first_open_at end first_open
       from messages m
      where m.kind in ('marketing', 'rescue') and m.lead_id is not null
        and (not p_by_list or m.lead_id = any(p_lead_ids))
@@ -828,6 +885,13 @@ begin
   )
   select coalesce(array_agg(a.cutoff_at), '{}') into v_new from added a;
   if cardinality(v_new) > 0 then
+    -- every lead a new snapshot may hold (created by its time), locked against deletion
+    -- until this transaction ends (what the foreign key's check did, row by row): a lead
+    -- being erased is waited for and then not read (the insert's snapshot is taken after),
+    -- and an erasure that comes later deletes the rows stored here.
+    perform from leads l
+      where l.created_at <= (select max(t.at) from unnest(v_new) t(at))
+      for key share;
     insert into scoring_snapshots (cutoff_at, lead_id, industry, source, state, lead_age_days,
       days_since_enquiry, email_ok, sms_ok, call_ok, emails_sent, emails_opened, clicks,
       sms_sent, sms_replies, calls_answered, calls_unanswered, calls_voicemail,

@@ -478,6 +478,37 @@ begin
 end
 $$;
 
+-- An appointments run's start and its tick's first read in one round trip (issue 19: 8,640
+-- runs a simulated month, each paid start_job_run and appointments_next as two): takes the
+-- job's lease and records the run (start_job_run, as the runner's own start), then, only
+-- when the run got the lease, makes appointments_next with p_holder, p_limit and
+-- p_claim_seconds. Answers {"start": start_job_run's row, "read": appointments_next's
+-- answer, or null}. The read is made in a block of its own: when it fails, it is undone
+-- alone, the run stays recorded and `read` is null (the tick then reads in its own call and
+-- meets the failure there, recorded as a failed run as before). The runner calls it only
+-- when the webhook spool is empty (app/jobs/runner.py: the drain comes before the body).
+create or replace function appointments_begin(
+  p_job text, p_run_id uuid, p_holder text, p_lease_seconds integer,
+  p_modal_call_id text, p_now timestamptz, p_limit integer, p_claim_seconds integer
+) returns jsonb
+language plpgsql set search_path = public as $$
+declare
+  v_start jsonb;
+  v_read jsonb;
+begin
+  select to_jsonb(s) into v_start
+    from start_job_run(p_job, p_run_id, p_holder, p_lease_seconds, p_modal_call_id, p_now) s;
+  if v_start->>'status' = 'running' then
+    begin
+      v_read := appointments_next(p_holder, p_limit, p_claim_seconds, p_now);
+    exception when others then
+      v_read := null;
+    end;
+  end if;
+  return jsonb_build_object('start', v_start, 'read', v_read);
+end
+$$;
+
 -- Settles claimed reminders in one batch: p_items [{reminder_id, message (an outbox message)
 -- | skip (reason)}]. A no_show item marks the appointment no_show in the same transaction
 -- (even when its text is skipped), only while it is still booked/confirmed: a completion

@@ -101,9 +101,8 @@ create index leads_created_idx on leads (created_at);
 create index leads_needs_review_idx on leads (updated_at desc) where needs_review is not null;
 create index leads_hot_uncalled_idx on leads (score desc nulls last, id)
   where hot_at is not null and last_called_at is null;
--- contacted: index-only scans of the sends and placed calls of the window
-create index messages_sent_lead_idx on messages (sent_at) include (lead_id, provider, status)
-  where lead_id is not null;
+-- contacted: index-only scans of the sends (messages_sent_idx, 03_outbox.sql) and the placed
+-- calls of the window
 create index calls_placed_lead_idx on calls (placed_at) include (lead_id, provider)
   where lead_id is not null;
 

@@ -47,6 +47,8 @@ async def generic_plan(ctx: Context, function: str, *args: Any) -> str:
         function,
     )
     body = fn["prosrc"]
+    if "return query" in body:  # a PL/pgSQL `begin return query STATEMENT; end` (call_queue)
+        body = body[body.index("return query") + len("return query") : body.rindex(";")]
     for n, name in enumerate(fn["proargnames"][: len(fn["types"])], start=1):
         body = re.sub(rf"\b{name}\b", f"${n}", body)
     pg = ctx.transport

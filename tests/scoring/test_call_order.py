@@ -77,8 +77,8 @@ async def test_the_per_call_model_learns_from_calls_as_placed(
                      state_started=placed)  # fmt: skip
     s = make_settings(nightshift_env="development", scoring_horizon_days=1)
     model = await per_call_model(ctx.repos.scoring, now, s)
-    assert model is not None and model.metrics["calls"] == 240
-    assert model.metrics["bookings"] == 40
+    assert model is not None and model["metrics"]["calls"] == 240
+    assert model["metrics"]["bookings"] == 40
     stored = await current_model(ctx.repos.scoring, now, s)
     assert "per_call" in stored.model and stored.metrics["per_call"]["calls"] == 240
     referral = await h.lead(ctx, 900, now - DAY, source="referral")
