@@ -267,7 +267,8 @@ async def test_a_drip_run_with_nothing_due_is_one_database_call_between_start_an
     ctx: Context, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Most of a month's 8,640 drip runs find nothing due: the orphan release, the claim and
-    the rescue check are one round trip (drip_begin), not three."""
+    the rescue check are one round trip (drip_begin), not three, made with the run's start
+    (drip_run_begin: the spool is empty)."""
     await ctx.repos.leads.upsert([consented_lead(phone="+14155550177", name="Kim")], clock.now())
     await seed_campaign(ctx)  # enrolled, its first step due in an hour: not yet
     await run_job(ctx, "drip")
@@ -282,7 +283,7 @@ async def test_a_drip_run_with_nothing_due_is_one_database_call_between_start_an
     outcome = await run_job(ctx, "drip")
 
     assert outcome.status == "succeeded" and outcome.counts == {}
-    assert called == ["start_job_run", "drip_begin", "finish_job_run"]
+    assert called == ["drip_run_begin", "finish_job_run"]
 
 
 async def test_a_rescue_text_held_for_the_morning_is_sent_by_a_drip_run_with_no_steps_due(

@@ -33,7 +33,7 @@ from app.campaigns.rescue import deliver_due_rescues
 from app.campaigns.steps import Plan, plan_step, settle, step_result
 from app.core.clock import Clock
 from app.core.settings import Settings
-from app.db.campaigns import ClaimedStep, Enqueued, StepResult
+from app.db.campaigns import ClaimedStep, DripBegin, Enqueued, StepResult
 from app.db.failures import Failure
 from app.db.repositories import Repositories
 from app.db.webhooks import DueRescue
@@ -50,7 +50,8 @@ class DripDeps:
     rescue texts), the clock, settings (batch sizes, lease, concurrency, content), the
     outbox delivery (its senders name each channel's provider), the process's holder
     name, which prefixes each run's lease owner, and whether the run frees dead runs' claims
-    first (only under the drip job's lease: app/jobs/drip.py)."""
+    first (only under the drip job's lease: app/jobs/drip.py), and the run's first call
+    when the job's begin made it already with the run's start (`opened`)."""
 
     repos: Repositories
     clock: Clock
@@ -58,6 +59,21 @@ class DripDeps:
     delivery: OutboxDelivery
     holder: str
     release_orphans: bool = False
+    opened: Opened | None = None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A run's first call made already, with the job run's start (app/jobs/drip.py `begin`:
+    `CampaignRepository.run_begin`): the worker it claimed for and what it answered."""
+
+    worker: str
+    begun: DripBegin
+
+
+def new_worker(holder: str) -> str:
+    """A run's claim owner: the process's holder name and a suffix of its own."""
+    return f"{holder}:{uuid.uuid4().hex[:8]}"
 
 
 async def run(deps: DripDeps) -> dict[str, Any]:
@@ -65,7 +81,8 @@ async def run(deps: DripDeps) -> dict[str, Any]:
     run, under its lease only: no other drip run is alive) it first frees the steps still
     claimed by a run that died mid-batch (they would otherwise wait DRIP_LEASE_SECONDS),
     counted as `orphan_claims_released`; the release, the first claim and, when that claims
-    nothing, the rescue checks are then one database call (`CampaignRepository.begin`).
+    nothing, the rescue checks are then one database call (`CampaignRepository.begin`), or
+    made already with the run's start (`deps.opened`: the tick goes on from its answer).
     When it claimed steps, the rescue checks are read by the settle of its last batch
     (`CampaignRepository.settle_last`), else on their own after the sends."""
     with heap_frozen():
@@ -73,7 +90,8 @@ async def run(deps: DripDeps) -> dict[str, Any]:
 
 
 async def _run(deps: DripDeps) -> dict[str, Any]:
-    worker = f"{deps.holder}:{uuid.uuid4().hex[:8]}"
+    opened = deps.opened
+    worker = opened.worker if opened is not None else new_worker(deps.holder)
     settings = deps.settings
     totals: Counter[str] = Counter()
 
@@ -83,10 +101,10 @@ async def _run(deps: DripDeps) -> dict[str, Any]:
         )
 
     due_rescues: list[DueRescue] | None = None  # None: read after the sends, on their own
-    if deps.release_orphans:
-        begun = await deps.repos.campaigns.begin(
+    if opened is not None or deps.release_orphans:
+        begun = opened.begun if opened is not None else await deps.repos.campaigns.begin(
             worker, settings.drip_batch_size, settings.drip_lease_seconds, deps.clock.now()
-        )
+        )  # fmt: skip
         steps, due_rescues = begun.steps, begun.rescues
         if begun.released:
             totals["orphan_claims_released"] = begun.released

@@ -30,7 +30,7 @@ from app.compliance.gate import Decision, evaluate, permitted_hours
 from app.compliance.rules import HoursRule
 from app.core.clock import Clock
 from app.core.settings import Settings
-from app.db.campaigns import Paused, QueuedCall
+from app.db.campaigns import ManagerBegin, Paused, QueuedCall
 from app.db.repositories import Repositories
 from app.providers.delivery import OutboxDelivery
 from app.scoring.call_order import CallRanker, Ranked, queue_scores, rank_queue
@@ -53,18 +53,17 @@ class ManagerDeps:
     alerts: Alerts
     delivery: OutboxDelivery
     ranker: CallRanker | None = None  # replaces the model's call order (the simulator's oracle)
+    opened: ManagerBegin | None = None  # the opening, made with the run's start (its begin)
 
 
 async def run(deps: ManagerDeps, rng: np.random.Generator) -> dict[str, Any]:
     """One tick of `campaign_manager`; returns its counts. `rng` samples learned call slots.
     Its opening reads and writes (enroll, pause spiking campaigns, requeue unanswered calls,
-    read the call queue) are one round trip (ManagerRepository.begin, in that order); the
-    pause alerts are raised after it (they touch only alerts)."""
-    now, settings = deps.clock.now(), deps.settings
-    begun = await deps.repos.manager.begin(
-        now, settings.call_max_attempts, int(settings.call_retry_spacing_hours * 3600),
-        _fetch(settings), _candidates(deps),
-    )  # fmt: skip
+    read the call queue) are one round trip (ManagerRepository.begin, in that order), or
+    made already with the run's start (`deps.opened`: `begin_args`' arguments, by
+    app/jobs/campaign_manager.py `begin`); the pause alerts are raised after it (they touch
+    only alerts)."""
+    begun = deps.opened or await deps.repos.manager.begin(deps.clock.now(), *begin_args(deps))
     await alert_paused(deps.alerts, begun.paused)
     placed = await place_calls(deps, rng, (begun.queue, begun.in_flight))
     return {
@@ -153,6 +152,14 @@ CALL_COUNTS = {
     "sent": "calls_placed", "done": "calls_placed", "refused": "calls_refused",
     "suppressed": "calls_suppressed", "busy": "calls_waiting",
 }  # fmt: skip
+
+
+def begin_args(deps: ManagerDeps) -> tuple[int, int, int, str]:
+    """The opening's arguments after its instant (ManagerRepository.begin): the calls'
+    attempt limit, retry spacing in seconds, how many waiting calls to read, their order."""
+    s = deps.settings
+    return (s.call_max_attempts, int(s.call_retry_spacing_hours * 3600), _fetch(s),
+            _candidates(deps))  # fmt: skip
 
 
 def _fetch(settings: Settings) -> int:

@@ -11,7 +11,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.db.models import LeadIn
+from app.db.job_runs import RunRequest, begin_args, begun
+from app.db.models import LeadIn, RunStart
 from app.db.outbox import MessageClaim
 from app.db.transport import Transport
 from app.db.webhooks import DueRescue
@@ -167,13 +168,19 @@ class CampaignRepository:
         rows = await self.transport.call("drip_begin", {
             "p_worker": worker, "p_limit": limit, "p_lease_seconds": lease_seconds,
             "p_now": now})  # fmt: skip
-        tick = rows[0]["tick"]
-        rescues = tick["rescues"]
-        return DripBegin(
-            int(tick["released"]),
-            _claimed(tick["steps"]),
-            None if rescues is None else [DueRescue.model_validate(r) for r in rescues],
-        )
+        return _drip_begin(rows[0]["tick"])
+
+    async def run_begin(
+        self, run: RunRequest, worker: str, limit: int, lease_seconds: int
+    ) -> tuple[RunStart, DripBegin | None]:
+        """Start `run` (start_job_run) and, when it got the drip job's lease, make `begin`
+        for `worker` at the run's instant, in one round trip (`drip_run_begin`). The first
+        call is None when the run was skipped or the call failed (make it with `begin`)."""
+        args = {**begin_args(run), "p_worker": worker, "p_limit": limit,
+                "p_claim_seconds": lease_seconds}  # fmt: skip
+        rows = await self.transport.call("drip_run_begin", args)
+        start, read = begun(rows[0]["drip_run_begin"])
+        return start, None if read is None else _drip_begin(read)
 
     async def enqueue(
         self,
@@ -237,6 +244,16 @@ def _sent_once(items: list[dict[str, Any]], key: str, full: str, model: type[_M]
     }
 
 
+def _drip_begin(tick: dict[str, Any]) -> DripBegin:
+    """drip_begin's tick as a `DripBegin`."""
+    rescues = tick["rescues"]
+    return DripBegin(
+        int(tick["released"]),
+        _claimed(tick["steps"]),
+        None if rescues is None else [DueRescue.model_validate(r) for r in rescues],
+    )
+
+
 def _claimed(items: list[dict[str, Any]]) -> list[ClaimedStep]:
     """claim_due_steps' rows as models, each campaign and step validated once and the same
     snapshot put in every step of the batch (`_sent_once`)."""
@@ -288,6 +305,17 @@ class ManagerBegin:
     in_flight: int
 
 
+def _manager_begin(tick: dict[str, Any]) -> ManagerBegin:
+    """manager_begin's tick as a `ManagerBegin`."""
+    return ManagerBegin(
+        [Enrolled.model_validate(r) for r in tick["enrolled"]],
+        [Paused.model_validate(r) for r in tick["paused"]],
+        int(tick["requeued"]),
+        _queued(tick["queue"]),
+        int(tick["in_flight"]),
+    )
+
+
 def _queued(items: list[dict[str, Any]]) -> list[QueuedCall]:
     """call_queue's calls, each campaign (sent in full once, then by id) validated once."""
     campaigns = _sent_once(items, "campaign", "slug", CampaignSnapshot)
@@ -327,14 +355,26 @@ class ManagerRepository:
         rows = await self.transport.call("manager_begin", {
             "p_now": now, "p_max_attempts": max_attempts, "p_spacing_seconds": spacing_seconds,
             "p_limit": limit, "p_order": order})  # fmt: skip
-        tick = rows[0]["tick"]
-        return ManagerBegin(
-            [Enrolled.model_validate(r) for r in tick["enrolled"]],
-            [Paused.model_validate(r) for r in tick["paused"]],
-            int(tick["requeued"]),
-            _queued(tick["queue"]),
-            int(tick["in_flight"]),
-        )
+        return _manager_begin(rows[0]["tick"])
+
+    async def run_begin(
+        self,
+        run: RunRequest,
+        max_attempts: int,
+        spacing_seconds: int,
+        limit: int,
+        order: str = "score",
+    ) -> tuple[RunStart, ManagerBegin | None]:
+        """Start `run` (start_job_run) and, when it got the manager job's lease, make
+        `begin` at the run's instant, in one round trip (`manager_run_begin`). The opening
+        is None when the run was skipped or it failed (its writes undone: make it with
+        `begin`)."""
+        args = {**begin_args(run), "p_max_attempts": max_attempts,
+                "p_spacing_seconds": spacing_seconds, "p_limit": limit,
+                "p_order": order}  # fmt: skip
+        rows = await self.transport.call("manager_run_begin", args)
+        start, read = begun(rows[0]["manager_run_begin"])
+        return start, None if read is None else _manager_begin(read)
 
     async def call_queue(
         self, limit: int, now: datetime, order: str = "score"

@@ -15,14 +15,17 @@ from typing import Any, Protocol
 
 import orjson
 import psycopg
-from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg import pq, sql
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from app.db.errors import DatabaseUnavailable, translate
 
 Row = dict[str, Any]
+_ROW_SETS = frozenset(
+    {pq.ExecStatus.TUPLES_OK, pq.ExecStatus.SINGLE_TUPLE, pq.ExecStatus.TUPLES_CHUNK}
+)
+_KEEP_BYTES = 8192  # a kept cursor's last result: at most ~8 kB per call text and connection
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -92,6 +95,7 @@ class PostgresTransport:
         self._open_timeout = open_timeout
         self._pool = AsyncConnectionPool(
             dsn,
+            connection_class=_CallConnection,
             min_size=min_size,
             max_size=max_size,
             open=False,
@@ -112,13 +116,21 @@ class PostgresTransport:
         return self
 
     async def call(self, function: str, args: Mapping[str, Any] | None = None) -> list[Row]:
-        args = dict(args or {})
-        query = call_text(function, tuple(args))
-        params = {k: _adapt(v) for k, v in args.items()}
+        if args:
+            query = call_text(function, tuple(args))
+            params: dict[str, Any] | None = {k: _adapt(v) for k, v in args.items()}
+        else:  # psycopg sends an empty mapping the same way: simple protocol, no parameters
+            query, params = call_text(function, ()), None
+        pool = self._pool
         try:
-            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(query, params)
-                return list(await cur.fetchall()) if cur.description else []
+            # getconn/putconn, not `pool.connection()`: that context also enters the
+            # connection's own context, whose commit/rollback is a no-op in autocommit
+            # (putconn still rolls back or discards a connection left in a bad state).
+            conn = await pool.getconn()
+            try:
+                return await _execute(conn, query, params)
+            finally:
+                await pool.putconn(conn)
         except psycopg.OperationalError as exc:
             if exc.sqlstate is None:  # the connection broke: no server answered at all
                 raise DatabaseUnavailable(_message(exc), function=function) from exc
@@ -134,12 +146,60 @@ class PostgresTransport:
         await self._pool.close()
 
 
+class _CallConnection(psycopg.AsyncConnection[tuple[Any, ...]]):
+    """A pooled connection that keeps a cursor per call text (function and argument names).
+
+    A new cursor per call builds its adapters map and transformer again, and a cursor
+    keeps its transformer (the dumpers and loaders it looked up) only while it runs the
+    same query object again: ~30-45 us of this process's CPU a call in all
+    (bench/transport_call_ab.py). The pool lends a connection to one task at a time, so
+    its cursors are never shared; a broken connection is discarded with its cursors. A
+    kept cursor holds its last result until its next call, so a cursor whose result is
+    larger than `_KEEP_BYTES` is closed instead of kept."""
+
+    call_cursors: dict[bytes, psycopg.AsyncCursor[tuple[Any, ...]]] | None = None
+
+
+async def _execute(conn: _CallConnection, query: bytes, params: dict[str, Any] | None) -> list[Row]:
+    """Run `query` on `conn`'s cursor for it; its rows as dicts keyed by column name.
+
+    Rows come as tuples and are zipped with the names read once from the result: psycopg's
+    `dict_row` and `cursor.description` each build a `Column` object per column per call.
+    No rows when the result has no columns and is not a row set (as `cursor.description`
+    is None then)."""
+    cursors = conn.call_cursors
+    if cursors is None:
+        cursors = conn.call_cursors = {}
+    cur = cursors.get(query)
+    if cur is None:
+        cur = cursors[query] = conn.cursor()
+    await cur.execute(query, params)
+    res = cur.pgresult
+    if res is None or not (res.nfields or res.status in _ROW_SETS):
+        return []
+    encoding = conn.info.encoding
+    nfields = res.nfields
+    names = [
+        fname.decode(encoding) if (fname := res.fname(i)) else f"column_{i + 1}"
+        for i in range(nfields)
+    ]
+    rows = [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
+    # the result's size estimated from its first row: exact for the usual one-row result
+    if (
+        rows
+        and len(rows) * sum(len(res.get_value(0, i) or b"") for i in range(nfields)) > _KEEP_BYTES
+    ):
+        del cursors[query]
+        await cur.close()
+    return rows
+
+
 def _dumps(value: Any) -> bytes:
     # OPT_NON_STR_KEYS: int keys become strings, as the stdlib's json.dumps does
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
-async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+async def _configure(conn: _CallConnection) -> None:
     """jsonb through orjson on this connection: a drip batch decodes ~700 kB of claimed
     steps, 57 ms with the stdlib json, 5.5 ms with orjson (measured, bench/RESULTS.md)."""
     set_json_loads(orjson.loads, conn)

@@ -1,11 +1,15 @@
-"""The `drip` job's entry: what the drip loop uses, unpacked from the graph."""
+"""The `drip` job's entry: what the drip loop uses, unpacked from the graph, and the run's
+begin (`begin`: its start and the tick's first call in one round trip)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from app.campaigns import drip as drip_loop
+from app.db.job_runs import RunRequest
 from app.jobs.bootstrap import Context
+from app.jobs.runner import Begun
 
 
 def drip_deps(ctx: Context, *, release_orphans: bool = False) -> drip_loop.DripDeps:
@@ -21,3 +25,24 @@ async def run(ctx: Context) -> dict[str, Any]:
     alive: steps still claimed were claimed by a run that died mid-batch, and are freed
     first (they would otherwise wait DRIP_LEASE_SECONDS), in the run's first call."""
     return await drip_loop.run(drip_deps(ctx, release_orphans=True))
+
+
+async def begin(ctx: Context, run_request: RunRequest) -> Begun:
+    """The registry's `begin` (app/jobs/runner.py): the run's start and the tick's first
+    call (drip_begin: the orphan claims freed, the first batch claimed, for a worker named
+    here) in one round trip, `drip_run_begin`; the body ticks from that answer. When it was
+    not made (skipped, or the call failed) the body is the job's own."""
+    deps = drip_deps(ctx, release_orphans=True)
+    worker = drip_loop.new_worker(deps.holder)
+    s = ctx.settings
+    start, first = await ctx.repos.campaigns.run_begin(
+        run_request, worker, s.drip_batch_size, s.drip_lease_seconds
+    )
+    if first is None:
+        return Begun(start)
+    opened = dataclasses.replace(deps, opened=drip_loop.Opened(worker, first))
+
+    async def body(_: Context) -> dict[str, Any]:
+        return await drip_loop.run(opened)
+
+    return Begun(start, body)

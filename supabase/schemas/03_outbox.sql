@@ -269,12 +269,15 @@ $$;
 -- (a re-run after a crash) is claimed by claim_messages itself (claimed, busy, reclaimed
 -- with ambiguous_since, done). The drip loop claims here the first chunk its limiter lets
 -- out (OutboxDelivery.claim_chunk), the rest with claim_messages as their turn comes.
+-- Planned once per connection, by key, as mark_sending (see there; migration
+-- 20261210230000): its probes (the opt-outs, the keys written before) read by key.
 create or replace function enqueue_outbox(
   p_items jsonb, p_now timestamptz default now(), p_claim jsonb default '{}',
   p_reclaim_after_seconds integer default 600
 ) returns table (idempotency_key text, kind text, id bigint, status text, outcome text,
                  message jsonb)
-language plpgsql set search_path = public as $$
+language plpgsql set search_path = public set plan_cache_mode = force_generic_plan
+set enable_seqscan = off as $$
 #variable_conflict use_column
 declare
   v_rows jsonb;       -- the message rows this call created, as claim_messages returns rows
@@ -414,10 +417,14 @@ $$;
 -- The batch form of claim_message (the drip loop claims a whole batch in one round trip;
 -- claim_message is this with one id): one row per existing id, in the order given, with the
 -- outcomes listed at claim_message.
+-- Planned once per connection, by key (as mark_sending, see there): ~1 ms a call of a
+-- 10,000-lead month's claims, ~0.2-0.4 ms since (server ms, `bench/outbox_writes_ab.py
+-- days`; migration 20261210230000).
 create or replace function claim_messages(
   p_ids bigint[], p_reclaim_after_seconds integer default 600, p_now timestamptz default now()
 ) returns table (outcome text, message jsonb)
-language plpgsql set search_path = public as $$
+language plpgsql set search_path = public set plan_cache_mode = force_generic_plan
+set enable_seqscan = off as $$
 #variable_conflict use_column
 begin
   return query
@@ -480,9 +487,19 @@ $$;
 --   window      the permitted window closed while it waited: back to 'queued' (its step is
 --               rescheduled; writing the step again refreshes send_before)
 --   done        the row is not 'sending' any more (another worker, a webhook): not ours
+-- Planned once per connection, by key (issue 19, migration 20261210230000): left to choose,
+-- PL/pgSQL planned this statement (internal.outbox_check inlined: a probe per rule) again at
+-- every call, a custom plan for the ids given, ~0.8-1.2 ms a call of the month's ~7,000,
+-- most of one row. force_generic_plan keeps one plan per connection until the tables' next
+-- ANALYZE, and enable_seqscan = off makes that plan read every table by its keys even when
+-- it was made while the outbox was nearly empty (a kept sequential scan grows with the
+-- table until the next ANALYZE): every row it reads is found by a key. Server ms a call
+-- per virtual day, before (`--without 20261210230000`) and after: `bench/outbox_writes_ab.py
+-- days`.
 create or replace function mark_sending(p_ids bigint[], p_now timestamptz default now())
 returns table (id bigint, verdict text)
-language plpgsql set search_path = public as $$
+language plpgsql set search_path = public set plan_cache_mode = force_generic_plan
+set enable_seqscan = off as $$
 #variable_conflict use_column
 begin
   return query
@@ -566,9 +583,17 @@ $$;
 -- twin's: nothing reached anyone, never counted as sent) unless a webhook already moved the
 -- row further (a status callback can arrive before this); `request` (dry runs: what would
 -- have been sent) is kept in payload.request. Returns how many rows were recorded.
+-- The rows are found by their ids (`m.id = any (...)`: the primary key), not by joining the
+-- results: estimated at 100 rows (a set-returning function's default), that join was planned
+-- as a hash of a sequential scan of all of messages while the table was small enough: in a
+-- 10,000-lead month, server ms a call 0.5 on day 1 growing to ~3 by day 4 until the planner
+-- turned to the index (the day follows the autoanalyze; `bench/outbox_writes_ab.py days
+-- --without 20261210230000`). Planned once per connection, by key, as mark_sending (see
+-- there; migration 20261210230000).
 create or replace function record_messages_sent(p_results jsonb, p_now timestamptz default now())
 returns integer
-language plpgsql set search_path = public as $$
+language plpgsql set search_path = public set plan_cache_mode = force_generic_plan
+set enable_seqscan = off as $$
 declare
   v_n integer;
 begin
@@ -588,7 +613,9 @@ begin
     status_history = m.status_history || jsonb_build_object(
       'status', case when r.provider = 'dryrun' then 'dry_run' else 'sent' end, 'at', p_now,
       'provider_id', r.provider_id)
-  from r where m.id = r.id;
+  from r
+  where m.id = r.id
+    and m.id = any (array(select (v->>'id')::bigint from jsonb_array_elements(p_results) v));
   get diagnostics v_n = row_count;
   return v_n;
 end

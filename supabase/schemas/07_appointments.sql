@@ -143,6 +143,20 @@ revoke all on status_hours, status_hour_leads, status_hour_calls, status_hour_se
 grant all on status_hours, status_hour_leads, status_hour_calls, status_hour_sends,
   status_stale to service_role;
 
+-- The status page's lead scores (hot leads, scored leads) as changes, not a count over every
+-- lead at each refresh (issue 19, stop 27): a lead whose score or hot_at turns null or not
+-- null adds a row of +1/-1 (triggers below), a truncate of leads empties it, and the refresh
+-- folds the rows into one (internal.status_rollup). Append-only between folds (no key), so
+-- concurrent writers never wait on each other. The sums equal count(hot_at), count(score)
+-- over leads at any snapshot: a change and its row commit together.
+create table status_score_counts (
+  hot    bigint not null,
+  scored bigint not null
+);
+alter table status_score_counts enable row level security;
+revoke all on status_score_counts from public, anon, authenticated;
+grant all on status_score_counts to service_role;
+
 -- The status page's browser sessions (POST /status/login). Only the SHA-256 of the cookie
 -- is kept, so a copy of this table opens nothing; `token_tag` ties a session to the
 -- STATUS_TOKEN it was opened with (rotating the token ends every session). Logout revokes.
@@ -774,6 +788,15 @@ declare
   v_n integer;
 begin
   perform pg_advisory_xact_lock(hashtext('status_rollup'));
+  -- the lead scores' change rows folded into one (a row committed meanwhile stays for the
+  -- next fold: the delete removes only the rows it sees, and their sum is written back)
+  if (select count(*) from status_score_counts) > 1 then
+    with d as (
+      delete from status_score_counts returning hot, scored
+    )
+    insert into status_score_counts (hot, scored)
+    select coalesce(sum(hot), 0), coalesce(sum(scored), 0) from d;
+  end if;
   with stale as (
     delete from status_stale returning hour
   ), hours as (
@@ -938,9 +961,9 @@ begin
   return jsonb_build_object(
     'computed_at', p_now, 'funnel', v_funnel, 'calls_per_day', v_calls,
     'deliverability', v_sends,
-    'scores', (select jsonb_build_object('hot_leads', count(*) filter (where l.hot_at is not null),
-                                         'scored_leads', count(l.score))
-                 from leads l));
+    'scores', (select jsonb_build_object('hot_leads', coalesce(sum(n.hot), 0)::bigint,
+                                         'scored_leads', coalesce(sum(n.scored), 0)::bigint)
+                 from status_score_counts n));
 end
 $$;
 
@@ -987,6 +1010,52 @@ create trigger messages_status_stale_insert after insert on messages
 create trigger messages_status_stale_delete after delete on messages for each row
   when (old.kind = 'marketing' and old.sent_at is not null)
   execute function internal.status_stale_row();
+
+-- The lead scores' change rows (status_score_counts): +1/-1 for each of hot_at and score
+-- that turned not null / null. Row-level with WHEN clauses, so a write that leaves both as
+-- they were (an import, a rescore of a scored lead) queues nothing. No SET search_path (a
+-- SET clause costs every call): the table is named with its schema.
+create or replace function internal.status_scores_row()
+returns trigger
+language plpgsql as $$
+begin
+  if tg_op = 'INSERT' then
+    insert into public.status_score_counts (hot, scored)
+    values ((new.hot_at is not null)::int, (new.score is not null)::int);
+  elsif tg_op = 'DELETE' then
+    insert into public.status_score_counts (hot, scored)
+    values (-(old.hot_at is not null)::int, -(old.score is not null)::int);
+  else
+    insert into public.status_score_counts (hot, scored)
+    values ((new.hot_at is not null)::int - (old.hot_at is not null)::int,
+            (new.score is not null)::int - (old.score is not null)::int);
+  end if;
+  return null;
+end
+$$;
+
+create or replace function internal.status_scores_truncate()
+returns trigger
+language plpgsql as $$
+begin
+  -- after a fold in progress (internal.status_rollup), so its row is deleted too
+  perform pg_advisory_xact_lock(hashtext('status_rollup'));
+  delete from public.status_score_counts;
+  return null;
+end
+$$;
+
+create trigger leads_status_scores_insert after insert on leads for each row
+  when (new.score is not null or new.hot_at is not null)
+  execute function internal.status_scores_row();
+create trigger leads_status_scores_update after update of score, hot_at on leads for each row
+  when ((old.score is null) <> (new.score is null) or (old.hot_at is null) <> (new.hot_at is null))
+  execute function internal.status_scores_row();
+create trigger leads_status_scores_delete after delete on leads for each row
+  when (old.score is not null or old.hot_at is not null)
+  execute function internal.status_scores_row();
+create trigger leads_status_scores_truncate after truncate on leads
+  for each statement execute function internal.status_scores_truncate();
 
 -- A message's update logs the hours of both rollups (the status page's, by created_at; the
 -- A/B counts', by sent_at) in one trigger, its conditions checked in the function, not in
