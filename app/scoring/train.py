@@ -10,12 +10,14 @@ honest way for a stream of outcomes: fit on the older part, score the newest par
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import ThreadpoolController
 
 from app.scoring.model import Columns, FeatureSpec, Floats, ScoreModel, transform
 
@@ -46,6 +48,14 @@ def encode(spec: FeatureSpec, cols: Columns) -> Encoded:
         codes.append(np.fromiter(map(index.__getitem__, column), np.int64, len(column)))
         values.append(distinct)
     return Encoded(spec, raw, codes, values)
+
+
+@cache
+def _threadpools() -> ThreadpoolController:
+    """The process's BLAS and OpenMP pools, found once (at the first fit, when numpy,
+    SciPy and scikit-learn have loaded theirs): a controller's `limit` is then ~16 us,
+    `threadpool_limits` finds them again at each call (~1.8 ms)."""
+    return ThreadpoolController()
 
 
 def _numeric_block(raw: Floats) -> tuple[Floats, Floats, Floats]:
@@ -121,7 +131,14 @@ def fit_encoded(
         x[hit, start + col[hit]] = 1.0
         start += len(levels)
     clf = LogisticRegression(C=c, max_iter=2000)
-    clf.fit(x, labels, sample_weight=sample_weight)
+    # One BLAS thread, whatever the machine: the model is then the same on a laptop, in CI
+    # and on Modal (the solver's sums are split across BLAS threads, so the coefficients
+    # moved in their last digits with the core count: 1.7e-13 relative here), and a fit is
+    # faster too: 200,000 rows, 1.96 -> 1.27 s, CPU 3.35 -> 1.35 s on this 2-core machine,
+    # quiet (`bench/retrain_ab.py --ref 5aada71 --threads`). The simulator already ran its
+    # fits so (app/simulate/engine.py: one BLAS thread beside its Postgres).
+    with _threadpools().limit(limits=1, user_api="blas"):
+        clf.fit(x, labels, sample_weight=sample_weight)
     coef = clf.coef_[0]
     numeric_json = [
         {"name": name, "transform": how, "mean": float(mean[j]), "scale": float(scale[j]),

@@ -271,7 +271,8 @@ async def simulate(config: SimConfig, base: Settings | None = None) -> Report:
     jobs_rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
     # Postgres runs beside this process (2 cores here): BLAS threads in the growth job's
     # fits contended with it (72,554 rows: 3.3 s a fit with 2 threads, 0.8 s with one; the
-    # same scores, per-call chances and holdout metrics, bench/RESULTS.md).
+    # same scores, per-call chances and holdout metrics, bench/RESULTS.md). The fits now
+    # limit themselves to one BLAS thread in production too (app/scoring/train.py).
     with fresh_database(config.admin_dsn) as dsn, threadpool_limits(limits=1, user_api="blas"):
         transport = await PostgresTransport(dsn, max_size=settings.db_pool_max_size).open()
         try:
