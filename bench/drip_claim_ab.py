@@ -24,29 +24,15 @@ import argparse
 import random
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sql_ab import ref_functions
+from sql_ab import ref_functions, tree_functions
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "supabase/schemas/02_campaigns.sql"
 FUNCTIONS = ("claim_due_steps", "complete_steps")
 SIDES = ("ref", "tree")
-
-
-def tree_functions() -> str:
-    """This tree's statements of FUNCTIONS, each created as `<name>_tree`."""
-    text = (ROOT / SCHEMA).read_text()
-    found = []
-    for name in FUNCTIONS:
-        header = f"create or replace function {name}("
-        start = text.index(header)
-        statement = text[start : text.index("\n$$;\n", start) + 5]
-        found.append(statement.replace(header, f"create function {name}_tree(", 1))
-    return "\n".join(found)
 
 
 def turn(conn: psycopg.Connection, side: str, now: str) -> tuple[float, float, list[Any], int]:
@@ -77,7 +63,7 @@ def turn(conn: psycopg.Connection, side: str, now: str) -> tuple[float, float, l
 def main(dsn: str, nows: list[str], ref: str, rounds: int, calls: int) -> None:
     with psycopg.connect(dsn, autocommit=True) as admin:
         admin.execute(ref_functions(ref, SCHEMA, {name: f"{name}_ref" for name in FUNCTIONS}))
-        admin.execute(tree_functions())
+        admin.execute(tree_functions(SCHEMA, {name: f"{name}_tree" for name in FUNCTIONS}))
     try:
         claim: dict[tuple[str, str], list[float]] = {}
         settle: dict[tuple[str, str], list[float]] = {}

@@ -46,25 +46,12 @@ from app.simulate.engine import START, SimConfig, simulate
 
 sys.path[:0] = [str(Path(__file__).parent)]
 import history_reads  # noqa: E402
-from sql_ab import ref_functions  # noqa: E402
+from sql_ab import ref_functions, tree_functions  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "supabase/schemas/03_outbox.sql"
 FUNCTIONS = ("mark_sending", "claim_messages", "record_messages_sent")
 SIDES = ("ref", "tree")
 WATCHED = ("enqueue_outbox", "mark_sending", "claim_messages", "record_messages_sent")
-
-
-def tree_functions() -> str:
-    """This tree's statements of FUNCTIONS, each created as `<name>_tree`."""
-    text = (ROOT / SCHEMA).read_text()
-    found = []
-    for name in FUNCTIONS:
-        header = f"create or replace function {name}("
-        start = text.index(header)
-        statement = text[start : text.index("\n$$;\n", start) + 5]
-        found.append(statement.replace(header, f"create function {name}_tree(", 1))
-    return "\n".join(found)
 
 
 def calls(ids: list[int], now: str) -> dict[str, tuple[str, tuple[Any, ...]]]:
@@ -87,7 +74,7 @@ def calls(ids: list[int], now: str) -> dict[str, tuple[str, tuple[Any, ...]]]:
 def ab(dsn: str, now: str, ref: str, rounds: int, per_turn: int, batch: int) -> None:
     with psycopg.connect(dsn, autocommit=True) as admin:
         admin.execute(ref_functions(ref, SCHEMA, {name: f"{name}_ref" for name in FUNCTIONS}))
-        admin.execute(tree_functions())
+        admin.execute(tree_functions(SCHEMA, {name: f"{name}_tree" for name in FUNCTIONS}))
     try:
         took: dict[tuple[str, str], list[float]] = {}
         last: dict[tuple[str, str], Any] = {}

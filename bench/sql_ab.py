@@ -4,7 +4,8 @@
 - `scratch_database(prefix)`: an embedded Postgres in a temporary directory, migrated to
   the tree's schema; yields an autocommit connection; removed afterwards.
 - `ref_functions(ref, schema, copies)`: a git ref's `create or replace function` statements
-  of the named functions in `schema`, each renamed to its copy's name (the "before" side).
+  of the named functions in `schema`, each renamed to its copy's name (the "before" side);
+  `tree_functions(schema, copies)` the same from this tree's file (the "after" side).
 - `server_ms(conn)`: total ms each function has run (track_functions), pending counts flushed.
 - `quarters(cpu, name, blocks)`: after/before backend CPU by quarter of the blocks (drift).
 """
@@ -44,6 +45,17 @@ def ref_functions(ref: str, schema: str, copies: Mapping[str, str]) -> str:
     created under its value's name."""
     text = subprocess.run(["git", "show", f"{ref}:{schema}"], cwd=ROOT, check=True,
                           capture_output=True, text=True).stdout  # fmt: skip
+    return renamed_functions(text, copies)
+
+
+def tree_functions(schema: str, copies: Mapping[str, str]) -> str:
+    """As `ref_functions`, from this tree's `schema` file (the "after" side)."""
+    return renamed_functions((ROOT / schema).read_text(), copies)
+
+
+def renamed_functions(text: str, copies: Mapping[str, str]) -> str:
+    """The `create or replace function` statements of `copies`' keys in a schema file's
+    `text`, each created under its value's name."""
     found = []
     for name, copy in copies.items():
         header = f"create or replace function {name}("
