@@ -18,6 +18,7 @@ from app.db.appointments import AppointmentRepository
 from app.db.campaigns import CampaignRepository, ManagerRepository
 from app.db.consent import ConsentRepository
 from app.db.failures import FailureLog
+from app.db.job_runs import RunRequest, begin_args
 from app.db.models import (
     DbPing,
     ImportOutcome,
@@ -57,17 +58,8 @@ class JobRunRepository(_Repository):
         modal_call_id: str | None = None,
     ) -> RunStart:
         """Take the job's lease and record the run, or record it as skipped (atomic)."""
-        rows = await self.transport.call(
-            "start_job_run",
-            {
-                "p_job": job,
-                "p_run_id": run_id,
-                "p_holder": holder,
-                "p_lease_seconds": lease_seconds,
-                "p_modal_call_id": modal_call_id,
-                "p_now": now,
-            },
-        )
+        run = RunRequest(job, run_id, holder, lease_seconds, now, modal_call_id)
+        rows = await self.transport.call("start_job_run", begin_args(run))
         return RunStart.model_validate(rows[0])
 
     async def renew(self, job: str, run_id: UUID, lease_seconds: int, now: datetime) -> bool:
