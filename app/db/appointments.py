@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from app.db.job_runs import RunRequest, begin_args, begun
+from app.db.job_runs import RunRequest, call_begin
 from app.db.models import Model, RunStart
 from app.db.outbox import MessageIn
 from app.db.transport import Transport
@@ -203,9 +203,8 @@ class AppointmentRepository:
         """Start `run` (start_job_run) and, when it got the job's lease, make `next_work`
         with the run's holder, in one round trip (`appointments_begin`). The work is None
         when the run was skipped or the read failed (read it again with `next_work`)."""
-        args = {**begin_args(run), "p_limit": limit, "p_claim_seconds": lease_seconds}
-        rows = await self.transport.call("appointments_begin", args)
-        start, read = begun(rows[0]["appointments_begin"])
+        args = {"p_limit": limit, "p_claim_seconds": lease_seconds}
+        start, read = await call_begin(self.transport, "appointments_begin", run, args)
         return start, None if read is None else NextWork.model_validate(read)
 
     async def enqueue(

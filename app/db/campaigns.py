@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.db.job_runs import RunRequest, begin_args, begun
+from app.db.job_runs import RunRequest, call_begin
 from app.db.models import LeadIn, RunStart
 from app.db.outbox import MessageClaim
 from app.db.transport import Transport
@@ -176,10 +176,8 @@ class CampaignRepository:
         """Start `run` (start_job_run) and, when it got the drip job's lease, make `begin`
         for `worker` at the run's instant, in one round trip (`drip_run_begin`). The first
         call is None when the run was skipped or the call failed (make it with `begin`)."""
-        args = {**begin_args(run), "p_worker": worker, "p_limit": limit,
-                "p_claim_seconds": lease_seconds}  # fmt: skip
-        rows = await self.transport.call("drip_run_begin", args)
-        start, read = begun(rows[0]["drip_run_begin"])
+        args = {"p_worker": worker, "p_limit": limit, "p_claim_seconds": lease_seconds}
+        start, read = await call_begin(self.transport, "drip_run_begin", run, args)
         return start, None if read is None else _drip_begin(read)
 
     async def enqueue(
@@ -369,11 +367,9 @@ class ManagerRepository:
         `begin` at the run's instant, in one round trip (`manager_run_begin`). The opening
         is None when the run was skipped or it failed (its writes undone: make it with
         `begin`)."""
-        args = {**begin_args(run), "p_max_attempts": max_attempts,
-                "p_spacing_seconds": spacing_seconds, "p_limit": limit,
-                "p_order": order}  # fmt: skip
-        rows = await self.transport.call("manager_run_begin", args)
-        start, read = begun(rows[0]["manager_run_begin"])
+        args = {"p_max_attempts": max_attempts, "p_spacing_seconds": spacing_seconds,
+                "p_limit": limit, "p_order": order}  # fmt: skip
+        start, read = await call_begin(self.transport, "manager_run_begin", run, args)
         return start, None if read is None else _manager_begin(read)
 
     async def call_queue(

@@ -1,5 +1,5 @@
 """What a job run's start records (`RunRequest`), and the start of a run that makes its
-first read in the same round trip (`begin_args`, `begun`).
+first read in the same round trip (`begin_args`, `call_begin`).
 
 `start_job_run` (supabase/schemas/01_core.sql) takes the job's lease and records the run; a
 job's begin function (e.g. `appointments_begin` in 07_appointments.sql) calls it first and,
@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db.models import RunStart
+from app.db.transport import Transport
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ def begin_args(run: RunRequest) -> dict[str, Any]:
     }
 
 
-def begun(answer: dict[str, Any]) -> tuple[RunStart, Any]:
-    """A begin function's answer: the run's start and the read (None: not made)."""
+async def call_begin(
+    transport: Transport, function: str, run: RunRequest, args: dict[str, Any]
+) -> tuple[RunStart, Any]:
+    """Call the begin function `function` for `run` with its own `args`: the run's start and
+    the read (None: not made)."""
+    rows = await transport.call(function, {**begin_args(run), **args})
+    answer = rows[0][function]
     return RunStart.model_validate(answer["start"]), answer.get("read")
