@@ -12,7 +12,7 @@ from app.appointments.desk import BookingDesk
 from app.appointments.messages import Senders
 from app.db.job_runs import RunRequest
 from app.jobs.bootstrap import Context
-from app.jobs.runner import Begun
+from app.jobs.runner import Begun, begun_with
 from app.providers.calendar_build import external_calendar
 
 
@@ -40,13 +40,7 @@ async def begin(ctx: Context, run_request: RunRequest) -> Begun:
     start, work = await ctx.repos.appointments.begin(
         run_request, appointments_loop.BATCH, appointments_loop.LEASE_SECONDS
     )
-    if work is None:
-        return Begun(start)
-
-    async def body(_: Context) -> dict[str, Any]:
-        return await appointments_loop.run(deps, work)
-
-    return Begun(start, body)
+    return begun_with(start, work, lambda made: appointments_loop.run(deps, made))
 
 
 def booking_desk(ctx: Context) -> CalendarDesk:

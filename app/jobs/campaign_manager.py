@@ -17,7 +17,7 @@ from app.campaigns.message_reconcile import reconcile_messages
 from app.db.job_runs import RunRequest
 from app.jobs.bootstrap import Context
 from app.jobs.calls import message_reconcile_deps, reconcile_deps
-from app.jobs.runner import Begun
+from app.jobs.runner import Begun, begun_with
 
 
 def manager_deps(ctx: Context) -> manager_loop.ManagerDeps:
@@ -44,10 +44,5 @@ async def begin(ctx: Context, run_request: RunRequest) -> Begun:
     was not made (skipped, or the opening failed and was undone) the body is the job's own."""
     deps = manager_deps(ctx)
     start, opened = await ctx.repos.manager.run_begin(run_request, *manager_loop.begin_args(deps))
-    if opened is None:
-        return Begun(start)
-
-    async def body(_: Context) -> dict[str, Any]:
-        return await _tick(ctx, dataclasses.replace(deps, opened=opened))
-
-    return Begun(start, body)
+    return begun_with(start, opened,
+                      lambda made: _tick(ctx, dataclasses.replace(deps, opened=made)))  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Any
 from app.campaigns import drip as drip_loop
 from app.db.job_runs import RunRequest
 from app.jobs.bootstrap import Context
-from app.jobs.runner import Begun
+from app.jobs.runner import Begun, begun_with
 
 
 def drip_deps(ctx: Context, *, release_orphans: bool = False) -> drip_loop.DripDeps:
@@ -38,11 +38,5 @@ async def begin(ctx: Context, run_request: RunRequest) -> Begun:
     start, first = await ctx.repos.campaigns.run_begin(
         run_request, worker, s.drip_batch_size, s.drip_lease_seconds
     )
-    if first is None:
-        return Begun(start)
-    opened = dataclasses.replace(deps, opened=drip_loop.Opened(worker, first))
-
-    async def body(_: Context) -> dict[str, Any]:
-        return await drip_loop.run(opened)
-
-    return Begun(start, body)
+    return begun_with(start, first, lambda made: drip_loop.run(
+        dataclasses.replace(deps, opened=drip_loop.Opened(worker, made))))  # fmt: skip

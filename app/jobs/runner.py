@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
@@ -47,6 +47,7 @@ from app.jobs.bootstrap import Context
 from app.jobs.spool import drain_spool
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,21 @@ class Begun:
 
     start: RunStart
     body: JobBody | None = None
+
+
+def begun_with(
+    start: RunStart, read: T | None, body: Callable[[T], Awaitable[dict[str, Any]]]
+) -> Begun:
+    """A begin function's result: the job's `body` bound to the first `read` made with the
+    start, or the job's own body when the read was not made (None: skipped, or it failed)."""
+    if read is None:
+        return Begun(start)
+    made = read
+
+    async def bound(_: Context) -> dict[str, Any]:
+        return await body(made)
+
+    return Begun(start, bound)
 
 
 # A job's begin function (registry `begin`, e.g. app.jobs.appointments:begin): starts the
