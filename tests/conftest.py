@@ -26,6 +26,7 @@ from app.db.migrate import migrate
 from app.db.transport import PostgresTransport
 from app.jobs.bootstrap import Context, Overrides, bootstrap
 from app.providers.spool import DirectorySpool
+from tests.spooled import MakeGraph, graphs
 
 TEMPLATE = "nightshift_test_template"
 START = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
@@ -127,6 +128,14 @@ async def ctx(
 
 
 Rebuild = Callable[..., Awaitable[Context]]
+
+
+@pytest.fixture
+async def graph(ctx: Context) -> AsyncIterator[MakeGraph]:
+    """`await graph(transport)`: a job's graph over `transport` that drains the spool through
+    the web app's routes, Twilio's signing token set (tests/spooled.py)."""
+    async with graphs(ctx) as make:
+        yield make
 
 
 @pytest.fixture

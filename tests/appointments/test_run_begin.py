@@ -7,28 +7,19 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
 
 import psycopg
-import pytest
-from pydantic import SecretStr
 
 from app.core.clock import ManualClock
-from app.db.transport import PostgresTransport, Transport
-from app.jobs.bootstrap import Context, Overrides, bootstrap
+from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Context
 from app.jobs.runner import run_job
-from app.providers.spool import SpooledRequest
-from app.webhooks import ingest
-from app.webhooks.signatures import twilio_signature
 from tests.appointments.helpers import NY_PHONE, book, execute, keys, rows
 from tests.guardian.test_guardian_reads import CountingTransport
+from tests.spooled import MakeGraph, spooled_stop
 
 FRIDAY_10_EST = datetime(2027, 3, 12, 15, 0, tzinfo=UTC)
-PUBLIC = "https://hooks.example.com"
-TWILIO_TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
 
 
 async def test_a_run_starts_and_reads_in_one_call_and_is_recorded(
@@ -85,7 +76,8 @@ async def test_a_stop_spooled_during_an_outage_is_applied_before_the_reminder_is
     await run_job(jobs, "appointments")  # the confirmation text and email
     clock.set(FRIDAY_10_EST + timedelta(days=1, minutes=2))  # the 24 h reminders are due
     assert ctx.spool is not None
-    await ctx.spool.put(_stop(clock.now()))  # the patient texted STOP while we were down
+    # the patient texted STOP while we were down
+    await ctx.spool.put(spooled_stop(NY_PHONE, "SMstop24h", clock.now()))
 
     outcome = await run_job(jobs, "appointments")
 
@@ -94,36 +86,6 @@ async def test_a_stop_spooled_during_an_outage_is_applied_before_the_reminder_is
     assert [k for k in keys(database_dsn, a.id) if "reminder_24h" in k] == [
         f"appt:{a.id}:v{a.version}:reminder_24h:email"
     ]
-
-
-MakeGraph = Callable[[Transport], Awaitable[Context]]
-
-
-@pytest.fixture
-async def graph(ctx: Context) -> AsyncIterator[MakeGraph]:
-    """`await graph(transport)`: the job's graph over `transport`, with Twilio's signing token
-    and the web app's routes to drain the spool through (as app.modal_entry gives them), on
-    the test's database, clock and spool."""
-    settings = ctx.settings.model_copy(
-        update={"public_base_url": PUBLIC, "twilio_auth_token": SecretStr(TWILIO_TOKEN)}
-    )
-    async with AsyncExitStack() as stack:
-
-        async def make(transport: Transport) -> Context:
-            overrides = Overrides(clock=ctx.clock, transport=transport, spool=ctx.spool,
-                                  ingest=ingest)  # fmt: skip
-            return await stack.enter_async_context(bootstrap(settings, overrides))
-
-        yield make
-
-
-def _stop(at: datetime) -> SpooledRequest:
-    path = "/webhooks/twilio/sms"
-    params = {"MessageSid": "SMstop24h", "From": NY_PHONE, "To": "+14155550123", "Body": "STOP"}
-    signature = twilio_signature(TWILIO_TOKEN, PUBLIC + path, params.items())
-    headers = {"content-type": "application/x-www-form-urlencoded",
-               "x-twilio-signature": signature}  # fmt: skip
-    return SpooledRequest.new(path, "", headers, urlencode(params).encode(), at)
 
 
 async def test_a_read_that_fails_in_the_start_fails_the_run_as_it_did_on_its_own(

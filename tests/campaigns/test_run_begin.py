@@ -9,49 +9,19 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
-from datetime import datetime
-from urllib.parse import urlencode
 
 import psycopg
-import pytest
-from pydantic import SecretStr
 
 from app.core.clock import ManualClock
-from app.db.transport import PostgresTransport, Transport
-from app.jobs.bootstrap import Context, Overrides, bootstrap
+from app.db.transport import PostgresTransport
+from app.jobs.bootstrap import Context
 from app.jobs.runner import RunOutcome, run_job
-from app.providers.spool import SpooledRequest
-from app.webhooks import ingest
-from app.webhooks.signatures import twilio_signature
 from tests.appointments.helpers import execute, rows
 from tests.campaigns.helpers import add_leads, load
 from tests.guardian.test_guardian_reads import CountingTransport
+from tests.spooled import MakeGraph, spooled_stop
 
-PUBLIC = "https://hooks.example.com"
-TWILIO_TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
 FIRST, SECOND = "+12125550000", "+12125550001"  # add_leads' phones (New York)
-
-MakeGraph = Callable[[Transport], Awaitable[Context]]
-
-
-@pytest.fixture
-async def graph(ctx: Context) -> AsyncIterator[MakeGraph]:
-    """`await graph(transport)`: the jobs' graph over `transport`, with Twilio's signing token
-    and the web app's routes to drain the spool through (as app.modal_entry gives them), on
-    the test's database, clock and spool."""
-    settings = ctx.settings.model_copy(
-        update={"public_base_url": PUBLIC, "twilio_auth_token": SecretStr(TWILIO_TOKEN)}
-    )
-    async with AsyncExitStack() as stack:
-
-        async def make(transport: Transport) -> Context:
-            overrides = Overrides(clock=ctx.clock, transport=transport, spool=ctx.spool,
-                                  ingest=ingest)  # fmt: skip
-            return await stack.enter_async_context(bootstrap(settings, overrides))
-
-        yield make
 
 
 def texts_to(dsn: str, phone: str) -> int:
@@ -116,7 +86,8 @@ async def test_a_stop_spooled_during_an_outage_is_applied_before_drip_texts_that
     await add_leads(ctx, 2)
     await run_job(jobs, "campaign_manager")  # both enrolled; the first text is due now
     assert ctx.spool is not None
-    await ctx.spool.put(_stop(FIRST, clock.now()))  # texted STOP while we were down
+    # texted STOP while we were down
+    await ctx.spool.put(spooled_stop(FIRST, "SMstopdrip", clock.now()))
 
     outcome = await run_job(jobs, "drip")
 
@@ -125,15 +96,6 @@ async def test_a_stop_spooled_during_an_outage_is_applied_before_drip_texts_that
     assert texts_to(database_dsn, SECOND) == 1
     lead = rows(database_dsn, "select sms_opted_out_at from leads where phone = %s", (FIRST,))
     assert lead[0]["sms_opted_out_at"] is not None
-
-
-def _stop(phone: str, at: datetime) -> SpooledRequest:
-    path = "/webhooks/twilio/sms"
-    params = {"MessageSid": "SMstopdrip", "From": phone, "To": "+14155550123", "Body": "STOP"}
-    signature = twilio_signature(TWILIO_TOKEN, PUBLIC + path, params.items())
-    headers = {"content-type": "application/x-www-form-urlencoded",
-               "x-twilio-signature": signature}  # fmt: skip
-    return SpooledRequest.new(path, "", headers, urlencode(params).encode(), at)
 
 
 async def test_a_drip_claim_that_fails_in_the_start_fails_the_run_and_claims_nothing(
