@@ -31,6 +31,7 @@ from app.campaigns.definition import CampaignSettings
 from app.campaigns.overlap import NextClaim, Settling, heap_frozen
 from app.campaigns.rescue import deliver_due_rescues
 from app.campaigns.steps import Plan, plan_step, settle, step_result
+from app.compliance.rules import HoursRule
 from app.core.clock import Clock
 from app.core.settings import Settings
 from app.db.campaigns import ClaimedStep, DripBegin, Enqueued, StepResult
@@ -175,8 +176,9 @@ def plan_batch(deps: DripDeps, steps: list[ClaimedStep]) -> Planned:
         "call": delivery.calls.name,
     }
     used: dict[tuple[int, str], int] = {}
+    rules: dict[int, HoursRule] = {}  # each step's window rule, made once per batch
     campaigns = _campaign_settings(steps)
-    plans = [_safe_plan(s, campaigns, now, deps.settings, used, providers) for s in steps]
+    plans = [_safe_plan(s, campaigns, now, deps.settings, used, providers, rules) for s in steps]
     return Planned(steps, campaigns, plans, now)
 
 
@@ -316,12 +318,13 @@ def _safe_plan(
     settings: Settings,
     used: dict[tuple[int, str], int],
     providers: dict[str, str],
+    rules: dict[int, HoursRule] | None = None,
 ) -> Plan:
     try:
         campaign = campaigns[step.campaign.id]
         if isinstance(campaign, Exception):
             raise campaign
-        return plan_step(step, campaign, now, settings, used, providers)
+        return plan_step(step, campaign, now, settings, used, providers, rules)
     except Exception as exc:  # a bad template or row must not stop the batch
         log.exception("step planning failed", enrollment_id=step.enrollment_id)
         return settle(step, "reschedule", f"error:{type(exc).__name__}", now + RETRY_LATER)

@@ -14,10 +14,11 @@ from app.campaigns.templates import (
     SAMPLE_LEAD,
     render,
     rewrite_links,
+    snapshot_variables,
     track_text_links,
-    variables,
 )
 from app.compliance.gate import Channel, Decision, LeadFacts, evaluate
+from app.compliance.rules import HoursRule
 from app.core.call_variables import call_variables
 from app.core.settings import Settings
 from app.core.short_links import ShortLink
@@ -53,8 +54,14 @@ TEXTS = "texts"  # the `used` key of a lead's texts in this batch (see plan_step
 
 
 def lead_facts(lead: LeadSnapshot) -> LeadFacts:
-    opted = frozenset(ch for ch, column in OPT_OUT_COLUMNS.items() if getattr(lead, column))
+    if lead.email_opted_out_at or lead.sms_opted_out_at or lead.calls_opted_out_at:
+        opted = frozenset(ch for ch, column in OPT_OUT_COLUMNS.items() if getattr(lead, column))
+    else:  # most leads: no opt-out, and no generator to run for it
+        opted = _NOT_OPTED
     return LeadFacts(lead.phone, lead.email, lead.state, lead.timezone, opted)
+
+
+_NOT_OPTED: frozenset[str] = frozenset()
 
 
 def outbox_key(step: ClaimedStep) -> str:
@@ -69,13 +76,31 @@ def choose_variant(step: ClaimedStep) -> dict[str, Any]:
     variants = template.get("variants") or [
         {"name": "a", **{k: template.get(k) for k in ("subject", "html", "body")}}
     ]
+    ab = template.get("ab")
+    one = isinstance(variants, list) and len(variants) == 1 and isinstance(variants[0], dict)
+    if one and not ab:  # what pick_variant draws from one variant, without the hash
+        return variants[0]  # type: ignore[no-any-return]
     digest = hashlib.sha256(f"{step.lead.id}:{step.step.id}".encode()).digest()
-    return pick_variant(variants, template.get("ab"), digest)
+    return pick_variant(variants, ab, digest)
 
 
 def _window(step: ClaimedStep, campaign: CampaignSettings) -> Window:
     """The step's own window (the owner's choice for it), else the campaign's."""
     return Window.model_validate(step.step.window) if step.step.window else campaign.window
+
+
+def window_rule(
+    step: ClaimedStep, campaign: CampaignSettings, rules: dict[int, HoursRule] | None = None
+) -> HoursRule:
+    """The step's permitted hours (`_window`'s rule); `rules`: the rules already made in
+    this batch, by step id (a step's window and campaign are the same in every claim of
+    it), so a step's window is validated and its rule built once per batch, not per lead."""
+    if rules is None:
+        return _window(step, campaign).rule()
+    rule = rules.get(step.step.id)
+    if rule is None:
+        rule = rules[step.step.id] = _window(step, campaign).rule()
+    return rule
 
 
 def _next_day(now: datetime, tz: str) -> datetime:
@@ -86,13 +111,18 @@ def _next_day(now: datetime, tz: str) -> datetime:
 
 
 def gate(
-    step: ClaimedStep, campaign: CampaignSettings, now: datetime, texts_in_batch: int = 0
+    step: ClaimedStep,
+    campaign: CampaignSettings,
+    now: datetime,
+    texts_in_batch: int = 0,
+    rules: dict[int, HoursRule] | None = None,
 ) -> Decision:
     """The compliance gate for this step; `texts_in_batch`: texts to the same lead planned
-    earlier in this batch (not in the claim's recent attempts: they are not written yet)."""
+    earlier in this batch (not in the claim's recent attempts: they are not written yet);
+    `rules`: the batch's window rules (`window_rule`)."""
     channel: Channel = step.step.channel
     return evaluate(
-        channel, lead_facts(step.lead), now, window=_window(step, campaign).rule(),
+        channel, lead_facts(step.lead), now, window=window_rule(step, campaign, rules),
         recent_attempts=[*step.recent_attempts, *([now] * texts_in_batch)],
         default_tz=campaign.timezone,
     )  # fmt: skip
@@ -116,17 +146,19 @@ def plan_step(
     settings: Settings,
     used: dict[tuple[int, str], int],
     providers: dict[str, str],
+    rules: dict[int, HoursRule] | None = None,
 ) -> Plan:
     """Gate, caps and rendering for one step (see Plan). `used` counts this batch's sends:
     per (campaign id, channel) for the daily caps, and per (lead id, TEXTS) for the state
     attempt caps (two campaigns can each have a text due to one lead in one batch; the
-    second must see the first: 15 over-cap texts in a 10,000-lead, 30-day simulation)."""
+    second must see the first: 15 over-cap texts in a 10,000-lead, 30-day simulation).
+    `rules`: the batch's window rules by step id (`window_rule`), filled as it goes."""
     channel = step.step.channel
     address = step.lead.email if channel == "email" else step.lead.phone
     if not address:
         return settle(step, "advance", f"no_{'email' if channel == 'email' else 'phone'}")
     texts = (step.lead.id, TEXTS)
-    decision = gate(step, campaign, now, used.get(texts, 0))
+    decision = gate(step, campaign, now, used.get(texts, 0), rules)
     if not decision.allowed:
         if decision.needs_review:
             return settle(step, "review", decision.reason)
@@ -157,7 +189,7 @@ def outbox_item(
     if lead.email:
         target = UnsubscribeToken(lead.email, lead.id, campaign_id)
         unsubscribe = unsubscribe_url(settings, target)
-    values = variables(
+    values = snapshot_variables(
         template_lead(lead),
         Business(settings.business_name, settings.business_postal_address),
         settings.booking_url,
@@ -175,8 +207,14 @@ def outbox_item(
 def template_lead(lead: LeadSnapshot) -> dict[str, Any]:
     """The lead's columns a template may read (`SAMPLE_LEAD`'s keys), as `lead.model_dump()`
     gives them (`lead_variables` copies `attributes`): without dumping the whole model (its
-    consents too) for every step, a tenth of the planning."""
-    return {key: getattr(lead, key, None) for key in SAMPLE_LEAD}
+    consents too) for every step, a tenth of the planning. A key the snapshot has no field
+    for (`first_name`, which `lead_variables` sets) is None without asking the model for it
+    (pydantic answers a missing attribute by raising, a tenth of this function's cost)."""
+    return {key: getattr(lead, key) if field else None for key, field in _TEMPLATE_COLUMNS}
+
+
+# SAMPLE_LEAD's keys in order, each with whether a LeadSnapshot has it as a field
+_TEMPLATE_COLUMNS = tuple((key, key in LeadSnapshot.model_fields) for key in SAMPLE_LEAD)
 
 
 def _payload(

@@ -70,10 +70,15 @@ def lead_variables(lead: Mapping[str, Any]) -> dict[str, Any]:
     """The `lead` variable: the lead's columns plus `first_name` — the import's First Name
     column when it had one, else parsed from the name ("Doe, Jane" → Jane), else "there"
     (a greeting never renders "Hi ,")."""
-    values = {key: lead.get(key) for key in SAMPLE_LEAD}
-    values["attributes"] = attributes = dict(lead.get("attributes") or {})
+    return _with_first_name({key: lead.get(key) for key in SAMPLE_LEAD})
+
+
+def _with_first_name(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` (a lead's `SAMPLE_LEAD` columns, a dict of its own) made the `lead`
+    variable: `attributes` copied, `first_name` set (see lead_variables)."""
+    values["attributes"] = attributes = dict(values.get("attributes") or {})
     given = attributes.get("first_name")
-    first = given.strip() if isinstance(given, str) else first_name_of(lead.get("name"))
+    first = given.strip() if isinstance(given, str) else first_name_of(values.get("name"))
     values["first_name"] = first or GREETING_FALLBACK
     return values
 
@@ -81,8 +86,23 @@ def lead_variables(lead: Mapping[str, Any]) -> dict[str, Any]:
 def variables(
     lead: Mapping[str, Any], business: Business, booking_url: str, unsubscribe_url: str
 ) -> dict[str, Any]:
+    return _variables(lead_variables(lead), business, booking_url, unsubscribe_url)
+
+
+def snapshot_variables(
+    columns: dict[str, Any], business: Business, booking_url: str, unsubscribe_url: str
+) -> dict[str, Any]:
+    """`variables` of a lead given as exactly its `SAMPLE_LEAD` columns in a new dict (the
+    drip's `template_lead`), which becomes the `lead` variable itself: the same values,
+    without copying the columns again for every step."""
+    return _variables(_with_first_name(columns), business, booking_url, unsubscribe_url)
+
+
+def _variables(
+    lead: dict[str, Any], business: Business, booking_url: str, unsubscribe_url: str
+) -> dict[str, Any]:
     return {
-        "lead": lead_variables(lead),
+        "lead": lead,
         "business": {"name": business.name, "postal_address": business.postal_address},
         "booking_url": booking_url,
         "unsubscribe_url": unsubscribe_url,
@@ -161,6 +181,8 @@ def track_text_links(
 ) -> tuple[str, list[str]]:
     """`text` with each URL (but those `keep` leaves) replaced by `message`'s short link of
     that URL's index, and the URLs replaced: the outbox row stores them as `payload.links`."""
+    if "://" not in text:  # no http(s) URL can match (most texts): nothing to replace
+        return text, []
     secret = link_secret(settings)
 
     def short(_url: str, index: int) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from app.db.job_runs import RunRequest, call_begin
 from app.db.models import LeadIn, RunStart
@@ -126,10 +126,16 @@ class StepResult(_Model):
     reason: str | None = None
 
 
-def _enqueued(row: dict[str, Any]) -> Enqueued:
-    """An `enqueue_outbox` row: its claim when the write made one (`outcome` set)."""
-    claim = MessageClaim.model_validate(row) if row.get("outcome") is not None else None
-    return Enqueued.model_validate({**row, "claim": claim})
+def _with_claim(row: dict[str, Any]) -> dict[str, Any]:
+    """The row as `Enqueued` reads it: the row itself (outcome, message) as its claim when
+    the write made one, validated with it (one validation of the row, not two)."""
+    return {**row, "claim": row if row.get("outcome") is not None else None}
+
+
+# a batch's rows validated in one call (pydantic's loop, not ours), each as `model_validate`
+_ENQUEUED = TypeAdapter(list[Enqueued])
+_CLAIMED = TypeAdapter(list[ClaimedStep])
+_RESULTS = TypeAdapter(list[StepResult])
 
 
 class CampaignRepository:
@@ -197,12 +203,13 @@ class CampaignRepository:
         if claim:
             args |= {"p_claim": dict(claim), "p_reclaim_after_seconds": reclaim_after_seconds}
         rows = await self.transport.call("enqueue_outbox", args)
-        return {r["idempotency_key"]: _enqueued(r) for r in rows}
+        written = _ENQUEUED.validate_python([_with_claim(r) for r in rows])
+        return {row.idempotency_key: row for row in written}
 
     async def complete(self, worker: str, results: list[StepResult], now: datetime) -> int:
         if not results:
             return 0
-        payload = [r.model_dump(mode="json") for r in results]
+        payload = _RESULTS.dump_python(results, mode="json")
         rows = await self.transport.call(
             "complete_steps", {"p_worker": worker, "p_results": payload, "p_now": now}
         )
@@ -214,7 +221,7 @@ class CampaignRepository:
         """`complete` for a drip run's last batch, and the due rescue checks read right after
         it (`WebhookRepository.due_rescue_checks`, which the run reads next), one round trip
         (drip_settle): the enrollments settled and the checks."""
-        payload = [r.model_dump(mode="json") for r in results]
+        payload = _RESULTS.dump_python(results, mode="json")
         rows = await self.transport.call(
             "drip_settle", {"p_worker": worker, "p_results": payload, "p_now": now}
         )
@@ -257,12 +264,12 @@ def _claimed(items: list[dict[str, Any]]) -> list[ClaimedStep]:
     snapshot put in every step of the batch (`_sent_once`)."""
     campaigns = _sent_once(items, "campaign", "slug", CampaignSnapshot)
     steps = _sent_once(items, "step", "channel", StepSnapshot)
-    return [
-        ClaimedStep.model_validate(
+    return _CLAIMED.validate_python(
+        [
             {**i, "campaign": campaigns[i["campaign"]["id"]], "step": steps[i["step"]["id"]]}
-        )
-        for i in items
-    ]
+            for i in items
+        ]
+    )
 
 
 class Paused(_Model):

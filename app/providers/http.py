@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 import httpx
+import orjson
 
 from app.providers.errors import PermanentProviderError, ProviderError, transport_error
 from app.providers.ports import ProviderRequest
@@ -22,6 +23,19 @@ from app.providers.retry import RetryPolicy
 
 Classifier = Callable[[httpx.Response, datetime], ProviderError]
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+# A body with a number of 19 digits or more where a JSON value starts (after a colon, a
+# comma, a bracket, or first; blanks and minus signs dropped) is left to the stdlib: orjson
+# would read an integer past 64 bits as a float where the stdlib keeps it whole. Found by
+# one `bytes.translate` (digits -> "1", value starts -> "S", the rest -> "0") and one
+# substring search: a regex scan of a Twilio answer costs more than the stdlib's decode.
+# Inside a string the same run only sends that body the stdlib's way (harmless).
+_SHAPES = bytes(49 if 48 <= c <= 57 else 83 if c in b":,[" else 48 for c in range(256))
+_LONG_NUMBER = b"S" + b"1" * 19
+
+
+def _long_number(content: bytes) -> bool:
+    shape = content.translate(_SHAPES, b" \t\r\n-")
+    return _LONG_NUMBER in shape or shape.startswith(_LONG_NUMBER[1:])
 
 
 @lru_cache(maxsize=256)
@@ -60,9 +74,19 @@ async def call_provider(
 
 
 def decoded(response: httpx.Response, provider: str, classify: Classifier, now: datetime) -> Any:
-    """The JSON body of a 2xx answer, else the classified ProviderError."""
+    """The JSON body of a 2xx answer, else the classified ProviderError. Decoded by orjson
+    (a quarter of the stdlib's CPU, which `response.json()` uses); a body orjson refuses or
+    reads otherwise (NaN, a lone surrogate, a BOM, UTF-16: refused; an integer past 64
+    bits, which it makes a float: `_long_number`) is read as `response.json()` reads it,
+    so the answer is the same either way."""
     if not response.is_success:
         raise classify(response, now)
+    content = response.content
+    if not _long_number(content):
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return response.json()
     except json.JSONDecodeError:

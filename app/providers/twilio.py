@@ -35,6 +35,19 @@ from app.providers.retry import RetryPolicy
 TWILIO_API = "https://api.twilio.com"
 # Clock skew allowance between our claim time and Twilio's date_created.
 RECONCILE_SLACK = timedelta(seconds=120)
+# `quote_plus` of each ASCII character: unreserved ones kept, a space "+", the rest %XX
+_ALWAYS_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_FORM_ASCII = {
+    code: "+" if code == 32 else chr(code) if chr(code) in _ALWAYS_SAFE else f"%{code:02X}"
+    for code in range(128)
+}
+_HEADERS_KEPT = 4096  # distinct Content-Length values whose headers a MessagePost keeps
+
+
+def form_quote(value: str) -> str:
+    """`quote_plus(value)`, the same string: an ASCII value (most texts, every number) by
+    one `str.translate` (a third of quote_plus's CPU), any other by quote_plus itself."""
+    return value.translate(_FORM_ASCII) if value.isascii() else quote_plus(value)
 
 
 @dataclass(frozen=True)
@@ -104,22 +117,27 @@ class MessagePost:
         # digits need no quoting: quote_plus(prefix + id) == quote_plus(prefix) + id)
         sender = "".join(f"&{k}={quote_plus(v)}" for k, v in _sender_field(config).items())
         self._form_tail = f"{sender}&StatusCallback={quote_plus(_callback_prefix(config))}"
+        # the whole header list by body length (only Content-Length differs): httpx copies
+        # a Headers it is given as it is, where a list is normalised header by header
+        self._headers: dict[int, httpx.Headers] = {}
 
     def __repr__(self) -> str:  # the headers hold the credentials
         return f"MessagePost({self.url})"
 
     def body(self, message: SmsMessage) -> bytes:
         """`urlencode(build_sms_request(message, config).form)`, encoded."""
-        to, text = quote_plus(message.to), quote_plus(message.body)
+        to, text = form_quote(message.to), form_quote(message.body)
         return f"To={to}&Body={text}{self._form_tail}{message.outbox_id}".encode()
 
     def request(self, message: SmsMessage) -> httpx.Request:
         content = self.body(message)
-        length = [(b"Content-Length", str(len(content)).encode())]
-        request = httpx.Request(
-            "POST", self.url, headers=self._head + length + self._tail,
-            stream=httpx.ByteStream(content),
-        )  # fmt: skip
+        headers = self._headers.get(len(content))
+        if headers is None:
+            if len(self._headers) >= _HEADERS_KEPT:
+                self._headers.clear()
+            length = [(b"Content-Length", str(len(content)).encode())]
+            headers = self._headers[len(content)] = httpx.Headers(self._head + length + self._tail)
+        request = httpx.Request("POST", self.url, headers=headers, stream=httpx.ByteStream(content))
         request.read()  # the body in hand, as a client-built request has it
         return request
 
