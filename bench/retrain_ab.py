@@ -14,6 +14,9 @@ same to the last bit (their JSON compared, every float by its repr) or the bench
     # tree's: their models differ in the last digits, so the largest relative difference of
     # a coefficient is printed instead of stopping
     .venv/bin/python bench/retrain_ab.py --ref 5aada71 --threads
+    # on a kept simulation database's training set at its next retrain (read once, rolled
+    # back: bench/growth_fit_options.py) instead of the synthetic one
+    .venv/bin/python bench/retrain_ab.py --dsn "host=DIR user=postgres dbname=..."
 
 Not a test: it prints measured figures (bench/RESULTS.md, "Simulator").
 """
@@ -21,6 +24,7 @@ Not a test: it prints measured figures (bench/RESULTS.md, "Simulator").
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import json
 import os
@@ -132,8 +136,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--threads", action="store_true")
+    ap.add_argument("--dsn")
     args = ap.parse_args()
-    cols, y, times = training_set(args.rows, args.seed)
+    if args.dsn:  # the simulator's horizon is HORIZON's day too
+        from growth_fit_options import kept_set  # this directory's; it imports this module
+
+        data, _ = asyncio.run(kept_set(args.dsn))
+        cols, y, times, args.rows = data.cols, data.y, data.times, len(data)
+    else:
+        cols, y, times = training_set(args.rows, args.seed)
     print(f"{args.rows} rows, {int(y.sum())} booked; load {os.getloadavg()[0]:.1f}")
     if args.profile:
         return profile(cols, y, times)

@@ -8,7 +8,8 @@
   rows with SCORING_MIN_BOOKINGS positives, else fall back to the documented prior. The
   per-call model (features as of each call's placed_at, label: this call booked; it orders
   the call queue, app.scoring.call_order) is trained beside it and stored in the same row
-  (`model.per_call`); its rows come from the per-call store, which computes only the
+  (`model.per_call`: its reads and fits run while the lead model is fitted in a worker
+  thread); its rows come from the per-call store, which computes only the
   calls reported since the last retrain (`scoring_call_columns`); a retrain whose per-call
   rows, labels and C are exactly the latest stored model's stores that per-call model again
   (the same model to the bit, not fitted again: app.scoring.fit_memo). Every new model is
@@ -24,7 +25,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,7 +43,7 @@ from app.scoring.fit_memo import inputs_digest, remembered, stored_json
 from app.scoring.model import ScoreModel
 from app.scoring.prior import prior_model
 from app.scoring.reasons import reason_texts
-from app.scoring.train import encode, evaluate_holdout, fit_encoded
+from app.scoring.train import encode, evaluate_holdout, fit_encoded, one_blas_thread
 from app.scoring.training_set import TrainingSet, training_set
 
 log = structlog.get_logger(__name__)
@@ -131,8 +133,9 @@ async def current_model(repo: ScoringRepository, now: datetime, s: Settings) -> 
         return latest
     data = await training_set(repo, now, s)
     bookings = int(data.y.sum())
+    last = latest.model.get("per_call") if latest is not None else None
     if enough_outcomes(len(data), bookings, s.scoring_min_outcomes, s.scoring_min_bookings):
-        model = train_model(data, s.scoring_regularization_c, s.scoring_horizon_days)
+        model, per_call = await _fit_beside(data, s, per_call_model(repo, now, s, last))
         log.info("scoring model trained", outcomes=len(data), bookings=bookings,
                  holdout_auc=model.metrics.get("holdout_auc"))  # fmt: skip
     else:  # a new prior row each time: it carries the counts still needed to train
@@ -140,14 +143,34 @@ async def current_model(repo: ScoringRepository, now: datetime, s: Settings) -> 
         model.metrics = {**model.metrics, "outcomes": len(data), "bookings": bookings,
                          "needs": {"outcomes": s.scoring_min_outcomes,
                                    "bookings": s.scoring_min_bookings}}  # fmt: skip
+        per_call = await per_call_model(repo, now, s, last)
     payload = model.to_json()
-    last = latest.model.get("per_call") if latest is not None else None
-    per_call = await per_call_model(repo, now, s, last)
     if per_call is not None:  # stored with the lead model: one row, one version
         payload["per_call"] = per_call
         model.metrics = {**model.metrics, "per_call": per_call["metrics"]}
         payload["metrics"] = model.metrics
     return await repo.save_model(model.kind, spec_json(), payload, model.metrics, now)
+
+
+async def _fit_beside(
+    data: TrainingSet, s: Settings, per_call: Awaitable[dict[str, Any] | None]
+) -> tuple[ScoreModel, dict[str, Any] | None]:
+    """`train_model` on `data` in a worker thread while `per_call` (the per-call model:
+    its reads wait on the database, its fits run on this thread) is awaited: the lead
+    model's fits no longer wait for the per-call reads. Both models are the models a run
+    one after the other gives, to the last bit: every fit runs on one BLAS thread (the
+    limit is held here around both, so that no fit's own limit, ending, gives the other
+    fit back the process's threads mid-solve). A failed lead fit is raised after the
+    per-call part ends, as before (nothing is stored either way)."""
+    with one_blas_thread():
+        fitting = asyncio.ensure_future(asyncio.to_thread(
+            train_model, data, s.scoring_regularization_c, s.scoring_horizon_days
+        ))  # fmt: skip
+        try:
+            got = await per_call
+        finally:  # the thread is never left running past the limit
+            model = await asyncio.shield(fitting)
+    return model, got
 
 
 def describe_model(stored: StoredModel) -> str:

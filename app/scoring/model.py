@@ -41,13 +41,18 @@ class FeatureSpec:
 
 
 def transform(values: NDArray[Any], how: Transform) -> Floats:
-    """The numeric transform; NaN (missing) becomes 0 after it."""
-    x = np.asarray(values, dtype=np.float64)
+    """The numeric transform; NaN (missing) becomes 0 after it (an infinity the largest
+    finite float of its sign): `np.nan_to_num(x, nan=0.0)` of the transformed values."""
     if how == "log1p":
-        x = np.log1p(np.clip(x, 0.0, None))
+        x = np.log1p(np.clip(np.asarray(values, dtype=np.float64), 0.0, None))
     elif how == "recency":
-        x = np.exp(-np.clip(x, 0.0, None) / RECENCY_DAYS)
-    return np.nan_to_num(x, nan=0.0)
+        x = np.exp(-np.clip(np.asarray(values, dtype=np.float64), 0.0, None) / RECENCY_DAYS)
+    else:  # a copy, never the caller's array: it is written below
+        x = np.array(values, dtype=np.float64)
+    # nan_to_num's values in fewer passes (it tests and writes NaN, +inf and -inf apart);
+    # a column with an infinity (none in practice) goes through nan_to_num itself
+    np.copyto(x, 0.0, where=np.isnan(x))
+    return np.nan_to_num(x, nan=0.0, copy=False) if np.isinf(x).any() else x
 
 
 @dataclass
