@@ -89,6 +89,10 @@ create table job_runs (
 );
 create index job_runs_job_idx on job_runs (job, started_at desc);
 create index job_runs_running_idx on job_runs (job) where status = 'running';
+-- Each job's successful runs, newest first: job_status's "last success" is one probe of it,
+-- with or without statistics (without, the planner took 'succeeded' for a rare status and
+-- read every run of the job; migration 20261211130000).
+create index job_runs_succeeded_idx on job_runs (job, started_at desc) where status = 'succeeded';
 alter table job_runs enable row level security;
 revoke all on job_runs from public, anon, authenticated;
 grant all on job_runs to service_role;
@@ -250,8 +254,9 @@ end
 $$;
 
 -- The latest run of each job in p_jobs (the registry; when null, every job that ever ran),
--- with its live lease if any. Index lookups per job (job_runs_job_idx), so the cost does not
--- grow with the run history the guardian reads every five minutes.
+-- with its live lease if any. Index lookups per job (job_runs_job_idx; the last success by
+-- job_runs_succeeded_idx), so the cost does not grow with the run history the guardian reads
+-- every five minutes, whether job_runs was analysed yet or not.
 -- plpgsql, not SQL: a SQL function with `set search_path` is never inlined, so its query was
 -- parsed and planned again at every call (guardian_reads calls it at every guardian run,
 -- 8,640 a simulated month); plpgsql keeps the parsed query per connection

@@ -483,7 +483,11 @@ $$;
 -- scan of messages, 4.7 ms at 4,838 messages and growing, 0.4 ms with these):
 -- messages_sent_idx (03_outbox.sql), calls_placed_provider_idx; webhook_events_provider_idx
 -- gives each provider's latest event. plpgsql, planned for each call's window: a generic
--- plan ANDs messages_created_idx over the whole week of messages.
+-- plan ANDs messages_created_idx over the whole week of messages. The week bound on
+-- created_at is checked on the window's rows (behind `offset 0`), never planned as a second
+-- index range: without statistics (a fresh database, a simulated month's first week) the
+-- planner ANDed messages_created_idx over the week at every call (migration
+-- 20261211131000).
 create index calls_placed_provider_idx on calls (provider, placed_at)
   where placed_at is not null;
 create or replace function callback_gaps(p_from timestamptz, p_to timestamptz)
@@ -493,10 +497,12 @@ as $$
 begin
   return query
   with sends as (
-    select m.provider, count(*) as n from messages m
-     where m.provider in ('twilio', 'resend') and m.sent_at >= p_from and m.sent_at < p_to
-       and m.created_at >= p_from - interval '7 days'
-     group by m.provider
+    select sent.provider, count(*) as n
+      from (select m.provider, m.created_at from messages m
+             where m.provider in ('twilio', 'resend') and m.sent_at >= p_from and m.sent_at < p_to
+            offset 0) sent
+     where sent.created_at >= p_from - interval '7 days'
+     group by sent.provider
     union all
     select 'vapi', count(*) from calls c
      where c.provider = 'vapi' and c.placed_at >= p_from and c.placed_at < p_to

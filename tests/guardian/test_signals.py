@@ -118,3 +118,19 @@ async def test_no_alert_when_callbacks_flow_when_nothing_was_sent_or_sends_are_f
     event(database_dsn, "resend", 20, now)  # Resend's events flow
     assert (await guard(guardian_deps(ctx), RecordingLauncher(), JOBS))["silent_callbacks"] == []
     assert firing(database_dsn) == {}
+
+
+def test_a_text_queued_more_than_a_week_before_its_send_is_not_counted(
+    database_dsn: str, clock: ManualClock
+) -> None:
+    """callback_gaps counts the sends of its window created in the week before it (its bound
+    on created_at, checked on the window's rows since migration 20261211131000)."""
+    now = clock.now()
+    sent(database_dsn, "twilio", 2, 90, now)
+    query(database_dsn, "update messages set created_at = %s - interval '8 days'"
+          " where idempotency_key = 'twilio-90-0' returning id", now)  # fmt: skip
+    since, until = now - timedelta(hours=3), now - timedelta(minutes=15)
+
+    rows = query(database_dsn, "select * from callback_gaps(%s, %s)", since, until)
+
+    assert [(r["provider"], r["sends"]) for r in rows] == [("twilio", 1)]

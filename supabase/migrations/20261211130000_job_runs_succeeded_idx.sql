@@ -1,0 +1,22 @@
+-- Issue 19, stop 28: job_status (read at every guardian run, 8,640 a simulated month) finds a
+-- job's last successful run by an index of the successful runs, whether job_runs has
+-- statistics yet or not.
+-- A simulated month runs on a fresh database, and autovacuum first analyses it after a
+-- minute or two of wall: a week or more of virtual time. Until then the planner knows
+-- nothing of job_runs' columns and takes status = 'succeeded' for a rare value (0.5 %), so
+-- job_status's "last success" read (job = ?, status = 'succeeded', newest started_at first,
+-- limit 1) became a bitmap scan of every run of the job and a sort: in the month
+-- (`.venv/bin/python bench/guardian_days.py --stop 14`, the server's ms a call a virtual day,
+-- 10:35-10:38 UTC; job_runs first analysed by autovacuum during day 8)
+-- job_status grew 0.43 -> 3.40 ms from day 1 to day 7 and fell to 0.28 once job_runs was
+-- analysed, and guardian_reads with it (1.19 -> 5.60 -> 1.21 ms). With this index the read is
+-- one probe with or without statistics: the same command with it (10:41-10:45 UTC, load
+-- 2.3-7.4), job_status 0.32-0.44 ms a call on each of days 1-9.
+-- `.venv/bin/python bench/job_status_stats_ab.py --dsn ... --until "2026-12-08 05:00+00"` on
+-- the kept database of day 28 (7,872 runs before day 8, in scratch copies never analysed,
+-- the two copies called in turn on one connection, 10:39-10:41 UTC, load ~2.2):
+--   no statistics: job_status 2.09-3.26 -> 0.38-0.62 ms a call (0.16-0.20x);
+--   analysed: 0.33-0.48 -> 0.33-0.49 ms (1.01-1.03x; both probe an index);
+--   a run's start_job_run + finish_job_run: 0.32-0.39 -> 0.32-0.40 ms (0.96-1.02x).
+-- Same rows (the bench compares the answers first).
+create index job_runs_succeeded_idx on job_runs (job, started_at desc) where status = 'succeeded';
