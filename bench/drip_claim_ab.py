@@ -5,15 +5,20 @@ Their cost depends on the history (the day's messages, the tables' sizes and sta
 they are timed on a simulated database kept by `bench/history_reads.py keep`, at virtual
 instants when steps are due. The ref's functions (read with `git show`) and this tree's (read
 from supabase/schemas/) are installed beside each other under other names (`<name>_ref`,
-`<name>_tree`) and called in alternating shuffled turns on one connection: a side claims the
-due steps (up to 500) with its claim, then settles them all ('advance') with its settle, each
-turn rolled back (nothing stays claimed); the copies are dropped at the end. Per instant: the
-steps claimed, each side's median ms of a claim and of a settle and tree/ref; and whether the
-two claims returned the same rows and the two settles settled as many.
+`<name>_tree`; each side's claim calls its own copy of internal.leads_recent_attempts) and
+called in alternating shuffled turns on one connection: a side claims the due steps (up to
+500) with its claim, then settles them all ('advance') with its settle, each turn rolled back
+(nothing stays claimed); the copies are dropped at the end. Per instant: the steps claimed,
+each side's median ms of a claim and of a settle and tree/ref; and whether the two claims
+returned the same rows and the two settles settled as many.
 
     .venv/bin/python bench/drip_claim_ab.py --dsn "host=DIR user=postgres dbname=sim_..." \
         --now "2026-12-07 14:00+00" --now "2026-12-08 00:05+00" [--ref HEAD] [--rounds 6] \
-        [--calls 10]
+        [--calls 10] [--fresh]
+
+--fresh: each claim + settle on a new connection, so each plans its statements as the first
+call of a production drip run does (each job runs in a fresh container); without it, one
+connection keeps its plans across turns, as the simulator's worker does.
 
 Not a test: it prints measured figures (bench/RESULTS.md).
 """
@@ -24,6 +29,8 @@ import argparse
 import random
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -32,6 +39,29 @@ from sql_ab import ref_functions, tree_functions
 
 SCHEMA = "supabase/schemas/02_campaigns.sql"
 FUNCTIONS = ("claim_due_steps", "complete_steps")
+# the helpers the claim calls that live in another file: each side's own copy, called by
+# that side's claim (internal.leads_recent_attempts changed in migration 20261211110000)
+HELPERS = {"internal.leads_recent_attempts": "supabase/schemas/03_outbox.sql"}
+
+
+def install(admin: psycopg.Connection, ref: str) -> None:
+    """The ref's and the tree's claim and settle, and their helpers, under `_ref`/`_tree`."""
+    for side in SIDES:
+        copies = {name: f"{name}_{side}" for name in FUNCTIONS}
+        text = (
+            ref_functions(ref, SCHEMA, copies) if side == "ref" else tree_functions(SCHEMA, copies)
+        )
+        for helper, schema in HELPERS.items():
+            helper_copy = {helper: f"{helper}_{side}"}
+            admin.execute(
+                ref_functions(ref, schema, helper_copy)
+                if side == "ref"
+                else tree_functions(schema, helper_copy)
+            )
+            text = text.replace(f"{helper}(", f"{helper}_{side}(")
+        admin.execute(text)
+
+
 SIDES = ("ref", "tree")
 
 
@@ -60,21 +90,33 @@ def turn(conn: psycopg.Connection, side: str, now: str) -> tuple[float, float, l
     return claimed - started, done - claimed, rows, int(settled[0]) if settled else 0
 
 
-def main(dsn: str, nows: list[str], ref: str, rounds: int, calls: int) -> None:
+@contextmanager
+def fresh_or(kept: psycopg.Connection, dsn: str, fresh: bool) -> Iterator[psycopg.Connection]:
+    """`kept` (plans cached across turns, as a long-lived worker's), or with `fresh` a new
+    connection for the turn (its first claim plans every statement, as a production drip
+    run does: each job runs in a fresh container); connecting is outside the timings."""
+    if not fresh:
+        yield kept
+        return
+    with psycopg.connect(dsn) as conn:
+        yield conn
+
+
+def main(dsn: str, nows: list[str], ref: str, rounds: int, calls: int, fresh: bool) -> None:
     with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(ref_functions(ref, SCHEMA, {name: f"{name}_ref" for name in FUNCTIONS}))
-        admin.execute(tree_functions(SCHEMA, {name: f"{name}_tree" for name in FUNCTIONS}))
+        install(admin, ref)
     try:
         claim: dict[tuple[str, str], list[float]] = {}
         settle: dict[tuple[str, str], list[float]] = {}
         last: dict[tuple[str, str], tuple[list[Any], int]] = {}
         rng = random.Random(7)
-        with psycopg.connect(dsn) as conn:
+        with psycopg.connect(dsn) as kept:
             for _ in range(rounds):
                 for now in nows:
                     for side in rng.sample(SIDES, len(SIDES)):
                         for _ in range(calls):
-                            claim_s, settle_s, rows, settled = turn(conn, side, now)
+                            with fresh_or(kept, dsn, fresh) as conn:
+                                claim_s, settle_s, rows, settled = turn(conn, side, now)
                             claim.setdefault((now, side), []).append(claim_s)
                             settle.setdefault((now, side), []).append(settle_s)
                             last[now, side] = rows, settled
@@ -88,7 +130,7 @@ def main(dsn: str, nows: list[str], ref: str, rounds: int, calls: int) -> None:
                   f"{rows == rows_tree and settled == settled_tree}")  # fmt: skip
     finally:
         with psycopg.connect(dsn, autocommit=True) as admin:
-            for name in FUNCTIONS:
+            for name in (*FUNCTIONS, *HELPERS):
                 for side in SIDES:
                     admin.execute(f"drop function if exists {name}_{side}")
 
@@ -102,5 +144,8 @@ if __name__ == "__main__":
     parser.add_argument("--ref", default="HEAD")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--calls", type=int, default=10, help="calls a side a turn")
+    parser.add_argument(
+        "--fresh", action="store_true", help="a new connection a claim + settle (no plans kept)"
+    )
     args = parser.parse_args()
-    main(args.dsn, args.now, args.ref, args.rounds, args.calls)
+    main(args.dsn, args.now, args.ref, args.rounds, args.calls, args.fresh)

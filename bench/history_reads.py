@@ -54,7 +54,8 @@ READS = {  # as the jobs call them (campaign_manager, guardian, drip), at %(now)
     "alert_flush_reads": "select alert_flush_reads(900, 3600, 900, false, 600, %(now)s)",
 }
 IN_RUN = ("deliverability_check", "messages_awaiting_status", "calls_awaiting_report",
-          "requeue_unanswered_calls", "call_queue", "manager_begin", "db_ping")  # fmt: skip
+          "requeue_unanswered_calls", "call_queue", "manager_begin", "manager_run_begin",
+          "db_ping")  # fmt: skip
 
 
 def keep(directory: str, leads: int, days: float, stop: float, seed: int) -> None:

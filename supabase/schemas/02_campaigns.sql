@@ -76,6 +76,28 @@ alter table enrollments enable row level security;
 revoke all on enrollments from public, anon, authenticated;
 grant all on enrollments to service_role;
 
+-- enroll_leads' memory (issue 19): it read every lead of each campaign's audience at every
+-- run (6,017 probes for ~2 enrolments by day 28 of a 10,000-lead simulation). A pass that
+-- did not reach its LIMIT left no matching lead unenrolled; after it, only a lead that was
+-- inserted or changed in a column the audience reads can newly match. enroll_pending logs
+-- those leads (the triggers after enroll_leads), enroll_passes the campaigns whose last pass
+-- was complete, with the audience it read. No foreign key on lead_id: its check would lock
+-- each lead's row; a deleted lead's entry joins no lead.
+create table enroll_pending (
+  lead_id bigint not null
+);
+alter table enroll_pending enable row level security;
+revoke all on enroll_pending from public, anon, authenticated;
+grant all on enroll_pending to service_role;
+
+create table enroll_passes (
+  campaign_id bigint primary key references campaigns (id) on delete cascade,
+  audience    jsonb not null  -- the audience the complete pass read
+);
+alter table enroll_passes enable row level security;
+revoke all on enroll_passes from public, anon, authenticated;
+grant all on enroll_passes to service_role;
+
 -- ---------------------------------------------------------------------------------------
 -- campaigns and enrollment
 -- ---------------------------------------------------------------------------------------
@@ -146,6 +168,13 @@ $$;
 -- 10,000-lead simulation the day's first run (625 enrollments) took 0.8 s on day 2 and
 -- 3.2 s on day 3 over that connection, 0.05-0.12 s on a new one (either plan mode), and
 -- 0.05-0.09 s planned per call (the migration 20261207101000 has the figures).
+-- A campaign whose last pass (the previous call's) was complete, with the same audience,
+-- reads only the leads logged in enroll_pending since (issue 19, migration 20261211100000):
+-- the same candidates as a full pass, since every other matching lead is enrolled already,
+-- so the same leads in the same order. A full pass otherwise: the campaign's first, a new
+-- audience, a pass that reached its LIMIT (a capped day continues on the next), a call that
+-- made no pass (no step, today's cap already met), a campaign that was not active at the
+-- last call; and the lead of a deleted enrollment is logged (it may match again).
 create or replace function enroll_leads(p_now timestamptz default now())
 returns table (campaign_id bigint, slug text, enrolled integer, cap integer)
 language plpgsql set search_path = public set plan_cache_mode = force_custom_plan as $$
@@ -157,10 +186,26 @@ declare
   v_first integer;
   v_n integer;
   a jsonb;
+  v_changed bigint[];
+  v_full boolean;
+  v_done bigint[] := '{}';
 begin
+  -- The leads changed since the last call, read and emptied first: a change committed after
+  -- this statement's snapshot stays logged for the next call (a pass below may see it too).
+  with taken as (delete from enroll_pending returning lead_id)
+  select coalesce(array_agg(distinct lead_id), '{}') into v_changed from taken;
   for c in select * from campaigns where status = 'active' order by id for update loop
     a := coalesce(c.definition->'audience', '{}');
     v_cap := internal.campaign_enroll_cap(c, p_now);
+    v_done := v_done || c.id;
+    -- A full pass unless the last call's pass of this campaign was complete for this audience.
+    v_full := not coalesce(
+      (select p.audience = a from enroll_passes p where p.campaign_id = c.id), false);
+    if not v_full and cardinality(v_changed) = 0 then
+      -- nothing changed since a complete pass: no lead can newly match
+      return query select c.id, c.slug, 0, v_cap;
+      continue;
+    end if;
     select count(*) into v_today from enrollments e
      where e.campaign_id = c.id and e.enrolled_at >= date_trunc('day', p_now);
     select s.delay_seconds into v_first from campaign_steps s
@@ -181,15 +226,90 @@ begin
                   and l.calls_opted_out_at is not null)
          and l.needs_review is null  -- held for a human (internal.consent_hold)
          and not exists (select 1 from enrollments e where e.campaign_id = c.id and e.lead_id = l.id)
+         and (v_full or l.id = any (v_changed))  -- planned per call: a constant here
        order by l.score desc nulls last, l.created_at desc, l.id
        limit v_cap - v_today
       on conflict do nothing;
       get diagnostics v_n = row_count;
     end if;
+    if v_first is not null and v_cap > v_today and v_n < v_cap - v_today then
+      -- under its LIMIT: every lead matching `a` is enrolled now (not v_full: remembered)
+      if v_full then
+        insert into enroll_passes as p (campaign_id, audience) values (c.id, a)
+        on conflict (campaign_id) do update set audience = excluded.audience;
+      end if;
+    else
+      delete from enroll_passes p where p.campaign_id = c.id;
+    end if;
     return query select c.id, c.slug, v_n, v_cap;
   end loop;
+  -- A campaign not active now did not see these changes: its next pass reads every lead.
+  delete from enroll_passes p where p.campaign_id <> all (v_done);
 end
 $$;
+
+-- What can make a lead newly match an audience (enroll_leads): its insert, and an update of
+-- a column the audience reads in the direction that can admit it (any status, industry,
+-- source or state; a score that rises; an opt-out or a hold for a human lifted). A row-level
+-- trigger with that WHEN for updates (the test costs nothing on the other updates), a
+-- statement-level one for inserts.
+create or replace function internal.enroll_pending_new_rows()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  insert into enroll_pending (lead_id) select id from new_rows;
+  return null;
+end
+$$;
+
+create or replace function internal.enroll_pending_row()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  insert into enroll_pending (lead_id) values (new.id);
+  return null;
+end
+$$;
+
+-- An enrollment deleted (its lead kept) makes its lead a candidate again: logged as a
+-- changed lead (a deleted lead's entry joins no lead). Enrollments emptied: every campaign's
+-- next pass reads every lead.
+create or replace function internal.enroll_pending_old_rows()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  insert into enroll_pending (lead_id) select lead_id from old_rows;
+  return null;
+end
+$$;
+
+create or replace function internal.enroll_passes_forget()
+returns trigger
+language plpgsql set search_path = public as $$
+begin
+  delete from enroll_passes;
+  return null;
+end
+$$;
+
+create trigger leads_enroll_insert after insert on leads
+  referencing new table as new_rows
+  for each statement execute function internal.enroll_pending_new_rows();
+create trigger leads_enroll_update after update on leads for each row
+  when (old.status is distinct from new.status
+        or old.industry is distinct from new.industry or old.source is distinct from new.source
+        or old.state is distinct from new.state
+        or coalesce(new.score, 0) > coalesce(old.score, 0)
+        or (old.email_opted_out_at is not null and new.email_opted_out_at is null)
+        or (old.sms_opted_out_at is not null and new.sms_opted_out_at is null)
+        or (old.calls_opted_out_at is not null and new.calls_opted_out_at is null)
+        or (old.needs_review is not null and new.needs_review is null))
+  execute function internal.enroll_pending_row();
+create trigger enrollments_enroll_delete after delete on enrollments
+  referencing old table as old_rows
+  for each statement execute function internal.enroll_pending_old_rows();
+create trigger enrollments_enroll_truncate after truncate on enrollments
+  for each statement execute function internal.enroll_passes_forget();
 
 -- ---------------------------------------------------------------------------------------
 -- the drip: claim a batch of due steps, settle it, stop on events
@@ -225,10 +345,17 @@ $$;
 -- 24 h (internal.leads_recent_attempts), and `sent_today`: the campaign's sends today on the
 -- step's channel where the campaign caps that channel per day (0 where it does not: unread).
 -- Parts for 500 steps of 10,000, EXPLAIN ANALYZE: 20261207112000_drip_claim_reads.sql.
+-- `enable_seqscan = off`: the due select reads enrollments_due_idx, never every enrollment.
+-- The planner estimates the due rows from next_run_at's histogram, made at the last ANALYZE,
+-- not at p_now: on day 28 of a 10,000-lead month (13:05, 33 steps due, 129 rows due with a
+-- paused campaign's) it estimated 942 and chose a sequential scan of all 9,455 enrollments
+-- and a sort, 0.74 ms; by the index 0.10 (EXPLAIN ANALYZE, `bench/drip_claim_parts.py
+-- parts`; the claim's other statements read by key already and plan the same; migration
+-- 20261211110000). The scan grows with the table, the due rows do not.
 create or replace function claim_due_steps(
   p_worker text, p_limit integer, p_lease_seconds integer, p_now timestamptz default now()
 ) returns table (step jsonb)
-language plpgsql set search_path = public as $$
+language plpgsql set search_path = public set enable_seqscan = off as $$
 #variable_conflict use_column
 declare
   v_ids bigint[];

@@ -231,12 +231,21 @@ $$;
 -- internal.lead_recent_attempts for a batch of leads (the drip claim's 500): one row per lead
 -- with at least one attempt in the 24 h before p_now, the same rule (tests/campaigns/
 -- test_claim_reads.py holds the two together; the scalar stays its own body, plpgsql, as it
--- is read by single-row callers). `set search_path` keeps it from being inlined: it is planned
--- at each call for the leads and table sizes of that call, never a plan cached by the
--- caller's session while messages was near empty (20261206183000_drip_set_based.sql).
+-- is read by single-row callers). Not inlined into its callers (an inlined per-row form, its
+-- plan cached while messages was near empty, scanned messages once per row:
+-- 20261206183000_drip_set_based.sql). plpgsql with one generic plan per connection that
+-- reads messages and calls by lead (messages_lead_idx, calls_lead_idx) whatever the tables'
+-- sizes when it was made (`enable_seqscan = off`, as mark_sending): as a SQL function with a
+-- SET clause its query was parsed and planned again at every claim and call_queue: 2-30
+-- leads on day 28 of a 10,000-lead month, 0.59-0.76 ms a call, 0.23-0.36 since
+-- (`bench/drip_claim_parts.py attempts`; migration 20261211110000).
 create or replace function internal.leads_recent_attempts(p_lead_ids bigint[], p_now timestamptz)
 returns table (lead_id bigint, attempts jsonb)
-language sql stable set search_path = public as $$
+language plpgsql stable set search_path = public set plan_cache_mode = force_generic_plan
+set enable_seqscan = off as $$
+#variable_conflict use_column
+begin
+  return query
   select x.lead_id, jsonb_agg(x.t order by x.t) from (
     select m.lead_id, coalesce(m.sent_at, m.claimed_at) t from messages m
      where m.lead_id = any (p_lead_ids) and m.channel = 'sms'
@@ -247,7 +256,8 @@ language sql stable set search_path = public as $$
      where k.lead_id = any (p_lead_ids) and k.claimed_at is not null and k.status <> 'cancelled'
   ) x
   where x.t > p_now - interval '24 hours' and x.t <= p_now
-  group by x.lead_id
+  group by x.lead_id;
+end
 $$;
 
 -- ---------------------------------------------------------------------------------------
