@@ -14,8 +14,8 @@ from app.campaigns.templates import (
     SAMPLE_LEAD,
     render,
     rewrite_links,
-    snapshot_variables,
     track_text_links,
+    variables,
 )
 from app.compliance.gate import Channel, Decision, LeadFacts, evaluate
 from app.compliance.rules import HoursRule
@@ -76,12 +76,10 @@ def choose_variant(step: ClaimedStep) -> dict[str, Any]:
     variants = template.get("variants") or [
         {"name": "a", **{k: template.get(k) for k in ("subject", "html", "body")}}
     ]
-    ab = template.get("ab")
-    one = isinstance(variants, list) and len(variants) == 1 and isinstance(variants[0], dict)
-    if one and not ab:  # what pick_variant draws from one variant, without the hash
+    if len(variants) == 1:  # every draw of pick_variant from one variant gives it: no hash
         return variants[0]  # type: ignore[no-any-return]
     digest = hashlib.sha256(f"{step.lead.id}:{step.step.id}".encode()).digest()
-    return pick_variant(variants, ab, digest)
+    return pick_variant(variants, template.get("ab"), digest)
 
 
 def _window(step: ClaimedStep, campaign: CampaignSettings) -> Window:
@@ -189,7 +187,7 @@ def outbox_item(
     if lead.email:
         target = UnsubscribeToken(lead.email, lead.id, campaign_id)
         unsubscribe = unsubscribe_url(settings, target)
-    values = snapshot_variables(
+    values = variables(
         template_lead(lead),
         Business(settings.business_name, settings.business_postal_address),
         settings.booking_url,

@@ -70,15 +70,10 @@ def lead_variables(lead: Mapping[str, Any]) -> dict[str, Any]:
     """The `lead` variable: the lead's columns plus `first_name` — the import's First Name
     column when it had one, else parsed from the name ("Doe, Jane" → Jane), else "there"
     (a greeting never renders "Hi ,")."""
-    return _with_first_name({key: lead.get(key) for key in SAMPLE_LEAD})
-
-
-def _with_first_name(values: dict[str, Any]) -> dict[str, Any]:
-    """`values` (a lead's `SAMPLE_LEAD` columns, a dict of its own) made the `lead`
-    variable: `attributes` copied, `first_name` set (see lead_variables)."""
-    values["attributes"] = attributes = dict(values.get("attributes") or {})
+    values = {key: lead.get(key) for key in SAMPLE_LEAD}
+    values["attributes"] = attributes = dict(lead.get("attributes") or {})
     given = attributes.get("first_name")
-    first = given.strip() if isinstance(given, str) else first_name_of(values.get("name"))
+    first = given.strip() if isinstance(given, str) else first_name_of(lead.get("name"))
     values["first_name"] = first or GREETING_FALLBACK
     return values
 
@@ -86,23 +81,8 @@ def _with_first_name(values: dict[str, Any]) -> dict[str, Any]:
 def variables(
     lead: Mapping[str, Any], business: Business, booking_url: str, unsubscribe_url: str
 ) -> dict[str, Any]:
-    return _variables(lead_variables(lead), business, booking_url, unsubscribe_url)
-
-
-def snapshot_variables(
-    columns: dict[str, Any], business: Business, booking_url: str, unsubscribe_url: str
-) -> dict[str, Any]:
-    """`variables` of a lead given as exactly its `SAMPLE_LEAD` columns in a new dict (the
-    drip's `template_lead`), which becomes the `lead` variable itself: the same values,
-    without copying the columns again for every step."""
-    return _variables(_with_first_name(columns), business, booking_url, unsubscribe_url)
-
-
-def _variables(
-    lead: dict[str, Any], business: Business, booking_url: str, unsubscribe_url: str
-) -> dict[str, Any]:
     return {
-        "lead": lead,
+        "lead": lead_variables(lead),
         "business": {"name": business.name, "postal_address": business.postal_address},
         "booking_url": booking_url,
         "unsubscribe_url": unsubscribe_url,

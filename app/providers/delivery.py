@@ -206,15 +206,15 @@ class OutboxDelivery:
         claim returned (every row is then claimed or settled; its sends are still to go).
         `claimed`: claims already made for rows of the first chunk (drip's outbox write
         claims it, `enqueue`'s `claim`), not made again. Returns each row's Delivery."""
-        ids, size, permits = list(message_ids), max(1, chunk or concurrency), max(1, concurrency)
-        gate = asyncio.Semaphore(permits)
+        ids, size = list(message_ids), max(1, chunk or concurrency)
+        gate = asyncio.Semaphore(max(1, concurrency))
         out: dict[int, Delivery] = {}
         made = {c.message.id: c for c in claimed}
         for start in range(0, len(ids), size):
             claims = await self._claim_chunk(ids[start : start + size], made)
             if all_claimed is not None and start + size >= len(ids):
                 all_claimed()
-            out.update(await self._send_claimed(claims, gate, permits))
+            out.update(await self._send_claimed(claims, gate))
         return out
 
     async def _claim_chunk(
@@ -232,12 +232,8 @@ class OutboxDelivery:
         return [by_id[i] for i in ids if i in by_id]
 
     async def _send_claimed(
-        self, claims: list[MessageClaim], gate: asyncio.Semaphore, permits: int
+        self, claims: list[MessageClaim], gate: asyncio.Semaphore
     ) -> dict[int, Delivery]:
-        """Send a chunk's claimed rows, at most `permits` at a time through `gate`. Every
-        permit is free when a chunk starts (the previous chunk's sends have all ended), so a
-        chunk of no more rows than permits never waits at the gate: it is not entered then
-        (a semaphore round per send, for nothing)."""
         rows = [c.message for c in claims if c.outcome in ("claimed", "reclaimed")]
         out = {
             c.message.id: Delivery(c.outcome, c.message.id)  # type: ignore[arg-type]
@@ -248,18 +244,14 @@ class OutboxDelivery:
         checks = LastMomentChecks(self.outbox, self.clock)
 
         async def send(row: OutboxMessage) -> SendResult | Exception:
-            try:
-                return await self._send_row(row, checks)
-            except (ProviderError, ValidationError, SendCancelled) as exc:
-                return exc
-
-        async def gated(row: OutboxMessage) -> SendResult | Exception:
             async with gate:
-                return await send(row)
+                try:
+                    return await self._send_row(row, checks)
+                except (ProviderError, ValidationError, SendCancelled) as exc:
+                    return exc
 
-        go = send if len(rows) <= permits else gated
         sent: list[tuple[OutboxMessage, SendResult]] = []
-        for row, result in zip(rows, await asyncio.gather(*(go(r) for r in rows)), strict=True):
+        for row, result in zip(rows, await asyncio.gather(*(send(r) for r in rows)), strict=True):
             if isinstance(result, SendCancelled):
                 out[row.id] = _refused(row.id, checks)
             elif isinstance(result, Exception):

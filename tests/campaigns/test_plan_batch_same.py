@@ -22,7 +22,6 @@ from app.campaigns.steps import (
 )
 from app.campaigns.templates import (
     rewrite_text_links,
-    snapshot_variables,
     track_text_links,
     variables,
 )
@@ -144,7 +143,7 @@ def test_the_template_columns_are_the_dumped_leads() -> None:
         assert list(columns) == list(SAMPLE_LEAD)
         assert columns == {key: dumped.get(key) for key in SAMPLE_LEAD}
         business = Business("Acme HVAC", "1 Elm St")
-        assert snapshot_variables(
+        assert variables(
             template_lead(snapshot), business, "https://b.test", "https://u.test"
         ) == variables(dumped, business, "https://b.test", "https://u.test")
 

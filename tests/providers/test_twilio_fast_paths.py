@@ -1,7 +1,7 @@
 """The send path's speed-ups give the same bytes and the same answers: a text's form encoded
-by `form_quote` is `quote_plus`'s, the POST's headers kept by body length are the client's,
-and a 2xx body decoded by orjson is what `response.json()` reads (a body orjson refuses is
-read by the stdlib as before)."""
+by `form_quote` is `quote_plus`'s (the POST's headers kept by body length: the same-length
+texts of tests/providers/test_twilio_prepared.py), and a 2xx body decoded by orjson is what
+`response.json()` reads (a body orjson refuses is read by the stdlib as before)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,10 @@ from urllib.parse import quote_plus
 
 import httpx
 import pytest
-import respx
 
-from app.core.clock import ManualClock
 from app.providers.errors import ProviderError, classify_twilio
-from app.providers.http import call_provider, decoded
-from app.providers.ports import SmsMessage
-from app.providers.twilio import TwilioSmsSender, build_sms_request, form_quote
-from tests.providers.bodies import twilio_message
-from tests.providers.conftest import MESSAGES_URL, TWILIO_SID, TWILIO_TOKEN
+from app.providers.http import decoded
+from app.providers.twilio import form_quote
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 # what owners write and leads' numbers look like: punctuation of every kind, a tab, a line
@@ -49,33 +44,6 @@ def test_a_lone_surrogate_fails_as_quote_plus_fails() -> None:
         quote_plus("\ud800")
     with pytest.raises(UnicodeEncodeError):
         form_quote("\ud800")
-
-
-async def test_texts_of_the_same_length_each_carry_the_client_built_headers(
-    mock: respx.MockRouter, twilio: TwilioSmsSender, client: httpx.AsyncClient, clock: ManualClock
-) -> None:
-    """The second and third texts reuse the headers kept for their body length (the first
-    text's is different): each is still the request the client itself builds."""
-    route = mock.post(MESSAGES_URL).mock(
-        side_effect=lambda request: httpx.Response(
-            201, json=twilio_message("SM1", "+15558675310", "x", "Thu, 26 Nov 2026 15:00:01 +0000")
-        )
-    )
-    auth = httpx.BasicAuth(TWILIO_SID, TWILIO_TOKEN)
-    bodies = ["A longer text, first of all.", "Same length: one", "Same length: two"]
-    for outbox_id, body in enumerate(bodies, start=10):
-        sms = SmsMessage(
-            outbox_id=outbox_id, idempotency_key=f"msg-{outbox_id}", to="+15558675310",
-            body=body, claimed_at=clock.now(),
-        )  # fmt: skip
-        await call_provider(
-            client, "twilio", build_sms_request(sms, twilio.config), auth=auth,
-            classify=classify_twilio, now=clock.now(),
-        )  # fmt: skip
-        await twilio.send(sms)
-        built, prepared = (call.request for call in route.calls[-2:])
-        assert prepared.headers.raw == built.headers.raw
-        assert prepared.content == built.content
 
 
 def answer(body: bytes) -> httpx.Response:

@@ -23,6 +23,9 @@ BODIES = [
     "Hi Dana, Acme HVAC here: want a furnace check this week? Reply STOP to opt out.",
     "Hi José, 20% off A/C tune-ups + free filter & no trip fee 😀\nBook: https://acme.test/b?x=1&y=2",
     "Still there, O'Brien? = yes",
+    # two of the same length: the second's headers are the ones kept for that length
+    "Same length: one",
+    "Same length: two",
 ]
 
 
